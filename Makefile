@@ -1,0 +1,44 @@
+# Two commands set everything up on a fresh machine:
+#   make report   create .venv if missing, install, render the sample shop's latest full month
+#   make test     the same set-up, then the whole test suite
+# and `make lab` opens JupyterLab on notebooks/.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+MONTH ?=
+DATA ?= data/samples
+OUT ?= reports
+
+.PHONY: setup report test lab samples validate clean-reports pair
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@touch $(STAMP)
+
+report: $(STAMP)
+	$(BIN)/playbook report --data $(DATA) --out $(OUT) $(if $(MONTH),--month $(MONTH),)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+samples: $(STAMP)
+	$(BIN)/playbook samples --out data/samples
+
+validate: $(STAMP)
+	$(BIN)/playbook validate $(DATA)
+
+pair: $(STAMP)
+	$(BIN)/jupytext --sync notebooks/*.ipynb
+
+clean-reports:
+	rm -rf reports/

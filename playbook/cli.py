@@ -1,0 +1,101 @@
+"""The ``playbook`` command: samples, validate, report, contract.
+
+Exit codes: 0 success; 1 the data has errors (validate) or a chapter failed (report);
+2 the command cannot start (bad arguments, unreadable source, month outside the data, bad settings).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import PlaybookError
+
+
+def _samples(args) -> int:
+    from .samples import write_sample_shop
+
+    paths = write_sample_shop(args.out, seed=args.seed, scale=args.scale)
+    print(f"Wrote {len(paths)} tables of the sample shop (scale {args.scale}, seed {args.seed}) to {args.out}")
+    return 0
+
+
+def _validate(args) -> int:
+    from .errors import DataError
+    from .loading import load
+
+    try:
+        data = load(args.source, month=args.month, settings=args.settings)
+    except DataError as e:
+        print(str(e), file=sys.stderr)
+        return 1
+    print(f"{data.source.path}: " + ", ".join(f"{name} {len(frame):,} rows" for name, frame in data.items()))
+    if data.month:
+        print(f"Window: {data.start:%Y-%m-%d} to {data.end:%Y-%m-%d} (exclusive), report month {data.month}")
+    print(data.quality.summary())
+    return 1 if data.quality.errors else 0
+
+
+def _report(args) -> int:
+    from .report import run_report
+
+    result = run_report(args.month, data=args.data, out=args.out, settings_file=args.settings)
+    print(f"Report for {result.month} in {result.out_dir}/index.html")
+    if result.failed:
+        print(f"Failed chapters: {', '.join(result.failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _contract(args) -> int:
+    from .contract import contract_markdown
+
+    text = contract_markdown()
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+    else:
+        print(text)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="playbook", description="E-commerce operations playbook.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("samples", help="write the sample shop (seeded, deterministic)")
+    p.add_argument("--out", default="data/samples", help="folder to write (default data/samples)")
+    p.add_argument("--scale", type=int, default=1, help="N times the customers and orders, for benchmarks")
+    p.add_argument("--seed", type=int, default=20261031)
+    p.set_defaults(func=_samples)
+
+    p = sub.add_parser("validate", help="print the data-quality report of a source; exit 1 on errors")
+    p.add_argument("source", help="folder of CSV/Parquet files or a DuckDB file")
+    p.add_argument("--month", help="check the window of this report month (YYYY-MM)")
+    p.add_argument("--settings", help="settings TOML file")
+    p.set_defaults(func=_validate)
+
+    p = sub.add_parser("report", help="render the monthly report into OUT/<month>/")
+    p.add_argument("--month", help="report month YYYY-MM (default: the latest full month of the data)")
+    p.add_argument("--data", default="data/samples", help="data source (default data/samples)")
+    p.add_argument("--out", default="reports", help="output folder (default reports)")
+    p.add_argument("--settings", help="settings TOML file")
+    p.set_defaults(func=_report)
+
+    p = sub.add_parser("contract", help="print the data contract as Markdown")
+    p.add_argument("--markdown", action="store_true", help="(the default format)")
+    p.add_argument("--out", help="write to this file instead of printing")
+    p.set_defaults(func=_contract)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except PlaybookError as e:
+        print(f"playbook {args.command}: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

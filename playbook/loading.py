@@ -1,0 +1,547 @@
+"""Reading a data source into validated contract tables: :func:`load`.
+
+A source is a folder of ``<table>.csv``, ``<table>.csv.gz`` or ``<table>.parquet`` files, or a
+DuckDB database file whose tables carry the contract's names. DuckDB is the engine that reads and
+filters: a month's report needs a window of history (25 months by default, for year over year), and
+that filter is pushed down into the scan instead of loading all history into pandas. The window's
+rows are then cast to the contract's types and checked (:mod:`playbook.validation`).
+
+The loader never writes into the source: a GBK-encoded CSV is transcoded into a private temporary
+folder that is removed afterwards.
+"""
+from __future__ import annotations
+
+import codecs
+import gzip
+import hashlib
+import re
+import shutil
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from .contract import TABLES, Table
+from .errors import DataError, PlaybookError
+from .settings import Settings, load_settings
+from .validation import DataQuality, Issue, check_duplicates, check_link, coerce_table
+
+_FILE = re.compile(r"^(?P<table>[a-z_]+)\.(?P<fmt>csv|csv\.gz|parquet)$")
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+# ---------------------------------------------------------------------------------------------
+# Sources
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class Source:
+    """Where the tables come from: ``kind`` is ``folder`` or ``duckdb``."""
+
+    path: Path
+    kind: str
+    tables: dict[str, str] = field(default_factory=dict)  #: table -> file path or DuckDB table name
+    ignored: list[str] = field(default_factory=list)  #: files that are not contract tables
+
+    def fingerprint(self) -> str:
+        """A short hash of the source's files (names, sizes and their first and last 64 KiB)."""
+        h = hashlib.sha256()
+        paths = [Path(p) for p in self.tables.values()] if self.kind == "folder" else [self.path]
+        for p in sorted(paths):
+            size = p.stat().st_size
+            h.update(f"{p.name}:{size}".encode())
+            with open(p, "rb") as f:
+                h.update(f.read(65536))
+                if size > 65536:
+                    f.seek(max(size - 65536, 65536))
+                    h.update(f.read())
+        return h.hexdigest()[:16]
+
+
+def open_source(source: str | Path) -> Source:
+    """Find the contract tables in a folder or a DuckDB file (no data is read yet)."""
+    path = Path(source).expanduser()
+    if not path.exists():
+        raise DataError(f"Data source {path} does not exist. Give a folder of CSV/Parquet files "
+                        "or a DuckDB file, e.g. --data data/samples.")
+    if path.is_dir():
+        src = Source(path, "folder")
+        for f in sorted(path.iterdir()):
+            m = _FILE.match(f.name)
+            if not m or m["table"] not in TABLES:
+                if f.is_file() and not f.name.startswith(".") and f.suffix.lower() not in (".md", ".txt", ".toml"):
+                    src.ignored.append(f.name)
+                continue
+            if m["table"] in src.tables:
+                raise DataError(f"Table {m['table']} is given twice in {path}: {Path(src.tables[m['table']]).name} "
+                                f"and {f.name}. Keep one of them.")
+            src.tables[m["table"]] = str(f)
+        return src
+    if path.suffix.lower() in (".duckdb", ".db", ".ddb"):
+        try:
+            con = duckdb.connect(str(path), read_only=True)
+        except duckdb.Error as e:
+            raise DataError(f"Cannot open DuckDB file {path}: {e}") from None
+        try:
+            names = [r[0] for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'main'").fetchall()]
+        finally:
+            con.close()
+        src = Source(path, "duckdb")
+        for n in names:
+            (src.tables.__setitem__(n, n) if n in TABLES else src.ignored.append(n))
+        return src
+    raise DataError(f"Data source {path} is neither a folder nor a DuckDB file (.duckdb). "
+                    "Point --data at a folder of <table>.csv / .csv.gz / .parquet files.")
+
+
+# ---------------------------------------------------------------------------------------------
+# The loaded data
+# ---------------------------------------------------------------------------------------------
+
+class Dataset(Mapping):
+    """The validated tables of a source, for one report month (or all of it).
+
+    ``data["orders"]`` or ``data.orders`` is a table; ``data.has("traffic")`` says whether a table
+    is there; ``data.missing_note(...)`` explains a skipped section. ``quality`` holds the
+    data-quality issues, ``rejected`` the rows set aside (never silently dropped), ``month`` the
+    report month and ``start``/``end`` the loaded window (end exclusive).
+    """
+
+    def __init__(self, tables, *, quality, rejected, month, start, end, source, settings, fingerprint):
+        self._tables = dict(tables)
+        self.quality: DataQuality = quality
+        self.rejected: dict[str, pd.DataFrame] = rejected
+        self.month: str | None = month
+        self.start: pd.Timestamp | None = start
+        self.end: pd.Timestamp | None = end
+        self.source: Source = source
+        self.settings: Settings = settings
+        self.fingerprint: str = fingerprint
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        try:
+            return self._tables[name]
+        except KeyError:
+            raise KeyError(f"Table {name!r} is not in this source ({self.source.path}). "
+                           f"Tables present: {', '.join(self._tables) or 'none'}.") from None
+
+    def __getattr__(self, name: str) -> pd.DataFrame:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name in TABLES:
+            return self[name]
+        raise AttributeError(name)
+
+    def __iter__(self):
+        return iter(self._tables)
+
+    def __len__(self):
+        return len(self._tables)
+
+    def __repr__(self):
+        rows = ", ".join(f"{k}={len(v):,}" for k, v in self._tables.items())
+        return f"Dataset(month={self.month}, {rows})"
+
+    def has(self, *tables: str, columns: Mapping[str, Iterable[str]] | None = None) -> bool:
+        """True when every table is present (and holds the given columns with some values)."""
+        return self.missing_note(*tables, columns=columns) is None
+
+    def missing_note(self, *tables: str, columns: Mapping[str, Iterable[str]] | None = None) -> str | None:
+        """None when everything is there, else a sentence naming what a skipped section needs."""
+        absent = [t for t in tables if t not in self._tables]
+        lacking = []
+        for t, cols in (columns or {}).items():
+            if t in self._tables:
+                frame = self._tables[t]
+                lacking += [f"{t}.{c}" for c in cols if c not in frame.columns or frame[c].isna().all()]
+            elif t not in absent:
+                absent.append(t)
+        if not absent and not lacking:
+            return None
+        parts = []
+        if absent:
+            parts.append("table" + ("s " if len(absent) > 1 else " ") + ", ".join(absent))
+        if lacking:
+            parts.append("column" + ("s " if len(lacking) > 1 else " ") + ", ".join(lacking))
+        return f"Skipped: this section needs {' and '.join(parts)}, which the source does not provide."
+
+    def month_rows(self, table: str, column: str | None = None) -> pd.DataFrame:
+        """The rows of ``table`` that fall in the report month (by its window column)."""
+        frame = self[table]
+        if self.month is None:
+            return frame
+        col = column or _window_column(TABLES[table])
+        if col is None:
+            return frame
+        ms = pd.Timestamp(self.month + "-01")
+        if TABLES[table].column(col).type == "month":
+            return frame[frame[col] == self.month]
+        return frame[(frame[col] >= ms) & (frame[col] < ms + pd.offsets.MonthBegin(1))]
+
+
+def _window_column(table: Table) -> str | None:
+    if table.window and table.window[0] in ("time", "month"):
+        return table.window[1]
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+# ---------------------------------------------------------------------------------------------
+
+def _date_sql(col: str, sql_type: str) -> str:
+    """A DuckDB expression giving the DATE of a column (NULL when it does not parse)."""
+    q = f'"{col}"'
+    if sql_type.startswith(("TIMESTAMP", "DATE")):
+        return f"CAST({q} AS DATE)"
+    t = f"trim(CAST({q} AS VARCHAR))"
+    return (f"coalesce(try_cast(substr({t}, 1, 10) AS DATE), "
+            f"CAST(try_strptime(split_part({t}, ' ', 1), ['%Y/%m/%d', '%Y.%m.%d', '%Y%m%d']) AS DATE))")
+
+
+class _Reader:
+    """One DuckDB connection over a source, with the table views and the window pushed down."""
+
+    def __init__(self, source: Source, quality: DataQuality):
+        self.source = source
+        self.quality = quality
+        self.con = duckdb.connect()
+        self.tmp: Path | None = None
+        self.types: dict[str, dict[str, str]] = {}
+        self.renames: dict[str, dict[str, str]] = {}
+        if source.kind == "duckdb":
+            self.con.execute(f"ATTACH '{source.path}' AS src (READ_ONLY)")
+
+    def close(self):
+        self.con.close()
+        if self.tmp is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    # -- views --------------------------------------------------------------------------------
+    def view(self, table: str) -> str:
+        """Create (once) a view ``t_<table>`` over the source table; returns its name."""
+        name = f"t_{table}"
+        if table in self.types:
+            return name
+        location = self.source.tables[table]
+        if self.source.kind == "duckdb":
+            scan = f'src.main."{location}"'
+        elif location.endswith(".parquet"):
+            scan = f"read_parquet('{_q(location)}')"
+        else:
+            scan = self._csv_scan(table, Path(location))
+        try:
+            cols = self.con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()
+        except duckdb.Error as e:
+            raise DataError(f"Cannot read table {table} from {location}: {_short(e)}. Check that it is a "
+                            "comma-separated file with one header row.") from None
+        select, types, renames = [], {}, {}
+        for col_name, col_type, *_ in cols:
+            clean = col_name.replace("\ufeff", "").strip()
+            norm = clean.lower().replace(" ", "_")
+            if norm in TABLES[table].names and norm != col_name:
+                renames[col_name] = norm
+                clean = norm
+            select.append(f'"{col_name.replace(chr(34), chr(34) * 2)}" AS "{clean}"')
+            types[clean] = col_type
+        if renames:
+            self.quality.append(Issue("info", table, None, 0, "column names normalised: " + ", ".join(
+                f"{a!r} -> {b!r}" for a, b in renames.items())))
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT {', '.join(select)} FROM {scan}")
+        self.types[table] = types
+        return name
+
+    def _csv_scan(self, table: str, path: Path) -> str:
+        encoding = _sniff_encoding(path)
+        if encoding == "utf-8-sig":
+            self.quality.append(Issue("info", table, None, 0, f"{path.name} starts with a UTF-8 byte-order mark; read as UTF-8"))
+        elif encoding == "gb18030":
+            if self.tmp is None:
+                self.tmp = Path(tempfile.mkdtemp(prefix="playbook-"))
+            target = self.tmp / f"{table}.csv"
+            opener = gzip.open if path.name.endswith(".gz") else open
+            with opener(path, "rb") as src, open(target, "wb") as dst:
+                decoder = codecs.getincrementaldecoder("gb18030")()
+                while chunk := src.read(1 << 20):
+                    dst.write(decoder.decode(chunk).encode("utf-8"))
+                dst.write(decoder.decode(b"", final=True).encode("utf-8"))
+            self.quality.append(Issue("warning", table, None, 0,
+                                      f"{path.name} is not UTF-8; read it as GBK/GB18030 (the usual encoding of "
+                                      "Excel exports from Chinese platforms)",
+                                      "No action needed; save as UTF-8 to silence this"))
+            path = target
+        return f"read_csv('{_q(str(path))}', all_varchar=true, header=true, sample_size=-1)"
+
+    # -- queries --------------------------------------------------------------------------------
+    def date_expr(self, table: str, column: str) -> str:
+        self.view(table)
+        return _date_sql(column, self.types[table].get(column, "VARCHAR"))
+
+    def fetch(self, sql: str, table: str) -> pd.DataFrame:
+        try:
+            return self.con.execute(sql).df()
+        except duckdb.Error as e:
+            raise DataError(f"Cannot read table {table} from {self.source.tables.get(table)}: {_short(e)}. "
+                            "If it is an export, check its encoding and that every row has the same columns.") from None
+
+
+def _q(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def _short(e: Exception) -> str:
+    return str(e).strip().splitlines()[0][:300]
+
+
+def _sniff_encoding(path: Path) -> str:
+    """utf-8, utf-8-sig or gb18030, judged from the first 4 MiB."""
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        head = f.read(4 << 20)
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        codecs.getincrementaldecoder("gb18030")().decode(head, final=False)
+        return "gb18030"
+    except UnicodeDecodeError:
+        raise DataError(f"{path.name} is neither UTF-8 nor GBK text. Open it in a spreadsheet and save it "
+                        "as 'CSV UTF-8'.") from None
+
+
+def month_bounds(month: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """(first day, first day of the next month) of a ``YYYY-MM`` month."""
+    if not isinstance(month, str) or not _MONTH.match(month):
+        raise PlaybookError(f"Month {month!r} is not a month in the form YYYY-MM, e.g. 2026-10.")
+    start = pd.Timestamp(month + "-01")
+    return start, start + pd.offsets.MonthBegin(1)
+
+
+def _ident(table: Table) -> list[str]:
+    return list(table.key) or [c.name for c in table.columns if c.required and c.type == "str"]
+
+
+def load(source: str | Path, *, month: str | None = None, settings: Settings | str | Path | None = None,
+         tables: Iterable[str] | None = None, history_months: int | None = None) -> Dataset:
+    """Read and validate the contract tables of a source.
+
+    Parameters
+    ----------
+    source : a folder of ``<table>.csv`` / ``.csv.gz`` / ``.parquet`` files or a DuckDB file.
+    month : the report month ``YYYY-MM``. The window loaded is the ``history_months`` months that
+        end with it (default from settings: 25, so a year-over-year comparison has its base); rows
+        after the month are left out. ``None`` loads everything.
+    settings : a :class:`~playbook.settings.Settings`, or the path of a settings TOML file.
+    tables : load only these tables (``orders`` is always loaded).
+
+    Returns
+    -------
+    Dataset
+        the validated tables; ``.quality`` lists the warnings that were repaired.
+
+    Raises
+    ------
+    DataError
+        when the source has blocking problems; the message lists each with its table, column,
+        number of rows, example rows and what to do.
+
+    Examples
+    --------
+    >>> data = load("data/samples", month="2026-10")          # doctest: +SKIP
+    >>> data.orders.paid_amount.sum()                         # doctest: +SKIP
+    """
+    settings = settings if isinstance(settings, Settings) else load_settings(settings)
+    tz = settings["shop"]["timezone"]
+    quality = DataQuality()
+    src = open_source(source)
+    if "orders" not in src.tables:
+        raise DataError(f"The source {src.path} has no orders table, the one table every chapter needs. "
+                        f"Add orders.csv (or .csv.gz / .parquet). Tables found: "
+                        f"{', '.join(src.tables) or 'none'}" + (f"; other files: {', '.join(src.ignored)}" if src.ignored else "") + ".",
+                        [Issue("error", "orders", None, 0, "required table is missing")])
+    if src.ignored:
+        quality.append(Issue("info", "source", None, 0,
+                             "not contract tables, ignored: " + ", ".join(src.ignored)))
+    wanted = [t for t in TABLES if t in src.tables and (tables is None or t == "orders" or t in set(tables))]
+
+    start = end = None
+    if month is not None:
+        m_start, end = month_bounds(month)
+        n = int(history_months or settings["report"]["history_months"])
+        start = m_start - pd.DateOffset(months=n - 1)
+
+    reader = _Reader(src, quality)
+    try:
+        frames = _read_all(reader, wanted, start, end, month)
+    finally:
+        reader.close()
+
+    result, rejected = {}, {}
+    for name in wanted:
+        frame = frames[name]
+        table = TABLES[name]
+        ident = _ident(table)
+        orphan = frame.pop("_orphan") if "_orphan" in frame.columns else None
+        if frame.empty:
+            if table.required:
+                quality.append(Issue("error", name, None, 0, "the table is empty" + (
+                    f" in the window {start:%Y-%m-%d} to {end - pd.Timedelta(days=1):%Y-%m-%d}" if start is not None else ""),
+                    "Export the orders of the period you want to analyse"))
+            else:
+                quality.append(Issue("warning", name, None, 0,
+                                     "the table is empty" + (" in the report window" if start is not None else "")
+                                     + "; the sections that need it are skipped"))
+            continue
+        frame, issues = coerce_table(frame, table, tz=tz, ident=ident)
+        quality.extend(issues)
+        if any(i.severity == "error" for i in issues):
+            result[name] = frame
+            continue
+        if start is not None and table.window and table.window[0] == "time":
+            col = table.window[1]
+            inside = frame[col].isna() | ((frame[col] >= start) & (frame[col] < end))
+            frame = frame.loc[inside]
+        frame, issues = check_duplicates(frame, table)
+        quality.extend(issues)
+        if orphan is not None:
+            orphan = orphan.reindex(frame.index).fillna(False).astype(bool)
+            if orphan.any():
+                set_aside = TABLES[name].column("order_id").required
+                quality.append(Issue("warning", name, "order_id", int(orphan.sum()),
+                                     "points at orders that are not in the orders table"
+                                     + ("; these rows are set aside (see rejected) and left out of every figure"
+                                        if set_aside else "; rows kept, but they cannot be joined to an order"),
+                                     "Export orders and this table for the same period, or remove these rows",
+                                     [f"{', '.join(f'{c}={r[c]}' for c in ident if c in r.index)}"
+                                      for _, r in frame.loc[orphan].head(5).iterrows()]))
+                if set_aside:
+                    rejected[name] = frame.loc[orphan]
+                    frame = frame.loc[~orphan]
+        result[name] = frame.reset_index(drop=True)
+
+    _check_links(result, quality)
+    _check_orders(result, quality)
+    if month is not None and "orders" in result and not quality.errors:
+        if not (result["orders"]["order_ts"] >= pd.Timestamp(month + "-01")).any():
+            quality.append(Issue("error", "orders", "order_ts", 0, f"no orders in the report month {month}",
+                                 "Choose a month that the data covers (see `playbook validate`)"))
+    if quality.errors:
+        raise DataError(_error_message(src, quality), quality.errors)
+    return Dataset(result, quality=quality, rejected=rejected, month=month, start=start, end=end,
+                   source=src, settings=settings, fingerprint=src.fingerprint())
+
+
+def _read_all(reader: _Reader, wanted: list[str], start, end, month) -> dict[str, pd.DataFrame]:
+    """Each wanted table's rows in the window, as text (CSV) or native types (Parquet/DuckDB)."""
+    con = reader.con
+    orders = reader.view("orders")
+    if "order_id" not in reader.types["orders"] or "order_ts" not in reader.types["orders"]:
+        return {name: reader.fetch(f"SELECT * FROM {reader.view(name)}", name) for name in wanted}
+    day = reader.date_expr("orders", "order_ts")
+    con.execute(f"CREATE TEMP TABLE order_keys AS SELECT trim(CAST(order_id AS VARCHAR)) AS order_id, "
+                f"{day} AS day FROM {orders}")
+    if month is not None:
+        first, last = con.execute("SELECT min(day), max(day) FROM order_keys").fetchone()
+        m_start = pd.Timestamp(month + "-01")
+        if first is not None and (m_start > pd.Timestamp(last) or end <= pd.Timestamp(first)):
+            raise DataError(f"Month {month} is outside the data: orders in {reader.source.path} run from "
+                            f"{first:%Y-%m-%d} to {last:%Y-%m-%d}. Choose a month in that range.",
+                            [Issue("error", "orders", "order_ts", 0, f"month {month} is outside the data")])
+    lo = hi = None
+    if start is not None:
+        lo = (start - pd.Timedelta(days=1)).date().isoformat()
+        hi = end.date().isoformat()
+    frames = {}
+    for name in wanted:
+        table = TABLES[name]
+        view = reader.view(name)
+        cols = reader.types[name]
+        where = ["TRUE"]
+        if lo is not None and table.window:
+            kind = table.window[0]
+            if kind == "time" and table.window[1] in cols:
+                d = reader.date_expr(name, table.window[1])
+                where.append(f"({d} IS NULL OR {d} BETWEEN DATE '{lo}' AND DATE '{hi}')")
+            elif kind == "overlap" and all(c in cols for c in table.window[1:]):
+                s, e = (reader.date_expr(name, c) for c in table.window[1:])
+                where.append(f"({s} IS NULL OR {e} IS NULL OR ({s} <= DATE '{hi}' AND {e} >= DATE '{lo}'))")
+            elif kind == "month" and table.window[1] in cols:
+                mcol = f"replace(trim(CAST(\"{table.window[1]}\" AS VARCHAR)), '/', '-')"
+                where.append(f"(NOT regexp_matches({mcol}, '^\\d{{4}}-\\d{{2}}') OR substr({mcol}, 1, 7) "
+                             f"BETWEEN '{start:%Y-%m}' AND '{(end - pd.Timedelta(days=1)):%Y-%m}')")
+        extra = ""
+        links_orders = name != "orders" and "order_id" in cols
+        if links_orders:
+            oid = "trim(CAST(order_id AS VARCHAR))"
+            extra = (f", ({oid} IS NOT NULL AND {oid} <> '' AND {oid} NOT IN "
+                     f"(SELECT order_id FROM order_keys WHERE order_id IS NOT NULL)) AS _orphan")
+            if lo is not None and table.window and table.window[0] == "orders":
+                where.append(f"({oid} IN (SELECT order_id FROM order_keys WHERE day IS NULL OR day BETWEEN "
+                             f"DATE '{lo}' AND DATE '{hi}') OR {oid} IS NULL OR {oid} NOT IN "
+                             f"(SELECT order_id FROM order_keys WHERE order_id IS NOT NULL))")
+        frames[name] = reader.fetch(f"SELECT *{extra} FROM {view} WHERE {' AND '.join(where)}", name)
+    return frames
+
+
+def _check_links(result: dict[str, pd.DataFrame], quality: DataQuality) -> None:
+    """Links to dimension tables (products, suppliers, customers): warn, keep the rows."""
+    for name, frame in result.items():
+        table = TABLES[name]
+        for link in table.links:
+            if link.table == "orders" or link.table not in result or link.column not in frame.columns:
+                continue
+            _, _, issues = check_link(frame, table, link.column, result[link.table][link.target],
+                                      f"{link.table}.{link.target} values", ident=_ident(table), set_aside=False)
+            quality.extend(issues)
+
+
+def _check_orders(result: dict[str, pd.DataFrame], quality: DataQuality) -> None:
+    """Consistency inside orders that the type checks cannot see."""
+    orders = result.get("orders")
+    if orders is None or quality.errors:
+        return
+    if "refund_amount" in orders.columns:
+        over = orders["refund_amount"] > orders["paid_amount"] + 0.005
+        if over.any():
+            quality.append(Issue("warning", "orders", "refund_amount", int(over.sum()),
+                                 "refund larger than what the buyer paid; net sales count these orders as zero",
+                                 "Check the export's refund column",
+                                 [f"order_id={o}" for o in orders.loc[over, "order_id"].head(5)]))
+    if "paid_ts" in orders.columns:
+        unpaid = (orders["status"] == "paid") & orders["paid_ts"].isna()
+        if unpaid.any():
+            quality.append(Issue("info", "orders", "paid_ts", int(unpaid.sum()),
+                                 "status paid without a payment time; payment-time figures leave them out"))
+
+
+def _error_message(src: Source, quality: DataQuality) -> str:
+    errors = quality.errors
+    head = f"The data in {src.path} cannot be used yet: {len(errors)} problem{'s' if len(errors) > 1 else ''} to fix."
+    return "\n".join([head] + [f"  - {i}" for i in errors])
+
+
+def latest_full_month(source: str | Path) -> str:
+    """The last calendar month that the source's orders cover to its final day, ``YYYY-MM``."""
+    src = open_source(source)
+    if "orders" not in src.tables:
+        raise DataError(f"The source {src.path} has no orders table.")
+    reader = _Reader(src, DataQuality())
+    try:
+        day = reader.date_expr("orders", "order_ts")
+        last = reader.con.execute(f"SELECT max({day}) FROM {reader.view('orders')}").fetchone()[0]
+    finally:
+        reader.close()
+    if last is None:
+        raise DataError(f"The orders of {src.path} have no readable order_ts.")
+    last = pd.Timestamp(last)
+    if (last + pd.Timedelta(days=1)).month != last.month:
+        return f"{last:%Y-%m}"
+    return f"{last.replace(day=1) - pd.Timedelta(days=1):%Y-%m}"

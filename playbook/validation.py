@@ -1,0 +1,334 @@
+"""Validation against the data contract: types, required values, ranges, enums, keys and links.
+
+Every problem becomes an :class:`Issue` that names the table, the column, how many rows, a few
+example rows (by their key, so a user can find them in the export) and what to do. Each kind of
+problem is either blocking (``error``: the run stops with :class:`~playbook.errors.DataError`) or
+repaired with a visible ``warning`` that the report's data-quality section shows:
+
+=====================================================  ==========  =================================
+problem                                                severity    what happens
+=====================================================  ==========  =================================
+required table or column missing, table empty          error       stop
+required value empty or not parseable                  error       stop
+optional value not parseable                           warning     value set empty, rows kept
+money written as text ("¥1,234.00")                    warning     parsed as a number
+negative money or quantity, value out of range         error       stop
+unknown status or other enum value                     error       stop
+duplicate key with different contents                  error       stop
+exact duplicate rows                                   warning     one copy kept, count reported
+lines pointing at unknown orders                       warning     set aside in ``rejected``
+lines pointing at unknown SKUs, suppliers, customers   warning     kept
+optional table empty                                   warning     treated as absent
+=====================================================  ==========  =================================
+
+Nothing is dropped without an issue saying so.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .contract import Column, Table
+
+SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+MAX_EXAMPLES = 5
+
+
+@dataclass
+class Issue:
+    """One data-quality finding."""
+
+    severity: str  #: error, warning or info
+    table: str
+    column: str | None
+    rows: int  #: how many rows are affected
+    problem: str  #: what is wrong
+    action: str = ""  #: what to do about it
+    examples: list = field(default_factory=list)  #: a few affected rows, by key, with their values
+
+    def __str__(self) -> str:
+        where = f"{self.table}.{self.column}" if self.column else self.table
+        rows = f" ({self.rows:,} row{'s' if self.rows != 1 else ''})" if self.rows else ""
+        text = f"[{self.severity}] {where}{rows}: {self.problem}"
+        if self.examples:
+            text += " e.g. " + "; ".join(map(str, self.examples))
+        if self.action:
+            text += f". {self.action}"
+        return text
+
+    def as_dict(self) -> dict:
+        return {"severity": self.severity, "table": self.table, "column": self.column or "",
+                "rows": self.rows, "problem": self.problem, "action": self.action,
+                "examples": "; ".join(map(str, self.examples))}
+
+
+class DataQuality(list):
+    """The list of issues found while loading a source, with summaries for people."""
+
+    @property
+    def errors(self) -> list[Issue]:
+        return [i for i in self if i.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Issue]:
+        return [i for i in self if i.severity == "warning"]
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per issue, most severe first."""
+        cols = ["severity", "table", "column", "rows", "problem", "action", "examples"]
+        if not self:
+            return pd.DataFrame(columns=cols)
+        frame = pd.DataFrame([i.as_dict() for i in self], columns=cols)
+        order = frame["severity"].map(SEVERITY_ORDER)
+        return frame.assign(_o=order).sort_values(["_o", "table"], kind="stable").drop(columns="_o").reset_index(drop=True)
+
+    def summary(self) -> str:
+        if not self:
+            return "Data quality: no issues found."
+        n_e, n_w = len(self.errors), len(self.warnings)
+        lines = [f"Data quality: {n_e} error(s), {n_w} warning(s), {len(self) - n_e - n_w} note(s)."]
+        lines += [f"  {i}" for i in sorted(self, key=lambda i: SEVERITY_ORDER[i.severity])]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        if not self:
+            return "<p>Data quality: no issues found.</p>"
+        return self.to_frame().to_html(index=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Coercion of one column to its contract type
+# ---------------------------------------------------------------------------------------------
+
+_OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
+_TS_FORMATS = ("%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d", "%Y.%m.%d %H:%M:%S", "%Y.%m.%d",
+               "%Y年%m月%d日 %H:%M:%S", "%Y年%m月%d日 %H:%M", "%Y年%m月%d日", "%Y%m%d", "%Y%m%d%H%M%S")
+_MONEY_JUNK = re.compile(r"[¥￥,，\s]|RMB|CNY|元")
+_TRUE = {"true", "t", "1", "yes", "y", "是", "1.0"}
+_FALSE = {"false", "f", "0", "no", "n", "否", "0.0"}
+
+
+def _examples(frame: pd.DataFrame, mask, ident: list[str], column: str | None) -> list[str]:
+    rows = frame.loc[mask].head(MAX_EXAMPLES)
+    out = []
+    for _, row in rows.iterrows():  # at most MAX_EXAMPLES rows
+        who = ", ".join(f"{c}={row[c]}" for c in ident if c in row.index and c != column)
+        if not who and "_line" in row.index:
+            who = f"line {row['_line']}"
+        value = row[column] if column and column in row.index else None
+        out.append(f"{who} ({column}={value!r})" if column else who)
+    return out
+
+
+def parse_timestamps(raw: pd.Series, tz: str) -> pd.Series:
+    """Shop-local naive timestamps from text or datetimes; unparseable values become NaT.
+
+    ISO 8601 is tried first, then common export formats (``2020/2/21 0:00``, ``2026年10月1日``).
+    Values with an offset (``+08:00``, ``Z``) are converted to the shop's zone ``tz``.
+    """
+    if isinstance(raw.dtype, pd.DatetimeTZDtype):
+        return raw.dt.tz_convert(tz).dt.tz_localize(None).astype("datetime64[us]")
+    if pd.api.types.is_datetime64_any_dtype(raw.dtype):
+        return raw.astype("datetime64[us]")
+    text = raw.astype("str").str.strip().where(raw.notna())
+    out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us]")
+    offset = text.str.contains(_OFFSET, na=False)
+    if offset.any():
+        aware = pd.to_datetime(text[offset], format="ISO8601", utc=True, errors="coerce")
+        out[offset] = aware.dt.tz_convert(tz).dt.tz_localize(None).astype("datetime64[us]")
+    rest = text.notna() & ~offset
+    if rest.any():
+        out[rest] = pd.to_datetime(text[rest], format="ISO8601", errors="coerce").astype("datetime64[us]")
+        for fmt in _TS_FORMATS:
+            todo = rest & out.isna()
+            if not todo.any():
+                break
+            out[todo] = pd.to_datetime(text[todo], format=fmt, errors="coerce").astype("datetime64[us]")
+    return out
+
+
+def parse_money(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(numbers, repaired mask): money as float rounded to cents; '¥1,234.00' text is repaired."""
+    if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
+        return raw.astype("float64").round(2), pd.Series(False, index=raw.index)
+    text = raw.astype("str").str.strip().where(raw.notna())
+    cleaned = text.str.replace(_MONEY_JUNK, "", regex=True)
+    repaired = (cleaned != text) & text.notna()
+    return pd.to_numeric(cleaned, errors="coerce").astype("float64").round(2), repaired.fillna(False)
+
+
+def parse_bool(raw: pd.Series) -> pd.Series:
+    if pd.api.types.is_bool_dtype(raw.dtype):
+        return raw.astype("boolean")
+    text = raw.astype("str").str.strip().str.lower().where(raw.notna())
+    out = pd.Series(pd.NA, index=raw.index, dtype="boolean")
+    out[text.isin(_TRUE)] = True
+    out[text.isin(_FALSE)] = False
+    return out
+
+
+def parse_month(raw: pd.Series) -> pd.Series:
+    text = raw.astype("str").str.strip().where(raw.notna())
+    dt = pd.to_datetime(text.str.replace("/", "-", regex=False).str.slice(0, 7) + "-01",
+                        format="%Y-%m-%d", errors="coerce")
+    return dt.dt.strftime("%Y-%m").where(dt.notna()).astype("str")
+
+
+def coerce_table(frame: pd.DataFrame, table: Table, *, tz: str, ident: list[str]) -> tuple[pd.DataFrame, list[Issue]]:
+    """Cast every contract column of ``frame`` to its type and check values; returns (frame, issues).
+
+    ``frame`` is not modified. Extra columns are kept as they are.
+    """
+    issues: list[Issue] = []
+    out = frame.copy()
+    for col in table.columns:
+        if col.name not in out.columns:
+            if col.required:
+                issues.append(Issue("error", table.name, col.name, 0,
+                                    f"required column is missing (columns present: {', '.join(c for c in frame.columns if c != '_line')})",
+                                    f"Add a column named {col.name!r} or rename the export's column to it"))
+            elif col.default is not None:
+                out[col.name] = col.default
+                issues.append(Issue("info", table.name, col.name, 0,
+                                    f"column absent: every row taken as {col.default!r}"))
+            continue
+        issues += _coerce_column(out, frame, table, col, tz=tz, ident=ident)
+    return out, issues
+
+
+def _coerce_column(out: pd.DataFrame, frame: pd.DataFrame, table: Table, col: Column, *, tz: str,
+                   ident: list[str]) -> list[Issue]:
+    issues: list[Issue] = []
+    raw = frame[col.name]
+    present = raw.notna()
+    if raw.dtype == "str" or raw.dtype == object:
+        present &= raw.astype("str").str.strip().ne("")
+    name, tname = col.name, table.name
+
+    if col.type in ("timestamp", "date"):
+        parsed = parse_timestamps(raw, tz)
+        if col.type == "date":
+            parsed = parsed.dt.normalize()
+        hint = "Write timestamps as YYYY-MM-DD HH:MM:SS" if col.type == "timestamp" else "Write dates as YYYY-MM-DD"
+    elif col.type == "money":
+        parsed, repaired = parse_money(raw)
+        if repaired.any():
+            issues.append(Issue("warning", tname, name, int(repaired.sum()),
+                                "money written as text with a currency sign or thousands separators; read as numbers",
+                                "No action needed; export plain numbers to silence this",
+                                _examples(frame, repaired, ident, name)))
+        hint = "Write money as a plain number such as 1234.50"
+    elif col.type in ("int", "number"):
+        if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
+            parsed = raw.astype("float64")
+        else:
+            parsed = pd.to_numeric(raw.astype("str").str.strip().where(present), errors="coerce").astype("float64")
+        hint = "Write a plain number"
+        if col.type == "int":
+            fractional = parsed.notna() & (parsed != np.floor(parsed.fillna(0)))
+            if fractional.any():
+                issues.append(Issue("error", tname, name, int(fractional.sum()),
+                                    "values are not whole numbers", "Counts and quantities must be integers",
+                                    _examples(frame, fractional, ident, name)))
+    elif col.type == "bool":
+        parsed = parse_bool(raw)
+        hint = "Write true/false (or 1/0, yes/no, 是/否)"
+    elif col.type == "month":
+        parsed = parse_month(raw)
+        hint = "Write months as YYYY-MM"
+    else:  # str
+        if pd.api.types.is_float_dtype(raw.dtype):
+            # a numeric id read as float (e.g. from Parquet); print whole numbers without ".0"
+            text = raw.map(lambda v: None if pd.isna(v) else (str(int(v)) if float(v).is_integer() else str(v)))
+        else:
+            text = raw.astype("str")
+        parsed = text.str.strip().where(present).astype("str")
+        hint = ""
+
+    bad = present & parsed.isna()
+    if bad.any():
+        sev = "error" if col.required else "warning"
+        what = f"values do not parse as {col.type}" + ("" if col.required else "; set empty, rows kept")
+        issues.append(Issue(sev, tname, name, int(bad.sum()), what, hint, _examples(frame, bad, ident, name)))
+
+    if col.required:
+        empty = ~present
+        if empty.any():
+            issues.append(Issue("error", tname, name, int(empty.sum()), "required value is empty",
+                                f"Fill {name} on every row, or remove the rows from the export",
+                                _examples(frame, empty, ident, None)))
+
+    if col.enum is not None:
+        canon = {str(v).lower(): v for v in col.enum}
+        if col.type == "str":
+            norm = parsed.str.lower().map(canon)
+            unknown = parsed.notna() & norm.isna()
+            parsed = norm.astype("str").where(parsed.notna())
+        else:
+            unknown = parsed.notna() & ~parsed.isin(list(col.enum))
+        if unknown.any():
+            values = pd.Series(parsed[unknown]).value_counts().head(MAX_EXAMPLES)
+            issues.append(Issue("error", tname, name, int(unknown.sum()),
+                                "unknown values " + ", ".join(f"{v!r} ({n} rows)" for v, n in values.items()),
+                                f"Allowed: {', '.join(map(str, col.enum))}. Map the export's values to these",
+                                _examples(frame, unknown, ident, name)))
+
+    if col.min is not None:
+        too_small = parsed.notna() & ((parsed <= col.min) if col.min_exclusive else (parsed < col.min))
+        if too_small.any():
+            rule = f"> {col.min:g}" if col.min_exclusive else f">= {col.min:g}"
+            issues.append(Issue("error", tname, name, int(too_small.sum()),
+                                f"values out of range (must be {rule})",
+                                "Correct the source; refunds belong in refund_amount, not as negative amounts"
+                                if col.type == "money" else "Correct the source",
+                                _examples(frame.assign(**{name: parsed}), too_small, ident, name)))
+
+    if col.type == "int":
+        parsed = parsed.round().astype("Int64")
+    out[name] = parsed
+    return issues
+
+
+def check_duplicates(frame: pd.DataFrame, table: Table) -> tuple[pd.DataFrame, list[Issue]]:
+    """Exact duplicate rows are collapsed with a warning; a key repeated with other contents is an error."""
+    issues: list[Issue] = []
+    key = [k for k in table.key if k in frame.columns]
+    if not key or frame.empty:
+        return frame, issues
+    content = [c for c in frame.columns if c != "_line"]
+    exact = frame.duplicated(subset=content, keep="first")
+    if exact.any():
+        issues.append(Issue("warning", table.name, None, int(exact.sum()),
+                            "exact duplicate rows (every column equal); one copy of each kept",
+                            "Usually an export run twice; nothing to do unless the counts look wrong",
+                            _examples(frame, exact, key, None)))
+        frame = frame.loc[~exact]
+    dup = frame.duplicated(subset=key, keep=False)
+    if dup.any():
+        issues.append(Issue("error", table.name, ", ".join(key), int(dup.sum()),
+                            f"the key ({', '.join(key)}) is not unique: the same key with different contents",
+                            "Each key must appear once; remove or merge the conflicting rows",
+                            _examples(frame, dup, key, None)))
+    return frame, issues
+
+
+def check_link(frame: pd.DataFrame, table: Table, column: str, target: pd.Series, target_name: str,
+               *, ident: list[str], set_aside: bool) -> tuple[pd.DataFrame, pd.DataFrame, list[Issue]]:
+    """Rows whose ``column`` value is not in ``target``: (kept, set_aside_rows, issues)."""
+    if column not in frame.columns:
+        return frame, frame.iloc[0:0], []
+    orphan = frame[column].notna() & ~frame[column].isin(target)
+    if not orphan.any():
+        return frame, frame.iloc[0:0], []
+    what = (f"points at {target_name} that do not exist; these rows are set aside (see rejected) "
+            "and left out of every figure" if set_aside else
+            f"points at {target_name} that do not exist; rows kept, but they cannot be joined")
+    issue = Issue("warning", table.name, column, int(orphan.sum()), what,
+                  f"Export {target_name.split('.')[0]} for the same period, or remove these rows",
+                  _examples(frame, orphan, ident, column))
+    if set_aside:
+        return frame.loc[~orphan], frame.loc[orphan], [issue]
+    return frame, frame.iloc[0:0], [issue]
