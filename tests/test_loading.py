@@ -1,0 +1,247 @@
+"""Loading and validation: every bad input of the foundation issue ends in a message that names the
+table, the column and the rows, or in a visible repair; nothing is dropped silently."""
+from __future__ import annotations
+
+import gzip
+import subprocess
+import sys
+
+import duckdb
+import pandas as pd
+import pytest
+
+import playbook
+from playbook import DataError
+from playbook.validation import parse_money, parse_timestamps
+
+ORDERS = """order_id,customer_id,order_ts,paid_ts,paid_amount,status,channel
+0001,C1,2026-09-30 23:30:00,2026-09-30 23:31:00,100.00,paid,tmall
+0002,C2,2026-10-01 10:00:00,2026-10-01 10:05:00,250.50,paid,jd
+0003,C1,2026-10-15 12:00:00,,80.00,cancelled,tmall
+0004,C3,2026-10-20 08:00:00,2026-10-20 08:01:00,60.00,refunded,douyin
+0005,C2,2024-01-05 09:00:00,2024-01-05 09:01:00,40.00,paid,jd
+"""
+ITEMS = """order_id,sku,qty,unit_price
+0001,SKU1,1,100.00
+0002,SKU1,2,100.00
+0002,SKU2,1,50.50
+0004,SKU2,1,60.00
+0005,SKU2,1,40.00
+"""
+PRODUCTS = """sku,category,title
+SKU1,露营,户外折叠露营椅
+SKU2,厨具,不锈钢保温杯
+"""
+
+
+def write(folder, **tables):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in tables.items():
+        (folder / f"{name}.csv").write_text(text, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def shop(tmp_path):
+    return write(tmp_path / "shop", orders=ORDERS, order_items=ITEMS, products=PRODUCTS)
+
+
+def error_of(source, **kw) -> str:
+    with pytest.raises(DataError) as info:
+        playbook.load(source, **kw)
+    return str(info.value)
+
+
+def test_valid_shop_loads_with_types_and_keeps_leading_zeros(shop):
+    data = playbook.load(shop)
+    orders = data.orders
+    assert list(orders["order_id"]) == ["0001", "0002", "0003", "0004", "0005"]
+    assert str(orders["order_ts"].dtype).startswith("datetime64")
+    assert orders["paid_amount"].sum() == pytest.approx(530.50)
+    assert data.order_items["qty"].dtype == "Int64"
+    assert pd.isna(orders.loc[orders.order_id == "0003", "paid_ts"]).all()
+    assert not data.quality.errors and not data.quality.warnings
+
+
+def test_missing_orders_table(tmp_path):
+    folder = write(tmp_path / "s", products=PRODUCTS)
+    msg = error_of(folder)
+    assert "no orders table" in msg and "products" in msg
+
+
+def test_source_that_does_not_exist(tmp_path):
+    assert "does not exist" in error_of(tmp_path / "nowhere")
+
+
+def test_missing_required_column_names_table_and_column(tmp_path):
+    folder = write(tmp_path / "s", orders=ORDERS.replace("paid_amount", "amount"))
+    msg = error_of(folder)
+    assert "orders.paid_amount" in msg and "required column is missing" in msg
+
+
+def test_unparseable_timestamp_names_the_rows(tmp_path):
+    folder = write(tmp_path / "s", orders=ORDERS.replace("2026-10-15 12:00:00", "15th of October"))
+    msg = error_of(folder)
+    assert "orders.order_ts (1 row)" in msg
+    assert "order_id=0003" in msg and "15th of October" in msg
+
+
+def test_unparseable_money_in_required_column(tmp_path):
+    folder = write(tmp_path / "s", orders=ORDERS.replace("250.50", "n/a"))
+    msg = error_of(folder)
+    assert "orders.paid_amount (1 row)" in msg and "order_id=0002" in msg
+
+
+def test_money_written_as_text_is_repaired_with_a_warning(tmp_path):
+    folder = write(tmp_path / "s", orders=ORDERS.replace("250.50", '"¥1,234.00"').replace("60.00", "￥60元"))
+    data = playbook.load(folder)
+    assert data.orders.set_index("order_id").loc["0002", "paid_amount"] == 1234.0
+    assert data.orders.set_index("order_id").loc["0004", "paid_amount"] == 60.0
+    (warning,) = [i for i in data.quality.warnings if i.column == "paid_amount"]
+    assert warning.rows == 2 and warning.table == "orders"
+
+
+def test_negative_money_and_quantity_are_errors(tmp_path):
+    folder = write(tmp_path / "s", orders=ORDERS.replace("80.00", "-80.00"),
+                   order_items=ITEMS.replace("0004,SKU2,1", "0004,SKU2,-1"))
+    msg = error_of(folder)
+    assert "orders.paid_amount (1 row): values out of range (must be >= 0)" in msg
+    assert "order_id=0003" in msg
+    assert "order_items.qty (1 row): values out of range (must be > 0)" in msg
+
+
+def test_unknown_status_is_an_error_and_case_is_normalised(tmp_path):
+    folder = write(tmp_path / "s", orders=ORDERS.replace(",paid,tmall", ",shipped,tmall").replace(",paid,jd", ",PAID,jd"))
+    msg = error_of(folder)
+    assert "orders.status (1 row)" in msg and "'shipped'" in msg and "Allowed: paid, cancelled, refunded" in msg
+
+
+def test_duplicate_key_with_other_contents_is_an_error(tmp_path):
+    folder = write(tmp_path / "s", orders=ORDERS + "0002,C9,2026-10-02 10:00:00,,99.00,paid,jd\n")
+    msg = error_of(folder)
+    assert "orders.order_id (2 rows)" in msg and "not unique" in msg
+
+
+def test_exact_duplicate_rows_are_collapsed_visibly(tmp_path):
+    folder = write(tmp_path / "s", orders=ORDERS + ORDERS.splitlines()[2] + "\n")
+    data = playbook.load(folder)
+    assert len(data.orders) == 5
+    (issue,) = [i for i in data.quality.warnings if "exact duplicate" in i.problem]
+    assert issue.rows == 1 and issue.table == "orders"
+
+
+def test_lines_of_unknown_orders_are_set_aside_not_dropped(tmp_path):
+    folder = write(tmp_path / "s", orders=ORDERS, products=PRODUCTS,
+                   order_items=ITEMS + "9999,SKU1,1,10.00\n0002,SKU3,1,5.00\n")
+    data = playbook.load(folder)
+    assert list(data.rejected["order_items"]["order_id"]) == ["9999"]
+    assert "9999" not in set(data.order_items["order_id"])
+    by_col = {(i.table, i.column): i for i in data.quality.warnings}
+    assert by_col[("order_items", "order_id")].rows == 1
+    # an unknown SKU is kept (its category is unknown) with a warning
+    assert by_col[("order_items", "sku")].rows == 1 and "SKU3" in str(by_col[("order_items", "sku")])
+    assert len(data.order_items) == 6
+
+
+def test_reviews_and_shipments_pointing_at_unknown_orders(tmp_path):
+    reviews = "review_id,order_id,sku,rating,review_ts\nR1,0002,SKU1,5,2026-10-05 10:00:00\nR2,7777,SKU1,1,2026-10-06 10:00:00\n"
+    shipments = "order_id,carrier,shipped_ts\n0002,sf,2026-10-02 10:00:00\n8888,zto,2026-10-02 11:00:00\n"
+    folder = write(tmp_path / "s", orders=ORDERS, products=PRODUCTS, reviews=reviews, shipments=shipments)
+    data = playbook.load(folder)
+    assert len(data.reviews) == 2  # order_id is optional on a review: kept, with a warning
+    assert list(data.rejected["shipments"]["order_id"]) == ["8888"]
+    tables = {(i.table, i.column) for i in data.quality.warnings}
+    assert {("reviews", "order_id"), ("shipments", "order_id")} <= tables
+
+
+def test_empty_orders_is_an_error_and_empty_optional_table_is_skipped(tmp_path):
+    header = ORDERS.splitlines()[0] + "\n"
+    assert "orders (0 rows)" not in error_of(write(tmp_path / "a", orders=header))
+    assert "the table is empty" in error_of(write(tmp_path / "b", orders=header))
+    data = playbook.load(write(tmp_path / "c", orders=ORDERS, reviews="review_id,sku,rating,review_ts\n"))
+    assert not data.has("reviews")
+    assert "reviews" in data.missing_note("reviews")
+    assert any(i.table == "reviews" and "empty" in i.problem for i in data.quality.warnings)
+
+
+def test_month_outside_the_data_and_month_without_orders(shop):
+    msg = error_of(shop, month="2027-03")
+    assert "outside the data" in msg and "2024-01-05" in msg and "2026-10-20" in msg
+    msg = error_of(shop, month="2025-06")  # inside the range, but the shop sold nothing that month
+    assert "no orders in the report month 2025-06" in msg
+    with pytest.raises(playbook.PlaybookError, match="YYYY-MM"):
+        playbook.load(shop, month="2026-13")
+
+
+def test_month_window_is_pushed_down(shop):
+    data = playbook.load(shop, month="2026-10", history_months=2)
+    assert data.start == pd.Timestamp("2026-09-01") and data.end == pd.Timestamp("2026-11-01")
+    assert set(data.orders["order_id"]) == {"0001", "0002", "0003", "0004"}
+    assert "0005" not in set(data.order_items["order_id"])  # lines follow their orders
+    assert set(data.month_rows("orders")["order_id"]) == {"0002", "0003", "0004"}
+
+
+def test_offsets_are_converted_to_shop_time(tmp_path):
+    folder = write(tmp_path / "s", orders=ORDERS.replace("2026-10-01 10:00:00,", "2026-10-01T02:00:00Z,"))
+    data = playbook.load(folder)
+    assert data.orders.set_index("order_id").loc["0002", "order_ts"] == pd.Timestamp("2026-10-01 10:00:00")
+
+
+def test_gbk_csv_is_read_and_the_users_folder_is_untouched(tmp_path):
+    folder = tmp_path / "s"
+    folder.mkdir()
+    (folder / "orders.csv").write_bytes(ORDERS.encode("gbk"))
+    (folder / "products.csv").write_bytes(PRODUCTS.encode("gbk"))
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in folder.iterdir())
+    data = playbook.load(folder)
+    assert set(data.products["category"]) == {"露营", "厨具"}
+    assert any("GBK" in i.problem and i.table == "products" for i in data.quality.warnings)
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in folder.iterdir()) == before
+
+
+def test_utf8_bom_and_gzip(tmp_path):
+    folder = tmp_path / "s"
+    folder.mkdir()
+    (folder / "orders.csv").write_bytes(b"\xef\xbb\xbf" + ORDERS.encode())
+    with gzip.open(folder / "order_items.csv.gz", "wb") as f:
+        f.write(ITEMS.encode())
+    data = playbook.load(folder)
+    assert "order_id" in data.orders.columns and len(data.order_items) == 5
+
+
+def test_parquet_and_duckdb_sources_give_the_same_tables(shop, tmp_path):
+    reference = playbook.load(shop)
+    pq = tmp_path / "pq"
+    pq.mkdir()
+    con = duckdb.connect(str(tmp_path / "shop.duckdb"))
+    for name in ("orders", "order_items", "products"):
+        frame = reference[name]
+        frame.to_parquet(pq / f"{name}.parquet")
+        con.register("frame", frame)
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM frame")
+        con.unregister("frame")
+    con.close()
+    reference = playbook.load(shop, month="2026-10")
+    assert "0005" not in set(reference.orders["order_id"])  # 2024-01 is before the 25-month window
+    for source in (pq, tmp_path / "shop.duckdb"):
+        other = playbook.load(source, month="2026-10")
+        assert set(other.orders["order_id"]) == set(reference.orders["order_id"])
+        pd.testing.assert_series_equal(other.orders.set_index("order_id")["paid_amount"].sort_index(),
+                                       reference.orders.set_index("order_id")["paid_amount"].sort_index())
+        assert other.orders["order_ts"].max() == pd.Timestamp("2026-10-20 08:00:00")
+
+
+def test_parse_helpers_worked_values():
+    money, repaired = parse_money(pd.Series(["¥1,234.00", "12", None, "RMB 7.5"]))
+    assert money.tolist()[:2] == [1234.0, 12.0] and pd.isna(money[2]) and money[3] == 7.5
+    assert repaired.tolist() == [True, False, False, True]
+    ts = parse_timestamps(pd.Series(["2020/2/21 0:00", "2026年10月1日", "2026-10-01T00:00:00+00:00"]), "Asia/Shanghai")
+    assert ts.tolist() == [pd.Timestamp("2020-02-21"), pd.Timestamp("2026-10-01"), pd.Timestamp("2026-10-01 08:00")]
+
+
+def test_validate_command_exit_codes(shop, tmp_path):
+    ok = subprocess.run([sys.executable, "-m", "playbook.cli", "validate", str(shop)], capture_output=True, text=True)
+    assert ok.returncode == 0 and "orders 5 rows" in ok.stdout
+    bad = write(tmp_path / "bad", orders=ORDERS.replace("80.00", "-80.00"))
+    res = subprocess.run([sys.executable, "-m", "playbook.cli", "validate", str(bad)], capture_output=True, text=True)
+    assert res.returncode == 1 and "orders.paid_amount" in res.stderr
