@@ -169,6 +169,27 @@ class Dataset(Mapping):
             parts.append("column" + ("s " if len(lacking) > 1 else " ") + ", ".join(lacking))
         return f"Skipped: this section needs {' and '.join(parts)}, which the source does not provide."
 
+    def overview(self) -> pd.DataFrame:
+        """One row per contract table: rows, first and last date, contract columns present and
+        missing, extra columns. Absent tables are listed too, so a reader sees what is missing."""
+        rows = []
+        for name, table in TABLES.items():
+            frame = self._tables.get(name)
+            col = _window_column(table) or (table.window[1] if table.window and table.window[0] == "overlap" else None)
+            first = last = None
+            if frame is not None and col in frame.columns:
+                first, last = frame[col].min(), frame[col].max()
+            rows.append({
+                "table": name,
+                "rows": len(frame) if frame is not None else 0,
+                "from": first.strftime("%Y-%m-%d") if hasattr(first, "strftime") and pd.notna(first) else (first or ""),
+                "to": last.strftime("%Y-%m-%d") if hasattr(last, "strftime") and pd.notna(last) else (last or ""),
+                "missing columns": "" if frame is None else ", ".join(c for c in table.names if c not in frame.columns),
+                "extra columns": "" if frame is None else ", ".join(c for c in frame.columns if c not in table.names),
+                "status": "loaded" if frame is not None else ("absent (required)" if table.required else "absent"),
+            })
+        return pd.DataFrame(rows)
+
     def month_rows(self, table: str, column: str | None = None) -> pd.DataFrame:
         """The rows of ``table`` that fall in the report month (by its window column)."""
         frame = self[table]

@@ -1,0 +1,46 @@
+"""The shared definitions, on a hand-built table whose answers are worked out below."""
+import math
+
+import pandas as pd
+import pytest
+
+from playbook import metrics
+
+ORDERS = pd.DataFrame({
+    "order_id": ["1", "2", "3", "4", "5"],
+    "customer_id": ["A", "A", "B", "C", "B"],
+    "order_ts": pd.to_datetime(["2026-09-03", "2026-10-01", "2026-10-02", "2026-10-05", "2026-10-09"]),
+    "paid_amount": [50.0, 100.0, 200.0, 80.0, 40.0],
+    "status": ["paid", "paid", "refunded", "cancelled", "paid"],
+    "refund_amount": [0.0, 10.0, 200.0, 0.0, 0.0],
+    "channel": ["tmall", "tmall", "jd", "jd", "jd"],
+})
+
+
+def test_gmv_net_sales_aov_buyers():
+    october = ORDERS[ORDERS.order_ts >= "2026-10-01"]
+    # GMV: 100 + 200 + 40 (order 4 was cancelled) = 340; refunds 10 + 200 -> net 130
+    assert metrics.gmv(october) == 340.0
+    assert metrics.net_sales(october) == 130.0
+    assert metrics.aov(october) == pytest.approx(340 / 3)
+    assert metrics.buyers(october) == 2  # A and B; C only cancelled
+    before = ORDERS.copy()
+    metrics.monthly_kpis(ORDERS, by="channel")
+    pd.testing.assert_frame_equal(ORDERS, before)
+
+
+def test_monthly_kpis_by_channel():
+    k = metrics.monthly_kpis(ORDERS, by="channel").set_index(["month", "channel"])
+    assert k.loc[("2026-10", "jd"), "gmv"] == 240.0
+    assert k.loc[("2026-10", "jd"), "paid_orders"] == 2
+    assert k.loc[("2026-10", "jd"), "buyers"] == 1
+    assert k.loc[("2026-10", "jd"), "refund_rate"] == pytest.approx(200 / 240)
+    assert k.loc[("2026-09", "tmall"), "aov"] == 50.0
+    total = metrics.monthly_kpis(ORDERS).set_index("month")
+    assert total.loc["2026-10", "net_sales"] == 130.0
+
+
+def test_refunded_order_without_refund_amount_counts_whole_payment():
+    orders = ORDERS.drop(columns="refund_amount")
+    assert metrics.net_sales(orders) == 390.0 - 200.0  # GMV 50+100+200+40, order 3 refunded whole
+    assert math.isnan(metrics.aov(orders.iloc[3:4]))
