@@ -91,3 +91,29 @@ def monthly_kpis(orders: pd.DataFrame, *, by: str | list[str] | None = None,
     out["refund_rate"] = out["refunds"] / out["gmv"].where(out["gmv"] > 0)
     cols = ["month", *keys, "gmv", "net_sales", "paid_orders"] + (["buyers"] if "buyers" in out else []) + ["aov", "refund_rate"]
     return out[cols]
+
+
+KPI_LABELS = {
+    "gmv": "GMV 成交额", "net_sales": "Net sales 净销售额", "paid_orders": "Paid orders 支付订单",
+    "buyers": "Buyers 买家", "aov": "AOV 客单价", "refund_rate": "Refund rate 退款率",
+}
+
+
+def kpi_comparison(orders: pd.DataFrame, month: str) -> pd.DataFrame:
+    """The month's KPIs against the previous month (MoM) and the same month last year (YoY).
+
+    Returns
+    -------
+    DataFrame
+        one row per KPI (index: label) with columns ``this_month``, ``previous_month``, ``mom``
+        (relative change), ``last_year``, ``yoy``; a comparison month without orders is NaN.
+    """
+    kpis = monthly_kpis(orders).set_index("month")
+    this = pd.Period(month, "M")
+    months = {"this_month": this, "previous_month": this - 1, "last_year": this - 12}
+    cols = [c for c in KPI_LABELS if c in kpis.columns]
+    table = pd.DataFrame({name: kpis.reindex([str(p)])[cols].iloc[0] for name, p in months.items()})
+    table["mom"] = table["this_month"] / table["previous_month"] - 1
+    table["yoy"] = table["this_month"] / table["last_year"] - 1
+    table.index = [KPI_LABELS[c] for c in cols]
+    return table[["this_month", "previous_month", "mom", "last_year", "yoy"]]

@@ -44,3 +44,15 @@ def test_refunded_order_without_refund_amount_counts_whole_payment():
     orders = ORDERS.drop(columns="refund_amount")
     assert metrics.net_sales(orders) == 390.0 - 200.0  # GMV 50+100+200+40, order 3 refunded whole
     assert math.isnan(metrics.aov(orders.iloc[3:4]))
+
+
+def test_kpi_comparison_month_over_month_and_year_over_year():
+    orders = pd.concat([ORDERS, pd.DataFrame({
+        "order_id": ["6"], "customer_id": ["D"], "order_ts": pd.to_datetime(["2025-10-15"]),
+        "paid_amount": [170.0], "status": ["paid"], "refund_amount": [0.0], "channel": ["jd"]})])
+    t = metrics.kpi_comparison(orders, "2026-10")
+    gmv = t.loc["GMV 成交额"]
+    assert (gmv.this_month, gmv.previous_month, gmv.last_year) == (340.0, 50.0, 170.0)
+    assert gmv.mom == pytest.approx(340 / 50 - 1) and gmv.yoy == pytest.approx(1.0)
+    assert t.loc["Buyers 买家", "this_month"] == 2
+    assert math.isnan(metrics.kpi_comparison(ORDERS, "2026-10").loc["GMV 成交额", "yoy"])

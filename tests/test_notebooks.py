@@ -1,0 +1,66 @@
+"""Notebooks follow the chapter standard: paired with py:percent scripts that agree, committed
+without outputs, one `parameters` cell of plain literals, no function or class definitions."""
+from __future__ import annotations
+
+import ast
+import json
+import re
+from pathlib import Path
+
+import jupytext
+import pytest
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+IDS = [p.stem for p in NOTEBOOKS]
+
+
+def test_there_are_notebooks():
+    assert any(p.name == "00_start_here.ipynb" for p in NOTEBOOKS)
+
+
+def _cells(nb):
+    return [(c.cell_type, c.source.strip(), tuple(sorted(c.metadata.get("tags", []))))
+            for c in nb.cells]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_pair_agrees(path):
+    script = path.with_suffix(".py")
+    assert script.exists(), f"{path.name} has no paired py:percent script; run `make pair`"
+    assert "format_name: percent" in script.read_text(encoding="utf-8")
+    from_ipynb = _cells(jupytext.read(path))
+    from_script = _cells(jupytext.read(script))
+    assert from_ipynb == from_script, f"{path.name} and {script.name} differ; run `make pair`"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_committed_without_outputs(path):
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    for cell in doc["cells"]:
+        if cell["cell_type"] == "code":
+            assert not cell.get("outputs") and not cell.get("execution_count"), f"{path.name} has outputs"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_parameters_cell_holds_typed_literals_only(path):
+    nb = jupytext.read(path)
+    params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(params) == 1, f"{path.name}: want exactly one cell tagged parameters"
+    tree = ast.parse(params[0].source)
+    for node in tree.body:
+        assert isinstance(node, ast.AnnAssign), f"{path.name}: parameters must be `name: type = literal`"
+        ast.literal_eval(node.value)  # a plain literal, nothing derived
+    for line in params[0].source.splitlines():
+        assert "#" in line, f"{path.name}: every parameter has a comment: {line!r}"
+    names = {n.target.id for n in tree.body}
+    assert {"month", "data_source"} <= names
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_no_logic_in_notebooks(path):
+    nb = jupytext.read(path)
+    for cell in nb.cells:
+        if cell.cell_type != "code" or "exercise" in cell.metadata.get("tags", []):
+            continue
+        assert not re.search(r"^\s*(def|class|for|while) ", cell.source, re.M), \
+            f"{path.name}: logic belongs in playbook/, not in a notebook cell:\n{cell.source}"
