@@ -519,9 +519,8 @@ def _check_links(result: dict[str, pd.DataFrame], quality: DataQuality) -> None:
         for link in table.links:
             if link.table == "orders" or link.table not in result or link.column not in frame.columns:
                 continue
-            _, _, issues = check_link(frame, table, link.column, result[link.table][link.target],
-                                      f"{link.table}.{link.target} values", ident=_ident(table), set_aside=False)
-            quality.extend(issues)
+            quality.extend(check_link(frame, table, link.column, result[link.table][link.target],
+                                      f"{link.table}.{link.target} values", ident=_ident(table)))
 
 
 def _check_orders(result: dict[str, pd.DataFrame], quality: DataQuality) -> None:

@@ -23,7 +23,9 @@ def paid_mask(orders: pd.DataFrame) -> pd.Series:
 def _refunds(orders: pd.DataFrame) -> pd.Series:
     if "refund_amount" in orders.columns:
         return orders["refund_amount"].fillna(0.0).clip(upper=orders["paid_amount"])
-    refunded = orders["status"].eq("refunded") if "status" in orders.columns else False
+    if "status" not in orders.columns:
+        return pd.Series(0.0, index=orders.index)
+    refunded = orders["status"].eq("refunded")
     return orders["paid_amount"].where(refunded, 0.0)
 
 

@@ -116,8 +116,6 @@ def _examples(frame: pd.DataFrame, mask, ident: list[str], column: str | None) -
     out = []
     for _, row in rows.iterrows():  # at most MAX_EXAMPLES rows
         who = ", ".join(f"{c}={row[c]}" for c in ident if c in row.index and c != column)
-        if not who and "_line" in row.index:
-            who = f"line {row['_line']}"
         value = row[column] if column and column in row.index else None
         out.append(f"{who} ({column}={value!r})" if column else who)
     return out
@@ -188,7 +186,7 @@ def coerce_table(frame: pd.DataFrame, table: Table, *, tz: str, ident: list[str]
         if col.name not in out.columns:
             if col.required:
                 issues.append(Issue("error", table.name, col.name, 0,
-                                    f"required column is missing (columns present: {', '.join(c for c in frame.columns if c != '_line')})",
+                                    f"required column is missing (columns present: {', '.join(frame.columns)})",
                                     f"Add a column named {col.name!r} or rename the export's column to it"))
             elif col.default is not None:
                 out[col.name] = col.default
@@ -298,8 +296,7 @@ def check_duplicates(frame: pd.DataFrame, table: Table) -> tuple[pd.DataFrame, l
     key = [k for k in table.key if k in frame.columns]
     if not key or frame.empty:
         return frame, issues
-    content = [c for c in frame.columns if c != "_line"]
-    exact = frame.duplicated(subset=content, keep="first")
+    exact = frame.duplicated(keep="first")
     if exact.any():
         issues.append(Issue("warning", table.name, None, int(exact.sum()),
                             "exact duplicate rows (every column equal); one copy of each kept",
@@ -316,19 +313,14 @@ def check_duplicates(frame: pd.DataFrame, table: Table) -> tuple[pd.DataFrame, l
 
 
 def check_link(frame: pd.DataFrame, table: Table, column: str, target: pd.Series, target_name: str,
-               *, ident: list[str], set_aside: bool) -> tuple[pd.DataFrame, pd.DataFrame, list[Issue]]:
-    """Rows whose ``column`` value is not in ``target``: (kept, set_aside_rows, issues)."""
+               *, ident: list[str]) -> list[Issue]:
+    """A warning when some ``column`` values are not in ``target`` (the rows are kept)."""
     if column not in frame.columns:
-        return frame, frame.iloc[0:0], []
+        return []
     orphan = frame[column].notna() & ~frame[column].isin(target)
     if not orphan.any():
-        return frame, frame.iloc[0:0], []
-    what = (f"points at {target_name} that do not exist; these rows are set aside (see rejected) "
-            "and left out of every figure" if set_aside else
-            f"points at {target_name} that do not exist; rows kept, but they cannot be joined")
-    issue = Issue("warning", table.name, column, int(orphan.sum()), what,
+        return []
+    return [Issue("warning", table.name, column, int(orphan.sum()),
+                  f"points at {target_name} that do not exist; rows kept, but they cannot be joined",
                   f"Export {target_name.split('.')[0]} for the same period, or remove these rows",
-                  _examples(frame, orphan, ident, column))
-    if set_aside:
-        return frame.loc[~orphan], frame.loc[orphan], [issue]
-    return frame, frame.iloc[0:0], [issue]
+                  _examples(frame, orphan, ident, column))]

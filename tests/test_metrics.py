@@ -56,3 +56,9 @@ def test_kpi_comparison_month_over_month_and_year_over_year():
     assert gmv.mom == pytest.approx(340 / 50 - 1) and gmv.yoy == pytest.approx(1.0)
     assert t.loc["Buyers 买家", "this_month"] == 2
     assert math.isnan(metrics.kpi_comparison(ORDERS, "2026-10").loc["GMV 成交额", "yoy"])
+
+
+def test_orders_with_only_the_required_columns():
+    orders = ORDERS[["order_id", "order_ts", "paid_amount"]]
+    assert metrics.net_sales(orders) == metrics.gmv(orders) == 470.0  # no status: every order is paid
+    assert metrics.monthly_kpis(orders).set_index("month").loc["2026-10", "paid_orders"] == 4
