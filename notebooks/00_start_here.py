@@ -93,7 +93,7 @@ data.overview()
 # list). An empty list means the data arrived clean.
 
 # %%
-data.quality.to_frame()
+data.quality
 
 # %% [markdown]
 # ## The month in figures
@@ -115,7 +115,7 @@ metrics.kpi_comparison(data.orders, month).style.format(
 # %%
 by_channel = metrics.monthly_kpis(data.orders, by="channel")
 ax = charts.line_chart(by_channel, x="month", y="gmv", hue="channel", title="GMV 成交额 by channel")
-charts.format_money_axis(ax)
+charts.format_money_axis(ax);
 
 # %% [markdown]
 # ## Takeaways

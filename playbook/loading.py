@@ -235,7 +235,7 @@ class _Reader:
         self.types: dict[str, dict[str, str]] = {}
         self.renames: dict[str, dict[str, str]] = {}
         if source.kind == "duckdb":
-            self.con.execute(f"ATTACH '{source.path}' AS src (READ_ONLY)")
+            self.con.execute(f"ATTACH '{source.path}' AS src (READ_ONLY)").fetchall()
 
     def close(self):
         self.con.close()
@@ -272,7 +272,7 @@ class _Reader:
         if renames:
             self.quality.append(Issue("info", table, None, 0, "column names normalised: " + ", ".join(
                 f"{a!r} -> {b!r}" for a, b in renames.items())))
-        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT {', '.join(select)} FROM {scan}")
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT {', '.join(select)} FROM {scan}").fetchall()
         self.types[table] = types
         return name
 
@@ -295,7 +295,7 @@ class _Reader:
                                       "Excel exports from Chinese platforms)",
                                       "No action needed; save as UTF-8 to silence this"))
             path = target
-        return f"read_csv('{_q(str(path))}', all_varchar=true, header=true, sample_size=-1)"
+        return f"read_csv('{_q(str(path))}', all_varchar=true, header=true)"
 
     # -- queries --------------------------------------------------------------------------------
     def date_expr(self, table: str, column: str) -> str:
@@ -304,7 +304,7 @@ class _Reader:
 
     def fetch(self, sql: str, table: str) -> pd.DataFrame:
         try:
-            return self.con.execute(sql).df()
+            return self.con.sql(sql).to_arrow_table().to_pandas()
         except duckdb.Error as e:
             raise DataError(f"Cannot read table {table} from {self.source.tables.get(table)}: {_short(e)}. "
                             "If it is an export, check its encoding and that every row has the same columns.") from None
@@ -468,9 +468,9 @@ def _read_all(reader: _Reader, wanted: list[str], start, end, month) -> dict[str
         return {name: reader.fetch(f"SELECT * FROM {reader.view(name)}", name) for name in wanted}
     day = reader.date_expr("orders", "order_ts")
     con.execute(f"CREATE TEMP TABLE order_keys AS SELECT trim(CAST(order_id AS VARCHAR)) AS order_id, "
-                f"{day} AS day FROM {orders}")
+                f"{day} AS day FROM {orders}").fetchall()
     if month is not None:
-        first, last = con.execute("SELECT min(day), max(day) FROM order_keys").fetchone()
+        first, last = con.execute("SELECT min(day), max(day) FROM order_keys").fetchall()[0]
         m_start = pd.Timestamp(month + "-01")
         if first is not None and (m_start > pd.Timestamp(last) or end <= pd.Timestamp(first)):
             raise DataError(f"Month {month} is outside the data: orders in {reader.source.path} run from "
@@ -556,7 +556,7 @@ def latest_full_month(source: str | Path) -> str:
     reader = _Reader(src, DataQuality())
     try:
         day = reader.date_expr("orders", "order_ts")
-        last = reader.con.execute(f"SELECT max({day}) FROM {reader.view('orders')}").fetchone()[0]
+        last = reader.con.execute(f"SELECT max({day}) FROM {reader.view('orders')}").fetchall()[0][0]
     finally:
         reader.close()
     if last is None:

@@ -93,6 +93,9 @@ class DataQuality(list):
         lines += [f"  {i}" for i in sorted(self, key=lambda i: SEVERITY_ORDER[i.severity])]
         return "\n".join(lines)
 
+    def __repr__(self) -> str:
+        return self.summary()
+
     def _repr_html_(self) -> str:
         if not self:
             return "<p>Data quality: no issues found.</p>"
@@ -153,9 +156,14 @@ def parse_money(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
         return raw.astype("float64").round(2), pd.Series(False, index=raw.index)
     text = raw.astype("str").str.strip().where(raw.notna())
-    cleaned = text.str.replace(_MONEY_JUNK, "", regex=True)
-    repaired = (cleaned != text) & text.notna()
-    return pd.to_numeric(cleaned, errors="coerce").astype("float64").round(2), repaired.fillna(False)
+    numbers = pd.to_numeric(text, errors="coerce").astype("float64")
+    repaired = pd.Series(False, index=raw.index)
+    todo = numbers.isna() & text.notna()
+    if todo.any():  # only text that is not already a plain number gets the slower cleaning
+        cleaned = text[todo].str.replace(_MONEY_JUNK, "", regex=True)
+        numbers[todo] = pd.to_numeric(cleaned, errors="coerce").astype("float64")
+        repaired[todo] = (cleaned != text[todo]) & numbers[todo].notna()
+    return numbers.round(2), repaired
 
 
 def parse_bool(raw: pd.Series) -> pd.Series:
