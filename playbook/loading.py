@@ -14,6 +14,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import hashlib
+import json
 import re
 import shutil
 import tempfile
@@ -111,8 +112,10 @@ class Dataset(Mapping):
     report month and ``start``/``end`` the loaded window (end exclusive).
     """
 
-    def __init__(self, tables, *, quality, rejected, month, start, end, source, settings, fingerprint):
+    def __init__(self, tables, *, quality, rejected, month, start, end, source, settings, fingerprint,
+                 derived=None):
         self._tables = dict(tables)
+        self._derived: dict[str, pd.DataFrame | Path] = dict(derived or {})
         self.quality: DataQuality = quality
         self.rejected: dict[str, pd.DataFrame] = rejected
         self.month: str | None = month
@@ -168,6 +171,18 @@ class Dataset(Mapping):
         if lacking:
             parts.append("column" + ("s " if len(lacking) > 1 else " ") + ", ".join(lacking))
         return f"Skipped: this section needs {' and '.join(parts)}, which the source does not provide."
+
+    def derived(self, name: str) -> pd.DataFrame:
+        """A shared derived table (``daily_kpis``, ``customer_summary``, ``sku_daily``; see
+        :mod:`playbook.derived`), computed once and cached, or read from a prepared run folder."""
+        from . import derived
+
+        cached = self._derived.get(name)
+        if isinstance(cached, Path):
+            cached = self._derived[name] = pd.read_parquet(cached)
+        if cached is None:
+            cached = self._derived[name] = derived.compute(name, self)
+        return cached
 
     def overview(self) -> pd.DataFrame:
         """One row per contract table: rows, first and last date, contract columns present and
@@ -380,6 +395,8 @@ def load(source: str | Path, *, month: str | None = None, settings: Settings | s
     >>> data.orders.paid_amount.sum()                         # doctest: +SKIP
     """
     settings = settings if isinstance(settings, Settings) else load_settings(settings)
+    if Path(source).is_dir() and (Path(source) / PREPARED_MARKER).exists():
+        return _load_prepared(Path(source), month, settings)
     tz = settings["shop"]["timezone"]
     quality = DataQuality()
     src = open_source(source)
@@ -546,6 +563,58 @@ def _error_message(src: Source, quality: DataQuality) -> str:
     errors = quality.errors
     head = f"The data in {src.path} cannot be used yet: {len(errors)} problem{'s' if len(errors) > 1 else ''} to fix."
     return "\n".join([head] + [f"  - {i}" for i in errors])
+
+
+PREPARED_MARKER = "prepared.json"
+
+
+def prepare(data: Dataset, folder: str | Path) -> Path:
+    """Write a loaded, validated dataset and its derived tables into ``folder`` as Parquet, with a
+    ``prepared.json`` that lets :func:`load` read it back without checking it again.
+
+    The report runner prepares once per run; every chapter then loads the prepared folder.
+    """
+    from .derived import DERIVED
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, frame in data.items():
+        frame.to_parquet(folder / f"{name}.parquet", index=False)
+    derived_names = []
+    for name in DERIVED:
+        try:
+            frame = data.derived(name)
+        except KeyError:  # a derived table whose inputs are absent (e.g. no order_items)
+            continue
+        frame.to_parquet(folder / f"_derived_{name}.parquet", index=False)
+        derived_names.append(name)
+    for name, frame in data.rejected.items():
+        frame.to_parquet(folder / f"_rejected_{name}.parquet", index=False)
+    meta = {
+        "month": data.month, "start": None if data.start is None else data.start.isoformat(),
+        "end": None if data.end is None else data.end.isoformat(), "source": str(data.source.path),
+        "source_kind": data.source.kind, "fingerprint": data.fingerprint, "tables": list(data),
+        "derived": derived_names, "rejected": list(data.rejected),
+        "quality": [i.as_dict() | {"examples": i.examples} for i in data.quality],
+    }
+    (folder / PREPARED_MARKER).write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
+    return folder
+
+
+def _load_prepared(folder: Path, month: str | None, settings: Settings) -> Dataset:
+    meta = json.loads((folder / PREPARED_MARKER).read_text(encoding="utf-8"))
+    if month is not None and month != meta["month"]:
+        raise DataError(f"{folder} was prepared for {meta['month']}, not {month}. "
+                        "Load the original source for another month.")
+    tables = {name: pd.read_parquet(folder / f"{name}.parquet") for name in meta["tables"]}
+    rejected = {name: pd.read_parquet(folder / f"_rejected_{name}.parquet") for name in meta["rejected"]}
+    quality = DataQuality(Issue(q["severity"], q["table"], q["column"] or None, q["rows"], q["problem"],
+                                q["action"], q["examples"]) for q in meta["quality"])
+    source = Source(Path(meta["source"]), meta["source_kind"])
+    ts = (lambda v: None if v is None else pd.Timestamp(v))
+    return Dataset(tables, quality=quality, rejected=rejected, month=meta["month"], start=ts(meta["start"]),
+                   end=ts(meta["end"]), source=source, settings=settings, fingerprint=meta["fingerprint"],
+                   derived={n: folder / f"_derived_{n}.parquet" for n in meta["derived"]})
 
 
 def latest_full_month(source: str | Path) -> str:

@@ -1,0 +1,60 @@
+"""The report API that chapters record through."""
+import json
+
+import pandas as pd
+import pytest
+
+from playbook import pack
+
+
+def test_rule_checks_read_like_the_handbook_and_broken_rules_alert():
+    rec = pack.ChapterRecord("07_risk", month="2026-10")
+    ok = rec.rule("Bad-review rate 差评率", 0.031, 0.05)
+    assert ok.passed and ok.text == "Bad-review rate 差评率 3.1%: within the 5.0% line"
+    bad = rec.rule("Shipped within 48 h", 0.91, 0.95, kind="min", subject="fulfillment")
+    assert bad.passed is False and bad.text == "Shipped within 48 h 91.0%: under the 95.0% line"
+    assert [(a.severity, a.subject) for a in rec.alerts] == [("medium", "fulfillment")]
+    assert rec.rule("Fraud rate", None, 0.003).passed is None
+
+
+def test_action_lists_drop_personal_data_and_write_excel_friendly_csv(tmp_path):
+    rec = pack.ChapterRecord("04_acquisition", month="2026-10", output_dir=tmp_path)
+    frame = pd.DataFrame({"customer_id": ["C1"], "name": ["张三"], "phone": ["13800000000"],
+                          "address": ["北京"], "gmv": [120.0]})
+    shown = rec.action("wake_up", frame, title="Wake-up list 唤醒名单")
+    assert list(shown.columns) == ["customer_id", "gmv"]
+    raw = (tmp_path / "actions" / "wake_up.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and "张三".encode() not in raw and b"13800000000" not in raw
+    rec.headline("gmv", 1234567.0, label="GMV", unit="money")
+    rec.alert("high", "C1", "big spender gone quiet")
+    saved = json.loads(rec.save().read_text(encoding="utf-8"))
+    assert saved["metrics"]["gmv"]["value"] == 1234567.0
+    assert saved["actions"][0]["path"] == "actions/wake_up.csv"
+    assert saved["actions"][0]["removed_columns"] == ["name", "phone", "address"]
+    assert saved["alerts"][0]["subject"] == "C1"
+
+
+def test_interactive_record_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rec = pack.ChapterRecord("03_inventory")
+    rec.action("reorder", pd.DataFrame({"sku": ["A"]}), title="Reorder")
+    assert rec.save() is None and not any(tmp_path.iterdir())
+    assert "Reorder" in rec._repr_html_()
+
+
+def test_bad_severity_unit_and_alerts_from_rows():
+    rec = pack.ChapterRecord("08_fulfillment")
+    with pytest.raises(ValueError):
+        rec.alert("urgent", "x", "y")
+    with pytest.raises(ValueError):
+        rec.headline("x", 1, label="x", unit="yuan")
+    late = pd.DataFrame({"carrier": ["yunda", "zto", "sf"], "late": [0.26, 0.09, 0.05]})
+    n = rec.alerts_from(late, severity="high", subject="carrier", message="{late:.0%} late", limit=2)
+    assert n == 2 and [a.message for a in rec.alerts] == ["26% late", "9% late"]
+
+
+def test_format_value():
+    assert pack.format_value(1234567.4, "money") == "¥1,234,567"
+    assert pack.format_value(0.0031, "pct") == "0.31%"
+    assert pack.format_value(12.25, "days") == "12.2 days"
+    assert pack.format_value(float("nan"), "pct") == "n/a"
