@@ -39,8 +39,9 @@ def _validate(args) -> int:
 def _report(args) -> int:
     from .report import run_report
 
-    result = run_report(args.month, data=args.data, out=args.out, settings_file=args.settings)
-    print(f"Report for {result.month} in {result.out_dir}/index.html")
+    result = run_report(args.month, data=args.data, out=args.out, settings_file=args.settings,
+                        chapters=args.chapters, lang=args.lang, jobs=args.jobs)
+    print(f"Report for {result.month} in {result.out_dir}/index.html ({result.seconds:.0f} s)")
     if result.failed:
         print(f"Failed chapters: {', '.join(result.failed)}", file=sys.stderr)
         return 1
@@ -79,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default="data/samples", help="data source (default data/samples)")
     p.add_argument("--out", default="reports", help="output folder (default reports)")
     p.add_argument("--settings", help="settings TOML file")
+    p.add_argument("--chapters", help="only these chapters, e.g. 01,03 (default: all)")
+    p.add_argument("--lang", default="en", choices=["en", "zh"], help="language of the front page and labels")
+    p.add_argument("--jobs", type=int, default=None, help="chapters run in parallel (default: number of cores)")
     p.set_defaults(func=_report)
 
     p = sub.add_parser("contract", help="print the data contract as Markdown")

@@ -119,3 +119,22 @@ def kpi_comparison(orders: pd.DataFrame, month: str) -> pd.DataFrame:
     table["yoy"] = table["this_month"] / table["last_year"] - 1
     table.index = [KPI_LABELS[c] for c in cols]
     return table[["this_month", "previous_month", "mom", "last_year", "yoy"]]
+
+
+def repurchase_rate(orders: pd.DataFrame, month: str) -> float:
+    """Repurchase rate (复购率) of a month: the share of the month's buyers who had already bought
+    before the month (a paid order earlier in the loaded history).
+
+    It is the monthly headline of the pack; the acquisition chapter adds cohort repurchase rates
+    and the repurchase cycle. NaN when the month has no buyers or orders lack ``customer_id``.
+    """
+    if "customer_id" not in orders.columns:
+        return float("nan")
+    start = pd.Timestamp(month + "-01")
+    end = start + pd.offsets.MonthBegin(1)
+    paid = orders.loc[paid_mask(orders) & orders["customer_id"].notna(), ["customer_id", "order_ts"]]
+    month_buyers = paid.loc[(paid["order_ts"] >= start) & (paid["order_ts"] < end), "customer_id"].unique()
+    if len(month_buyers) == 0:
+        return float("nan")
+    earlier = paid.loc[paid["order_ts"] < start, "customer_id"].unique()
+    return float(pd.Index(month_buyers).isin(earlier).mean())

@@ -1,30 +1,60 @@
-"""The monthly runner: execute every chapter notebook for a month and render its pages.
+"""The monthly report pack: every chapter for a month, one page of what matters, the action lists.
 
-``playbook report --month 2026-10`` checks the month and the source first (one load, before any
-kernel starts), then runs each ``notebooks/NN_*.ipynb`` with papermill, injecting the parameters
-the notebook declares (``month``, ``data_source``, ``settings_file``), and converts each executed
-notebook to HTML without code cells and without cells tagged ``exercise``. Everything is written
-into a temporary folder beside the target and moved into ``reports/<month>/`` only when complete,
-so a failed or interrupted run never leaves a half-written report.
+``playbook report --month 2026-10`` does, in order:
+
+1. **Checks every parameter before any kernel starts**: the month's form, the chapters asked for,
+   the language, the settings file (an unknown key is an error), the source (readable, valid, and
+   covering the month), and that each chapter notebook declares the parameters it will be given.
+   Any problem ends the run with one clear message (exit code 2 on the command line).
+2. **Prepares once**: the source is read and validated once; the month's window, without any
+   personal-data column, and the shared derived tables (daily KPIs by channel, per-customer summary,
+   SKU-by-day sales and stock) are written as Parquet into the run's working folder, and every
+   chapter loads that folder instead of the raw source.
+3. **Runs the chapters in parallel** (``--jobs``, default the number of cores) with papermill,
+   shutting each kernel down as soon as its notebook ends; a progress bar shows chapters done,
+   running and failed. A chapter that fails does not stop the others: its page shows the error.
+4. **Writes the pack** into ``<out>/<month>/``: ``index.html`` (KPI cards against the previous month,
+   the same month last year and the target; every alert sorted by severity; links to chapter pages
+   and action lists; data quality; provenance), one self-contained HTML page per chapter without
+   code or exercise cells, ``summary.json``, ``actions/*.csv`` (UTF-8 with BOM, for Excel) and
+   ``actions.xlsx``, and the executed notebooks for audit.
+
+Everything is built in a temporary folder beside the target and swapped in only when complete: an
+interrupted or crashed run leaves the last good report of that month in place, and other months are
+never touched.
 """
 from __future__ import annotations
 
 import datetime as dt
 import html
+import json
 import os
 import shutil
-import sys
+import subprocess
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 
+import pandas as pd
+
+from . import metrics
 from .errors import PlaybookError
-from .loading import latest_full_month, load, month_bounds
+from .i18n import LANGUAGES, label
+from .loading import Dataset, latest_full_month, load, month_bounds, prepare
+from .pack import PERSONAL_NAMES, SEVERITIES, format_value
 from .settings import load_settings
 
-NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS_DIR = ROOT / "notebooks"
 REMOVED_TAGS = ("exercise", "remove_cell")
+#: parameters every chapter notebook must declare; the others are given only when declared
+REQUIRED_PARAMETERS = ("month", "data_source")
+PROVENANCE_PACKAGES = ("pandas", "numpy", "scipy", "statsmodels", "matplotlib", "seaborn", "duckdb",
+                       "pyarrow", "papermill", "nbconvert")
 
 
 @dataclass
@@ -33,6 +63,7 @@ class ChapterResult:
     ok: bool
     seconds: float
     error: str = ""
+    record: dict = field(default_factory=dict)  #: the chapter's saved ChapterRecord, when it wrote one
 
 
 @dataclass
@@ -40,11 +71,16 @@ class ReportResult:
     month: str
     out_dir: Path
     chapters: list[ChapterResult] = field(default_factory=list)
+    seconds: float = 0.0
 
     @property
     def failed(self) -> list[str]:
         return [c.name for c in self.chapters if not c.ok]
 
+
+# ---------------------------------------------------------------------------------------------
+# Checking the parameters
+# ---------------------------------------------------------------------------------------------
 
 def chapter_notebooks(notebooks_dir: Path | None = None) -> list[Path]:
     """The chapter notebooks in run order (``NN_slug.ipynb``)."""
@@ -52,8 +88,49 @@ def chapter_notebooks(notebooks_dir: Path | None = None) -> list[Path]:
     return sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb") if ".ipynb_checkpoints" not in p.parts)
 
 
+def select_chapters(notebooks: list[Path], chapters: str | list[str] | None) -> list[Path]:
+    """The notebooks named by ``chapters`` (``"01,03"``, numbers or stems); all when None."""
+    if not chapters:
+        return notebooks
+    wanted = [c.strip() for c in (chapters.split(",") if isinstance(chapters, str) else chapters) if c.strip()]
+    by_key = {}
+    for nb in notebooks:
+        by_key[nb.stem[:2]] = nb
+        by_key[nb.stem] = nb
+    unknown = [c for c in wanted if c not in by_key and c.zfill(2) not in by_key]
+    if unknown:
+        raise PlaybookError(f"Unknown chapter(s) {', '.join(unknown)}. Chapters available: "
+                            + ", ".join(nb.stem for nb in notebooks) + ".")
+    picked = {by_key.get(c, by_key.get(c.zfill(2))) for c in wanted}
+    return [nb for nb in notebooks if nb in picked]
+
+
+def notebook_parameters(notebook: Path) -> dict:
+    """The parameters a notebook declares in its ``parameters`` cell."""
+    import papermill as pm
+
+    return pm.inspect_notebook(str(notebook))
+
+
+def check_notebooks(notebooks: list[Path]) -> dict[Path, dict]:
+    """Each notebook's declared parameters; an error when one lacks a required parameter."""
+    declared = {}
+    for nb in notebooks:
+        params = notebook_parameters(nb)
+        missing = [p for p in REQUIRED_PARAMETERS if p not in params]
+        if missing:
+            raise PlaybookError(f"{nb.name} does not declare the parameter(s) {', '.join(missing)} in a cell "
+                                "tagged 'parameters', so the pack cannot run it for a month.")
+        declared[nb] = params
+    return declared
+
+
+# ---------------------------------------------------------------------------------------------
+# Running chapters
+# ---------------------------------------------------------------------------------------------
+
 def html_exporter():
-    """nbconvert's HTML exporter configured for report pages: no code, no exercises, no prompts."""
+    """nbconvert's HTML exporter for report pages: no code, no exercises, no prompts, images inline."""
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
     from traitlets.config import Config
@@ -64,25 +141,31 @@ def html_exporter():
     cfg.HTMLExporter.exclude_input = True
     cfg.HTMLExporter.exclude_input_prompt = True
     cfg.HTMLExporter.exclude_output_prompt = True
+    cfg.HTMLExporter.embed_images = True
     exporter = HTMLExporter(config=cfg)
     exporter.register_preprocessor(TagRemovePreprocessor(config=cfg), enabled=True)
     return exporter
 
 
-def run_chapter(notebook: Path, out_dir: Path, parameters: dict, *, timeout: int = 1800) -> ChapterResult:
-    """Execute one notebook into ``out_dir`` (executed .ipynb and .html); never raises on a failure."""
+def run_chapter(notebook: Path, out_dir: Path, parameters: dict, *, declared: dict | None = None,
+                timeout: int = 1800) -> ChapterResult:
+    """Execute one notebook into ``out_dir`` (executed .ipynb and .html); never raises on a failure.
+
+    Only the parameters the notebook declares are injected. The chapter's record (its
+    ``chapters/<name>.json``, written by :meth:`playbook.pack.ChapterRecord.save`) is read back.
+    """
     import nbformat
     import papermill as pm
 
     t0 = time.perf_counter()
     target = out_dir / notebook.name
-    declared = pm.inspect_notebook(str(notebook))
+    declared = notebook_parameters(notebook) if declared is None else declared
     params = {k: v for k, v in parameters.items() if k in declared}
     error = ""
     try:
         pm.execute_notebook(str(notebook), str(target), parameters=params, kernel_name="python3",
                             cwd=str(notebook.parent), progress_bar=False, execution_timeout=timeout,
-                            report_mode=False)
+                            request_save_on_cell_execute=False, shutdown_kernel="immediate")
     except pm.PapermillExecutionError as e:
         error = f"{e.ename}: {e.evalue}"
     except Exception as e:  # a kernel that died, a timeout: the chapter fails, the run goes on
@@ -91,69 +174,343 @@ def run_chapter(notebook: Path, out_dir: Path, parameters: dict, *, timeout: int
         nb = nbformat.read(target, as_version=4)
         body, _ = html_exporter().from_notebook_node(nb, resources={"metadata": {"name": notebook.stem}})
         target.with_suffix(".html").write_text(body, encoding="utf-8")
-    return ChapterResult(notebook.stem, not error, time.perf_counter() - t0, error)
+    record_path = out_dir / "chapters" / f"{notebook.stem}.json"
+    record = json.loads(record_path.read_text(encoding="utf-8")) if record_path.exists() else {}
+    return ChapterResult(notebook.stem, not error, time.perf_counter() - t0, error, record)
 
+
+class _Progress:
+    """An overall progress bar: chapters done, running and failed."""
+
+    def __init__(self, total: int, echo):
+        self.total, self.echo = total, echo
+        self.done = self.running = self.failed = 0
+        self.lock = threading.Lock()
+        self.bar = None
+        if echo is print:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, unit="chapter", desc="report", leave=True)
+
+    def _show(self, note: str):
+        state = f"running {self.running}, failed {self.failed}"
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"{state} {note}".strip())
+        elif self.echo is not None:
+            self.echo(f"[{self.done}/{self.total} done, {state}] {note}")
+
+    def start(self, name: str):
+        with self.lock:
+            self.running += 1
+            self._show(f"started {name}")
+
+    def finish(self, result: ChapterResult):
+        with self.lock:
+            self.running -= 1
+            self.done += 1
+            self.failed += 0 if result.ok else 1
+            if self.bar is not None:
+                self.bar.update(1)
+            self._show(f"{result.name} {'ok' if result.ok else 'FAILED'} in {result.seconds:.1f} s")
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# The pack
+# ---------------------------------------------------------------------------------------------
 
 def run_report(month: str | None = None, *, data: str | Path = "data/samples", out: str | Path = "reports",
-               settings_file: str | Path | None = None, notebooks_dir: str | Path | None = None,
+               settings_file: str | Path | None = None, chapters: str | list[str] | None = None,
+               lang: str = "en", jobs: int | None = None, notebooks_dir: str | Path | None = None,
                echo=print) -> ReportResult:
-    """Render the report of ``month`` (default: the latest full month of the data) into ``out/<month>/``.
+    """Render the report pack of ``month`` (default: the latest full month of the data) into
+    ``out/<month>/``.
 
-    Raises :class:`~playbook.errors.PlaybookError` before any notebook runs when the month, the
-    source or the settings cannot be used.
+    Raises :class:`~playbook.errors.PlaybookError` (with a message for the user) before any notebook
+    runs when a parameter, the settings, the source or a notebook cannot be used.
     """
-    data = Path(data).resolve()
-    settings = load_settings(settings_file)
-    if month is None:
-        month = latest_full_month(data)
-    month_bounds(month)
-    dataset = load(data, month=month, settings=settings)
-    notebooks = chapter_notebooks(notebooks_dir)
+    t0 = time.perf_counter()
+    if lang not in LANGUAGES:
+        raise PlaybookError(f"Language {lang!r} is not available; use one of {', '.join(LANGUAGES)}.")
+    jobs = int(jobs or os.cpu_count() or 1)
+    if jobs < 1:
+        raise PlaybookError("--jobs must be at least 1.")
+    if month is not None:
+        month_bounds(month)
+    notebooks = select_chapters(chapter_notebooks(notebooks_dir), chapters)
     if not notebooks:
         raise PlaybookError(f"No chapter notebooks (NN_slug.ipynb) in {notebooks_dir or NOTEBOOKS_DIR}.")
+    declared = check_notebooks(notebooks)
+    settings = load_settings(settings_file)
+    source = Path(data).resolve()
+    if month is None:
+        month = latest_full_month(source)
+    dataset = load(source, month=month, settings=settings)
 
     final = Path(out).resolve() / month
     final.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{month}-", dir=final.parent))
-    parameters = {"month": month, "data_source": str(data),
-                  "settings_file": str(Path(settings_file).resolve()) if settings_file else ""}
+    staging = Path(tempfile.mkdtemp(prefix=f".{month}-building-", dir=final.parent))
+    work = Path(tempfile.mkdtemp(prefix="playbook-run-"))
     result = ReportResult(month, final)
     try:
-        for nb in notebooks:
-            echo(f"[{len(result.chapters) + 1}/{len(notebooks)}] {nb.stem} ...")
-            res = run_chapter(nb, staging, parameters)
-            result.chapters.append(res)
-            echo(f"      {'done' if res.ok else 'FAILED'} in {res.seconds:.1f} s" + (f": {res.error}" if res.error else ""))
-        _write_index(staging, result, dataset)
-        if final.exists():
-            old = final.with_name(f".{month}-old-{os.getpid()}")
-            final.rename(old)
-            staging.rename(final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            staging.rename(final)
+        prepared = prepare(_without_personal_data(dataset), work / "prepared")
+        parameters = {"month": month, "data_source": str(prepared), "output_dir": str(staging), "lang": lang,
+                      "settings_file": str(Path(settings_file).resolve()) if settings_file else ""}
+        progress = _Progress(len(notebooks), echo)
+
+        def one(nb: Path) -> ChapterResult:
+            progress.start(nb.stem)
+            res = run_chapter(nb, staging, parameters, declared=declared[nb])
+            progress.finish(res)
+            return res
+
+        with ThreadPoolExecutor(max_workers=min(jobs, len(notebooks))) as pool:
+            futures = {pool.submit(one, nb): nb for nb in notebooks}
+            done = {futures[f]: f.result() for f in as_completed(futures)}
+        progress.close()
+        result.chapters = [done[nb] for nb in notebooks]
+        result.seconds = time.perf_counter() - t0
+        write_pack(staging, result, dataset, parameters={"month": month, "data": str(source), "lang": lang,
+                                                          "chapters": [nb.stem for nb in notebooks],
+                                                          "settings": str(settings_file or "defaults"),
+                                                          "jobs": jobs})
+        _swap_in(staging, final)
     finally:
+        shutil.rmtree(work, ignore_errors=True)
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return result
 
 
-def _write_index(folder: Path, result: ReportResult, dataset) -> None:
-    rows = "\n".join(
-        f'<li><a href="{html.escape(c.name)}.html">{html.escape(c.name)}</a>'
-        + ("" if c.ok else f' <strong class="bad">failed: {html.escape(c.error)}</strong>') + "</li>"
-        for c in result.chapters)
-    quality = dataset.quality.to_frame().to_html(index=False, escape=True) if len(dataset.quality) else \
-        "<p>No data-quality issues.</p>"
-    page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
-<title>Playbook report {result.month}</title>
-<style>body{{font-family:system-ui,"Noto Sans CJK SC","Microsoft YaHei",sans-serif;max-width:60rem;margin:2rem auto}}
-.bad{{color:#b2182b}} table{{border-collapse:collapse}} td,th{{border:1px solid #ccc;padding:.2rem .5rem;font-size:.9rem}}</style>
-</head><body>
-<h1>Playbook report {result.month}</h1>
-<p>Source: {html.escape(str(dataset.source.path))} (fingerprint {dataset.fingerprint}); rendered
-{dt.datetime.now():%Y-%m-%d %H:%M}.</p>
-<h2>Chapters</h2><ul>{rows}</ul>
-<h2>Data quality</h2>{quality}
+def _without_personal_data(dataset: Dataset) -> Dataset:
+    """The dataset with every personal-data column (names, phones, addresses, emails) removed."""
+    tables = {name: frame.drop(columns=[c for c in frame.columns if str(c).lower() in PERSONAL_NAMES])
+              for name, frame in dataset.items()}
+    rejected = {name: frame.drop(columns=[c for c in frame.columns if str(c).lower() in PERSONAL_NAMES])
+                for name, frame in dataset.rejected.items()}
+    return Dataset(tables, quality=dataset.quality, rejected=rejected, month=dataset.month, start=dataset.start,
+                   end=dataset.end, source=dataset.source, settings=dataset.settings,
+                   fingerprint=dataset.fingerprint)
+
+
+def _swap_in(staging: Path, final: Path) -> None:
+    """Replace ``final`` by ``staging`` in two renames; the old report is removed only afterwards."""
+    if final.exists():
+        old = final.with_name(f".{final.name}-old-{os.getpid()}")
+        final.rename(old)
+        staging.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        staging.rename(final)
+
+
+# ---------------------------------------------------------------------------------------------
+# Front page, summary.json, workbook
+# ---------------------------------------------------------------------------------------------
+
+KPI_KEYS = ("gmv", "paid_orders", "buyers", "aov", "conversion_rate", "repurchase_rate")
+KPI_UNITS = {"gmv": "money", "paid_orders": "count", "buyers": "count", "aov": "money",
+             "conversion_rate": "pct", "repurchase_rate": "pct"}
+
+
+def kpi_cards(data: Dataset) -> pd.DataFrame:
+    """The front page's KPIs for the report month, the previous month, the same month last year and
+    the target (from ``targets`` rows without a channel): one row per KPI.
+
+    Conversion is paid orders / visitors (needs ``traffic``); repurchase rate is
+    :func:`playbook.metrics.repurchase_rate`.
+    """
+    month = pd.Period(data.month, "M")
+    periods = {"this_month": month, "previous_month": month - 1, "last_year": month - 12}
+    orders = data["orders"]
+    kpis = metrics.monthly_kpis(orders).set_index("month")
+    visitors = None
+    if "traffic" in data:
+        traffic = data["traffic"]
+        visitors = traffic.groupby(traffic["date"].dt.strftime("%Y-%m"))["visitors"].sum()
+    rows = []
+    for key in KPI_KEYS:
+        row = {"kpi": key, "unit": KPI_UNITS[key]}
+        for name, period in periods.items():
+            m = str(period)
+            if key == "conversion_rate":
+                value = (kpis["paid_orders"].get(m, float("nan")) / visitors.get(m, float("nan"))
+                         if visitors is not None else float("nan"))
+            elif key == "repurchase_rate":
+                value = metrics.repurchase_rate(orders, m) if m in kpis.index else float("nan")
+            else:
+                value = kpis[key].get(m, float("nan")) if key in kpis.columns else float("nan")
+            row[name] = float(value) if pd.notna(value) else float("nan")
+        row["target"] = _target(data, key, data.month)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _target(data: Dataset, key: str, month: str) -> float:
+    if "targets" not in data:
+        return float("nan")
+    t = data["targets"]
+    metric = {"paid_orders": "orders"}.get(key, key)
+    shop_wide = t["channel"].isna() if "channel" in t.columns else True
+    hit = t.loc[(t["month"] == month) & (t["metric"] == metric) & shop_wide, "value"]
+    return float(hit.iloc[0]) if len(hit) else float("nan")
+
+
+def _change(value: float, base: float) -> str:
+    if pd.isna(value) or pd.isna(base) or base == 0:
+        return "n/a"
+    return f"{value / base - 1:+.1%}"
+
+
+def all_alerts(result: ReportResult) -> pd.DataFrame:
+    """Every chapter's alerts (and failures) in one table, most severe first."""
+    rows = [{"severity": "high", "chapter": c.name, "subject": c.name, "message": f"chapter failed: {c.error}"}
+            for c in result.chapters if not c.ok]
+    for c in result.chapters:
+        rows += [{"severity": a["severity"], "chapter": c.name, "subject": a["subject"], "message": a["message"]}
+                 for a in c.record.get("alerts", [])]
+    frame = pd.DataFrame(rows, columns=["severity", "chapter", "subject", "message"])
+    order = {s: i for i, s in enumerate(SEVERITIES)}
+    return frame.sort_values("severity", key=lambda s: s.map(order), kind="stable").reset_index(drop=True)
+
+
+def provenance(dataset: Dataset, parameters: dict) -> dict:
+    """Package versions, git commit, data fingerprint and parameters of a run."""
+    versions = {}
+    for pkg in ("playbook",) + PROVENANCE_PACKAGES:
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = "not installed"
+    try:
+        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, timeout=10).stdout.strip() or "unknown"
+        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        commit += " (with uncommitted changes)" if dirty and commit != "unknown" else ""
+    except (OSError, subprocess.SubprocessError):
+        commit = "unknown"
+    return {"packages": versions, "git_commit": commit, "fingerprint": dataset.fingerprint,
+            "source": str(dataset.source.path), "parameters": parameters,
+            "rendered": dt.datetime.now().strftime("%Y-%m-%d %H:%M")}
+
+
+def write_pack(folder: Path, result: ReportResult, dataset: Dataset, *, parameters: dict) -> None:
+    """index.html, summary.json and actions.xlsx from the chapters' records."""
+    lang = parameters.get("lang", "en")
+    cards = kpi_cards(dataset)
+    alerts = all_alerts(result)
+    prov = provenance(dataset, parameters)
+    summary = {
+        "month": result.month,
+        "kpis": {r.kpi: {k: (None if pd.isna(r[k]) else r[k]) for k in ("this_month", "previous_month", "last_year", "target")}
+                 for _, r in cards.iterrows()},
+        "chapters": {c.name: {"status": "ok" if c.ok else "failed", "error": c.error, "seconds": round(c.seconds, 1),
+                              "metrics": {k: v.get("value") for k, v in c.record.get("metrics", {}).items()},
+                              "alerts": [{k: a[k] for k in ("severity", "subject", "message")}
+                                         for a in c.record.get("alerts", [])],
+                              "rules": [r["text"] for r in c.record.get("rules", [])],
+                              "actions": [a["path"] for a in c.record.get("actions", [])]}
+                     for c in result.chapters},
+        "data_quality": [i.as_dict() for i in dataset.quality],
+        "provenance": prov,
+    }
+    (folder / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
+    actions = [(c.name, a) for c in result.chapters for a in c.record.get("actions", [])
+               if (folder / a["path"]).exists()]
+    if actions:
+        write_workbook(folder, actions)
+    (folder / "index.html").write_text(_index_html(result, dataset, cards, alerts, actions, prov, lang), encoding="utf-8")
+
+
+def write_workbook(folder: Path, actions: list[tuple[str, dict]]) -> Path:
+    """actions.xlsx with one sheet per action list (sheet names cut to Excel's 31 characters)."""
+    path = folder / "actions.xlsx"
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        used = set()
+        for _, a in actions:
+            frame = pd.read_csv(folder / a["path"], encoding="utf-8-sig", dtype=str, keep_default_na=False)
+            name = a["name"][:31]
+            suffix = 1
+            while name in used:
+                suffix += 1
+                name = f"{a['name'][:28]}_{suffix}"
+            used.add(name)
+            frame.to_excel(writer, sheet_name=name, index=False)
+    return path
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"PingFang SC","Microsoft YaHei","Noto Sans CJK SC",sans-serif;
+max-width:72rem;margin:1.5rem auto;padding:0 1rem;color:#222}
+h1{margin-bottom:.2rem} .sub{color:#666;margin-top:0}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(13rem,1fr));gap:.8rem}
+.card{border:1px solid #ddd;border-radius:.5rem;padding:.7rem .9rem}
+.card .name{color:#555;font-size:.9rem} .card .value{font-size:1.6rem;font-weight:600;margin:.2rem 0}
+.card .cmp{font-size:.8rem;color:#555} .up{color:#1a7f37} .down{color:#b2182b}
+table{border-collapse:collapse;width:100%;font-size:.88rem;margin:.4rem 0}
+td,th{border-bottom:1px solid #e3e3e3;padding:.3rem .5rem;text-align:left;vertical-align:top}
+th{background:#f6f6f6} .sev-high{color:#b2182b;font-weight:600} .sev-medium{color:#b35806} .sev-low{color:#555}
+.failed{color:#b2182b;font-weight:600} details{margin:.5rem 0} code{font-size:.85rem}
+"""
+
+
+def _cmp_html(value, base, name, lang) -> str:
+    text = _change(value, base)
+    cls = "" if text == "n/a" else ("up" if text.startswith("+") else "down")
+    return f'<div class="cmp">{html.escape(label(name, lang))}: <span class="{cls}">{text}</span></div>'
+
+
+def _index_html(result, dataset, cards, alerts, actions, prov, lang) -> str:
+    L = lambda k: html.escape(label(k, lang))  # noqa: E731
+    card_html = "".join(
+        f'<div class="card"><div class="name">{L(r.kpi)}</div>'
+        f'<div class="value">{html.escape(format_value(r.this_month, r.unit))}</div>'
+        + _cmp_html(r.this_month, r.previous_month, "previous_month", lang)
+        + _cmp_html(r.this_month, r.last_year, "last_year", lang)
+        + _cmp_html(r.this_month, r.target, "target", lang) + "</div>"
+        for r in cards.itertuples())
+    if len(alerts):
+        rows = "".join(f'<tr><td class="sev-{a.severity}">{L(a.severity)}</td><td>{html.escape(a.chapter)}</td>'
+                       f"<td>{html.escape(str(a.subject))}</td><td>{html.escape(a.message)}</td></tr>"
+                       for a in alerts.itertuples())
+        alerts_html = (f"<table><tr><th>{L('severity')}</th><th>{L('chapter')}</th><th>{L('subject')}</th>"
+                       f"<th>{L('message')}</th></tr>{rows}</table>")
+    else:
+        alerts_html = f"<p>{L('no_alerts')}</p>"
+    chapter_rows = "".join(
+        f'<li><a href="{html.escape(c.name)}.html">{html.escape(c.name)}</a> '
+        + (f'<span class="failed">{L("failed")}: {html.escape(c.error)}</span>' if not c.ok else
+           f"({len(c.record.get('alerts', []))} {L('alerts').lower()}, {c.seconds:.0f} s)")
+        + "".join(f"<br><small>{html.escape(r['text'])}</small>" for r in c.record.get("rules", []))
+        + "</li>" for c in result.chapters)
+    action_rows = "".join(
+        f'<li><a href="{html.escape(a["path"])}">{html.escape(a["title"])}</a> ({a["rows"]:,} {L("rows")}, '
+        f"{html.escape(name)})</li>" for name, a in actions)
+    if actions:
+        action_rows += '<li><a href="actions.xlsx">actions.xlsx</a></li>'
+    quality = dataset.quality.to_frame()
+    if len(quality):
+        quality = quality.rename(columns={c: label(c, lang) for c in quality.columns})
+        quality_html = quality.to_html(index=False, escape=True, border=0)
+    else:
+        quality_html = f"<p>{L('no_quality_issues')}</p>"
+    packages = ", ".join(f"{k} {v}" for k, v in prov["packages"].items())
+    return f"""<!doctype html><html lang="{'zh-CN' if lang == 'zh' else 'en'}"><head><meta charset="utf-8">
+<title>{L('report_title')} {result.month}</title><style>{_CSS}</style></head><body>
+<h1>{L('report_title')} {result.month}</h1>
+<p class="sub">{L('source')}: {html.escape(prov['source'])} · {L('rendered')} {prov['rendered']}</p>
+<div class="cards">{card_html}</div>
+<h2>{L('alerts')} ({len(alerts)})</h2>{alerts_html}
+<h2>{L('chapters')}</h2><ul>{chapter_rows}</ul>
+<h2>{L('actions')}</h2><ul>{action_rows or '<li>-</li>'}</ul>
+<h2>{L('data_quality')}</h2>{quality_html}
+<h2>{L('provenance')}</h2>
+<table><tr><th>{L('git_commit')}</th><td><code>{html.escape(prov['git_commit'])}</code></td></tr>
+<tr><th>{L('fingerprint')}</th><td><code>{prov['fingerprint']}</code></td></tr>
+<tr><th>{L('parameters')}</th><td><code>{html.escape(json.dumps(prov['parameters'], ensure_ascii=False))}</code></td></tr>
+<tr><th>{L('packages')}</th><td>{html.escape(packages)}</td></tr></table>
 </body></html>"""
-    (folder / "index.html").write_text(page, encoding="utf-8")

@@ -62,3 +62,9 @@ def test_orders_with_only_the_required_columns():
     orders = ORDERS[["order_id", "order_ts", "paid_amount"]]
     assert metrics.net_sales(orders) == metrics.gmv(orders) == 470.0  # no status: every order is paid
     assert metrics.monthly_kpis(orders).set_index("month").loc["2026-10", "paid_orders"] == 4
+
+
+def test_repurchase_rate_is_the_share_of_returning_buyers():
+    # October buyers: A (bought in September too) and B (first time) -> 1 of 2
+    assert metrics.repurchase_rate(ORDERS, "2026-10") == 0.5
+    assert math.isnan(metrics.repurchase_rate(ORDERS, "2026-08"))

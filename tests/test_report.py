@@ -1,14 +1,18 @@
-"""The first runner, end to end: the sample shop's month rendered as a user would run it."""
+"""The monthly report pack, end to end, as operations would run it."""
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import nbformat
 import pandas as pd
 import pytest
 
+from playbook import cli, report
 from playbook.report import run_report
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,59 +23,195 @@ def playbook_cli(*args, cwd=ROOT):
     return subprocess.run([sys.executable, "-m", "playbook.cli", *args], capture_output=True, text=True, cwd=cwd)
 
 
+# -- the sample shop's pack -----------------------------------------------------------------------
+
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
     out = tmp_path_factory.mktemp("reports")
-    res = playbook_cli("report", "--data", str(SAMPLES), "--out", str(out))  # month: latest full month
-    assert res.returncode == 0, res.stderr + res.stdout
-    return out / "2026-10"
+    res = playbook_cli("report", "--data", str(SAMPLES), "--out", str(out), "--jobs", "2")  # month: latest full
+    assert res.returncode in (0, 1), res.stderr[-3000:]
+    return out / "2026-10", res
 
 
-def test_report_renders_latest_full_month(rendered):
-    assert (rendered / "index.html").exists()
-    assert (rendered / "00_start_here.ipynb").exists()
-    page = (rendered / "00_start_here.html").read_text(encoding="utf-8")
-    assert "GMV" in page and "<img" in page  # the chart is inline
-    assert "charts.use_theme()" not in page  # no code cells
-    assert "private_domain_share" not in page and "Exercises" not in page  # no exercise cells
-    index = (rendered / "index.html").read_text(encoding="utf-8")
-    assert "00_start_here.html" in index
-    assert not [p for p in rendered.parent.iterdir() if p.name.startswith(".")]  # no staging left
+def test_pack_renders_every_chapter_of_the_latest_full_month(rendered):
+    folder, res = rendered
+    assert res.returncode == 0, res.stderr[-3000:]
+    notebooks = report.chapter_notebooks()
+    for nb in notebooks:
+        assert (folder / nb.name).exists(), f"executed notebook {nb.name} missing"
+        page = (folder / nb.with_suffix(".html").name).read_text(encoding="utf-8")
+        assert re.search(r'<img[^>]+src="data:image/png;base64,', page)  # charts inline: the page can be mailed
+        assert "import playbook" not in page  # no code cells
+        assert 'tags=["exercise"]' not in page and "exercises.check(" not in page
+    assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]  # nothing half-written left
 
 
-def test_report_pages_carry_no_personal_data(rendered):
+def test_summary_json_and_front_page(rendered):
+    folder, _ = rendered
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    assert summary["month"] == "2026-10"
+    assert set(summary["chapters"]) == {nb.stem for nb in report.chapter_notebooks()}
+    assert all(c["status"] == "ok" for c in summary["chapters"].values())
+    gmv = summary["kpis"]["gmv"]
+    assert gmv["this_month"] > 0 and gmv["previous_month"] > 0 and gmv["last_year"] > 0 and gmv["target"] > 0
+    assert summary["provenance"]["fingerprint"] and summary["provenance"]["packages"]["pandas"].startswith("3.")
+    index = (folder / "index.html").read_text(encoding="utf-8")
+    for text in ("GMV", "AOV", "Conversion", "Repurchase rate", "vs same month last year", "vs target",
+                 "Data quality", "Provenance", "00_start_here.html"):
+        assert text in index
+    for chapter in summary["chapters"].values():
+        for path in chapter["actions"]:
+            raw = (folder / path).read_bytes()
+            assert raw.startswith(b"\xef\xbb\xbf"), f"{path} lacks the BOM Excel needs for Chinese"
+            assert path in index
+
+
+def test_no_personal_data_in_any_output(rendered):
+    folder, _ = rendered
     customers = pd.read_csv(next(SAMPLES.glob("customers.csv*")), dtype=str)
-    pages = " ".join(p.read_text(encoding="utf-8") for p in rendered.glob("*.html"))
-    leaked = [v for v in pd.concat([customers["name"], customers["phone"]]).dropna().head(2000) if v in pages]
-    assert not leaked, f"personal data in the report: {leaked[:5]}"
+    secrets = set(customers["phone"].dropna()) | {n for n in customers["name"].dropna() if len(n) >= 3}
+    assert _leaks(folder, secrets) == []
 
 
-def test_bad_month_stops_before_any_kernel(tmp_path):
-    res = playbook_cli("report", "--month", "2031-01", "--data", str(SAMPLES), "--out", str(tmp_path))
-    assert res.returncode == 2 and "outside the data" in res.stderr
-    res = playbook_cli("report", "--month", "Oct 2026", "--data", str(SAMPLES), "--out", str(tmp_path))
-    assert res.returncode == 2 and "YYYY-MM" in res.stderr
-    res = playbook_cli("report", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path))
-    assert res.returncode == 2 and "does not exist" in res.stderr
-    assert not any(tmp_path.iterdir())
+def _leaks(folder: Path, secrets: set[str]) -> list[str]:
+    found = []
+    for path in folder.rglob("*"):
+        if not path.is_file():
+            continue
+        if path.suffix == ".xlsx":
+            with zipfile.ZipFile(path) as z:
+                text = " ".join(z.read(n).decode("utf-8", "replace") for n in z.namelist())
+        else:
+            text = path.read_bytes().decode("utf-8", "replace")
+        found += [f"{path.name}: {s}" for s in secrets if s in text]
+    return found
 
 
-def _notebook(path: Path, code: str):
+# -- small synthetic runs: isolation, checks, safety ------------------------------------------------
+
+SHOP_ORDERS = """order_id,customer_id,order_ts,paid_amount,status,channel,address
+1,C1,2026-09-03 10:00:00,100,paid,tmall,浙江省杭州市西湖区文三路100号
+2,C2,2026-10-01 10:00:00,200,paid,jd,北京市海淀区中关村大街1号
+3,C1,2026-10-05 10:00:00,50,paid,tmall,浙江省杭州市西湖区文三路100号
+"""
+SHOP_CUSTOMERS = "customer_id,name,phone\nC1,欧阳明月,13912345678\nC2,司马青云,13698765432\n"
+
+
+@pytest.fixture
+def shop(tmp_path):
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    (folder / "orders.csv").write_text(SHOP_ORDERS, encoding="utf-8")
+    (folder / "customers.csv").write_text(SHOP_CUSTOMERS, encoding="utf-8")
+    return folder
+
+
+def _notebook(path: Path, *cells: str, params: str = 'month: str = "2026-10"  # month\n'
+                                                      'data_source: str = ""  # data\n'
+                                                      'output_dir: str = ""  # pack folder'):
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell('month: str = "2026-10"  # report month', metadata={"tags": ["parameters"]}),
-                nbformat.v4.new_markdown_cell("A page."), nbformat.v4.new_code_cell(code)]
+    nb.cells = [nbformat.v4.new_code_cell(params, metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_markdown_cell("A page."), *map(nbformat.v4.new_code_cell, cells)]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, path)
 
 
-def test_a_failing_chapter_does_not_stop_the_others(tmp_path):
-    books = tmp_path / "nb"
-    books.mkdir()
-    _notebook(books / "01_fails.ipynb", "raise ValueError('planted failure')")
-    _notebook(books / "02_works.ipynb", "print('month', month)")
-    result = run_report("2026-10", data=SAMPLES, out=tmp_path / "out", notebooks_dir=books, echo=lambda *_: None)
-    assert result.failed == ["01_fails"]
-    assert "planted failure" in result.chapters[0].error
-    works = (tmp_path / "out" / "2026-10" / "02_works.html").read_text(encoding="utf-8")
-    assert "month 2026-10" in works
-    assert (tmp_path / "out" / "2026-10" / "01_fails.html").exists()  # the page shows the error cell
+RECORDING = """import playbook
+from playbook import pack
+data = playbook.load(data_source, month=month)
+record = pack.ChapterRecord("02_works", month=month, output_dir=output_dir)
+record.headline("orders", len(data.orders), label="Orders", unit="count")
+record.rule("Share of tmall", 0.4, 0.3, kind="max")
+record.action("customers", data.customers, title="Customers to call 客户")
+print("columns seen:", sorted(data.orders.columns), sorted(data.customers.columns))
+record.save()"""
+
+
+@pytest.fixture
+def books(tmp_path):
+    folder = tmp_path / "nb"
+    folder.mkdir()
+    _notebook(folder / "01_fails.ipynb", "raise ValueError('planted failure')")
+    _notebook(folder / "02_works.ipynb", RECORDING)
+    return folder
+
+
+def test_a_failing_chapter_does_not_stop_the_others(shop, books, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(report, "NOTEBOOKS_DIR", books)
+    code = cli.main(["report", "--month", "2026-10", "--data", str(shop), "--out", str(tmp_path / "out")])
+    assert code == 1 and "01_fails" in capsys.readouterr().err
+    folder = tmp_path / "out" / "2026-10"
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    assert summary["chapters"]["01_fails"]["status"] == "failed"
+    assert "planted failure" in summary["chapters"]["01_fails"]["error"]
+    assert "planted failure" in (folder / "01_fails.html").read_text(encoding="utf-8")  # the page shows the error
+    works = summary["chapters"]["02_works"]
+    assert works["status"] == "ok" and works["metrics"]["orders"] == 3
+    assert works["actions"] == ["actions/customers.csv"]
+    assert works["alerts"][0]["message"] == "Share of tmall 40.0%: over the 30.0% line"
+    index = (folder / "index.html").read_text(encoding="utf-8")
+    assert index.index("chapter failed") < index.index("over the 30.0% line")  # sorted by severity
+    # preparation removed the personal columns before any chapter saw the data
+    page = (folder / "02_works.html").read_text(encoding="utf-8")
+    assert "'address'" not in page and "'phone'" not in page and "'customer_id'" in page
+    with zipfile.ZipFile(folder / "actions.xlsx") as z:
+        assert any("sheet" in n for n in z.namelist())
+    assert pd.read_excel(folder / "actions.xlsx", sheet_name="customers")["customer_id"].tolist() == ["C1", "C2"]
+    secrets = {"欧阳明月", "司马青云", "13912345678", "13698765432", "文三路100号", "中关村大街1号"}
+    assert _leaks(folder, secrets) == []
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--month", "2026-13"], "YYYY-MM"),
+    (["--month", "2031-01"], "outside the data"),
+    (["--chapters", "09"], "Unknown chapter"),
+    (["--data", "/nonexistent/shop"], "does not exist"),
+    (["--settings", "BAD_SETTINGS"], "lifecycle.dormant_dayz"),
+])
+def test_bad_parameters_stop_before_any_kernel(args, message, shop, books, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(report, "NOTEBOOKS_DIR", books)
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[lifecycle]\ndormant_dayz = 60\n")
+    started = []
+    monkeypatch.setattr(report, "run_chapter", lambda *a, **k: started.append(a))
+    args = [str(bad) if a == "BAD_SETTINGS" else a for a in args]
+    base = ["report", "--data", str(shop), "--out", str(tmp_path / "out")]
+    assert cli.main(base + args) == 2
+    assert message in capsys.readouterr().err
+    assert not started
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_a_notebook_without_the_month_parameter_is_refused(shop, tmp_path, monkeypatch, capsys):
+    folder = tmp_path / "nb"
+    folder.mkdir()
+    _notebook(folder / "01_nomonth.ipynb", "print(1)", params='data_source: str = ""  # data')
+    monkeypatch.setattr(report, "NOTEBOOKS_DIR", folder)
+    assert cli.main(["report", "--month", "2026-10", "--data", str(shop), "--out", str(tmp_path / "o")]) == 2
+    assert "01_nomonth.ipynb does not declare the parameter(s) month" in capsys.readouterr().err
+
+
+def test_an_interrupted_rerun_keeps_the_last_good_report(shop, books, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    (out / "2026-09").mkdir(parents=True)
+    (out / "2026-09" / "index.html").write_text("september")
+    good = run_report("2026-10", data=shop, out=out, notebooks_dir=books, chapters="02", echo=None)
+    assert not good.failed
+    before = (out / "2026-10" / "index.html").read_text(encoding="utf-8")
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(report, "write_pack", crash)
+    with pytest.raises(KeyboardInterrupt):
+        run_report("2026-10", data=shop, out=out, notebooks_dir=books, chapters="02", echo=None)
+    assert (out / "2026-10" / "index.html").read_text(encoding="utf-8") == before
+    assert (out / "2026-09" / "index.html").read_text() == "september"
+    assert sorted(p.name for p in out.iterdir()) == ["2026-09", "2026-10"]
+
+
+def test_chinese_front_page(shop, books, tmp_path):
+    run_report("2026-10", data=shop, out=tmp_path, notebooks_dir=books, chapters="2", lang="zh", echo=None)
+    index = (tmp_path / "2026-10" / "index.html").read_text(encoding="utf-8")
+    for text in ("运营月报", "成交额", "客单价", "环比", "同比", "数据质量", "行动清单"):
+        assert text in index
