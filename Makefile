@@ -11,7 +11,7 @@ MONTH ?=
 DATA ?= data/samples
 OUT ?= reports
 
-.PHONY: setup report test lab samples validate clean-reports pair
+.PHONY: setup report test lab samples validate clean-reports pair bench-pack
 
 setup: $(STAMP)
 
@@ -42,3 +42,6 @@ pair: $(STAMP)
 
 clean-reports:
 	rm -rf reports/
+
+bench-pack: $(STAMP)
+	$(BIN)/python bench/pack_bench.py

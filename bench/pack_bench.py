@@ -1,0 +1,76 @@
+"""Benchmark of the monthly pack (issue: the report pack): its wall time on the sample shop next
+to the floor, the same number of empty notebooks (a parameters cell only) through the same runner,
+measured in the same run. Goal: within 1.5x of the floor and under 45 s on a 2-core machine.
+
+    .venv/bin/python bench/pack_bench.py [--repeat 3] [--data data/samples] [--month 2026-10]
+
+Prints a table and writes bench/results/pack.md. Not a test: nothing here asserts.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+from playbook.report import chapter_notebooks, run_report
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def empty_notebooks(folder: Path, names: list[str]) -> Path:
+    for name in names:
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_code_cell('month: str = "2026-10"  # month\ndata_source: str = ""  # data',
+                                              metadata={"tags": ["parameters"]})]
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(nb, folder / f"{name}.ipynb")
+    return folder
+
+
+def timed(**kwargs) -> float:
+    t0 = time.perf_counter()
+    result = run_report(echo=None, **kwargs)
+    if result.failed:
+        raise SystemExit(f"chapters failed: {result.failed}")
+    return time.perf_counter() - t0
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--data", default=str(ROOT / "data" / "samples"))
+    parser.add_argument("--month", default="2026-10")
+    args = parser.parse_args(argv)
+    names = [nb.stem for nb in chapter_notebooks()]
+    pack, floor = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        books = empty_notebooks(Path(tmp), names)
+        for _ in range(args.repeat):
+            floor.append(timed(month=args.month, data=args.data, out=Path(tmp) / "floor", notebooks_dir=books))
+            pack.append(timed(month=args.month, data=args.data, out=Path(tmp) / "pack"))
+    p, f = statistics.median(pack), statistics.median(floor)
+    lines = [
+        f"# Report pack benchmark ({len(names)} notebooks, {os.cpu_count()} cores, median of {args.repeat})",
+        "",
+        "| run | wall time (s) | ratio to floor |",
+        "|---|---|---|",
+        f"| floor: {len(names)} empty notebooks | {f:.1f} | 1.00 |",
+        f"| pack on the sample shop | {p:.1f} | {p / f:.2f} |",
+        "",
+        f"Goal: ratio <= 1.5 and pack under 45 s. Runs: pack {[round(x, 1) for x in pack]}, "
+        f"floor {[round(x, 1) for x in floor]}.",
+    ]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    out = ROOT / "bench" / "results" / "pack.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
