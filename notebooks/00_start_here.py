@@ -43,7 +43,7 @@
 
 # %%
 import playbook
-from playbook import charts, exercises, guide, metrics
+from playbook import charts, exercises, guide, i18n, metrics
 
 charts.use_theme()
 
@@ -51,8 +51,10 @@ charts.use_theme()
 month: str = "2026-10"  # report month, YYYY-MM
 data_source: str = "../data/samples"  # folder of contract tables or a DuckDB file
 settings_file: str = ""  # optional TOML file overriding the default thresholds
+lang: str = "en"  # language of chart labels and table headers: en or zh
 
 # %%
+i18n.set_language(lang)
 data = playbook.load(data_source, month=month, settings=settings_file or None)
 data
 

@@ -41,6 +41,8 @@ from matplotlib import colors as mcolors
 from matplotlib import font_manager, ticker
 from matplotlib.axes import Axes
 
+from .i18n import column_label
+
 __all__ = [
     "ALERT_COLORS",
     "CHANNEL_COLORS",
@@ -753,8 +755,8 @@ def bar_with_labels(
         ax.set_yticks(positions, labels)
         if not ax.yaxis_inverted():
             ax.invert_yaxis()
-        ax.set_ylabel(x)
-        ax.set_xlabel(y)
+        ax.set_ylabel(column_label(x))
+        ax.set_xlabel(column_label(y))
         ax.grid(axis="y", visible=False)
         ax.margins(x=0.12)
         value_axis = "x"
@@ -763,8 +765,8 @@ def bar_with_labels(
         ax.set_xticks(positions, labels)
         if len(labels) * max((_display_width(s) for s in labels), default=0) > 56:
             plt.setp(ax.get_xticklabels(), rotation=30, ha="right", rotation_mode="anchor")
-        ax.set_xlabel(x)
-        ax.set_ylabel(y)
+        ax.set_xlabel(column_label(x))
+        ax.set_ylabel(column_label(y))
         ax.grid(axis="x", visible=False)
         ax.margins(y=0.12)
         value_axis = "y"
@@ -893,7 +895,7 @@ def line_chart(
         for level, c in zip(levels, colors):
             part = frame[frame[hue] == level].sort_values(x, kind="stable")
             ax.plot(part[x], part[y], color=c, label=str(level), **style)
-        ax.legend(title=hue, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        ax.legend(title=column_label(hue), loc="upper left", bbox_to_anchor=(1.01, 1.0))
 
     if categories is not None:
         step = max(1, math.ceil(len(categories) / 12))
@@ -903,8 +905,8 @@ def line_chart(
         locator = mdates.AutoDateLocator()
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    ax.set_xlabel(x)
-    ax.set_ylabel(y)
+    ax.set_xlabel(column_label(x))
+    ax.set_ylabel(column_label(y))
     _format_value_axis(ax, fmt, "y", currency)
     _set_title(ax, title)
     return ax

@@ -510,3 +510,20 @@ def test_helpers_draw_on_current_axes_and_never_show_or_save(monkeypatch):
     assert charts.waterfall(pd.Series({"a": 1.0, "b": 2.0})) is ax
     assert charts.heatmap(pd.DataFrame([[0.1, 0.2]])) is ax
     assert charts.annotate_threshold(ax, 1.5, "目标") is ax
+
+
+def test_chinese_axis_labels_under_zh():
+    import pandas as pd
+
+    from playbook import i18n
+
+    frame = pd.DataFrame({"month": ["2026-09", "2026-10"], "gmv": [1.0, 2.0], "channel": ["tmall", "tmall"]})
+    try:
+        i18n.set_language("zh")
+        ax = charts.line_chart(frame, x="month", y="gmv", hue="channel")
+        assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_legend().get_title().get_text()) == ("月份", "成交额", "渠道")
+        assert list(i18n.localize(frame).columns) == ["月份", "成交额", "渠道"]
+    finally:
+        i18n.set_language("en")
+    ax = charts.line_chart(frame, x="month", y="gmv", hue="channel")
+    assert ax.get_ylabel() == "gmv"

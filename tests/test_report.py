@@ -124,7 +124,9 @@ record.headline("orders", len(data.orders), label="Orders", unit="count")
 record.rule("Share of tmall", 0.4, 0.3, kind="max")
 record.action("customers", data.customers, title="Customers to call 客户")
 print("columns seen:", sorted(data.orders.columns), sorted(data.customers.columns))
-record.save()"""
+record.save()""", """from playbook import i18n, metrics
+i18n.set_language(lang)
+metrics.monthly_kpis(data.orders, by="channel")"""
 
 
 @pytest.fixture
@@ -132,7 +134,8 @@ def books(tmp_path):
     folder = tmp_path / "nb"
     folder.mkdir()
     _notebook(folder / "01_fails.ipynb", "raise ValueError('planted failure')")
-    _notebook(folder / "02_works.ipynb", RECORDING)
+    _notebook(folder / "02_works.ipynb", *RECORDING, params='month: str = "2026-10"  # month\n'
+              'data_source: str = ""  # data\noutput_dir: str = ""  # pack folder\nlang: str = "en"  # language')
     return folder
 
 
@@ -215,3 +218,5 @@ def test_chinese_front_page(shop, books, tmp_path):
     index = (tmp_path / "2026-10" / "index.html").read_text(encoding="utf-8")
     for text in ("运营月报", "成交额", "客单价", "环比", "同比", "数据质量", "行动清单"):
         assert text in index
+    page = (tmp_path / "2026-10" / "02_works.html").read_text(encoding="utf-8")
+    assert "<th>渠道</th>" in page and "<th>成交额</th>" in page  # table headers follow --lang
