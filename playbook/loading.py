@@ -310,7 +310,20 @@ class _Reader:
                                       "Excel exports from Chinese platforms)",
                                       "No action needed; save as UTF-8 to silence this"))
             path = target
-        return f"read_csv('{_q(str(path))}', all_varchar=true, header=true)"
+        # sniff the dialect once, then read with explicit options: every later query skips the sniffer
+        try:
+            delim, quote, escape, has_header, columns = self.con.execute(
+                f"SELECT Delimiter, Quote, Escape, HasHeader, Columns FROM sniff_csv('{_q(str(path))}')").fetchall()[0]
+        except duckdb.Error as e:
+            raise DataError(f"Cannot read table {table} from {path.name}: {_short(e)}. Check that it is a "
+                            "comma-separated file with one header row.") from None
+        if not has_header:
+            raise DataError(f"{path.name} has no header row. The first line must name the columns "
+                            f"({', '.join(TABLES[table].required_columns)} ...).")
+        names = ", ".join(f"'{_q(c['name'])}': 'VARCHAR'" for c in columns)
+        lit = (lambda ch: "'" + _q(ch if ch and ch != "(empty)" else '"') + "'")
+        return (f"read_csv('{_q(str(path))}', header=true, auto_detect=false, delim={lit(delim)}, "
+                f"quote={lit(quote)}, escape={lit(escape)}, columns={{{names}}})")
 
     # -- queries --------------------------------------------------------------------------------
     def date_expr(self, table: str, column: str) -> str:
