@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def empty_notebooks(folder: Path, names: list[str]) -> Path:
     for name in names:
         nb = nbformat.v4.new_notebook()
-        nb.cells = [nbformat.v4.new_code_cell('month: str = "2026-10"  # month\ndata_source: str = ""  # data',
+        nb.cells = [nbformat.v4.new_code_cell('month: str = "2026-10"  # month\ndata_source: str = ""  # data\n'
+                                              'settings_file: str = ""  # settings\nlang: str = "en"  # language',
                                               metadata={"tags": ["parameters"]})]
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         nbformat.write(nb, folder / f"{name}.ipynb")

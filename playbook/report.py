@@ -51,8 +51,9 @@ from .settings import load_settings
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS_DIR = ROOT / "notebooks"
 REMOVED_TAGS = ("exercise", "remove_cell")
-#: parameters every chapter notebook must declare; the others are given only when declared
-REQUIRED_PARAMETERS = ("month", "data_source")
+#: parameters every notebook must declare, so that no option of the run is silently ignored;
+#: ``output_dir`` is given to the notebooks that declare it (those that record into the pack)
+REQUIRED_PARAMETERS = ("month", "data_source", "settings_file", "lang")
 PROVENANCE_PACKAGES = ("pandas", "numpy", "scipy", "statsmodels", "matplotlib", "seaborn", "duckdb",
                        "pyarrow", "papermill", "nbconvert")
 

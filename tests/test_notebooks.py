@@ -10,6 +10,8 @@ from pathlib import Path
 import jupytext
 import pytest
 
+from playbook.report import REQUIRED_PARAMETERS
+
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 IDS = [p.stem for p in NOTEBOOKS]
 
@@ -53,7 +55,7 @@ def test_parameters_cell_holds_typed_literals_only(path):
     for line in params[0].source.splitlines():
         assert "#" in line, f"{path.name}: every parameter has a comment: {line!r}"
     names = {n.target.id for n in tree.body}
-    assert {"month", "data_source"} <= names
+    assert set(REQUIRED_PARAMETERS) <= names, f"{path.name}: the report pack gives {REQUIRED_PARAMETERS}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)

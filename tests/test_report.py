@@ -106,9 +106,11 @@ def shop(tmp_path):
     return folder
 
 
-def _notebook(path: Path, *cells: str, params: str = 'month: str = "2026-10"  # month\n'
-                                                      'data_source: str = ""  # data\n'
-                                                      'output_dir: str = ""  # pack folder'):
+PARAMS = ('month: str = "2026-10"  # month\ndata_source: str = ""  # data\nsettings_file: str = ""  # settings\n'
+          'output_dir: str = ""  # pack folder\nlang: str = "en"  # language')
+
+
+def _notebook(path: Path, *cells: str, params: str = PARAMS):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(params, metadata={"tags": ["parameters"]}),
                 nbformat.v4.new_markdown_cell("A page."), *map(nbformat.v4.new_code_cell, cells)]
@@ -134,8 +136,7 @@ def books(tmp_path):
     folder = tmp_path / "nb"
     folder.mkdir()
     _notebook(folder / "01_fails.ipynb", "raise ValueError('planted failure')")
-    _notebook(folder / "02_works.ipynb", *RECORDING, params='month: str = "2026-10"  # month\n'
-              'data_source: str = ""  # data\noutput_dir: str = ""  # pack folder\nlang: str = "en"  # language')
+    _notebook(folder / "02_works.ipynb", *RECORDING)
     return folder
 
 
@@ -191,7 +192,7 @@ def test_a_notebook_without_the_month_parameter_is_refused(shop, tmp_path, monke
     _notebook(folder / "01_nomonth.ipynb", "print(1)", params='data_source: str = ""  # data')
     monkeypatch.setattr(report, "NOTEBOOKS_DIR", folder)
     assert cli.main(["report", "--month", "2026-10", "--data", str(shop), "--out", str(tmp_path / "o")]) == 2
-    assert "01_nomonth.ipynb does not declare the parameter(s) month" in capsys.readouterr().err
+    assert "01_nomonth.ipynb does not declare the parameter(s) month, settings_file, lang" in capsys.readouterr().err
 
 
 def test_an_interrupted_rerun_keeps_the_last_good_report(shop, books, tmp_path, monkeypatch):
