@@ -1,4 +1,4 @@
-"""The ``playbook`` command: samples, validate, report, contract.
+"""The ``playbook`` command: samples, validate, report, import, contract.
 
 Exit codes: 0 success; 1 the data has errors (validate) or a chapter failed (report);
 2 the command cannot start (bad arguments, unreadable source, month outside the data, bad settings).
@@ -48,6 +48,15 @@ def _report(args) -> int:
     return 0
 
 
+def _import(args) -> int:
+    from .importers import run_import
+
+    report = run_import(args.kind, args.files, args.out, mapping=args.mapping)
+    print(report.summary())
+    print(f"Next: playbook validate {args.out}   or   playbook report --data {args.out}")
+    return 0
+
+
 def _contract(args) -> int:
     from .contract import contract_markdown
 
@@ -84,6 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lang", default="en", choices=["en", "zh"], help="language of the front page and labels")
     p.add_argument("--jobs", type=int, default=None, help="chapters run in parallel (default: number of cores)")
     p.set_defaults(func=_report)
+
+    p = sub.add_parser("import", help="turn platform exports into contract tables")
+    p.add_argument("kind", choices=["tmall", "shopify", "mapped"], help="the kind of export")
+    p.add_argument("files", nargs="+", help="export files (CSV in UTF-8 or GBK, or .xlsx)")
+    p.add_argument("--out", required=True, help="a new folder for the contract tables")
+    p.add_argument("--mapping", help="column-mapping TOML file (kind 'mapped'); see playbook/mappings/")
+    p.set_defaults(func=_import)
 
     p = sub.add_parser("contract", help="print the data contract as Markdown")
     p.add_argument("--markdown", action="store_true", help="(the default format)")
