@@ -28,7 +28,7 @@ import pandas as pd
 from .contract import TABLES, Table
 from .errors import DataError, PlaybookError
 from .settings import Settings, load_settings
-from .validation import DataQuality, Issue, check_duplicates, check_link, coerce_table
+from .validation import DataQuality, Issue, check_duplicates, check_link, coerce_table, parse_timestamps
 
 _FILE = re.compile(r"^(?P<table>[a-z_]+)\.(?P<fmt>csv|csv\.gz|parquet)$")
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -42,14 +42,27 @@ _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 class Source:
     """Where the tables come from: ``kind`` is ``folder`` or ``duckdb``."""
 
-    path: Path
-    kind: str
-    tables: dict[str, str] = field(default_factory=dict)  #: table -> file path or DuckDB table name
+    path: Path | str  #: a folder or file, or a database URL with its password masked
+    kind: str  #: folder, duckdb or sql
+    tables: dict[str, str] = field(default_factory=dict)  #: table -> file path or table name
     ignored: list[str] = field(default_factory=list)  #: files that are not contract tables
+    url: str = ""  #: the SQLAlchemy URL of a sql source (never printed: it may hold a password)
 
     def fingerprint(self) -> str:
-        """A short hash of the source's files (names, sizes and their first and last 64 KiB)."""
+        """A short hash of the source: for files their names, sizes and first and last 64 KiB; for a
+        database its (masked) URL and the row count of each table."""
         h = hashlib.sha256()
+        if self.kind == "sql":
+            import sqlalchemy as sa
+
+            engine = sa.create_engine(self.url)
+            with engine.connect() as conn:
+                for name in sorted(self.tables):
+                    count = conn.execute(sa.text(f"SELECT count(*) FROM {_sql_quote(engine, name)}")).scalar()
+                    h.update(f"{name}:{count}".encode())
+            engine.dispose()
+            h.update(str(self.path).encode())
+            return h.hexdigest()[:16]
         paths = [Path(p) for p in self.tables.values()] if self.kind == "folder" else [self.path]
         for p in sorted(paths):
             size = p.stat().st_size
@@ -63,7 +76,10 @@ class Source:
 
 
 def open_source(source: str | Path) -> Source:
-    """Find the contract tables in a folder or a DuckDB file (no data is read yet)."""
+    """Find the contract tables in a folder, a DuckDB file or a database given by a SQLAlchemy URL
+    (``sqlite:///shop.db``, ``postgresql://user@host/db``, ``mysql+pymysql://...``); no data is read yet."""
+    if "://" in str(source):
+        return _open_sql(str(source))
     path = Path(source).expanduser()
     if not path.exists():
         raise DataError(f"Data source {path} does not exist. Give a folder of CSV/Parquet files "
@@ -97,6 +113,27 @@ def open_source(source: str | Path) -> Source:
         return src
     raise DataError(f"Data source {path} is neither a folder nor a DuckDB file (.duckdb). "
                     "Point --data at a folder of <table>.csv / .csv.gz / .parquet files.")
+
+
+def _open_sql(url: str) -> Source:
+    try:
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(url)
+        masked = engine.url.render_as_string(hide_password=True)
+        names = sa.inspect(engine).get_table_names()
+        engine.dispose()
+    except Exception as e:  # a driver missing, a server that does not answer, a bad URL
+        raise DataError(f"Cannot open the database {url.split('@')[-1]}: {_short(e)}. Check the URL "
+                        "(e.g. sqlite:///shop.db, postgresql://user@host/db) and that its driver is installed.") from None
+    src = Source(masked, "sql", url=url)
+    for n in names:
+        (src.tables.__setitem__(n, n) if n in TABLES else src.ignored.append(n))
+    return src
+
+
+def _sql_quote(engine, name: str) -> str:
+    return engine.dialect.identifier_preparer.quote(name)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -242,9 +279,15 @@ def _date_sql(col: str, sql_type: str) -> str:
 class _Reader:
     """One DuckDB connection over a source, with the table views and the window pushed down."""
 
-    def __init__(self, source: Source, quality: DataQuality):
+    def __init__(self, source: Source, quality: DataQuality, window: tuple[str, str] | None = None):
         self.source = source
         self.quality = quality
+        self.window = window  #: (first day, day after the last) as YYYY-MM-DD, padded; None = all rows
+        self.engine = None
+        if source.kind == "sql":
+            import sqlalchemy as sa
+
+            self.engine = sa.create_engine(source.url)
         self.con = duckdb.connect()
         self.tmp: Path | None = None
         self.types: dict[str, dict[str, str]] = {}
@@ -254,6 +297,8 @@ class _Reader:
 
     def close(self):
         self.con.close()
+        if self.engine is not None:
+            self.engine.dispose()
         if self.tmp is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
@@ -266,6 +311,8 @@ class _Reader:
         location = self.source.tables[table]
         if self.source.kind == "duckdb":
             scan = f'src.main."{location}"'
+        elif self.source.kind == "sql":
+            scan = self._sql_scan(table)
         elif location.endswith(".parquet"):
             scan = f"read_parquet('{_q(location)}')"
         else:
@@ -290,6 +337,52 @@ class _Reader:
         self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT {', '.join(select)} FROM {scan}").fetchall()
         self.types[table] = types
         return name
+
+    def _sql_scan(self, table: str) -> str:
+        """Read a database table's window with SQL (the filter runs in the database) and register it."""
+        import sqlalchemy as sa
+
+        q = lambda n: _sql_quote(self.engine, n)  # noqa: E731
+        spec = TABLES[table]
+        columns = {c["name"] for c in sa.inspect(self.engine).get_columns(table)}
+        where, params = [], {}
+        if self.window is not None and spec.window:
+            params = {"lo": self.window[0], "hi": self.window[1]}
+            kind = spec.window[0]
+            if kind == "time" and spec.window[1] in columns:
+                c = q(spec.window[1])
+                where.append(f"({c} IS NULL OR ({c} >= :lo AND {c} < :hi))")
+            elif kind == "orders" and "order_id" in columns:
+                o = q("orders")
+                where.append(f"(order_id IS NULL OR order_id IN (SELECT order_id FROM {o} WHERE order_ts >= :lo "
+                             f"AND order_ts < :hi) OR order_id NOT IN (SELECT order_id FROM {o} WHERE order_id IS NOT NULL))")
+            elif kind == "overlap" and all(c in columns for c in spec.window[1:]):
+                a, b = q(spec.window[1]), q(spec.window[2])
+                where.append(f"({a} IS NULL OR {b} IS NULL OR ({a} < :hi AND {b} >= :lo))")
+            elif kind == "month" and spec.window[1] in columns:
+                c = q(spec.window[1])
+                params.update(mlo=self.window[0][:7], mhi=self.window[1][:7])
+                where.append(f"({c} IS NULL OR ({c} >= :mlo AND {c} <= :mhi))")
+        sql = f"SELECT * FROM {q(table)}" + (f" WHERE {' AND '.join(where)}" if where else "")
+        try:
+            frame = pd.read_sql(sa.text(sql), self.engine, params=params)
+        except Exception as e:
+            raise DataError(f"Cannot read table {table} from the database: {_short(e)}") from None
+        name = f"sql_{table}"
+        self.con.register(name, frame)
+        return name
+
+    def order_range(self) -> tuple:
+        """(first, last) order date of the whole source, read without loading every order."""
+        if self.source.kind == "sql":
+            import sqlalchemy as sa
+
+            with self.engine.connect() as conn:
+                lo, hi = conn.execute(sa.text(f"SELECT min(order_ts), max(order_ts) FROM {_sql_quote(self.engine, 'orders')}")).one()
+            first, last = parse_timestamps(pd.Series([lo, hi], dtype=object), "UTC")
+            return (None, None) if pd.isna(first) else (first.normalize(), last.normalize())
+        day = self.date_expr("orders", "order_ts")
+        return tuple(self.con.execute(f"SELECT min({day}), max({day}) FROM {self.view('orders')}").fetchall()[0])
 
     def _csv_scan(self, table: str, path: Path) -> str:
         encoding = _sniff_encoding(path)
@@ -429,7 +522,9 @@ def load(source: str | Path, *, month: str | None = None, settings: Settings | s
         n = int(history_months or settings["report"]["history_months"])
         start = m_start - pd.DateOffset(months=n - 1)
 
-    reader = _Reader(src, quality)
+    window = None if start is None else ((start - pd.Timedelta(days=1)).date().isoformat(),
+                                         (end + pd.Timedelta(days=1)).date().isoformat())
+    reader = _Reader(src, quality, window)
     try:
         frames = _read_all(reader, wanted, start, end, month)
     finally:
@@ -500,7 +595,7 @@ def _read_all(reader: _Reader, wanted: list[str], start, end, month) -> dict[str
     con.execute(f"CREATE TEMP TABLE order_keys AS SELECT trim(CAST(order_id AS VARCHAR)) AS order_id, "
                 f"{day} AS day FROM {orders}").fetchall()
     if month is not None:
-        first, last = con.execute("SELECT min(day), max(day) FROM order_keys").fetchall()[0]
+        first, last = reader.order_range()
         m_start = pd.Timestamp(month + "-01")
         if first is not None and (m_start > pd.Timestamp(last) or end <= pd.Timestamp(first)):
             raise DataError(f"Month {month} is outside the data: orders in {reader.source.path} run from "
@@ -637,8 +732,7 @@ def latest_full_month(source: str | Path) -> str:
         raise DataError(f"The source {src.path} has no orders table.")
     reader = _Reader(src, DataQuality())
     try:
-        day = reader.date_expr("orders", "order_ts")
-        last = reader.con.execute(f"SELECT max({day}) FROM {reader.view('orders')}").fetchall()[0][0]
+        last = reader.order_range()[1]
     finally:
         reader.close()
     if last is None:

@@ -246,7 +246,7 @@ def run_report(month: str | None = None, *, data: str | Path = "data/samples", o
         raise PlaybookError(f"No chapter notebooks (NN_slug.ipynb) in {notebooks_dir or NOTEBOOKS_DIR}.")
     declared = check_notebooks(notebooks)
     settings = load_settings(settings_file)
-    source = Path(data).resolve()
+    source = str(data) if "://" in str(data) else Path(data).resolve()  # a database URL or a path
     if month is None:
         month = latest_full_month(source)
     dataset = load(source, month=month, settings=settings)
@@ -274,7 +274,7 @@ def run_report(month: str | None = None, *, data: str | Path = "data/samples", o
         progress.close()
         result.chapters = [done[nb] for nb in notebooks]
         result.seconds = time.perf_counter() - t0
-        write_pack(staging, result, dataset, parameters={"month": month, "data": str(source), "lang": lang,
+        write_pack(staging, result, dataset, parameters={"month": month, "data": str(dataset.source.path), "lang": lang,
                                                           "chapters": [nb.stem for nb in notebooks],
                                                           "settings": str(settings_file or "defaults"),
                                                           "jobs": jobs})

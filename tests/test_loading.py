@@ -245,3 +245,33 @@ def test_validate_command_exit_codes(shop, tmp_path):
     bad = write(tmp_path / "bad", orders=ORDERS.replace("80.00", "-80.00"))
     res = subprocess.run([sys.executable, "-m", "playbook.cli", "validate", str(bad)], capture_output=True, text=True)
     assert res.returncode == 1 and "orders.paid_amount" in res.stderr
+
+
+def test_sql_database_source_reads_only_the_window(shop, tmp_path, monkeypatch):
+    import sqlalchemy as sa
+
+    db = tmp_path / "shop.db"
+    engine = sa.create_engine(f"sqlite:///{db}")
+    for name in ("orders", "order_items", "products"):
+        pd.read_csv(shop / f"{name}.csv", dtype=str).to_sql(name, engine, index=False)
+    engine.dispose()
+    seen = []
+    real = pd.read_sql
+    monkeypatch.setattr(pd, "read_sql", lambda sql, *a, **k: seen.append((str(sql), real(sql, *a, **k))) or seen[-1][1])
+    data = playbook.load(f"sqlite:///{db}", month="2026-10", history_months=2)
+    reference = playbook.load(shop, month="2026-10", history_months=2)
+    for name in ("orders", "order_items"):
+        pd.testing.assert_frame_equal(data[name], reference[name])
+    by_table = {sql.split("FROM ")[1].split()[0].strip('"'): frame for sql, frame in seen}
+    sql_of = {sql.split("FROM ")[1].split()[0].strip('"'): sql for sql, _ in seen}
+    assert "WHERE" in sql_of["orders"] and "WHERE" in sql_of["order_items"] and "WHERE" not in sql_of["products"]
+    assert "0005" not in set(by_table["orders"]["order_id"])  # the 2024 order never left the database
+    assert "0005" not in set(by_table["order_items"]["order_id"])
+    assert data.source.kind == "sql" and data.fingerprint
+    assert playbook.latest_full_month(f"sqlite:///{db}") == "2026-09"
+    msg = error_of(f"sqlite:///{db}", month="2031-01")
+    assert "outside the data" in msg
+
+
+def test_unreachable_database_is_a_clear_error():
+    assert "Cannot open the database" in error_of("postgresql://nobody@127.0.0.1:1/shop")
