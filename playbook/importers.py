@@ -52,6 +52,7 @@ class Mapping:
     columns: dict[str, str]  #: contract column -> export header
     key: str  #: the export header that identifies a row (used for footers and examples)
     constants: dict[str, object] = field(default_factory=dict)  #: contract column -> fixed value
+    values: dict[str, dict[str, str]] = field(default_factory=dict)  #: contract column -> {export value: contract value}
     derive: str = ""  #: a named derivation applied after mapping (e.g. "tmall_status")
     notes: str = ""
     encoding: str = "auto"
@@ -66,6 +67,7 @@ class Mapping:
         try:
             mapping = cls(name=spec.get("name", path.stem), table=spec["table"], columns=dict(spec["columns"]),
                           key=spec["key"], constants=dict(spec.get("constants", {})),
+                          values={k: dict(v) for k, v in spec.get("values", {}).items()},
                           derive=spec.get("derive", ""), notes=spec.get("notes", ""),
                           encoding=spec.get("encoding", "auto"))
         except KeyError as e:
@@ -181,6 +183,14 @@ def map_export(frame: pd.DataFrame, mapping: Mapping, *, file: str, tz: str = "A
             value = pd.to_numeric(raw, errors="coerce")
         else:
             value = raw.astype("str").str.strip().where(present)
+            if col in mapping.values:
+                known = mapping.values[col]
+                unmapped = present & ~value.isin(list(known))
+                if unmapped.any():
+                    raise ExportError(f"{file}: column {header!r} (-> {mapping.table}.{col}) has values the mapping "
+                                      f"does not translate: {_rows_text(rows, unmapped, header)}. Add them under "
+                                      f"[values.{col}] in the mapping file.")
+                value = value.map(known).where(present)
         bad = present & value.isna()
         if bad.any():
             raise ExportError(f"{file}: column {header!r} (-> {mapping.table}.{col}) has {int(bad.sum()):,} "

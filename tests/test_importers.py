@@ -134,3 +134,17 @@ def test_shopify_export_one_row_per_line_item(tmp_path):
     assert report.totals["refunds (refund_amount)"] == 30.0
     data = playbook.load(tmp_path / "out")
     assert data.orders["order_ts"].tolist() == [pd.Timestamp("2026-10-01 10:00"), pd.Timestamp("2026-10-02 08:59")]
+
+
+def test_mapping_translates_status_values(tmp_path):
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(MAPPING + '[values.status]\n"交易成功" = "paid"\n"交易关闭" = "cancelled"\n', encoding="utf-8")
+    mapping.write_text(mapping.read_text(encoding="utf-8").replace('order_ts = "订单创建时间"', 'order_ts = "订单创建时间"\nstatus = "订单状态"'), encoding="utf-8")
+    export = tmp_path / "e.csv"
+    export.write_text("订单编号,买家会员名,买家实际支付金额,订单创建时间,订单状态\n1,a,10,2026-10-01 10:00:00,交易成功\n"
+                      "2,b,0,2026-10-01 11:00:00,交易关闭\n", encoding="utf-8")
+    run_import("mapped", [export], tmp_path / "out", mapping=mapping)
+    assert pd.read_csv(tmp_path / "out" / "orders.csv")["status"].tolist() == ["paid", "cancelled"]
+    export.write_text(export.read_text(encoding="utf-8") + "3,c,5,2026-10-02 10:00:00,等待发货\n", encoding="utf-8")
+    with pytest.raises(ExportError, match=r"does not translate: line 4 \('等待发货'\)"):
+        run_import("mapped", [export], tmp_path / "out2", mapping=mapping)
