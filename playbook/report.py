@@ -346,8 +346,18 @@ def kpi_cards(data: Dataset) -> pd.DataFrame:
                 value = kpis[key].get(m, float("nan")) if key in kpis.columns else float("nan")
             row[name] = float(value) if pd.notna(value) else float("nan")
         row["target"] = _target(data, key, data.month)
+        row["needs"] = _kpi_needs(data, key)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _kpi_needs(data: Dataset, key: str) -> str:
+    """What a KPI lacks in this source ("" when it can be computed)."""
+    if key == "conversion_rate" and "traffic" not in data:
+        return "needs the traffic table"
+    if key in ("buyers", "repurchase_rate") and "customer_id" not in data["orders"].columns:
+        return "needs orders.customer_id"
+    return ""
 
 
 def _target(data: Dataset, key: str, month: str) -> float:
@@ -470,6 +480,7 @@ def _index_html(result, dataset, cards, alerts, actions, prov, lang) -> str:
     card_html = "".join(
         f'<div class="card"><div class="name">{L(r.kpi)}</div>'
         f'<div class="value">{html.escape(format_value(r.this_month, r.unit))}</div>'
+        + (f'<div class="cmp">{html.escape(r.needs)}</div>' if r.needs else "")
         + _cmp_html(r.this_month, r.previous_month, "previous_month", lang)
         + _cmp_html(r.this_month, r.last_year, "last_year", lang)
         + _cmp_html(r.this_month, r.target, "target", lang) + "</div>"

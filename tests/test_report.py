@@ -221,3 +221,19 @@ def test_chinese_front_page(shop, books, tmp_path):
         assert text in index
     page = (tmp_path / "2026-10" / "02_works.html").read_text(encoding="utf-8")
     assert "<th>渠道</th>" in page and "<th>成交额</th>" in page  # table headers follow --lang
+
+
+def test_orders_only_source_says_what_each_missing_kpi_needs(tmp_path):
+    shop = tmp_path / "shop"
+    shop.mkdir()
+    (shop / "orders.csv").write_text(SHOP_ORDERS.replace("customer_id,", "").replace("C1,", "").replace("C2,", ""),
+                                     encoding="utf-8")
+    books = tmp_path / "nb"
+    books.mkdir()
+    _notebook(books / "01_plain.ipynb", "print(month)")
+    result = run_report("2026-10", data=shop, out=tmp_path / "out", notebooks_dir=books, echo=None)
+    assert not result.failed
+    index = (tmp_path / "out" / "2026-10" / "index.html").read_text(encoding="utf-8")
+    assert "needs orders.customer_id" in index and "needs the traffic table" in index
+    kpis = json.loads((tmp_path / "out" / "2026-10" / "summary.json").read_text(encoding="utf-8"))["kpis"]
+    assert kpis["gmv"]["this_month"] == 250.0 and kpis["buyers"]["this_month"] is None
