@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import metrics
 from .contract import TABLES
 from .errors import PlaybookError
 from .validation import MAX_EXAMPLES, parse_money, parse_timestamps
@@ -124,7 +125,7 @@ def read_export(path: str | Path, *, encoding: str = "auto") -> tuple[pd.DataFra
         raise ExportError(f"Export {path} does not exist.")
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         frame = pd.read_excel(path, dtype=str, keep_default_na=False, engine="openpyxl")
-        return frame.replace({"": None}), "xlsx"
+        return _blank_to_none(frame), "xlsx"
     raw = path.read_bytes()
     if encoding == "auto":
         if raw.startswith(codecs.BOM_UTF8):
@@ -143,7 +144,12 @@ def read_export(path: str | Path, *, encoding: str = "auto") -> tuple[pd.DataFra
 
     frame = pd.read_csv(StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True)
     frame.columns = [str(c).strip().lstrip("\ufeff") for c in frame.columns]
-    return frame.replace({"": None}), encoding
+    return _blank_to_none(frame), encoding
+
+
+def _blank_to_none(frame: pd.DataFrame) -> pd.DataFrame:
+    """Empty cells, and the dashes Chinese exports write into them ("-", "--", "—", "——"), become None."""
+    return frame.replace(r"^\s*(?:-{1,2}|—{1,2})?\s*$", None, regex=True)
 
 
 def _rows_text(frame: pd.DataFrame, mask: pd.Series, column: str) -> str:
@@ -368,17 +374,18 @@ def _missing(spec: Mapping) -> list[str]:
 
 
 def _totals(orders: pd.DataFrame) -> dict:
+    """The totals a user ties back to the platform, with the playbook's own definitions."""
     status = orders["status"] if "status" in orders else pd.Series("paid", index=orders.index)
-    refunds = orders["refund_amount"].fillna(0.0) if "refund_amount" in orders else pd.Series(0.0, index=orders.index)
-    paid = status.ne("cancelled")
+    paid = metrics.paid_mask(orders)
+    gmv, net = round(metrics.gmv(orders), 2), round(metrics.net_sales(orders), 2)
     totals = {
         "orders": int(len(orders)),
         "paid orders (status paid)": int((status == "paid").sum()),
         "refunded orders (status refunded)": int((status == "refunded").sum()),
         "cancelled orders (never paid)": int((status == "cancelled").sum()),
-        "GMV (paid_amount of paid and refunded orders)": float(orders.loc[paid, "paid_amount"].sum().round(2)),
-        "refunds (refund_amount)": float(refunds[paid].sum().round(2)),
-        "net sales (GMV - refunds)": float((orders.loc[paid, "paid_amount"] - refunds[paid]).sum().round(2)),
+        "GMV (paid_amount of paid and refunded orders)": gmv,
+        "refunds": round(gmv - net, 2),
+        "net sales (GMV - refunds)": net,
     }
     if "gross_amount" in orders:
         totals["order value of cancelled orders (gross_amount)"] = float(
