@@ -132,7 +132,7 @@ class ChapterRecord:
         """Record an alert; ``subject`` names the thing concerned (SKU, date, channel ...)."""
         if severity not in SEVERITIES:
             raise ValueError(f"severity must be one of {SEVERITIES}, not {severity!r}")
-        item = Alert(severity, str(subject), message, section)
+        item = Alert(str(severity), str(subject), str(message), section)
         self.alerts.append(item)
         return item
 
@@ -154,8 +154,9 @@ class ChapterRecord:
         if kind not in ("max", "min"):
             raise ValueError("kind must be 'max' or 'min'")
         value = None if value is None or pd.isna(value) else float(value)
-        passed = None if value is None else (value <= limit if kind == "max" else value >= limit)
-        check = RuleCheck(label, value, float(limit), kind, unit, passed)
+        limit = float(limit)
+        passed = None if value is None else bool(value <= limit if kind == "max" else value >= limit)
+        check = RuleCheck(label, value, limit, kind, unit, passed)
         self.rules.append(check)
         if passed is False:
             self.alert(severity, subject or label, check.text)

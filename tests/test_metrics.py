@@ -68,3 +68,27 @@ def test_repurchase_rate_is_the_share_of_returning_buyers():
     # October buyers: A (bought in September too) and B (first time) -> 1 of 2
     assert metrics.repurchase_rate(ORDERS, "2026-10") == 0.5
     assert math.isnan(metrics.repurchase_rate(ORDERS, "2026-08"))
+
+
+def test_exercise_checker_never_gives_the_answer_away():
+    from playbook import exercises
+
+    class Data:  # the smallest stand-in for a Dataset: the report month's orders and the settings
+        settings = {"shop": {"private_domain_channels": ["own_site"]}}
+
+        @staticmethod
+        def month_rows(table):
+            return ORDERS[ORDERS.order_ts >= "2026-10-01"]
+
+    # tmall October orders: only order 2 (100.0) is paid -> AOV 100
+    assert "correct" in exercises.check("00.aov_tmall", 100.0, Data)
+    wrong = exercises.check("00.aov_tmall", 120.0, Data)
+    assert "too high" in wrong and "100" not in wrong
+    assert "correct" in exercises.check("00.private_domain_share", 0.0, Data)  # no own_site order in October
+
+    class Empty(Data):
+        @staticmethod
+        def month_rows(table):
+            return ORDERS.iloc[0:0]
+
+    assert "cannot answer" in exercises.check("00.private_domain_share", 0.1, Empty)  # 0 / 0

@@ -55,6 +55,10 @@ def test_parameters_cell_holds_typed_literals_only(path):
     for line in params[0].source.splitlines():
         assert "#" in line, f"{path.name}: every parameter has a comment: {line!r}"
     names = {n.target.id for n in tree.body}
+    import papermill as pm
+
+    seen = set(pm.inspect_notebook(str(path)))
+    assert names == seen, f"{path.name}: papermill does not see {names - seen} (an '=' inside a comment?)"
     assert set(REQUIRED_PARAMETERS) <= names, f"{path.name}: the report pack gives {REQUIRED_PARAMETERS}"
 
 

@@ -58,3 +58,12 @@ def test_format_value():
     assert pack.format_value(0.0031, "pct") == "0.31%"
     assert pack.format_value(12.25, "days") == "12.2 days"
     assert pack.format_value(float("nan"), "pct") == "n/a"
+
+
+def test_rule_with_numpy_values_saves_as_json(tmp_path):
+    import numpy as np
+
+    rec = pack.ChapterRecord("03_inventory", month="2026-10", output_dir=tmp_path)
+    check = rec.rule("WAPE vs naive", np.float64(0.70), np.float64(0.84), kind="max")
+    assert check.passed is True
+    assert json.loads(rec.save().read_text(encoding="utf-8"))["rules"][0]["passed"] is True
