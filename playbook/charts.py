@@ -220,6 +220,10 @@ def use_theme(*, context: str = "notebook", font_scale: float = 1.0) -> None:
     alone (it has Latin too). Titles are left-aligned: read them back with
     ``ax.get_title(loc="left")``.
 
+    Tables get the house style too: a displayed DataFrame shows at most 25 rows
+    (the first and last 10 beyond that) and cuts text cells at 60 characters, so
+    a report page stays readable; action lists keep every row in their files.
+
     Parameters
     ----------
     context : {"notebook", "paper", "talk", "poster"}, default "notebook"
@@ -246,6 +250,9 @@ def use_theme(*, context: str = "notebook", font_scale: float = 1.0) -> None:
         font_scale=font_scale,
         rc=_theme_rc(),
     )
+    pd.set_option("display.max_rows", 25)
+    pd.set_option("display.min_rows", 20)
+    pd.set_option("display.max_colwidth", 60)
 
 
 # --------------------------------------------------------------------------- text formatters

@@ -186,6 +186,17 @@ class Dataset(Mapping):
         rows = ", ".join(f"{k}={len(v):,}" for k, v in self._tables.items())
         return f"Dataset(month={self.month}, {rows})"
 
+    def _repr_html_(self) -> str:
+        import html
+
+        window = (f"{self.start:%Y-%m-%d} to {self.end - pd.Timedelta(days=1):%Y-%m-%d}"
+                  if self.start is not None else "all dates")
+        tables = " · ".join(f"{html.escape(k)} {len(v):,}" for k, v in self._tables.items())
+        issues = (f"{len(self.quality.errors)} errors, {len(self.quality.warnings)} warnings"
+                  if self.quality else "no data-quality issues")
+        return (f"<p><b>Report month {html.escape(self.month or '-')}</b>, loaded window {window}; "
+                f"rows: {tables}; {issues}.</p>")
+
     def has(self, *tables: str, columns: Mapping[str, Iterable[str]] | None = None) -> bool:
         """True when every table is present (and holds the given columns with some values)."""
         return self.missing_note(*tables, columns=columns) is None
