@@ -1,0 +1,2484 @@
+"""Chapter 04: users, channels, retention and customer lifetime value (用户获取与增长, 000 §3).
+
+The chapter's questions, each answered by one function (data first, options keyword-only):
+
+- **Channel matrix** (渠道矩阵, 000 §3.1): :func:`channel_matrix`, :func:`monthly_channel_roi`,
+  :func:`cut_list` (001 part 4: channels whose ROI stays under 1 are cut), :func:`ltv_curve`
+  (payback month), all gathered by :func:`channel_report`.
+- **New customers** (新客, 001 part 1): :func:`first_order_conversion`, :func:`second_order_rates`,
+  gathered by :func:`new_customer_report`.
+- **Cohorts and repurchase** (复购率, 复购周期; 001 part 1): :func:`cohort_matrix`,
+  :func:`repurchase_trend`, gathered by :func:`cohort_report`.
+- **Lifecycle stages** (用户生命周期, 000 §3.5): :func:`lifecycle_stages`, :func:`stage_mix`,
+  :func:`stage_flow`, :func:`reactivation_rates`, :func:`wakeup_list`, :func:`churn_risk_list`,
+  :func:`stage_vs_p_alive`, gathered by :func:`lifecycle_report`.
+- **Lifetime value** (LTV): the BG/NBD repeat-buying model (Fader, Hardie & Lee 2005, "Counting
+  your customers the easy way") and the Gamma-Gamma spend model (Fader, Hardie & Lee 2005, "RFM and
+  CLV"), fitted by maximum likelihood: :func:`customer_summary`, :func:`fit_bg_nbd`,
+  :func:`fit_gamma_gamma`, :func:`customer_value`, :func:`holdout_check`, :func:`value_tiers`,
+  :func:`member_comparison`, :func:`private_domain_share`.
+
+Everything is a group-by or an array operation: no Python loop over orders or customers (loops run
+over months, channels or stages only), so a shop a hundred times the sample stays fast. A section
+whose table is missing returns a result carrying a ``note`` instead of raising, so the chapter also
+runs on an orders-only source.
+"""
+from __future__ import annotations
+
+import html
+import math
+import weakref
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from matplotlib import ticker
+from matplotlib.colors import LogNorm
+from scipy import optimize, special
+
+from . import charts, i18n
+from .exercises import exercise
+from .metrics import paid_mask
+
+DAY = np.int64(86_400_000_000_000)  # nanoseconds in a day
+#: length of the time units accepted by :func:`customer_summary`, in days
+UNIT_DAYS = {"D": 1.0, "W": 7.0, "M": 365.25 / 12}
+STAGES = ("potential", "new", "active", "dormant", "churned")
+#: English stage names with the handbook's Chinese terms
+STAGE_LABELS = {"potential": "potential 潜在", "new": "new 新客", "active": "active 活跃",
+                "dormant": "dormant 沉睡", "churned": "churned 流失", "unregistered": "not yet registered"}
+STAGE_COLORS = {"potential": "#BAB0AC", "new": "#4E79A7", "active": "#59A14F", "dormant": "#EDC948",
+                "churned": "#E15759"}
+
+
+# =============================================================================================
+# Small helpers
+# =============================================================================================
+
+@dataclass
+class Skipped:
+    """A section that could not run on this source: displays as its note and is falsy."""
+
+    section: str
+    note: str
+
+    def __bool__(self) -> bool:
+        return False
+
+    def _repr_markdown_(self) -> str:
+        return f"*{self.section}: {self.note}*"
+
+
+@dataclass
+class _Html:
+    text: str
+
+    def _repr_html_(self) -> str:
+        return self.text
+
+
+def _settings(data, section: str) -> dict:
+    try:
+        return dict(data.settings[section])
+    except (AttributeError, KeyError):
+        from .settings import load_settings
+        return dict(load_settings()[section])
+
+
+def _require(frame: pd.DataFrame, table: str, *columns: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise KeyError(f"{table} has no column{'s' if len(missing) > 1 else ''} {', '.join(missing)}: "
+                       f"this calculation needs {table}.{', {table}.'.join(columns)}")
+
+
+def _note(data, *tables: str, columns: dict | None = None) -> str | None:
+    try:
+        return data.missing_note(*tables, columns=columns)
+    except AttributeError:  # a plain dict of tables
+        absent = [t for t in tables if t not in data]
+        lacking = [f"{t}.{c}" for t, cols in (columns or {}).items() if t in data for c in cols
+                   if c not in data[t].columns or data[t][c].isna().all()]
+        if not absent and not lacking:
+            return None
+        return "Skipped: this section needs " + ", ".join(absent + lacking) + ", which the source does not provide."
+
+
+def _report_month(data) -> pd.Period:
+    """The report month, or the last month with orders when the data were loaded without one."""
+    month = getattr(data, "month", None)
+    if month:
+        return pd.Period(month, "M")
+    return data["orders"]["order_ts"].max().to_period("M")
+
+
+def _as_of(data) -> pd.Timestamp:
+    """End of the observation (exclusive): the day after the report month."""
+    return (_report_month(data) + 1).start_time
+
+
+def _first_data_month(orders: pd.DataFrame) -> pd.Period:
+    return orders["order_ts"].min().to_period("M")
+
+
+def _month_str(values) -> np.ndarray:
+    """``YYYY-MM`` labels of timestamps (formatting each distinct month once: fast on millions)."""
+    months = np.asarray(values, dtype="datetime64[ns]").astype("datetime64[M]")
+    uniq, inv = np.unique(months, return_inverse=True)
+    labels = np.array([str(u) if not np.isnat(u) else None for u in uniq], dtype=object)
+    return labels[inv.reshape(-1)]
+
+
+def _customer_codes(ids: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes of customer ids (group-bys on integers are far faster than on strings)."""
+    codes, uniques = pd.factorize(ids)
+    return codes.astype("int64"), pd.Index(uniques)
+
+
+def _empty(columns) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="float64") for c in columns})
+
+
+def _paid_orders(data) -> pd.DataFrame:
+    orders = data["orders"]
+    _require(orders, "orders", "customer_id", "order_ts", "paid_amount")
+    return orders.loc[paid_mask(orders) & orders["customer_id"].notna()]
+
+
+def _placeholder(ax, text: str):
+    ax = charts._get_ax(ax)
+    ax.set_axis_off()
+    ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True, fontsize=10, color="#666666",
+            transform=ax.transAxes)
+    return ax
+
+
+def _rounded(frame: pd.DataFrame) -> pd.DataFrame:
+    """Round an action list for a spreadsheet: probabilities and purchase counts to 3 decimals,
+    money to 2, days to whole numbers."""
+    out = frame.copy()
+    for c in out.columns:
+        if not pd.api.types.is_float_dtype(out[c]):
+            continue
+        if c.startswith("days") or c.endswith("_days"):
+            out[c] = out[c].round(0 if c.startswith("days") else 1)
+        elif c.startswith(("p_alive", "expected_purchases", "roi", "rate")) or c.endswith(("_rate", "share")):
+            out[c] = out[c].round(3)
+        else:
+            out[c] = out[c].round(2)
+    return out
+
+
+def _fmt_table(frame: pd.DataFrame, formats: dict, *, caption: str | None = None) -> str:
+    """HTML of a table with money / pct / ratio / count columns formatted for a reader."""
+    def f(kind):
+        return {"money": lambda v: charts.money(v), "pct": lambda v: charts.pct(v),
+                "ratio": lambda v: "—" if pd.isna(v) else f"{v:,.2f}",
+                "count": lambda v: "—" if pd.isna(v) else f"{v:,.0f}",
+                "days": lambda v: "—" if pd.isna(v) else f"{v:,.0f} d",
+                "num": lambda v: "—" if pd.isna(v) else f"{v:,.3g}"}[kind]
+    shown = i18n.localize(frame)  # Chinese headers under lang = zh
+    names = dict(zip(frame.columns, shown.columns))
+    styler = shown.style.format({names[c]: f(k) for c, k in formats.items() if c in names}).hide(axis="index")
+    if caption:
+        styler = styler.set_caption(html.escape(caption))
+    return styler.to_html()
+
+
+# =============================================================================================
+# Gross margin per order
+# =============================================================================================
+
+def order_gross_margin(data) -> pd.DataFrame:
+    """Gross margin (毛利) of every paid order: goods revenue minus the cost of the goods.
+
+    ``gross_margin = paid_amount - shipping_fee - sum(qty x products.unit_cost)``, over orders that
+    were not cancelled (the GMV definition; refunds are not subtracted, as in GMV). Lines whose SKU
+    has no ``unit_cost``, and paid orders without lines, are costed at the shop's cost ratio (cost /
+    line value of the lines that do have a cost). Without any cost the margin is NaN.
+
+    Handbook: 000 §3.1 (channel ROI), 001 part 4.
+
+    Parameters
+    ----------
+    data : Dataset or mapping of tables. Needs ``orders`` (order_id, order_ts, paid_amount;
+        shipping_fee, channel, customer_id used when present); ``order_items`` (order_id, sku, qty,
+        unit_price) and ``products`` (sku, unit_cost) for the cost.
+
+    Returns
+    -------
+    DataFrame
+        one row per paid order: order_id, customer_id, channel, order_ts, month (``YYYY-MM``), gmv,
+        cogs, gross_margin and cost_source (``"unit_cost"``, ``"estimated"`` or ``"none"``).
+
+    Examples
+    --------
+    >>> order_gross_margin(data).groupby("channel")["gross_margin"].sum()   # doctest: +SKIP
+    """
+    orders = data["orders"]
+    _require(orders, "orders", "order_id", "order_ts", "paid_amount")
+    paid = orders.loc[paid_mask(orders)]
+    ship = paid["shipping_fee"].fillna(0.0) if "shipping_fee" in paid.columns else 0.0
+    out = pd.DataFrame({
+        "order_id": paid["order_id"].to_numpy(),
+        "customer_id": paid["customer_id"].to_numpy() if "customer_id" in paid.columns else None,
+        "channel": paid["channel"].fillna("unknown").to_numpy() if "channel" in paid.columns else "all",
+        "order_ts": paid["order_ts"].to_numpy(),
+        "month": _month_str(paid["order_ts"]),
+        "gmv": paid["paid_amount"].to_numpy(dtype="float64"),
+        "goods": (paid["paid_amount"] - ship).to_numpy(dtype="float64"),
+    })
+    has_cost = ("order_items" in data and "products" in data and "unit_cost" in data["products"].columns
+                and data["products"]["unit_cost"].notna().any())
+    if not has_cost:
+        out["cogs"] = np.nan
+        out["gross_margin"] = np.nan
+        out["cost_source"] = "none"
+        return out.drop(columns="goods")
+    items = data["order_items"]
+    _require(items, "order_items", "order_id", "sku", "qty", "unit_price")
+    products = data["products"].drop_duplicates("sku")
+    n = len(out)
+    pos = pd.Index(out["order_id"]).get_indexer(items["order_id"])  # -1: a line of a cancelled order
+    sku_pos = pd.Index(products["sku"]).get_indexer(items["sku"])
+    cost_of = np.append(products["unit_cost"].to_numpy(dtype="float64"), np.nan)
+    unit_cost = cost_of[sku_pos]  # sku_pos -1 picks the NaN appended last
+    qty = items["qty"].astype("float64").to_numpy()
+    value = qty * items["unit_price"].to_numpy(dtype="float64")
+    live = pos >= 0
+    costed = ~np.isnan(unit_cost)
+    line_cost = np.where(costed, qty * np.nan_to_num(unit_cost), 0.0)
+    known = live & costed
+    ratio = line_cost[known].sum() / value[known].sum() if value[known].sum() > 0 else np.nan
+    cost_known = np.bincount(pos[live], weights=line_cost[live], minlength=n)
+    uncosted = np.bincount(pos[live], weights=np.where(costed, 0.0, value)[live], minlength=n)
+    has_lines = np.bincount(pos[live], minlength=n) > 0
+    cogs = np.where(has_lines, cost_known + uncosted * ratio, out["goods"].to_numpy() * ratio)
+    out["cogs"] = cogs
+    out["gross_margin"] = out["goods"] - out["cogs"]
+    out["cost_source"] = np.where(~has_lines | (uncosted > 0), "estimated", "unit_cost")
+    return out.drop(columns="goods")
+
+
+# =============================================================================================
+# Channel matrix, ROI, cut list, LTV curve and payback
+# =============================================================================================
+
+def monthly_channel_roi(data, *, margins: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Spend, GMV, gross margin, ROAS and ROI per month and channel.
+
+    ``ROAS = GMV / spend``; ``ROI = gross margin / spend`` (投入产出比 on gross margin: above 1 the
+    channel's orders earn back what was spent on it). Handbook 000 §3.1, 001 part 4.
+
+    Parameters
+    ----------
+    data : needs ``orders`` and ``marketing_spend`` (date, channel, spend); the margin needs
+        ``order_items`` and ``products.unit_cost`` (see :func:`order_gross_margin`).
+    margins : the result of :func:`order_gross_margin`, when already computed.
+
+    Returns
+    -------
+    DataFrame
+        month, channel, spend, gmv, gross_margin, roas, roi (NaN where nothing was spent).
+    """
+    spend = data["marketing_spend"]
+    _require(spend, "marketing_spend", "date", "channel", "spend")
+    m = order_gross_margin(data) if margins is None else margins
+    sales = m.groupby(["month", "channel"], observed=True).agg(gmv=("gmv", "sum"),
+                                                               gross_margin=("gross_margin", "sum"))
+    if m["gross_margin"].isna().all():
+        sales["gross_margin"] = np.nan
+    costs = (spend.assign(month=_month_str(spend["date"]))
+             .groupby(["month", "channel"], observed=True)["spend"].sum().rename("spend"))
+    out = pd.concat([costs, sales], axis=1).reset_index()
+    out[["spend", "gmv"]] = out[["spend", "gmv"]].fillna(0.0)
+    if m["gross_margin"].notna().any():  # a month with spend and no orders earned nothing
+        out["gross_margin"] = out["gross_margin"].fillna(0.0)
+    out = out[out["month"] <= str(_report_month(data))]
+    pos = out["spend"].where(out["spend"] > 0)
+    out["roas"] = out["gmv"] / pos
+    out["roi"] = out["gross_margin"] / pos
+    return out[["month", "channel", "spend", "gmv", "gross_margin", "roas", "roi"]].sort_values(
+        ["month", "channel"]).reset_index(drop=True)
+
+
+def ltv_curve(data, *, margins: pd.DataFrame | None = None, max_months: int | None = None) -> pd.DataFrame:
+    """Cumulative gross margin per acquired customer by months since the first order, per channel.
+
+    For each acquisition channel (channel of the customer's first paid order) and ``k`` months after
+    the first-order month (0 = that month), ``cum_margin_per_customer(k)`` = gross margin of the
+    cohorts' orders in months 0..k / customers of those cohorts, over the first-order cohorts whose
+    month ``k`` is complete. The first month with orders is left out: customers who had bought before
+    the data began would look new in it. Gives the historical LTV (000 §3.5) and the payback month.
+
+    Returns
+    -------
+    DataFrame
+        channel (``"all"`` for the whole shop), months_since, customers (in the cohorts that reach
+        ``k``), cum_margin_per_customer, cum_gmv_per_customer.
+    """
+    m = order_gross_margin(data) if margins is None else margins
+    m = m[m["customer_id"].notna()]
+    report = _report_month(data)
+    first_month = _first_data_month(data["orders"])
+    per = pd.PeriodIndex(pd.to_datetime(m["order_ts"]), freq="M") if len(m) else pd.PeriodIndex([], freq="M")
+    mi = per.year.to_numpy() * 12 + per.month.to_numpy() - 1
+    codes, _ = _customer_codes(m["customer_id"])
+    frame = pd.DataFrame({"customer_id": codes, "mi": mi, "channel": m["channel"].to_numpy(),
+                          "ts": m["order_ts"].to_numpy(), "gm": m["gross_margin"].to_numpy(), "gmv": m["gmv"].to_numpy()})
+    order = np.lexsort((frame["ts"].to_numpy(), codes))
+    firsts = order[np.r_[True, codes[order][1:] != codes[order][:-1]]]  # each customer's first order
+    first = pd.DataFrame({"mi": mi[firsts], "channel": frame["channel"].to_numpy()[firsts]}, index=codes[firsts])
+    first_of = np.empty(codes.max() + 1 if len(codes) else 0, dtype="int64")
+    first_of[codes[firsts]] = firsts
+    frame["cohort"] = mi[first_of[codes]]
+    frame["acq"] = frame["channel"].to_numpy()[first_of[codes]]
+    frame["k"] = frame["mi"] - frame["cohort"]
+    first_mi = first_month.year * 12 + first_month.month - 1
+    report_mi = report.year * 12 + report.month - 1
+    frame = frame[frame["cohort"] > first_mi]
+    cohorts = first[first["mi"] > first_mi].groupby(["channel", "mi"]).size().rename("n").reset_index()
+    rows = []
+    groups = [("all", frame, cohorts.groupby("mi")["n"].sum().reset_index())]
+    groups += [(c, frame[frame["acq"] == c], cohorts[cohorts["channel"] == c][["mi", "n"]])
+               for c in sorted(cohorts["channel"].unique())]
+    kmax = report_mi - first_mi - 1 if max_months is None else max_months
+    for name, f, sizes in groups:  # a handful of channels
+        if sizes.empty:
+            continue
+        by = f.groupby(["cohort", "k"])[["gm", "gmv"]].sum()
+        ks = np.arange(0, max(kmax, 0) + 1)
+        cohort_ids = sizes["mi"].to_numpy()
+        grid = pd.MultiIndex.from_product([cohort_ids, ks], names=["cohort", "k"])
+        by = by.reindex(grid, fill_value=0.0)
+        cum = by.groupby(level="cohort").cumsum()
+        cum = cum.reset_index()
+        cum["n"] = cum["cohort"].map(sizes.set_index("mi")["n"])
+        cum = cum[cum["cohort"] + cum["k"] <= report_mi]
+        agg = cum.groupby("k").agg(customers=("n", "sum"), gm=("gm", "sum"), gmv=("gmv", "sum"))
+        agg = agg[agg["customers"] > 0]
+        rows.append(pd.DataFrame({"channel": name, "months_since": agg.index.to_numpy(),
+                                  "customers": agg["customers"].to_numpy(),
+                                  "cum_margin_per_customer": (agg["gm"] / agg["customers"]).to_numpy(),
+                                  "cum_gmv_per_customer": (agg["gmv"] / agg["customers"]).to_numpy()}))
+    if not rows:
+        return _empty(["channel", "months_since", "customers", "cum_margin_per_customer", "cum_gmv_per_customer"])
+    out = pd.concat(rows, ignore_index=True)
+    if m["gross_margin"].isna().all():
+        out["cum_margin_per_customer"] = np.nan
+    return out
+
+
+def _payback(curve: pd.DataFrame, channel: str, cac: float) -> float:
+    c = curve[curve["channel"] == channel]
+    if c.empty or pd.isna(cac):
+        return np.nan
+    hit = c.loc[c["cum_margin_per_customer"] >= cac, "months_since"]
+    return float(hit.min() + 1) if len(hit) else np.nan
+
+
+def channel_matrix(data, *, month: str | None = None, horizon_months: int | None = None,
+                   margins: pd.DataFrame | None = None, curve: pd.DataFrame | None = None,
+                   value: CustomerValue | None = None) -> pd.DataFrame:
+    """The channel matrix (渠道矩阵) of one month: what each channel costs and brings.
+
+    Per channel: spend, visitors (UV), paid orders, new buyers (customers whose first paid order
+    was on this channel in the month), GMV, gross margin, ``CAC = spend / new buyers`` (获客成本),
+    ``ROAS = GMV / spend``, ``ROI = gross margin / spend``, LTV = cumulative gross margin per
+    acquired customer over ``horizon_months`` (see :func:`ltv_curve`), ``LTV:CAC`` and the payback
+    month (the month after acquisition, 1 = the first-order month, in which the cumulative margin
+    per customer first covers the CAC). A last row ``all`` holds the whole shop. Handbook 000 §3.1.
+
+    Parameters
+    ----------
+    data : needs ``orders`` (with customer_id and channel) and ``marketing_spend``; ``traffic`` adds
+        visitors, ``order_items`` + ``products.unit_cost`` the margin (ROI, LTV, payback).
+    month : ``YYYY-MM``; the report month by default.
+    horizon_months : LTV horizon; settings ``acquisition.ltv_horizon_months`` (12) by default.
+    value : a :class:`CustomerValue` (see :func:`customer_value`). When the data are too short for the
+        historical LTV (no cohort has been observed for the whole horizon), the LTV is predicted
+        instead: the channel's first-month margin per new buyer plus the BG/NBD expected repeat
+        purchases of a new customer over the rest of the horizon x the Gamma-Gamma mean spend x the
+        shop's margin rate (``ltv_basis`` says which).
+
+    Returns
+    -------
+    DataFrame
+        channel, spend, visitors, paid_orders, new_buyers, gmv, gross_margin, cac, roas, roi, ltv,
+        ltv_basis (``history`` / ``model``), ltv_cac, payback_months (NaN = not paid back within the
+        months the data cover).
+
+    Examples
+    --------
+    >>> channel_matrix(data).set_index("channel")[["cac", "roi"]]   # doctest: +SKIP
+    """
+    cfg = _settings(data, "acquisition")
+    horizon = int(horizon_months or cfg["ltv_horizon_months"])
+    month = str(month or _report_month(data))
+    m = order_gross_margin(data) if margins is None else margins
+    roi = monthly_channel_roi(data, margins=m)
+    roi = roi[roi["month"] == month].set_index("channel")
+    mm = m[m["month"] == month]
+    sales = mm.groupby("channel").agg(paid_orders=("order_id", "size"))
+    summary = data.derived("customer_summary") if hasattr(data, "derived") else None
+    if summary is None or "first_channel" not in summary.columns:
+        firsts = m.sort_values("order_ts", kind="stable").drop_duplicates("customer_id")
+        summary = pd.DataFrame({"first_order_ts": firsts["order_ts"].to_numpy(), "first_channel": firsts["channel"].to_numpy()})
+    new = summary[_month_str(summary["first_order_ts"]) == month].groupby("first_channel").size()
+    visitors = pd.Series(dtype="float64")
+    if "traffic" in data:
+        t = data.derived("daily_kpis") if hasattr(data, "derived") else data["traffic"]  # the shared table when loaded
+        t = t[t["visitors"].notna()] if "visitors" in t.columns else t.iloc[0:0]
+        visitors = t[_month_str(t["date"]) == month].groupby("channel")["visitors"].sum().astype("float64")
+    channels = sorted(set(roi.index) | set(sales.index) | set(visitors.index))
+    out = pd.DataFrame(index=pd.Index(channels, name="channel"))
+    out["spend"] = roi["spend"].reindex(channels).fillna(0.0)
+    out["visitors"] = visitors.reindex(channels) if len(visitors) else np.nan
+    out["paid_orders"] = sales["paid_orders"].reindex(channels).fillna(0).astype("int64")
+    out["new_buyers"] = new.reindex(channels).fillna(0).astype("int64")
+    out["gmv"] = mm.groupby("channel")["gmv"].sum().reindex(channels).fillna(0.0)
+    out["gross_margin"] = mm.groupby("channel")["gross_margin"].sum(min_count=1).reindex(channels)
+    total = out.sum(numeric_only=True, min_count=1).to_frame("all").T
+    total.index.name = "channel"
+    out = pd.concat([out, total])
+    spend = out["spend"].where(out["spend"] > 0)
+    out["cac"] = spend / out["new_buyers"].where(out["new_buyers"] > 0)
+    out["roas"] = out["gmv"] / spend
+    out["roi"] = out["gross_margin"] / spend
+    curve = ltv_curve(data, margins=m) if curve is None else curve
+    at = curve[curve["months_since"] == horizon - 1].set_index("channel")["cum_margin_per_customer"]
+    out["ltv"] = at.reindex(out.index)
+    out["ltv_basis"] = np.where(out["ltv"].notna(), "history", "")
+    if out["ltv"].isna().any() and value is not None and value.bg_nbd is not None and not np.isnan(value.margin_rate):
+        first = curve[curve["months_since"] == 0].set_index("channel")["cum_margin_per_customer"].reindex(out.index)
+        per_month = UNIT_DAYS["M"] / UNIT_DAYS[value.unit]
+        repeat = float(value.bg_nbd.expected_purchases_new(horizon * per_month) - value.bg_nbd.expected_purchases_new(per_month))
+        model = first + repeat * value.gamma_gamma.population_mean() * value.margin_rate
+        fill = out["ltv"].isna() & model.notna()
+        out.loc[fill, "ltv"] = model[fill]
+        out.loc[fill, "ltv_basis"] = "model"
+    out["ltv_cac"] = out["ltv"] / out["cac"]
+    out["payback_months"] = [_payback(curve, c, cac) for c, cac in zip(out.index, out["cac"])]  # per channel
+    out["paid_orders"] = out["paid_orders"].astype("int64")
+    out["new_buyers"] = out["new_buyers"].astype("int64")
+    return out.reset_index()
+
+
+def cut_list(data, *, roi: pd.DataFrame | None = None, threshold: float | None = None,
+             months: int | None = None, month: str | None = None) -> pd.DataFrame:
+    """Channels whose ROI stayed under the line in each of the last ``months`` months (砍渠道).
+
+    The handbook's monthly review (001 part 4) cuts a channel whose return stays below 1 (there:
+    小红书素人笔记, ROI < 1) and moves its budget to a channel that earns more.
+
+    Parameters
+    ----------
+    data : as :func:`monthly_channel_roi`.
+    roi : the result of :func:`monthly_channel_roi`, when already computed.
+    threshold, months : settings ``acquisition.roi_cut`` (1.0) and ``acquisition.roi_cut_months`` (3).
+    month : the month the review is made in (``YYYY-MM``); the report month by default.
+
+    Returns
+    -------
+    DataFrame
+        one row per channel to cut: channel, months_below (consecutive months under the line up to the
+        report month), roi_month (report month), roi_last_n (over the last ``months`` months), spend_last_n,
+        gross_margin_last_n, shortfall_last_n (spend not earned back), best_channel (highest ROI this month,
+        where the budget could go) and reason.
+    """
+    cfg = _settings(data, "acquisition")
+    threshold = float(cfg["roi_cut"] if threshold is None else threshold)
+    months = int(cfg["roi_cut_months"] if months is None else months)
+    roi = monthly_channel_roi(data) if roi is None else roi
+    cols = ["channel", "months_below", "roi_month", "roi_last_n", "spend_last_n", "gross_margin_last_n",
+            "shortfall_last_n", "best_channel", "reason"]
+    report = pd.Period(month, "M") if month else _report_month(data)
+    wanted = [str(report - i) for i in range(months)]
+    r = roi[(roi["spend"] > 0) & (roi["month"] <= str(report))]
+    last = r[r["month"].isin(wanted)]
+    if last["roi"].isna().all():
+        return pd.DataFrame(columns=cols)
+    g = last.groupby("channel").agg(n=("month", "nunique"), worst=("roi", "max"), spend=("spend", "sum"),
+                                    gm=("gross_margin", "sum"))
+    cut = g[(g["n"] == months) & (g["worst"] < threshold)]
+    if cut.empty:
+        return pd.DataFrame(columns=cols)
+    wide = r.pivot_table(index="month", columns="channel", values="roi").sort_index()
+    below = (wide < threshold).iloc[::-1]
+    streak = below.cumprod().sum()  # consecutive months under the line, counted back from the report month
+    this = r[r["month"] == str(report)].set_index("channel")["roi"]
+    best = this.drop(cut.index, errors="ignore").idxmax() if this.drop(cut.index, errors="ignore").notna().any() else ""
+    out = pd.DataFrame({
+        "channel": cut.index, "months_below": streak.reindex(cut.index).astype("int64").to_numpy(),
+        "roi_month": this.reindex(cut.index).to_numpy(), "roi_last_n": (cut["gm"] / cut["spend"]).to_numpy(),
+        "spend_last_n": cut["spend"].to_numpy(), "gross_margin_last_n": cut["gm"].to_numpy(),
+        "shortfall_last_n": (cut["spend"] - cut["gm"]).to_numpy(), "best_channel": best,
+    })
+    out["reason"] = [f"ROI under {threshold:g} for {n} months in a row (last {months}: {v:.2f}); "
+                     f"cut or rework it, move budget to {best}" for n, v in zip(out["months_below"], out["roi_last_n"])]
+    return _rounded(out.sort_values("shortfall_last_n", ascending=False).reset_index(drop=True))
+
+
+@dataclass
+class ChannelReport:
+    """The channel section: matrix of the month, monthly ROI, cut list, LTV curves."""
+
+    month: str
+    matrix: pd.DataFrame
+    monthly: pd.DataFrame
+    cut: pd.DataFrame
+    curve: pd.DataFrame
+    threshold: float = 1.0
+    cost_note: str = ""
+    note: str | None = None
+
+    @property
+    def _channels(self) -> pd.DataFrame:
+        return self.matrix[self.matrix["channel"] != "all"].set_index("channel")
+
+    @property
+    def _total(self) -> pd.Series | None:
+        t = self.matrix[self.matrix["channel"] == "all"]
+        return None if t.empty else t.iloc[0]
+
+    @property
+    def lowest_roi_channel(self) -> str | None:
+        roi = self._channels["roi"] if not self.matrix.empty else pd.Series(dtype=float)
+        return None if roi.dropna().empty else str(roi.idxmin())
+
+    @property
+    def lowest_roi(self) -> float | None:
+        c = self.lowest_roi_channel
+        return None if c is None else float(self._channels.loc[c, "roi"])
+
+    def total(self, column: str) -> float | None:
+        t = self._total
+        return None if t is None or pd.isna(t[column]) else float(t[column])
+
+    def show_cut(self):
+        """The cut list formatted (or a sentence when no channel is to be cut)."""
+        if self.note:
+            return Skipped("Cut list", self.note)
+        if self.cut.empty:
+            return _Html(f"<p>No channel stayed under ROI {self.threshold:g} for the last months: nothing to cut.</p>")
+        return _Html(_fmt_table(self.cut, {"roi_month": "ratio", "roi_last_n": "ratio", "spend_last_n": "money",
+                                           "gross_margin_last_n": "money", "shortfall_last_n": "money"},
+                                caption="Cut list 砍渠道清单"))
+
+    def _repr_html_(self) -> str:
+        if self.note:
+            return f"<p><em>{html.escape(self.note)}</em></p>"
+        fm = {"spend": "money", "visitors": "count", "paid_orders": "count", "new_buyers": "count", "gmv": "money",
+              "gross_margin": "money", "cac": "money", "roas": "ratio", "roi": "ratio", "ltv": "money",
+              "ltv_cac": "ratio", "payback_months": "count"}
+        cap = f"Channel matrix 渠道矩阵, {self.month}" + (f" ({self.cost_note})" if self.cost_note else "")
+        return _fmt_table(self.matrix, fm, caption=cap)
+
+
+def channel_report(data, *, month: str | None = None) -> ChannelReport:
+    """Everything the channel section shows, or a note when ``marketing_spend`` is missing.
+
+    See :func:`channel_matrix`, :func:`monthly_channel_roi`, :func:`cut_list` and :func:`ltv_curve`.
+    """
+    cfg = _settings(data, "acquisition")
+    month = str(month or _report_month(data))
+    empty = ChannelReport(month, _empty(["channel"]), _empty(["month", "channel", "roi"]),
+                          pd.DataFrame(columns=["channel", "months_below", "roi_month", "roi_last_n", "spend_last_n",
+                                                "gross_margin_last_n", "shortfall_last_n", "best_channel", "reason"]),
+                          _empty(["channel", "months_since", "cum_margin_per_customer"]), float(cfg["roi_cut"]))
+    note = _note(data, "marketing_spend", columns={"orders": ["customer_id", "channel"]})
+    if note:
+        empty.note = note
+        return empty
+    margins = _cached(data, "margins", order_gross_margin)
+    roi = monthly_channel_roi(data, margins=margins)
+    curve = ltv_curve(data, margins=margins)
+    horizon = int(cfg["ltv_horizon_months"])
+    value = None
+    if not (curve["months_since"] == horizon - 1).any() and margins["gross_margin"].notna().any():
+        value = customer_value(data)  # too little history for a 12-month LTV: predict it
+    matrix = channel_matrix(data, month=month, margins=margins, curve=curve, value=value)
+    cut = cut_list(data, roi=roi)
+    src = margins["cost_source"]
+    cost_note = ("no unit cost in the data: ROI, LTV and payback cannot be computed on gross margin"
+                 if (src == "none").all() else
+                 f"{(src == 'estimated').mean():.0%} of orders costed at the shop's cost ratio" if (src == "estimated").any() else "")
+    if (matrix.get("ltv_basis") == "model").any():
+        cost_note = "; ".join(filter(None, [cost_note, f"LTV predicted by BG/NBD + Gamma-Gamma: no cohort observed for {horizon} months yet"]))
+    return ChannelReport(month, matrix, roi, cut, curve, float(cfg["roi_cut"]), cost_note)
+
+
+def plot_channel_roi(report: ChannelReport, *, ax=None):
+    """ROI per channel by month, with the cut line (001 part 4: ROI under 1 is cut)."""
+    if report.note or report.monthly["roi"].isna().all():
+        return _placeholder(ax, report.note or "No gross margin: ROI needs products.unit_cost")
+    ax = charts.line_chart(report.monthly.dropna(subset=["roi"]), x="month", y="roi", hue="channel", ax=ax,
+                           title="ROI on gross margin by channel 渠道投入产出比")
+    charts.annotate_threshold(ax, report.threshold, f"cut line ROI {report.threshold:g}")
+    ax.set_ylabel("gross margin / spend")
+    return ax
+
+
+def plot_cac_ltv(report: ChannelReport, *, ax=None):
+    """CAC against 12-month LTV per channel (bars side by side), LTV:CAC written above."""
+    if report.note or report.matrix.empty:
+        return _placeholder(ax, report.note or "no channel data")
+    ax = charts._get_ax(ax)
+    m = report.matrix.set_index("channel")
+    x = np.arange(len(m))
+    ax.bar(x - 0.2, m["cac"].fillna(0), width=0.4, label="CAC 获客成本", color=charts.PALETTE[0])
+    ax.bar(x + 0.2, m["ltv"].fillna(0), width=0.4, label="LTV (gross margin) 用户价值", color=charts.PALETTE[4])
+    for xi, (ratio, top) in enumerate(zip(m["ltv_cac"], np.fmax(m["cac"].fillna(0), m["ltv"].fillna(0)))):
+        ax.text(xi, top, "—" if pd.isna(ratio) else f"{ratio:.1f}x", ha="center", va="bottom", fontsize=9)
+    ax.set_xticks(x, m.index, rotation=30, ha="right")
+    charts.format_money_axis(ax)
+    ax.legend(loc="upper left", fontsize=8)
+    ax.set_title(f"CAC and LTV per new buyer, {report.month} (label: LTV:CAC)")
+    return ax
+
+
+def plot_payback(report: ChannelReport, *, ax=None, months: int = 18):
+    """Payback per channel: cumulative gross margin per acquired customer divided by the channel's
+    CAC, by month since the first order. Where a line crosses 1 the channel has earned its
+    acquisition cost back; a line that stays under 1 never does (within the months the data cover)."""
+    if report.note or report.curve.empty or report.curve["cum_margin_per_customer"].isna().all():
+        return _placeholder(ax, report.note or "No gross margin: the payback curve needs products.unit_cost")
+    ax = charts._get_ax(ax)
+    curve = report.curve[(report.curve["channel"] != "all") & (report.curve["months_since"] < months)]
+    cac = report.matrix.set_index("channel")["cac"]
+    for ch, c in curve.groupby("channel"):  # a handful of channels
+        if pd.isna(cac.get(ch)):
+            continue
+        ax.plot(c["months_since"] + 1, c["cum_margin_per_customer"] / cac[ch], color=charts.channel_color(ch),
+                label=ch, marker="o", ms=3)
+    charts.annotate_threshold(ax, 1.0, "paid back (margin = CAC)")
+    ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
+    ax.set_xlabel("months since the first order (1 = first-order month)")
+    ax.set_ylabel("cumulative margin per customer / CAC")
+    ax.set_ylim(bottom=0)
+    ax.legend(ncol=3, fontsize=8, loc="upper left")
+    ax.set_title(f"Payback 回本周期: margin earned per new buyer vs CAC of {report.month}")
+    return ax
+
+
+# =============================================================================================
+# New customers: first-order conversion, second orders
+# =============================================================================================
+
+def first_order_conversion(data, *, window_days: int | None = None, by: str | None = None) -> pd.DataFrame:
+    """New-customer first-order conversion (新客首单转化率) by sign-up month.
+
+    ``conversion = registrants with a first paid order within window_days of sign-up / registrants``.
+    Only sign-ups inside the loaded window count, and a month whose window runs past the end of the
+    data is masked (NaN), so the latest months never look artificially low. Handbook 001 part 1.
+
+    Parameters
+    ----------
+    data : needs ``customers`` (customer_id, signup_ts) and ``orders``.
+    window_days : settings ``acquisition.first_order_window_days`` (30) by default.
+    by : optional customers column to split by (e.g. ``"acquisition_channel"``).
+
+    Returns
+    -------
+    DataFrame
+        signup_month, [by], registrants, converted, conversion, complete (bool).
+    """
+    cfg = _settings(data, "acquisition")
+    window = int(window_days or cfg["first_order_window_days"])
+    cust = data["customers"]
+    _require(cust, "customers", "customer_id", "signup_ts")
+    paid = _paid_orders(data)
+    first = paid.groupby("customer_id")["order_ts"].min()
+    start = data["orders"]["order_ts"].min().normalize()
+    c = cust[cust["signup_ts"].notna() & (cust["signup_ts"] >= start) & (cust["signup_ts"] < _as_of(data))]
+    fo = c["customer_id"].map(first)
+    converted = fo.notna() & (fo <= c["signup_ts"] + pd.Timedelta(days=window))
+    keys = ["signup_month"] + ([by] if by else [])
+    frame = pd.DataFrame({"signup_month": _month_str(c["signup_ts"]), "converted": converted.to_numpy()})
+    if by:
+        frame[by] = c[by].fillna("unknown").to_numpy()
+    out = frame.groupby(keys).agg(registrants=("converted", "size"), converted=("converted", "sum")).reset_index()
+    end = _as_of(data)
+    month_end = pd.PeriodIndex(out["signup_month"], freq="M").end_time.normalize() + pd.Timedelta(days=1)
+    out["complete"] = np.asarray(month_end + pd.Timedelta(days=window) <= end)
+    out["conversion"] = (out["converted"] / out["registrants"]).where(out["complete"])
+    return out[keys + ["registrants", "converted", "conversion", "complete"]]
+
+
+def second_order_rates(data, *, windows=None, by: str | None = None) -> pd.DataFrame:
+    """Share of new buyers who buy again within 30 / 60 / 90 days (二次购买率), by first-order month.
+
+    A second order is a paid order on a later day than the first (same-day orders are one visit).
+    ``rate_Nd = new buyers with a second order within N days of the first / new buyers``; a cell whose
+    N days run past the end of the data is masked. The first month with orders is left out (customers
+    who bought before the data began would look new there). Handbook 001 part 1.
+
+    Parameters
+    ----------
+    data : needs ``orders`` with customer_id.
+    windows : settings ``acquisition.second_order_windows`` ([30, 60, 90]) by default.
+    by : ``"first_channel"`` to split by the channel of the first order.
+
+    Returns
+    -------
+    DataFrame
+        first_month, [first_channel], new_buyers, rate_30d, rate_60d, rate_90d (one per window).
+    """
+    cfg = _settings(data, "acquisition")
+    windows = [int(w) for w in (windows or cfg["second_order_windows"])]
+    paid = _paid_orders(data)
+    codes, ids = _customer_codes(paid["customer_id"])
+    day = paid["order_ts"].to_numpy().astype("datetime64[D]").astype("int64")
+    chan = paid["channel"].fillna("unknown").to_numpy() if "channel" in paid.columns else np.full(len(paid), "all", dtype=object)
+    order = np.lexsort((day, codes))
+    c, d, ch = codes[order], day[order], chan[order]
+    keep = np.r_[True, (c[1:] != c[:-1]) | (d[1:] != d[:-1])]  # one row per customer and day
+    c, d, ch = c[keep], d[keep], ch[keep]
+    start = np.r_[True, c[1:] != c[:-1]]
+    first_i = np.flatnonzero(start)
+    has_second = np.r_[~start[1:], False][first_i]  # the next row is the same customer's second day
+    gap = np.where(has_second, d[np.minimum(first_i + 1, len(d) - 1)] - d[first_i], np.nan)
+    out = pd.DataFrame({"first": d[first_i].astype("datetime64[D]"), "gap": gap, "first_channel": ch[first_i]})
+    out["first_month"] = _month_str(out["first"])
+    first_month = str(_first_data_month(data["orders"]))
+    out = out[out["first_month"] > first_month]
+    keys = ["first_month"] + (["first_channel"] if by else [])
+    agg = {"new_buyers": ("gap", "size")}
+    for w in windows:
+        out[f"r{w}"] = (out["gap"] <= w).astype("float64")
+        agg[f"rate_{w}d"] = (f"r{w}", "mean")
+    res = out.groupby(keys).agg(**agg).reset_index()
+    end = _as_of(data)
+    month_end = pd.PeriodIndex(res["first_month"], freq="M").end_time.normalize() + pd.Timedelta(days=1)
+    for w in windows:
+        res[f"rate_{w}d"] = res[f"rate_{w}d"].where(np.asarray(month_end + pd.Timedelta(days=w) <= end))
+    return res
+
+
+@dataclass
+class NewCustomerReport:
+    """The new-customer section: first-order conversion and second-order rates."""
+
+    conversion: pd.DataFrame
+    conversion_by_channel: pd.DataFrame
+    second_orders: pd.DataFrame
+    second_by_channel: pd.DataFrame
+    windows: list = field(default_factory=lambda: [30, 60, 90])
+    note: str | None = None
+    window_days: int = 30
+
+    def _latest(self, frame, col, lag=0):
+        f = frame.dropna(subset=[col]) if col in frame.columns else frame.iloc[0:0]
+        if f.empty:
+            return None, None
+        key = "signup_month" if "signup_month" in f.columns else "first_month"
+        latest = pd.Period(f[key].iloc[-1], "M")
+        month = str(latest - lag)
+        hit = f.loc[f[key] == month, col]
+        return month, (None if hit.empty else float(hit.iloc[0]))
+
+    @property
+    def latest_conversion(self):
+        """(sign-up month, conversion) of the latest complete month."""
+        return self._latest(self.conversion, "conversion")
+
+    @property
+    def conversion_year_ago(self):
+        return self._latest(self.conversion, "conversion", 12)
+
+    def latest_second(self, window: int = 90):
+        """(first-order month, rate) of the latest month whose window is complete."""
+        return self._latest(self.second_orders, f"rate_{window}d")
+
+    def second_year_ago(self, window: int = 90):
+        return self._latest(self.second_orders, f"rate_{window}d", 12)
+
+    def channel_conversion(self, months: int = 3) -> pd.DataFrame:
+        """First-order conversion by acquisition channel over the last ``months`` complete sign-up months."""
+        c = self.conversion_by_channel
+        if c.empty or "acquisition_channel" not in c.columns:
+            return pd.DataFrame(columns=["acquisition_channel", "registrants", "converted", "conversion"])
+        done = c[c["complete"].astype(bool)]
+        last = sorted(done["signup_month"].unique())[-months:]
+        out = done[done["signup_month"].isin(last)].groupby("acquisition_channel")[["registrants", "converted"]].sum()
+        out["conversion"] = out["converted"] / out["registrants"]
+        out.attrs["months"] = f"{last[0]} .. {last[-1]}" if last else ""
+        return out.reset_index().sort_values("conversion", ascending=False, ignore_index=True)
+
+    def show_channel_conversion(self, months: int = 3):
+        """:meth:`channel_conversion` formatted (or the note when sign-ups are unknown)."""
+        t = self.channel_conversion(months)
+        if t.empty:
+            return Skipped("First-order conversion by channel", self.note or "no sign-ups")
+        return _Html(_fmt_table(t, {"registrants": "count", "converted": "count", "conversion": "pct"},
+                                caption=f"First-order conversion by acquisition channel, sign-ups {t.attrs['months']}"))
+
+    def _repr_html_(self) -> str:
+        parts = []
+        if self.note:
+            parts.append(f"<p><em>{html.escape(self.note)}</em></p>")
+        if not self.second_orders.empty:
+            fm = {"new_buyers": "count"} | {f"rate_{w}d": "pct" for w in self.windows}
+            parts.append(_fmt_table(self.second_orders.tail(13), fm,
+                                    caption="Second-order rate of new buyers by first-order month 二次购买率"))
+        if not self.conversion.empty:
+            parts.append(_fmt_table(self.conversion.tail(13).drop(columns="complete"),
+                                    {"registrants": "count", "converted": "count", "conversion": "pct"},
+                                    caption=f"First-order conversion 首单转化率 within {self.window_days} days, by sign-up month"))
+        return "\n".join(parts)
+
+
+def new_customer_report(data) -> NewCustomerReport:
+    """First-order conversion (needs ``customers.signup_ts``; a note otherwise) and second-order rates."""
+    cfg = _settings(data, "acquisition")
+    windows = [int(w) for w in cfg["second_order_windows"]]
+    note = _note(data, columns={"orders": ["customer_id"]})
+    if note:
+        e = _empty(["signup_month", "registrants", "converted", "conversion"])
+        return NewCustomerReport(e, e, _empty(["first_month", "new_buyers"]), _empty(["first_month"]), windows, note)
+    second = second_order_rates(data, windows=windows)
+    second_ch = second_order_rates(data, windows=windows, by="first_channel")
+    cnote = _note(data, "customers", columns={"customers": ["signup_ts"]})
+    if cnote:
+        e = _empty(["signup_month", "registrants", "converted", "conversion"])
+        return NewCustomerReport(e, e, second, second_ch, windows,
+                                 cnote.replace("this section", "first-order conversion"))
+    conv = first_order_conversion(data)
+    by = None
+    if "acquisition_channel" in data["customers"].columns:
+        by = first_order_conversion(data, by="acquisition_channel")
+    by = by if by is not None else _empty(["signup_month", "acquisition_channel", "conversion"])
+    return NewCustomerReport(conv, by, second, second_ch, windows, window_days=int(cfg["first_order_window_days"]))
+
+
+def plot_new_customers(report: NewCustomerReport, *, ax=None):
+    """First-order conversion by sign-up month and the 30/60/90-day second-order rates by first-order
+    month, on one percentage axis (masked months are left out)."""
+    ax = charts._get_ax(ax)
+    drawn = False
+    if not report.conversion.dropna(subset=["conversion"]).empty:
+        c = report.conversion.dropna(subset=["conversion"])
+        ax.plot(pd.PeriodIndex(c["signup_month"], freq="M").to_timestamp(), c["conversion"], marker="o",
+                color=charts.PALETTE[0], label=f"first order within {report.window_days} days of sign-up 首单转化率")
+        drawn = True
+    s = report.second_orders
+    for i, w in enumerate(report.windows):  # three windows
+        col = f"rate_{w}d"
+        if col in s.columns and s[col].notna().any():
+            ss = s.dropna(subset=[col])
+            ax.plot(pd.PeriodIndex(ss["first_month"], freq="M").to_timestamp(), ss[col], marker="o", ms=3,
+                    color=charts.PALETTE[[4, 1, 2][i % 3]], label=f"second order within {w} days 二次购买")
+            drawn = True
+    if not drawn:
+        return _placeholder(ax, report.note or "no new customers to show")
+    charts.format_pct_axis(ax)
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=8, loc="center right")
+    ax.set_title("New customers: first-order conversion and second-order rates")
+    return ax
+
+
+# =============================================================================================
+# Cohorts, repurchase rate and repurchase cycle
+# =============================================================================================
+
+def cohort_matrix(data, *, metric: str = "retention", include_first_month: bool = False) -> pd.DataFrame:
+    """First-order-month cohorts (同期群) against months since the first order.
+
+    ``metric``:
+
+    - ``"retention"``: share of the cohort with a paid order in month k (month 0 = 100%);
+    - ``"revenue"``: GMV of the cohort in month k per cohort customer;
+    - ``"cumulative_revenue"``: GMV in months 0..k per cohort customer (historical LTV on GMV).
+
+    Cells after the report month are incomplete and left NaN (masked in the heatmap). The first month
+    with orders is left out unless ``include_first_month`` (customers who bought before the data
+    began would look new there). Handbook 001 part 1, 002 part 05.
+
+    Returns
+    -------
+    DataFrame
+        index ``first_month`` (``YYYY-MM``), columns 0..K months since; ``.attrs["sizes"]`` holds the
+        cohort sizes.
+    """
+    if metric not in ("retention", "revenue", "cumulative_revenue"):
+        raise ValueError("metric must be 'retention', 'revenue' or 'cumulative_revenue'")
+    paid = _paid_orders(data)
+    per = pd.PeriodIndex(paid["order_ts"], freq="M")
+    mi = per.year.to_numpy() * 12 + per.month.to_numpy() - 1
+    codes, _ = _customer_codes(paid["customer_id"])
+    f = pd.DataFrame({"c": codes, "mi": mi, "gmv": paid["paid_amount"].to_numpy()})
+    cohort = np.full(codes.max() + 1 if len(codes) else 0, np.iinfo(np.int64).max)
+    np.minimum.at(cohort, codes, mi)
+    f["cohort"] = cohort[codes]
+    f["k"] = f["mi"] - f["cohort"]
+    report = _report_month(data)
+    report_mi = report.year * 12 + report.month - 1
+    if not include_first_month:
+        f = f[f["cohort"] > f["mi"].min()]
+    sizes = f.groupby("cohort")["c"].nunique()
+    if metric == "retention":
+        val = f.groupby(["cohort", "k"])["c"].nunique()
+    else:
+        val = f.groupby(["cohort", "k"])["gmv"].sum()
+    mat = val.unstack("k").reindex(columns=range(0, int(f["k"].max()) + 1 if len(f) else 1)).fillna(0.0)
+    mat = mat.div(sizes, axis=0)
+    if metric == "cumulative_revenue":
+        mat = mat.cumsum(axis=1)
+    ks = np.asarray(mat.columns, dtype=int)
+    complete = (mat.index.to_numpy()[:, None] + ks[None, :]) <= report_mi
+    mat = mat.where(complete)
+    label = [str(pd.Period(year=int(c) // 12, month=int(c) % 12 + 1, freq="M")) for c in mat.index]
+    mat.index = pd.Index(label, name="first_month")
+    mat.columns.name = "months_since"
+    mat.attrs["sizes"] = pd.Series(sizes.to_numpy(), index=label, name="customers")
+    return mat
+
+
+def repurchase_trend(data, *, window_months: int | None = None) -> pd.DataFrame:
+    """Repurchase rate (复购率) and repurchase cycle (复购周期) month by month.
+
+    - ``repurchase_rate``: of the buyers of the trailing ``window_months`` months, the share who
+      bought on two or more different days in those months;
+    - ``returning_share``: of the month's buyers, the share with a repeat purchase in the month (an
+      order day that follows an earlier one by at most the window);
+    - ``cycle_median_days``: median days between a customer's consecutive order days, over the repeat
+      orders placed in the month (gaps longer than the window are not counted, so early and late months
+      compare fairly).
+
+    Months whose trailing window reaches before the first month of data are NaN. Handbook 001 part 1 (复购
+    周期 from 30 to 22 days with a member programme), 002 part 05.
+
+    Returns
+    -------
+    DataFrame
+        month, buyers, repeat_buyers, repurchase_rate, returning_share, repeat_orders,
+        cycle_median_days, cycle_mean_days.
+    """
+    cfg = _settings(data, "acquisition")
+    w = int(window_months or cfg["repurchase_window_months"])
+    paid = _paid_orders(data)
+    codes, ids = _customer_codes(paid["customer_id"])
+    day = paid["order_ts"].to_numpy().astype("datetime64[D]").astype("int64")
+    order = np.lexsort((day, codes))
+    c, d = codes[order], day[order]
+    keep = np.r_[True, (c[1:] != c[:-1]) | (d[1:] != d[:-1])]  # one row per customer and order day
+    c, d = c[keep], d[keep]
+    same = np.r_[False, c[1:] == c[:-1]]
+    gap = np.where(same, d - np.r_[d[0] if len(d) else 0, d[:-1]], np.nan)
+    mon = d.astype("datetime64[D]").astype("datetime64[M]").astype("int64")  # months since 1970-01
+    horizon = w * 365.25 / 12
+    first_mi = int(mon.min())
+    report = _report_month(data)
+    report_mi = (report.year - 1970) * 12 + report.month - 1
+    n_c = int(c.max()) + 1 if len(c) else 0
+    rows = []
+    for m in range(first_mi, report_mi + 1):  # one pass per month of the window (25)
+        win = (mon > m - w) & (mon <= m)
+        days_in_window = np.bincount(c[win], minlength=n_c)
+        buyers = int((days_in_window > 0).sum())
+        repeat = int((days_in_window >= 2).sum())
+        this = mon == m
+        month_buyers = np.unique(c[this])
+        returning = np.unique(c[this & (gap <= horizon)])
+        gaps = gap[this & (gap <= horizon)]
+        full = m - first_mi >= w - 1  # the trailing window lies inside the data
+        year, month0 = divmod(m, 12)
+        rows.append({
+            "month": f"{1970 + year:04d}-{month0 + 1:02d}",
+            "buyers": buyers, "repeat_buyers": repeat,
+            "repurchase_rate": repeat / buyers if full and buyers else np.nan,
+            "returning_share": len(returning) / len(month_buyers) if full and len(month_buyers) else np.nan,
+            "repeat_orders": len(gaps),
+            "cycle_median_days": float(np.median(gaps)) if full and len(gaps) else np.nan,
+            "cycle_mean_days": float(np.mean(gaps)) if full and len(gaps) else np.nan,
+        })
+    return pd.DataFrame(rows)
+
+
+@dataclass
+class CohortReport:
+    """The cohort section: retention and revenue per customer by cohort, repurchase trend."""
+
+    retention: pd.DataFrame
+    revenue: pd.DataFrame
+    trend: pd.DataFrame
+    month: str
+    note: str | None = None
+
+    def value(self, column: str, lag: int = 0) -> float | None:
+        """``column`` of the repurchase trend in the report month (``lag`` months earlier)."""
+        return self.point(column, lag)[1]
+
+    def point(self, column: str, lag: int = 0) -> tuple[str, float | None]:
+        """(month, value) of ``column`` in the report month minus ``lag`` months."""
+        month = str(pd.Period(self.month, "M") - lag)
+        if self.trend.empty:
+            return month, None
+        hit = self.trend.loc[self.trend["month"] == month, column]
+        return month, (None if hit.empty or pd.isna(hit.iloc[0]) else float(hit.iloc[0]))
+
+    def _repr_html_(self) -> str:
+        if self.note:
+            return f"<p><em>{html.escape(self.note)}</em></p>"
+        t = self.trend.dropna(subset=["repurchase_rate"])
+        fm = {"buyers": "count", "repeat_buyers": "count", "repurchase_rate": "pct", "returning_share": "pct",
+              "repeat_orders": "count", "cycle_median_days": "days", "cycle_mean_days": "days"}
+        return _fmt_table(t, fm, caption="Repurchase rate 复购率 (trailing window) and repurchase cycle 复购周期")
+
+
+def cohort_report(data) -> CohortReport:
+    """Retention and revenue-per-customer cohort matrices and the repurchase trend (a note when
+    orders carry no customer_id)."""
+    note = _note(data, columns={"orders": ["customer_id"]})
+    month = str(_report_month(data))
+    if note:
+        return CohortReport(_empty([0]), _empty([0]), _empty(["month", "repurchase_rate"]), month, note)
+    return CohortReport(cohort_matrix(data, metric="retention"), cohort_matrix(data, metric="cumulative_revenue"),
+                        repurchase_trend(data), month)
+
+
+def plot_cohorts(report: CohortReport, *, metric: str = "retention", cohorts: int = 12, months: int = 12, ax=None):
+    """Heatmap of the last ``cohorts`` cohorts over their first ``months`` months (incomplete cells blank)."""
+    mat = report.retention if metric == "retention" else report.revenue
+    if report.note or mat.empty or mat.isna().all().all():
+        return _placeholder(ax, report.note or "no cohorts")
+    mat = mat.iloc[-cohorts:, : months + 1]
+    if metric == "retention":
+        mat = mat.drop(columns=0, errors="ignore")  # month 0 is 100% by definition
+        title = "Retention: share of the cohort buying in month k 留存率"
+        return charts.heatmap(mat, ax=ax, fmt="pct", title=title, cmap="Blues", annot_kws={"fontsize": 7})
+    title = "Cumulative GMV per customer by month since the first order 累计客户价值"
+    return charts.heatmap(mat, ax=ax, fmt=lambda v: f"{v:,.0f}", title=title, cmap="Greens", annot_kws={"fontsize": 7})
+
+
+def plot_repurchase_trend(report: CohortReport, *, ax=None):
+    """Repurchase rate (left axis) and median repurchase cycle in days (right axis) by month."""
+    t = report.trend.dropna(subset=["repurchase_rate"]) if not report.trend.empty else report.trend
+    if report.note or t.empty:
+        return _placeholder(ax, report.note or "Not enough history for a trailing repurchase rate")
+    ax = charts._get_ax(ax)
+    x = pd.PeriodIndex(t["month"], freq="M").to_timestamp()
+    ax.plot(x, t["repurchase_rate"], marker="o", color=charts.PALETTE[0], label="repurchase rate 复购率 (left)")
+    charts.format_pct_axis(ax)
+    ax.set_ylim(0, max(0.05, float(t["repurchase_rate"].max()) * 1.3))
+    ax2 = ax.twinx()
+    ax2.plot(x, t["cycle_median_days"], marker="s", color=charts.PALETTE[1], label="median repurchase cycle, days (right)")
+    ax2.set_ylim(0, max(10.0, float(t["cycle_median_days"].max()) * 1.3))
+    ax2.grid(False)
+    ax2.set_ylabel("days")
+    lines = ax.get_legend_handles_labels()
+    lines2 = ax2.get_legend_handles_labels()
+    ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], loc="lower left", fontsize=8)
+    ax.set_title("Repurchase rate and repurchase cycle 复购率与复购周期")
+    return ax
+
+
+# =============================================================================================
+# Lifecycle stages
+# =============================================================================================
+
+_CACHE: dict = {}  # (id(dataset), name) -> (weak reference, table ids, value); a few entries at most
+
+
+def _cached(data, name: str, build):
+    """``build(data)``, computed once per loaded dataset and reused by the sections that need it
+    (the customer history, the per-order gross margin). Plain dicts of tables are not cached."""
+    key = tuple(id(data[t]) if t in data else None for t in ("orders", "order_items", "products", "customers"))
+    hit = _CACHE.get((id(data), name))
+    if hit is not None and hit[0]() is data and hit[1] == key:
+        return hit[2]
+    value = build(data)
+    try:
+        ref = weakref.ref(data)
+    except TypeError:
+        return value
+    for k in [k for k, v in _CACHE.items() if v[0]() is None]:  # forget datasets that are gone
+        del _CACHE[k]
+    _CACHE[(id(data), name)] = (ref, key, value)
+    return value
+
+
+def _history(data) -> _History:
+    return _cached(data, "history", _History)
+
+
+class _History:
+    """Customers and their paid orders as sorted arrays, for stage snapshots at any moment."""
+
+    def __init__(self, data):
+        paid = _paid_orders(data)
+        ids = paid["customer_id"].astype("str")
+        has_customers = "customers" in data and "customer_id" in data["customers"].columns
+        cust = data["customers"] if has_customers else None
+        all_ids = pd.Index(pd.concat([cust["customer_id"].astype("str"), ids]) if has_customers else ids).unique()
+        self.ids = all_ids
+        self.n = len(all_ids)
+        code = all_ids.get_indexer(ids)
+        ts = paid["order_ts"].to_numpy().astype("datetime64[ns]").astype("int64")
+        order = np.lexsort((ts, code))
+        self.code, self.ts = code[order], ts[order]
+        same_next = np.r_[self.code[1:] == self.code[:-1], False]
+        self.next_ts = np.where(same_next, np.r_[self.ts[1:], 0], np.iinfo(np.int64).max)
+        big = np.iinfo(np.int64).max
+        self.first_ts = np.full(self.n, big, dtype="int64")
+        np.minimum.at(self.first_ts, self.code, self.ts)
+        self.signup = np.full(self.n, np.iinfo(np.int64).min, dtype="int64")  # unknown = registered all along
+        self.has_customers = has_customers
+        if has_customers and "signup_ts" in cust.columns:
+            s = cust["signup_ts"]
+            known = s.notna().to_numpy()
+            pos = all_ids.get_indexer(cust["customer_id"].astype("str"))
+            self.signup[pos[known]] = s.to_numpy().astype("datetime64[ns]").astype("int64")[known]
+
+    def last_before(self, t: pd.Timestamp) -> np.ndarray:
+        tv = np.int64(pd.Timestamp(t).value)
+        sel = (self.ts < tv) & (self.next_ts >= tv)
+        last = np.full(self.n, np.iinfo(np.int64).min, dtype="int64")
+        last[self.code[sel]] = self.ts[sel]
+        return last
+
+    def stages(self, t: pd.Timestamp, new_since: pd.Timestamp, dormant: int, churned: int) -> np.ndarray:
+        """Stage codes at ``t``: -1 not yet registered, then the index in :data:`STAGES`."""
+        last = self.last_before(t)
+        has = last != np.iinfo(np.int64).min
+        tday = np.int64(pd.Timestamp(t).value) // DAY
+        days = np.where(has, tday - np.floor_divide(last, DAY), -1)
+        stage = np.full(self.n, -1, dtype="int8")
+        registered = self.signup < np.int64(pd.Timestamp(t).value)
+        if self.has_customers:
+            stage[registered & ~has] = 0
+        stage[has & (days <= dormant)] = 2
+        stage[has & (self.first_ts >= np.int64(pd.Timestamp(new_since).value))] = 1
+        stage[has & (days > dormant)] = 3
+        stage[has & (days > churned)] = 4
+        return stage
+
+
+def _life_cfg(data) -> dict:
+    return _settings(data, "lifecycle")
+
+
+def lifecycle_stages(data, *, as_of: pd.Timestamp | str | None = None, new_since=None) -> pd.DataFrame:
+    """Each customer's lifecycle stage (用户生命周期阶段, 000 §3.5) at ``as_of``.
+
+    Absolute rules from settings ``[lifecycle]``:
+
+    - potential (潜在): registered (``customers``) without a paid order yet;
+    - new (新客): first paid order on or after ``new_since`` (default: the report month's first day, or
+      ``as_of - new_days`` (30 days) when ``as_of`` is given);
+    - active (活跃): last paid order at most ``dormant_days`` (90) days before ``as_of``;
+    - dormant (沉睡): last paid order more than 90 days ago (001 part 1: "90 days without an order");
+    - churned (流失): last paid order more than ``churned_days`` (180) days ago.
+
+    Days count from the day of the last order to ``as_of`` (the end of the observation, exclusive;
+    by default the day after the report month).
+
+    Returns
+    -------
+    DataFrame
+        customer_id, stage, first_order_ts, last_order_ts, days_since_last (NaN for potential customers).
+        Customers who register after ``as_of`` are not listed.
+    """
+    cfg = _life_cfg(data)
+    if new_since is None:  # default: the report month (as in the monthly flow), or the last new_days days
+        new_since = _report_month(data).start_time if as_of is None else pd.Timestamp(as_of) - pd.Timedelta(days=int(cfg["new_days"]))
+    as_of = _as_of(data) if as_of is None else pd.Timestamp(as_of)
+    new_since = pd.Timestamp(new_since)
+    h = _history(data)
+    st = h.stages(as_of, new_since, int(cfg["dormant_days"]), int(cfg["churned_days"]))
+    last = h.last_before(as_of)
+    keep = st >= 0
+    nat = np.iinfo(np.int64).min
+    last_ts = pd.to_datetime(np.where(last == nat, np.datetime64("NaT"), last.astype("datetime64[ns]")))
+    first = np.where(h.first_ts < np.int64(as_of.value), h.first_ts, nat)
+    first_ts = pd.to_datetime(np.where(first == nat, np.datetime64("NaT"), first.astype("datetime64[ns]")))
+    days = (as_of.normalize() - last_ts.normalize()).days
+    out = pd.DataFrame({"customer_id": h.ids.to_numpy(), "stage": np.array(STAGES, dtype=object)[np.maximum(st, 0)],
+                        "first_order_ts": first_ts, "last_order_ts": last_ts, "days_since_last": days.astype("float64")})
+    return out[keep].reset_index(drop=True)
+
+
+def stage_mix(data, *, months: int | None = None) -> pd.DataFrame:
+    """Customers in each lifecycle stage at the end of each month (阶段结构).
+
+    "new" is a customer whose first paid order fell in that month. Months without ``churned_days``
+    of order history before their end are left out (nobody could be churned yet).
+
+    Returns
+    -------
+    DataFrame
+        month, stage, customers, share (of all registered or buying customers at that month end).
+    """
+    cfg = _life_cfg(data)
+    h = _history(data)
+    report = _report_month(data)
+    first = pd.Timestamp(h.ts.min()) if len(h.ts) else _as_of(data)
+    rows = []
+    span = int(months or _settings(data, "report")["history_months"])
+    for i in range(span - 1, -1, -1):  # one snapshot per month
+        p = report - i
+        end = (p + 1).start_time
+        if (end - first).days < int(cfg["churned_days"]):
+            continue
+        st = h.stages(end, p.start_time, int(cfg["dormant_days"]), int(cfg["churned_days"]))
+        counts = np.bincount(st[st >= 0], minlength=len(STAGES))
+        total = counts.sum()
+        rows += [{"month": str(p), "stage": s, "customers": int(n), "share": n / total if total else np.nan}
+                 for s, n in zip(STAGES, counts)]
+    out = pd.DataFrame(rows, columns=["month", "stage", "customers", "share"])
+    if not h.has_customers:
+        out = out[out["stage"] != "potential"]
+    return out.reset_index(drop=True)
+
+
+def stage_flow(data, *, month: str | None = None) -> pd.DataFrame:
+    """Movement between lifecycle stages from the end of the previous month to the end of ``month``.
+
+    Rows are the stage at the start (``unregistered`` for customers who registered or first appeared
+    during the month), columns the stage at the end; cells count customers. "new" at the end means
+    first paid order during the month. Diagonal cells are customers who stayed.
+
+    Returns
+    -------
+    DataFrame
+        counts, index ``from_stage``, columns ``to_stage``.
+    """
+    cfg = _life_cfg(data)
+    p = pd.Period(month, "M") if month else _report_month(data)
+    h = _history(data)
+    d, c = int(cfg["dormant_days"]), int(cfg["churned_days"])
+    before = h.stages(p.start_time, (p - 1).start_time, d, c)
+    after = h.stages((p + 1).start_time, p.start_time, d, c)
+    keep = after >= 0
+    k = len(STAGES) + 1
+    counts = np.bincount((before[keep] + 1).astype("int64") * k + (after[keep] + 1), minlength=k * k).reshape(k, k)
+    names = ["unregistered", *STAGES]
+    out = pd.DataFrame(counts, index=pd.Index(names, name="from_stage"), columns=pd.Index(names, name="to_stage"))
+    out = out.drop(columns="unregistered")
+    if not h.has_customers:
+        out = out.drop(index="potential", columns="potential")
+    return out
+
+
+def reactivation_rates(data, *, months: int | None = None) -> pd.DataFrame:
+    """Of the customers dormant or churned at a snapshot ``months`` months before the end of the report
+    month, the share who placed a paid order since (唤醒率 / 召回率).
+
+    001 part 1 reports a 12% recall of churned customers with dedicated offers, and a wake-up message
+    to customers silent for 90 days. NaN when the data do not reach far enough back.
+
+    Returns
+    -------
+    DataFrame
+        stage (dormant, churned), snapshot (date), customers, reactivated, rate.
+    """
+    cfg = _life_cfg(data)
+    months = int(months or cfg["reactivation_window_months"])
+    end = _as_of(data)
+    snap = end - pd.DateOffset(months=months)
+    h = _history(data)
+    d, c = int(cfg["dormant_days"]), int(cfg["churned_days"])
+    first = pd.Timestamp(h.ts.min()) if len(h.ts) else end
+    enough = (snap - first).days > c
+    st = h.stages(snap, snap - pd.Timedelta(days=int(cfg["new_days"])), d, c)
+    later = h.last_before(end) >= np.int64(snap.value)
+    rows = []
+    for code, name in ((3, "dormant"), (4, "churned")):
+        sel = st == code
+        n = int(sel.sum()) if enough else 0
+        r = int((sel & later).sum()) if enough else 0
+        rows.append({"stage": name, "snapshot": snap.date(), "customers": n, "reactivated": r,
+                     "rate": r / n if n else np.nan})
+    return pd.DataFrame(rows)
+
+
+# =============================================================================================
+# Lifetime value: customer summary, BG/NBD, Gamma-Gamma
+# =============================================================================================
+
+def customer_summary(orders: pd.DataFrame, *, as_of, unit: str = "W", amount: str = "paid_amount") -> pd.DataFrame:
+    """Per-customer repeat-buying summary for the BG/NBD and Gamma-Gamma models.
+
+    Paid orders placed before ``as_of`` are merged by customer and day (several orders on one day are
+    one purchase occasion), then:
+
+    - ``frequency`` = purchase days - 1 (the number of repeat purchases, x);
+    - ``recency`` = time from the first to the last purchase day (t_x);
+    - ``T`` = time from the first purchase day to ``as_of`` (the customer's age);
+    - ``monetary_value`` = mean spend per repeat purchase day, the first day left out (0 when
+      frequency is 0), as the Gamma-Gamma model wants.
+
+    Times are in ``unit``: ``"D"`` days, ``"W"`` weeks (default), ``"M"`` months of 30.44 days.
+
+    Parameters
+    ----------
+    orders : contract ``orders``: customer_id, order_ts and ``amount``; status used when present
+        (cancelled orders are left out).
+    as_of : end of the observation (exclusive), e.g. ``"2026-11-01"`` for data up to 2026-10-31.
+    unit : time unit.
+    amount : money column summed per day.
+
+    Returns
+    -------
+    DataFrame
+        customer_id, frequency, recency, T, monetary_value (one row per customer with a paid order
+        before ``as_of``, sorted by customer_id).
+
+    Examples
+    --------
+    >>> orders = pd.DataFrame({"customer_id": ["a", "a", "a", "b"],
+    ...     "order_ts": pd.to_datetime(["2026-01-01 09:00", "2026-01-01 18:00", "2026-01-15 10:00", "2026-01-08 10:00"]),
+    ...     "paid_amount": [10.0, 20.0, 40.0, 5.0]})
+    >>> customer_summary(orders, as_of="2026-01-29", unit="W")
+      customer_id  frequency  recency    T  monetary_value
+    0           a          1      2.0  4.0            40.0
+    1           b          0      0.0  3.0             0.0
+    """
+    if unit not in UNIT_DAYS:
+        raise ValueError(f"unit must be one of {', '.join(UNIT_DAYS)}, not {unit!r}")
+    _require(orders, "orders", "customer_id", "order_ts", amount)
+    as_of = pd.Timestamp(as_of)
+    keep = paid_mask(orders).to_numpy() & orders["customer_id"].notna().to_numpy() & (orders["order_ts"] < as_of).to_numpy()
+    o = orders.loc[keep]
+    codes, ids = pd.factorize(o["customer_id"], sort=True)
+    day = o["order_ts"].to_numpy().astype("datetime64[D]").astype("int64")
+    amt = o[amount].fillna(0.0).to_numpy(dtype="float64")
+    if len(day) == 0:
+        return pd.DataFrame({"customer_id": pd.Series(dtype="str"), "frequency": pd.Series(dtype="int64"),
+                             "recency": [], "T": [], "monetary_value": []})
+    d0 = day.min()
+    key = codes.astype("int64") * np.int64(day.max() - d0 + 1) + (day - d0)
+    uk, inv = np.unique(key, return_inverse=True)  # sorted by customer, then day
+    day_amt = np.bincount(inv, weights=amt)
+    cust = uk // np.int64(day.max() - d0 + 1)
+    dday = uk % np.int64(day.max() - d0 + 1) + d0
+    starts = np.flatnonzero(np.r_[True, cust[1:] != cust[:-1]])
+    ends = np.r_[starts[1:], len(uk)] - 1
+    n_days = ends - starts + 1
+    total = np.add.reduceat(day_amt, starts)
+    first_amt = day_amt[starts]
+    frequency = n_days - 1
+    scale = UNIT_DAYS[unit]
+    asof_day = as_of.to_datetime64().astype("datetime64[D]").astype("int64")
+    recency = (dday[ends] - dday[starts]) / scale
+    T = (asof_day - dday[starts]) / scale
+    with np.errstate(invalid="ignore", divide="ignore"):
+        monetary = np.where(frequency > 0, (total - first_amt) / np.maximum(frequency, 1), 0.0)
+    return pd.DataFrame({"customer_id": np.asarray(ids)[cust[starts]], "frequency": frequency.astype("int64"),
+                         "recency": recency, "T": T, "monetary_value": monetary})
+
+
+def _arrays(*cols) -> list[np.ndarray]:
+    out = [np.asarray(c, dtype="float64") for c in cols]
+    n = {a.shape for a in out if a.ndim}
+    if len(n) > 1:
+        raise ValueError("frequency, recency and T must have the same length")
+    return out
+
+
+def _check_rft(x, tx, T) -> None:
+    if np.any(x < 0) or np.any(np.abs(x - np.round(x)) > 1e-9):
+        raise ValueError("frequency must be a whole number of repeat purchases (>= 0)")
+    if np.any(tx < 0) or np.any(T < tx - 1e-9):
+        raise ValueError("need 0 <= recency <= T for every customer")
+    if np.any((x == 0) & (tx > 0)):
+        raise ValueError("a customer with frequency 0 must have recency 0")
+
+
+def bg_nbd_log_likelihood(params, frequency, recency, T) -> np.ndarray:
+    """Per-customer log-likelihood of the BG/NBD model (Fader, Hardie & Lee 2005, eq. 6).
+
+    With ``A1 = ln Γ(r+x) - ln Γ(r) + r ln α``, ``A2 = ln B(a, b+x) - ln B(a, b)``,
+    ``A3 = -(r+x) ln(α+T)`` and, for x > 0, ``A4 = ln a - ln(b+x-1) - (r+x) ln(α+t_x)``::
+
+        LL = A1 + A2 + ln(exp(A3) + [x > 0] exp(A4))
+
+    computed with ``logaddexp`` so that large x or T never overflow.
+
+    Parameters
+    ----------
+    params : (r, alpha, a, b), all > 0.
+    frequency, recency, T : arrays (x, t_x, T).
+
+    Returns
+    -------
+    ndarray of log-likelihoods, one per customer.
+    """
+    r, alpha, a, b = (float(p) for p in params)
+    x, tx, T = _arrays(frequency, recency, T)
+    a1 = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
+    a2 = special.betaln(a, b + x) - special.betaln(a, b)
+    a3 = -(r + x) * np.log(alpha + T)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a4 = np.where(x > 0, np.log(a) - np.log(np.where(x > 0, b + x - 1, 1.0)) - (r + x) * np.log(alpha + tx), -np.inf)
+    return a1 + a2 + np.logaddexp(a3, a4)
+
+
+def _compress(*cols):
+    """Merge identical (x, t_x, T) rows into one row with the summed weight (the last column).
+
+    With times measured in days or weeks, many customers share the same triple, and the likelihood
+    needs each distinct triple only once."""
+    *keys, w = cols
+    codes, sizes = [], []
+    for k in keys:
+        c, u = pd.factorize(k)
+        codes.append(c.astype("int64"))
+        sizes.append(max(len(u), 1))
+    if math.prod(sizes) >= 2**62:  # the combined key would overflow: keep the rows as they are
+        return cols
+    key = codes[0]
+    for c, size in zip(codes[1:], sizes[1:]):
+        key = key * size + c
+    _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    if len(first) > 0.8 * len(key):
+        return cols
+    return (*(k[first] for k in keys), np.bincount(inv, weights=w))
+
+
+def _bg_nbd_nll(theta, ux, wx, zero, pos):
+    """Negative mean log-likelihood of BG/NBD and its gradient in log-parameters.
+
+    Vectorised over customers; terms that depend only on x are computed once per distinct x.
+    ``zero`` = (T, w) of customers without repeat purchases, for whom the likelihood reduces to
+    ``A1 + A2 + A3``; ``pos`` = (x, t_x, T, w) of the others."""
+    r, alpha, a, b = np.exp(theta)
+    wsum = wx.sum()
+    # terms of each distinct x
+    g1 = special.gammaln(r + ux) - special.gammaln(r) + r * np.log(alpha)
+    g2 = special.betaln(a, b + ux) - special.betaln(a, b)
+    ll = (wx * (g1 + g2)).sum()
+    dr = (wx * (special.digamma(r + ux) - special.digamma(r) + np.log(alpha))).sum()
+    dalpha = wsum * r / alpha
+    psi_ab = special.digamma(a + b)
+    psi_abx = special.digamma(a + b + ux)
+    da = (wx * (psi_ab - psi_abx)).sum()
+    db = (wx * (special.digamma(b + ux) - psi_abx - special.digamma(b) + psi_ab)).sum()
+    # customers without repeat purchases: A3 = -r ln(alpha + T)
+    T0, w0 = zero
+    if T0.size:
+        la = np.log(alpha + T0)
+        ll -= r * (w0 * la).sum()
+        dr -= (w0 * la).sum()
+        dalpha -= r * (w0 / (alpha + T0)).sum()
+    # repeat buyers: ln(exp(A3) + exp(A4)) = A3 + ln(1 + exp(A4 - A3))
+    x, tx, T, w = pos
+    if x.size:
+        rx = r + x
+        la_T = np.log(alpha + T)
+        la_t = np.log(alpha + tx)
+        bx1 = b + x - 1
+        a3 = -rx * la_T
+        d = np.log(a) - np.log(bx1) - rx * la_t - a3
+        ll += (w * (a3 + np.logaddexp(0.0, d))).sum()
+        w4 = special.expit(d)
+        w3 = 1.0 - w4
+        dr -= (w * (w3 * la_T + w4 * la_t)).sum()
+        dalpha -= (w * rx * (w3 / (alpha + T) + w4 / (alpha + tx))).sum()
+        da += (w * w4).sum() / a
+        db -= (w * w4 / bx1).sum()
+    grad = np.array([dr * r, dalpha * alpha, da * a, db * b])
+    return -ll / wsum, -grad / wsum
+
+
+class BetaGeoModel:
+    """The BG/NBD repeat-buying model (Fader, Hardie & Lee 2005, "Counting your customers the easy way").
+
+    While alive a customer buys at a Poisson rate λ ~ Gamma(r, α); after each repeat purchase the
+    customer drops out for good with probability p ~ Beta(a, b). Fitted by maximum likelihood on
+    (frequency, recency, T) from :func:`customer_summary`.
+
+    Attributes (after ``fit``)
+    --------------------------
+    params_ : Series r, alpha, a, b.
+    standard_errors_ : Series, from the inverse Hessian of the log-likelihood.
+    log_likelihood_ : total log-likelihood at the optimum.
+    n_customers_ : customers fitted.
+    converged_ : whether the optimiser reported success.
+
+    Examples
+    --------
+    >>> s = customer_summary(data.orders, as_of=data.end)            # doctest: +SKIP
+    >>> model = fit_bg_nbd(s["frequency"], s["recency"], s["T"])      # doctest: +SKIP
+    >>> model.p_alive(s["frequency"], s["recency"], s["T"])          # doctest: +SKIP
+    """
+
+    names = ("r", "alpha", "a", "b")
+
+    def __init__(self, params=None):
+        self.params_ = None if params is None else pd.Series(np.asarray(params, dtype=float), index=list(self.names))
+
+    def fit(self, frequency, recency, T, *, weights=None, start=None) -> BetaGeoModel:
+        x, tx, T = _arrays(frequency, recency, T)
+        _check_rft(x, tx, T)
+        if x.size == 0:
+            raise ValueError("no customers to fit")
+        if not np.any(x > 0):
+            raise ValueError("no customer bought twice: the BG/NBD model needs some repeat purchases")
+        w = np.ones_like(x) if weights is None else np.asarray(weights, dtype="float64")
+        if start is None:
+            rate = max(float(np.average(x / np.maximum(T, 1e-9), weights=w)), 1e-3)
+            start = (1.0, 1.0 / rate, 1.0, 1.0)
+        x, tx, T, w = _compress(x, tx, T, w)  # identical customers become one weighted row
+        ux, inv = np.unique(x, return_inverse=True)
+        wx = np.bincount(inv, weights=w)
+        wsum = w.sum()
+        theta0 = np.log(np.asarray(start, dtype=float))
+        z = x == 0
+        args = (ux, wx, (T[z], w[z]), (x[~z], tx[~z], T[~z], w[~z]))
+        res = optimize.minimize(_bg_nbd_nll, theta0, args=args, jac=True, method="L-BFGS-B",
+                                bounds=[(-15, 15)] * 4, options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-9})
+        self.params_ = pd.Series(np.exp(res.x), index=list(self.names))
+        self.log_likelihood_ = float(-res.fun * wsum)
+        self.n_customers_ = int(round(wsum))
+        self.n_distinct_ = int(x.size)
+        self.converged_ = bool(res.success)
+        self.n_iter_ = int(res.nit)
+        self.standard_errors_ = self._standard_errors(lambda th: _bg_nbd_nll(th, *args))
+        return self
+
+    def _standard_errors(self, fun) -> pd.Series:
+        theta = np.log(self.params_.to_numpy())
+        wsum = self.n_customers_
+        h = np.zeros((len(theta), len(theta)))
+        for i in range(len(theta)):  # 4 parameters
+            e = np.zeros_like(theta)
+            e[i] = 1e-5
+            h[i] = (fun(theta + e)[1] - fun(theta - e)[1]) / 2e-5
+        h = (h + h.T) / 2 * wsum
+        try:
+            cov = np.linalg.inv(h)
+            se_log = np.sqrt(np.clip(np.diag(cov), 0, None))
+        except np.linalg.LinAlgError:
+            se_log = np.full(len(theta), np.nan)
+        return pd.Series(se_log * np.exp(theta), index=self.params_.index)  # delta method
+
+    def _p(self):
+        if self.params_ is None:
+            raise ValueError("fit the model first (or give params)")
+        return (float(v) for v in self.params_.to_numpy())
+
+    def log_likelihood(self, frequency, recency, T) -> np.ndarray:
+        """Per-customer log-likelihood at the fitted parameters."""
+        return bg_nbd_log_likelihood(tuple(self._p()), frequency, recency, T)
+
+    def p_alive(self, frequency, recency, T) -> np.ndarray:
+        """P(alive | x, t_x, T) = 1 / (1 + [x > 0] a / (b + x - 1) ((α + T) / (α + t_x))^(r + x))
+        (FHL 2005 eq. 11); 1 for a customer without repeat purchases (the model lets customers
+        drop out only after a repeat purchase)."""
+        r, alpha, a, b = self._p()
+        x, tx, T = _arrays(frequency, recency, T)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = np.log(a) - np.log(np.where(x > 0, b + x - 1, 1.0)) + (r + x) * (np.log(alpha + T) - np.log(alpha + tx))
+        return np.where(x > 0, special.expit(-z), 1.0)
+
+    def expected_purchases(self, t, frequency, recency, T) -> np.ndarray:
+        """Expected repeat purchases in the next ``t`` time units, given (x, t_x, T) (FHL 2005 eq. 10)::
+
+            E[Y(t)] = (a+b+x-1)/(a-1) [1 - ((α+T)/(α+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; t/(α+T+t))] P(alive)
+
+        The bracket is ``1 - (1-z)^(r+x) 2F1(r+x, b+x; c; z)`` with ``z = t/(α+T+t)``, ``c = a+b+x-1``.
+        It is evaluated first after Euler's transformation, ``(1-z)^(a-1) 2F1(a+b-1-r, a-1; c; z)``,
+        whose first two arguments do not grow with x (stable for heavy buyers); where that overflows
+        (very large a and b, a model fitted on little history) the direct form and then Pfaff's
+        transformation ``2F1(r+x, a-1; c; -t/(α+T))`` take over.
+        """
+        r, alpha, a, b = self._p()
+        if abs(a - 1.0) < 1e-7:
+            a = 1.0 + 1e-7
+        x, tx, T = _arrays(frequency, recency, T)
+        t = np.asarray(t, dtype="float64")
+        shape = np.broadcast_shapes(x.shape, tx.shape, T.shape, t.shape)
+        x, tx, T, t = (np.array(np.broadcast_to(v, shape), dtype="float64").reshape(-1) for v in (x, tx, T, t))
+        z = t / (alpha + T + t)
+        c = a + b + x - 1
+        with np.errstate(all="ignore"):
+            bracket = 1.0 - np.exp((a - 1) * np.log1p(-z)) * special.hyp2f1(a + b - 1 - r, a - 1, c, z)
+            bad = ~np.isfinite(bracket)
+            if bad.any():
+                zb, xb, cb = z[bad], x[bad], c[bad]
+                direct = 1.0 - np.exp((r + xb) * np.log1p(-zb)) * special.hyp2f1(r + xb, b + xb, cb, zb)
+                still = ~np.isfinite(direct)
+                if still.any():
+                    direct[still] = 1.0 - special.hyp2f1(r + xb[still], a - 1, cb[still], -t[bad][still] / (alpha + T[bad][still]))
+                bracket[bad] = direct
+            unconditional = c / (a - 1) * bracket
+        return (unconditional * self.p_alive(x, tx, T)).reshape(shape)
+
+    def expected_purchases_new(self, t) -> np.ndarray:
+        """Expected repeat purchases in (0, t] of a customer just acquired (FHL 2005 eq. 9)::
+
+            E[X(t)] = (a+b-1)/(a-1) [1 - (α/(α+t))^r 2F1(r, b; a+b-1; t/(α+t))]
+        """
+        t = np.asarray(t, dtype="float64")
+        zero = np.zeros_like(t)
+        return self.expected_purchases(t, zero, zero, zero)
+
+    def summary(self) -> pd.DataFrame:
+        """Parameters with standard errors and what each means."""
+        meaning = {"r": "shape of the purchase-rate distribution", "alpha": "scale of the purchase rate (time units)",
+                   "a": "dropout probability Beta(a, b)", "b": "dropout probability Beta(a, b)"}
+        return pd.DataFrame({"estimate": self.params_, "std_error": getattr(self, "standard_errors_", np.nan),
+                             "meaning": pd.Series(meaning)})
+
+
+def fit_bg_nbd(frequency, recency, T, *, weights=None) -> BetaGeoModel:
+    """Fit the BG/NBD model by maximum likelihood (L-BFGS on log-parameters with the analytic gradient).
+
+    Parameters
+    ----------
+    frequency, recency, T : per-customer x, t_x and T (see :func:`customer_summary`).
+    weights : optional counts when each row stands for several identical customers.
+
+    Returns
+    -------
+    BetaGeoModel
+        fitted: ``params_`` (r, alpha, a, b), ``expected_purchases(t, frequency, recency, T)``,
+        ``p_alive(frequency, recency, T)``.
+
+    Examples
+    --------
+    >>> sim = simulate_bg_nbd(50_000, r=0.243, alpha=4.414, a=0.793, b=2.426, T=39, seed=1)
+    >>> fit_bg_nbd(sim["frequency"], sim["recency"], sim["T"]).params_.round(1).tolist()  # doctest: +SKIP
+    [0.2, 4.4, 0.8, 2.4]
+    """
+    return BetaGeoModel().fit(frequency, recency, T, weights=weights)
+
+
+def gamma_gamma_log_likelihood(params, frequency, monetary_value) -> np.ndarray:
+    """Per-customer log-likelihood of the Gamma-Gamma spend model (Fader, Hardie & Lee 2005, "RFM and
+    CLV"; Fader & Hardie 2013, note 025) for the mean spend m of x repeat purchases::
+
+        LL = ln Γ(px+q) - ln Γ(px) - ln Γ(q) + q ln v + (px-1) ln m + px ln x - (px+q) ln(v + x m)
+    """
+    p, q, v = (float(z) for z in params)
+    x, m = _arrays(frequency, monetary_value)
+    px = p * x
+    return (special.gammaln(px + q) - special.gammaln(px) - special.gammaln(q) + q * np.log(v)
+            + (px - 1) * np.log(m) + px * np.log(x) - (px + q) * np.log(v + x * m))
+
+
+def _gg_nll(theta, x, m, w, wsum, ux, inv, wx, s1, s2):
+    """Negative mean log-likelihood of Gamma-Gamma and its gradient in log-parameters. ``s1`` =
+    sum w x (ln m + ln x) and ``s2`` = sum w ln m do not depend on the parameters."""
+    p, q, v = np.exp(theta)
+    px = p * ux
+    vxm = v + x * m
+    lvxm = np.log(vxm)
+    wl = w * lvxm
+    sum_xl = (wl * x).sum()
+    sum_l = wl.sum()
+    ll = ((wx * (special.gammaln(px + q) - special.gammaln(px))).sum() + wsum * (q * np.log(v) - special.gammaln(q))
+          + p * s1 - s2 - p * sum_xl - q * sum_l)
+    psi_pq = special.digamma(px + q)
+    dp = (wx * ux * (psi_pq - special.digamma(px))).sum() + s1 - sum_xl
+    dq = (wx * psi_pq).sum() + wsum * (np.log(v) - special.digamma(q)) - sum_l
+    dv = wsum * q / v - (w * (p * x + q) / vxm).sum()
+    grad = np.array([dp * p, dq * q, dv * v])
+    return -ll / wsum, -grad / wsum
+
+
+class GammaGammaModel:
+    """The Gamma-Gamma model of spend per transaction (Fader, Hardie & Lee 2005, "RFM and CLV").
+
+    A customer's transactions are Gamma(p, ν) around a personal mean p/ν, with ν ~ Gamma(q, v) across
+    customers; spend is assumed independent of purchase frequency. Fitted on customers with at
+    least one repeat purchase (their ``monetary_value`` from :func:`customer_summary`).
+
+    Attributes (after ``fit``): ``params_`` (p, q, v), ``standard_errors_``, ``log_likelihood_``,
+    ``n_customers_``, ``converged_``.
+    """
+
+    names = ("p", "q", "v")
+
+    def __init__(self, params=None):
+        self.params_ = None if params is None else pd.Series(np.asarray(params, dtype=float), index=list(self.names))
+
+    def fit(self, frequency, monetary_value, *, weights=None) -> GammaGammaModel:
+        x, m = _arrays(frequency, monetary_value)
+        w = np.ones_like(x) if weights is None else np.asarray(weights, dtype="float64")
+        keep = (x > 0) & (m > 0)
+        x, m, w = x[keep], m[keep], w[keep]
+        if x.size < 3:
+            raise ValueError("the Gamma-Gamma model needs customers with repeat purchases and positive spend")
+        ux, inv = np.unique(x, return_inverse=True)
+        wx = np.bincount(inv, weights=w)
+        wsum = w.sum()
+        mean = float(np.average(m, weights=w))
+        lm = np.log(m)
+        args = (x, m, w, wsum, ux, inv, wx, float((w * x * (lm + np.log(x))).sum()), float((w * lm).sum()))
+        best = None
+        for start in ((1.0, 2.0, mean), (5.0, 5.0, 4.0 * mean / 5.0)):  # a second start only if the first fails
+            res = optimize.minimize(_gg_nll, np.log(start), args=args, jac=True, method="L-BFGS-B",
+                                    bounds=[(-15, 15)] * 3, options={"maxiter": 3000, "ftol": 1e-14, "gtol": 1e-10})
+            if best is None or res.fun < best.fun:
+                best = res
+            if best.success:
+                break
+        self.params_ = pd.Series(np.exp(best.x), index=list(self.names))
+        self.log_likelihood_ = float(-best.fun * wsum)
+        self.n_customers_ = int(wsum)
+        self.converged_ = bool(best.success)
+        self.standard_errors_ = BetaGeoModel._standard_errors(self, lambda th: _gg_nll(th, *args))
+        return self
+
+    def log_likelihood(self, frequency, monetary_value) -> np.ndarray:
+        return gamma_gamma_log_likelihood(tuple(self.params_), frequency, monetary_value)
+
+    def expected_spend(self, frequency, monetary_value) -> np.ndarray:
+        """Expected spend per future transaction::
+
+            E(M | x, m) = (q - 1) / (px + q - 1) * pv / (q - 1) + px / (px + q - 1) * m
+
+        a weighted average of the population mean ``pv / (q - 1)`` and the customer's own mean, the
+        customer's weight growing with the number of repeat purchases. Customers without repeat
+        purchases get the population mean. Needs q > 1.
+        """
+        p, q, v = (float(z) for z in self.params_)
+        x, m = _arrays(frequency, monetary_value)
+        m = np.where(x > 0, m, 0.0)
+        return (p * (v + x * m)) / (p * x + q - 1)
+
+    def population_mean(self) -> float:
+        """Mean spend per transaction across customers, pv / (q - 1)."""
+        p, q, v = (float(z) for z in self.params_)
+        return p * v / (q - 1)
+
+    def summary(self) -> pd.DataFrame:
+        meaning = {"p": "shape of spend per transaction", "q": "shape of the spend-scale distribution",
+                   "v": "scale of the spend-scale distribution (money)"}
+        return pd.DataFrame({"estimate": self.params_, "std_error": getattr(self, "standard_errors_", np.nan),
+                             "meaning": pd.Series(meaning)})
+
+
+def fit_gamma_gamma(frequency, monetary_value, *, weights=None) -> GammaGammaModel:
+    """Fit the Gamma-Gamma spend model by maximum likelihood (customers with frequency 0 or no spend
+    are left out, as the model requires).
+
+    Returns
+    -------
+    GammaGammaModel
+        fitted: ``params_`` (p, q, v) and ``expected_spend(frequency, monetary_value)``.
+    """
+    return GammaGammaModel().fit(frequency, monetary_value, weights=weights)
+
+
+def simulate_bg_nbd(n: int, *, r: float, alpha: float, a: float, b: float, T, seed: int = 0) -> pd.DataFrame:
+    """Draw ``n`` customers from the BG/NBD process (for checking the fitter and teaching).
+
+    Each customer gets λ ~ Gamma(r, rate α) and p ~ Beta(a, b); repeat purchases arrive as a Poisson
+    process on (0, T]; after each one the customer drops out with probability p. Vectorised: the
+    dropout purchase D ~ Geometric(p), N(T) ~ Poisson(λT), x = min(N, D), and the time of the x-th of
+    N uniform arrivals is T · Beta(x, N - x + 1).
+
+    Parameters
+    ----------
+    T : a number or an array of n ages.
+    seed : random seed.
+
+    Returns
+    -------
+    DataFrame
+        frequency, recency, T (and the drawn ``lam`` and ``p``).
+    """
+    rng = np.random.default_rng(seed)
+    T = np.broadcast_to(np.asarray(T, dtype="float64"), (n,)).copy()
+    lam = rng.gamma(r, 1.0 / alpha, n)
+    p = rng.beta(a, b, n)
+    d = rng.geometric(np.clip(p, 1e-12, 1.0))
+    n_arr = rng.poisson(lam * T)
+    x = np.minimum(n_arr, d)
+    pos = x > 0
+    tx = np.zeros(n)
+    tx[pos] = T[pos] * rng.beta(x[pos], n_arr[pos] - x[pos] + 1)
+    return pd.DataFrame({"frequency": x.astype("int64"), "recency": tx, "T": T, "lam": lam, "p": p})
+
+
+def simulate_gamma_gamma(frequency, *, p: float, q: float, v: float, seed: int = 0) -> np.ndarray:
+    """Mean spend of each customer's ``frequency`` transactions under the Gamma-Gamma model (0 when
+    frequency is 0): ν ~ Gamma(q, rate v), each transaction ~ Gamma(p, rate ν), so the mean of x of
+    them ~ Gamma(px, rate xν)."""
+    rng = np.random.default_rng(seed)
+    x = np.asarray(frequency, dtype="float64")
+    nu = rng.gamma(q, 1.0 / v, x.size)
+    pos = x > 0
+    m = np.zeros(x.size)
+    m[pos] = rng.gamma(p * x[pos], 1.0 / (x[pos] * nu[pos]))
+    return m
+
+
+# =============================================================================================
+# Customer value: the two models applied to the shop
+# =============================================================================================
+
+def _margin_rate(data) -> float:
+    m = _cached(data, "margins", order_gross_margin)
+    gm = m["gross_margin"].sum(min_count=1)
+    return float(gm / m["gmv"].sum()) if pd.notna(gm) and m["gmv"].sum() > 0 else np.nan
+
+
+@dataclass
+class CustomerValue:
+    """Historical and predicted value of every customer, with the fitted models."""
+
+    table: pd.DataFrame
+    bg_nbd: BetaGeoModel | None
+    gamma_gamma: GammaGammaModel | None
+    as_of: pd.Timestamp | None
+    unit: str = "W"
+    horizon_months: int = 12
+    margin_rate: float = float("nan")
+    note: str | None = None
+
+    def params(self) -> pd.DataFrame:
+        """Both models' parameters with standard errors."""
+        if self.bg_nbd is None:
+            return _empty(["model", "parameter", "estimate", "std_error", "meaning"])
+        parts = [self.bg_nbd.summary().assign(model="BG/NBD (purchases)")]
+        if self.gamma_gamma is not None:
+            parts.append(self.gamma_gamma.summary().assign(model="Gamma-Gamma (spend)"))
+        out = pd.concat(parts).rename_axis("parameter").reset_index()
+        return out[["model", "parameter", "estimate", "std_error", "meaning"]]
+
+    def total(self, column: str) -> float | None:
+        return None if self.table.empty or column not in self.table else float(self.table[column].sum())
+
+    def _repr_html_(self) -> str:
+        if self.note:
+            return f"<p><em>{html.escape(self.note)}</em></p>"
+        t = self.params()
+        return _fmt_table(t, {"estimate": "num", "std_error": "num"},
+                          caption=f"Fitted on {len(self.table):,} customers, time unit {self.unit}")
+
+
+def customer_value(data, *, as_of=None, unit: str | None = None, horizon_months: int | None = None) -> CustomerValue:
+    """Historical and predicted lifetime value (LTV, 用户生命周期价值) of every customer.
+
+    Fits BG/NBD on (frequency, recency, T) and Gamma-Gamma on (frequency, monetary_value) from
+    :func:`customer_summary` at ``as_of`` (default: the day after the report month), then per customer
+    ``predicted_gmv = expected purchases in the next horizon x expected spend per purchase`` and
+    ``predicted_margin = predicted_gmv x the shop's gross-margin rate`` (no discounting). Handbook
+    000 §3.5 (LTV), 002 part 05.
+
+    Parameters
+    ----------
+    data : needs ``orders`` with customer_id; ``order_items`` + ``products.unit_cost`` for the margin.
+    unit : settings ``lifecycle.clv_unit`` ("W").
+    horizon_months : settings ``acquisition.ltv_horizon_months`` (12).
+
+    Returns
+    -------
+    CustomerValue
+        ``.table``: customer_id, frequency, recency, T, monetary_value, p_alive, expected_purchases,
+        expected_spend, predicted_gmv, predicted_margin, historical_gmv, paid_orders, first_order_ts,
+        last_order_ts, days_since_last, first_channel; ``.bg_nbd`` and ``.gamma_gamma`` the models.
+    """
+    life = _settings(data, "lifecycle")
+    acq = _settings(data, "acquisition")
+    unit = unit or life["clv_unit"]
+    horizon = int(horizon_months or acq["ltv_horizon_months"])
+    note = _note(data, columns={"orders": ["customer_id"]})
+    if note:
+        return CustomerValue(_empty(["customer_id", "p_alive", "predicted_gmv"]), None, None, None, unit, horizon, note=note)
+    as_of = _as_of(data) if as_of is None else pd.Timestamp(as_of)
+    s = customer_summary(data["orders"], as_of=as_of, unit=unit)
+    bg = fit_bg_nbd(s["frequency"], s["recency"], s["T"])
+    gg = fit_gamma_gamma(s["frequency"], s["monetary_value"])
+    t = horizon * UNIT_DAYS["M"] / UNIT_DAYS[unit]
+    s["p_alive"] = bg.p_alive(s["frequency"], s["recency"], s["T"])
+    s["expected_purchases"] = bg.expected_purchases(t, s["frequency"], s["recency"], s["T"])
+    s["expected_spend"] = gg.expected_spend(s["frequency"], s["monetary_value"])
+    s["predicted_gmv"] = s["expected_purchases"] * s["expected_spend"]
+    rate = _margin_rate(data)
+    s["predicted_margin"] = s["predicted_gmv"] * rate
+    hist = data.derived("customer_summary") if hasattr(data, "derived") else None
+    if hist is not None:
+        h = hist.set_index("customer_id")
+        s["historical_gmv"] = s["customer_id"].map(h["gmv"])
+        s["paid_orders"] = s["customer_id"].map(h["paid_orders"])
+        s["first_order_ts"] = s["customer_id"].map(h["first_order_ts"])
+        s["last_order_ts"] = s["customer_id"].map(h["last_order_ts"])
+        if "first_channel" in h.columns:
+            s["first_channel"] = s["customer_id"].map(h["first_channel"])
+        s["days_since_last"] = (as_of.normalize() - s["last_order_ts"].dt.normalize()).dt.days
+    return CustomerValue(s, bg, gg, as_of, unit, horizon, rate)
+
+
+def holdout_check(data, *, holdout_months: int | None = None, unit: str | None = None, max_bin: int = 7) -> pd.DataFrame:
+    """How well the BG/NBD model forecasts: calibrate on the data before the last ``holdout_months``,
+    predict each customer's repeat purchases in the holdout, and compare with what happened, by the
+    number of repeat purchases in the calibration period (FHL 2005, figure 4 style).
+
+    Returns
+    -------
+    DataFrame
+        frequency_bin (``"0"`` .. ``"7+"``), customers, actual (mean holdout purchases), predicted;
+        ``.attrs`` holds ``cut`` (the calibration end), ``total_actual``, ``total_predicted`` and
+        ``error`` (predicted / actual - 1 over all customers).
+    """
+    life = _settings(data, "lifecycle")
+    acq = _settings(data, "acquisition")
+    unit = unit or life["clv_unit"]
+    months = int(holdout_months or acq["holdout_months"])
+    end = _as_of(data)
+    cut = end - pd.DateOffset(months=months)
+    orders = data["orders"]
+    cal = customer_summary(orders, as_of=cut, unit=unit)
+    model = fit_bg_nbd(cal["frequency"], cal["recency"], cal["T"])
+    t = (end - cut).days / UNIT_DAYS[unit]
+    cal["predicted"] = model.expected_purchases(t, cal["frequency"], cal["recency"], cal["T"])
+    paid = _paid_orders(data)
+    hold = paid[(paid["order_ts"] >= cut) & (paid["order_ts"] < end)]
+    days = pd.DataFrame({"c": hold["customer_id"].to_numpy(),
+                         "d": hold["order_ts"].to_numpy().astype("datetime64[D]")}).drop_duplicates()
+    cal["actual"] = cal["customer_id"].map(days.groupby("c").size()).fillna(0).astype("float64")
+    cal["frequency_bin"] = np.minimum(cal["frequency"], max_bin)
+    out = cal.groupby("frequency_bin").agg(customers=("actual", "size"), actual=("actual", "mean"),
+                                           predicted=("predicted", "mean")).reset_index()
+    out["frequency_bin"] = [f"{b}+" if b == max_bin else str(b) for b in out["frequency_bin"]]
+    out.attrs.update(cut=cut.date(), total_actual=float(cal["actual"].sum()), total_predicted=float(cal["predicted"].sum()),
+                     error=float(cal["predicted"].sum() / cal["actual"].sum() - 1) if cal["actual"].sum() else np.nan,
+                     params=model.params_.to_dict())
+    return out
+
+
+def plot_holdout(table: pd.DataFrame, *, ax=None):
+    """Actual against predicted holdout purchases per customer, by calibration-period repeat purchases."""
+    if table.empty:
+        return _placeholder(ax, "no holdout")
+    ax = charts._get_ax(ax)
+    x = np.arange(len(table))
+    ax.bar(x - 0.2, table["actual"], width=0.4, label="actual 实际", color=charts.PALETTE[0])
+    ax.bar(x + 0.2, table["predicted"], width=0.4, label="predicted by BG/NBD 预测", color=charts.PALETTE[1])
+    ax.set_xticks(x, table["frequency_bin"])
+    ax.set_xlabel(f"repeat purchases before {table.attrs.get('cut', 'the cut')} (calibration)")
+    ax.set_ylabel("mean purchases per customer in the holdout")
+    err = table.attrs.get("error")
+    ax.set_title("Holdout check: forecast vs what happened" + (f" (total error {err:+.1%})" if err is not None else ""))
+    ax.legend()
+    return ax
+
+
+def value_tiers(value: CustomerValue, *, cutoffs=None, data=None) -> pd.DataFrame:
+    """Customers in value tiers (价值分层) by predicted value over the horizon.
+
+    Customers are ranked by ``predicted_gmv`` (ties broken by customer id): the top ``cutoffs[0]``
+    (20%) are **high**, up to ``cutoffs[1]`` (50%) **middle**, the rest **low**. Per tier: customers,
+    their share of predicted and historical value, mean P(alive) and orders. Settings
+    ``lifecycle.value_tier_cutoffs``.
+
+    Returns
+    -------
+    DataFrame
+        tier, customers, predicted_gmv, predicted_share, historical_gmv, historical_share,
+        mean_p_alive, mean_paid_orders, predicted_per_customer. ``.attrs["tier_of"]`` maps customer ids
+        to tiers.
+    """
+    if cutoffs is None:
+        cutoffs = _settings(data, "lifecycle")["value_tier_cutoffs"] if data is not None else (0.2, 0.5)
+    t = value.table
+    cols = ["tier", "customers", "predicted_gmv", "predicted_share", "historical_gmv", "historical_share",
+            "mean_p_alive", "mean_paid_orders", "predicted_per_customer"]
+    if value.note or t.empty:
+        return pd.DataFrame(columns=cols)
+    order = t.sort_values(["predicted_gmv", "customer_id"], ascending=[False, True], kind="stable")
+    rank = np.arange(1, len(order) + 1) / len(order)
+    lo, hi = float(cutoffs[0]), float(cutoffs[1])
+    names = [f"high (top {lo:.0%})", f"middle (next {hi - lo:.0%})", f"low (bottom {1 - hi:.0%})"]
+    tier = np.where(rank <= lo, names[0], np.where(rank <= hi, names[1], names[2]))
+    f = order.assign(tier=tier)
+    if "historical_gmv" not in f.columns:
+        f["historical_gmv"] = np.nan
+        f["paid_orders"] = f["frequency"] + 1
+    out = f.groupby("tier", sort=False).agg(customers=("customer_id", "size"), predicted_gmv=("predicted_gmv", "sum"),
+                                            historical_gmv=("historical_gmv", "sum"), mean_p_alive=("p_alive", "mean"),
+                                            mean_paid_orders=("paid_orders", "mean")).reindex(names).reset_index()
+    out["predicted_share"] = out["predicted_gmv"] / out["predicted_gmv"].sum()
+    out["historical_share"] = out["historical_gmv"] / out["historical_gmv"].sum()
+    out["predicted_per_customer"] = out["predicted_gmv"] / out["customers"]
+    out.attrs["tier_of"] = pd.Series(tier, index=order["customer_id"].to_numpy())
+    return out[cols]
+
+
+def member_comparison(data, value: CustomerValue | None = None, *, window_months: int | None = None) -> pd.DataFrame:
+    """Members against non-members (会员 vs 非会员) over the buyers of the trailing window.
+
+    Per member tier, and for members (any tier other than ``none``) and non-members together:
+    buyers, share of buyers, GMV and its share, AOV, orders per buyer, repurchase rate (buyers with two
+    or more order days in the window) and, with ``value``, mean predicted value and P(alive).
+    Handbook 002 part 01 (member repurchase rate up to 45%), 001 part 1 (gold members' repurchase cycle).
+
+    Returns
+    -------
+    DataFrame
+        group, buyers, buyer_share, gmv, gmv_share, aov, orders_per_buyer, repurchase_rate,
+        predicted_per_customer, mean_p_alive. A note row when ``customers.member_tier`` is absent.
+    """
+    acq = _settings(data, "acquisition")
+    w = int(window_months or acq["repurchase_window_months"])
+    cust = data["customers"]
+    _require(cust, "customers", "customer_id", "member_tier")
+    end = _as_of(data)
+    start = end - pd.DateOffset(months=w)
+    paid = _paid_orders(data)
+    paid = paid[(paid["order_ts"] >= start) & (paid["order_ts"] < end)]
+    tier = cust.drop_duplicates("customer_id").set_index("customer_id")["member_tier"].fillna("none").astype("str")
+    f = pd.DataFrame({"c": paid["customer_id"].to_numpy(), "gmv": paid["paid_amount"].to_numpy(),
+                      "day": paid["order_ts"].to_numpy().astype("datetime64[D]")})
+    per = f.groupby("c").agg(orders=("gmv", "size"), gmv=("gmv", "sum"), days=("day", "nunique"))
+    per["tier"] = per.index.map(tier).fillna("none")
+    per["tier"] = per["tier"].where(per["tier"].str.strip() != "", "none")
+    per["member"] = np.where(per["tier"].str.lower() == "none", "non-members", "members (all tiers)")
+    if value is not None and not value.table.empty:
+        v = value.table.set_index("customer_id")
+        per["pred"] = per.index.map(v["predicted_gmv"])
+        per["p_alive"] = per.index.map(v["p_alive"])
+    else:
+        per["pred"] = np.nan
+        per["p_alive"] = np.nan
+    known = ["none", "silver", "gold", "platinum", "diamond"]
+    present = set(per["tier"].unique().tolist())
+    tiers = [t for t in known if t in present] + sorted(present - set(known))
+    per["repeat"] = (per["days"] >= 2).astype("float64")
+
+    def agg(frame: pd.DataFrame, key: str) -> pd.DataFrame:
+        g = frame.groupby(key)
+        return pd.DataFrame({"buyers": g.size(), "gmv": g["gmv"].sum(), "orders": g["orders"].sum(),
+                             "repeat": g["repeat"].mean(),
+                             "predicted_per_customer": g["pred"].mean(), "mean_p_alive": g["p_alive"].mean()})
+
+    out = pd.concat([agg(per, "tier").reindex(tiers), agg(per, "member").reindex(["members (all tiers)", "non-members"])])
+    out.index.name = "group"
+    out["buyer_share"] = out["buyers"] / len(per)
+    out["gmv_share"] = out["gmv"] / per["gmv"].sum()
+    out["aov"] = out["gmv"] / out["orders"]
+    out["orders_per_buyer"] = out["orders"] / out["buyers"]
+    out = out.rename(columns={"repeat": "repurchase_rate"}).reset_index()
+    return out[["group", "buyers", "buyer_share", "gmv", "gmv_share", "aov", "orders_per_buyer", "repurchase_rate",
+                "predicted_per_customer", "mean_p_alive"]]
+
+
+def private_domain_share(data) -> pd.DataFrame:
+    """Private-domain share of GMV (私域GMV占比) by month: GMV of the shop's own channels (settings
+    ``shop.private_domain_channels``: own site and WeChat mini program) / all GMV. Handbook 001 part 3:
+    from 8% to 18% with WeCom groups. Uses the shared ``daily_kpis`` table.
+
+    Returns
+    -------
+    DataFrame
+        month, gmv, private_gmv, share.
+    """
+    channels = list(_settings(data, "shop")["private_domain_channels"])
+    if "channel" not in data["orders"].columns:
+        raise KeyError("orders has no channel column: the private-domain share needs it")
+    kpis = data.derived("daily_kpis") if hasattr(data, "derived") else None
+    if kpis is None:
+        from .derived import daily_kpis
+        kpis = daily_kpis(data)
+    k = kpis.assign(month=_month_str(kpis["date"]), private=kpis["channel"].isin(channels))
+    k = k[k["month"] <= str(_report_month(data))]
+    g = k.groupby("month").agg(gmv=("gmv", "sum"))
+    g["private_gmv"] = k[k["private"]].groupby("month")["gmv"].sum().reindex(g.index).fillna(0.0)
+    g["share"] = g["private_gmv"] / g["gmv"].where(g["gmv"] > 0)
+    return g.reset_index()
+
+
+@dataclass
+class ValueReport:
+    """The lifetime-value section: models, holdout, tiers, members, private domain."""
+
+    value: CustomerValue
+    holdout: pd.DataFrame
+    tiers: pd.DataFrame
+    members: pd.DataFrame
+    private: pd.DataFrame
+    month: str
+    notes: dict = field(default_factory=dict)
+
+    @property
+    def note(self) -> str | None:
+        return self.value.note
+
+    def private_share(self, lag: int = 0) -> float | None:
+        if self.private.empty:
+            return None
+        month = str(pd.Period(self.month, "M") - lag)
+        hit = self.private.loc[self.private["month"] == month, "share"]
+        return None if hit.empty or pd.isna(hit.iloc[0]) else float(hit.iloc[0])
+
+    def member_value(self, group: str, column: str) -> float | None:
+        if self.members.empty:
+            return None
+        hit = self.members.loc[self.members["group"] == group, column]
+        return None if hit.empty or pd.isna(hit.iloc[0]) else float(hit.iloc[0])
+
+    def _repr_html_(self) -> str:
+        return self.value._repr_html_()
+
+    def show_tiers(self):
+        """The value tiers formatted."""
+        if self.tiers.empty:
+            return Skipped("Value tiers", self.value.note or "no customers")
+        return _Html(_fmt_table(self.tiers, {"customers": "count", "predicted_gmv": "money", "predicted_share": "pct",
+                                             "historical_gmv": "money", "historical_share": "pct", "mean_p_alive": "pct",
+                                             "mean_paid_orders": "ratio", "predicted_per_customer": "money"},
+                                caption=f"Value tiers 价值分层 by predicted GMV over the next {self.value.horizon_months} months"))
+
+    def show_members(self):
+        """Members vs non-members formatted (or the note)."""
+        if self.members.empty:
+            return Skipped("Members vs non-members", self.notes.get("members", "no member data"))
+        return _Html(_fmt_table(self.members, {"buyers": "count", "buyer_share": "pct", "gmv": "money", "gmv_share": "pct",
+                                               "aov": "money", "orders_per_buyer": "ratio", "repurchase_rate": "pct",
+                                               "predicted_per_customer": "money", "mean_p_alive": "pct"},
+                                caption="Members vs non-members 会员 vs 非会员 (buyers of the trailing window)"))
+
+
+def value_report(data, *, value: CustomerValue | None = None) -> ValueReport:
+    """Customer value, holdout check, value tiers, members vs non-members and the private-domain share;
+    each part that lacks its table carries a note instead."""
+    month = str(_report_month(data))
+    value = customer_value(data) if value is None else value
+    notes = {}
+    holdout = _empty(["frequency_bin", "customers", "actual", "predicted"])
+    tiers = value_tiers(value, data=data)
+    if not value.note:
+        try:
+            holdout = holdout_check(data)
+        except ValueError as e:  # too little history before the cut
+            notes["holdout"] = f"Skipped: {e}"
+    members = _empty(["group"])
+    mnote = _note(data, "customers", columns={"customers": ["member_tier"], "orders": ["customer_id"]})
+    if mnote:
+        notes["members"] = mnote
+    else:
+        members = member_comparison(data, value)
+    private = _empty(["month", "share"])
+    pnote = _note(data, columns={"orders": ["channel"]})
+    if pnote:
+        notes["private"] = pnote
+    else:
+        private = private_domain_share(data)
+    return ValueReport(value, holdout, tiers, members, private, month, notes)
+
+
+def plot_value_tiers(report: ValueReport, *, ax=None):
+    """Share of customers against share of predicted and past GMV per value tier."""
+    t = report.tiers
+    if t.empty:
+        return _placeholder(ax, report.value.note or "no customers")
+    ax = charts._get_ax(ax)
+    x = np.arange(len(t))
+    share = t["customers"] / t["customers"].sum()
+    for i, (col, label, color) in enumerate([(share, "customers 客户数", charts.PALETTE[9]),
+                                             (t["historical_share"], "past GMV 历史GMV", charts.PALETTE[0]),
+                                             (t["predicted_share"], "predicted GMV 预测GMV", charts.PALETTE[1])]):
+        bars = ax.bar(x + (i - 1) * 0.27, col, width=0.27, label=label, color=color)
+        ax.bar_label(bars, labels=[charts.pct(v, decimals=0) for v in col], fontsize=8)
+    ax.set_xticks(x, t["tier"])
+    charts.format_pct_axis(ax)
+    ax.set_ylim(0, float(max(share.max(), t["historical_share"].max(), t["predicted_share"].max())) * 1.25)
+    ax.legend(fontsize=8, loc="upper right")
+    ax.set_title("Value tiers: who holds the value 价值分层")
+    return ax
+
+
+def plot_private_share(report: ValueReport, *, target: float | None = None, ax=None):
+    """Private-domain share of GMV by month, with the handbook's 18% line."""
+    p = report.private
+    if p.empty:
+        return _placeholder(ax, report.notes.get("private", "no channel data"))
+    ax = charts.line_chart(p, x="month", y="share", ax=ax, fmt="pct", color=charts.CHANNEL_COLORS["wechat_mini"],
+                           title="Private-domain share of GMV 私域GMV占比")
+    if target is not None:
+        charts.annotate_threshold(ax, target, f"{target:.0%} (001)", color=charts.ALERT_COLORS["good"])
+    ax.set_ylim(bottom=0)
+    return ax
+
+
+# =============================================================================================
+# Lifecycle section: stages with P(alive), wake-up and churn-risk lists
+# =============================================================================================
+
+def stage_vs_p_alive(stages: pd.DataFrame, value: CustomerValue) -> pd.DataFrame:
+    """The dormant rule and the model side by side: per lifecycle stage, customers, mean and median
+    P(alive), and the share the model thinks likely gone (P(alive) < 0.5), for one-time and repeat
+    buyers separately (BG/NBD lets a customer drop out only after a repeat purchase, so a one-time
+    buyer's P(alive) is 1 however long ago the order was).
+
+    Returns
+    -------
+    DataFrame
+        stage, buyers (``one-time`` / ``repeat``), customers, mean_p_alive, median_p_alive,
+        share_likely_gone, mean_expected_purchases.
+    """
+    cols = ["stage", "buyers", "customers", "mean_p_alive", "median_p_alive", "share_likely_gone", "mean_expected_purchases"]
+    if value.note or value.table.empty:
+        return pd.DataFrame(columns=cols)
+    v = value.table.set_index("customer_id")
+    s = stages[stages["stage"] != "potential"].copy()
+    s["p_alive"] = s["customer_id"].map(v["p_alive"])
+    s["exp"] = s["customer_id"].map(v["expected_purchases"])
+    s["buyers"] = np.where(s["customer_id"].map(v["frequency"]).fillna(0) > 0, "repeat", "one-time")
+    s = s.dropna(subset=["p_alive"])
+    out = s.groupby(["stage", "buyers"]).agg(customers=("p_alive", "size"), mean_p_alive=("p_alive", "mean"),
+                                             median_p_alive=("p_alive", "median"),
+                                             share_likely_gone=("p_alive", lambda p: (p < 0.5).mean()),
+                                             mean_expected_purchases=("exp", "mean")).reset_index()
+    out["stage"] = pd.Categorical(out["stage"], categories=STAGES, ordered=True)
+    return out.sort_values(["stage", "buyers"]).reset_index(drop=True)[cols].assign(stage=lambda f: f["stage"].astype(str))
+
+
+def wakeup_list(stages: pd.DataFrame, value: CustomerValue, *, horizon_days: int | None = None,
+                max_rows: int | None = None, data=None) -> pd.DataFrame:
+    """Dormant customers worth winning back (沉睡用户唤醒名单), best first.
+
+    For each customer dormant at ``as_of`` (90 to 180 days without an order), the model's expected
+    value of the next ``horizon_days`` (default: the dormant line, 90 days) =
+    expected purchases x expected spend. Worth winning back = at or above the median of the dormant
+    customers; at most ``max_rows`` (settings ``lifecycle.wakeup_list_max``). 001 part 1: a
+    three-day return gift plus recommendations from the customer's history beat a plain text message.
+    Customer ids only: no names or phone numbers.
+
+    Returns
+    -------
+    DataFrame
+        customer_id, days_since_last, last_order_date, paid_orders, historical_gmv, p_alive,
+        expected_purchases_next, expected_value_next, first_channel.
+    """
+    cfg = _settings(data, "lifecycle") if data is not None else {"dormant_days": 90, "wakeup_list_max": 500}
+    horizon = int(horizon_days or cfg["dormant_days"])
+    max_rows = int(max_rows or cfg["wakeup_list_max"])
+    cols = ["customer_id", "days_since_last", "last_order_date", "paid_orders", "historical_gmv", "p_alive",
+            "expected_purchases_next", "expected_value_next", "first_channel"]
+    if value.note or value.table.empty:
+        return pd.DataFrame(columns=cols)
+    dormant = stages.loc[stages["stage"] == "dormant", ["customer_id", "days_since_last", "last_order_ts"]]
+    v = value.table.merge(dormant, on="customer_id", suffixes=("_v", ""))
+    if v.empty:
+        return pd.DataFrame(columns=cols)
+    t = horizon / UNIT_DAYS[value.unit]
+    v["expected_purchases_next"] = value.bg_nbd.expected_purchases(t, v["frequency"], v["recency"], v["T"])
+    v["expected_value_next"] = v["expected_purchases_next"] * v["expected_spend"]
+    v = v[v["expected_value_next"] >= v["expected_value_next"].median()]
+    v = v.sort_values(["expected_value_next", "customer_id"], ascending=[False, True]).head(max_rows)
+    v["last_order_date"] = v["last_order_ts"].dt.date
+    if "paid_orders" not in v.columns:
+        v["paid_orders"] = v["frequency"] + 1
+        v["historical_gmv"] = np.nan
+    if "first_channel" not in v.columns:
+        v["first_channel"] = ""
+    return _rounded(v[cols].reset_index(drop=True))
+
+
+def churn_risk_list(stages: pd.DataFrame, value: CustomerValue, *, p_alive_max: float | None = None,
+                    max_rows: int | None = None, data=None) -> pd.DataFrame:
+    """Customers still active by the 90-day rule whom the model already thinks likely gone (流失预警).
+
+    Repeat buyers in stage active whose P(alive) is under ``p_alive_max`` (settings
+    ``lifecycle.churn_risk_p_alive``, 0.5): their silence is long for someone who used to buy as often
+    as they did. Sorted by past GMV (the most valuable first), at most ``max_rows``. Customer ids only.
+
+    Returns
+    -------
+    DataFrame
+        customer_id, days_since_last, paid_orders, typical_gap_days (recency / repeat purchases),
+        historical_gmv, p_alive, predicted_gmv, first_channel.
+    """
+    cfg = _settings(data, "lifecycle") if data is not None else {"churn_risk_p_alive": 0.5, "wakeup_list_max": 500}
+    limit = float(cfg["churn_risk_p_alive"] if p_alive_max is None else p_alive_max)
+    max_rows = int(max_rows or cfg["wakeup_list_max"])
+    cols = ["customer_id", "days_since_last", "paid_orders", "typical_gap_days", "historical_gmv", "p_alive",
+            "predicted_gmv", "first_channel"]
+    if value.note or value.table.empty:
+        return pd.DataFrame(columns=cols)
+    active = stages.loc[stages["stage"].isin(["active", "new"]), ["customer_id", "days_since_last"]]
+    v = value.table.merge(active, on="customer_id", suffixes=("_v", ""))
+    v = v[(v["frequency"] > 0) & (v["p_alive"] < limit)]
+    v["typical_gap_days"] = v["recency"] * UNIT_DAYS[value.unit] / v["frequency"]
+    if "paid_orders" not in v.columns:
+        v["paid_orders"] = v["frequency"] + 1
+        v["historical_gmv"] = np.nan
+    if "first_channel" not in v.columns:
+        v["first_channel"] = ""
+    v = v.sort_values(["historical_gmv", "customer_id"], ascending=[False, True]).head(max_rows)
+    return _rounded(v[cols].reset_index(drop=True))
+
+
+@dataclass
+class LifecycleReport:
+    """The lifecycle section: stages now, mix over time, this month's flow, reactivation, lists."""
+
+    stages: pd.DataFrame
+    mix: pd.DataFrame
+    flow: pd.DataFrame
+    reactivation: pd.DataFrame
+    side_by_side: pd.DataFrame
+    wakeup: pd.DataFrame
+    churn_risk: pd.DataFrame
+    month: str
+    note: str | None = None
+
+    def count(self, stage: str) -> int | None:
+        if self.stages.empty:
+            return None
+        return int((self.stages["stage"] == stage).sum())
+
+    def rate(self, stage: str) -> float | None:
+        hit = self.reactivation.loc[self.reactivation["stage"] == stage, "rate"] if not self.reactivation.empty else []
+        return None if len(hit) == 0 or pd.isna(hit.iloc[0]) else float(hit.iloc[0])
+
+    def moved(self, from_stage: str, to_stage: str) -> int | None:
+        if self.flow.empty or from_stage not in self.flow.index or to_stage not in self.flow.columns:
+            return None
+        return int(self.flow.loc[from_stage, to_stage])
+
+    def _repr_html_(self) -> str:
+        if self.note:
+            return f"<p><em>{html.escape(self.note)}</em></p>"
+        counts = self.stages["stage"].value_counts().reindex(STAGES).dropna()
+        t = pd.DataFrame({"stage": [STAGE_LABELS[s] for s in counts.index], "customers": counts.to_numpy(),
+                          "share": (counts / counts.sum()).to_numpy()})
+        return _fmt_table(t, {"customers": "count", "share": "pct"}, caption=f"Lifecycle stages at the end of {self.month}")
+
+
+def lifecycle_report(data, *, value: CustomerValue | None = None) -> LifecycleReport:
+    """Stages at the end of the report month, the monthly stage mix, the month's flow between stages,
+    reactivation rates, the rule against P(alive), the wake-up list and the churn-risk list."""
+    month = str(_report_month(data))
+    note = _note(data, columns={"orders": ["customer_id"]})
+    if note:
+        e = _empty(["customer_id", "stage"])
+        return LifecycleReport(e, _empty(["month", "stage", "customers", "share"]), _empty(["to"]),
+                               _empty(["stage", "rate"]), _empty(["stage"]), _empty(["customer_id"]),
+                               _empty(["customer_id"]), month, note)
+    value = customer_value(data) if value is None else value
+    stages = lifecycle_stages(data)
+    return LifecycleReport(stages, stage_mix(data), stage_flow(data), reactivation_rates(data),
+                           stage_vs_p_alive(stages, value), wakeup_list(stages, value, data=data),
+                           churn_risk_list(stages, value, data=data), month)
+
+
+def plot_stage_mix(report: LifecycleReport, *, ax=None):
+    """Customers per lifecycle stage at each month end (stacked bars)."""
+    if report.note or report.mix.empty:
+        return _placeholder(ax, report.note or "Not enough history for lifecycle stages")
+    ax = charts._get_ax(ax)
+    wide = report.mix.pivot(index="month", columns="stage", values="customers").reindex(columns=[s for s in STAGES if s in set(report.mix["stage"])])
+    bottom = np.zeros(len(wide))
+    x = np.arange(len(wide))
+    for s in wide.columns:  # five stages
+        ax.bar(x, wide[s], bottom=bottom, color=STAGE_COLORS[s], label=STAGE_LABELS[s], width=0.8)
+        bottom += wide[s].to_numpy()
+    ax.set_xticks(x, [m[2:] if i % 2 == 0 else "" for i, m in enumerate(wide.index)], rotation=0)
+    ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.legend(ncol=5, fontsize=8, loc="upper left")
+    ax.set_title("Lifecycle stages at each month end 用户生命周期结构")
+    ax.set_ylabel("customers")
+    return ax
+
+
+def plot_stage_flow(report: LifecycleReport, *, ax=None):
+    """Heatmap of customers moving between stages during the report month (rows: start, columns: end)."""
+    if report.note or report.flow.empty:
+        return _placeholder(ax, report.note or "no flow")
+    f = report.flow.copy()
+    f.index = [STAGE_LABELS.get(i, i) for i in f.index]
+    f.columns = [STAGE_LABELS.get(c, c) for c in f.columns]
+    ax = charts.heatmap(f.astype("float64").where(f > 0), ax=ax, fmt=lambda v: f"{v:,.0f}", cmap="Purples",
+                        title=f"Flow between stages during {report.month} (from the row to the column)", cbar=False,
+                        norm=LogNorm())  # log colours: the large 'stayed churned' cell does not wash out the rest
+    ax.set_xlabel("stage at the end of the month")
+    ax.set_ylabel("stage at the start")
+    return ax
+
+
+def plot_p_alive_by_stage(report: LifecycleReport, value: CustomerValue, *, ax=None):
+    """P(alive) of repeat buyers per lifecycle stage (box plot): the dormant rule and the model side by side."""
+    if report.note or value.note or value.table.empty:
+        return _placeholder(ax, report.note or value.note or "no model")
+    ax = charts._get_ax(ax)
+    v = value.table.set_index("customer_id")
+    s = report.stages[report.stages["stage"].isin(["new", "active", "dormant", "churned"])]
+    s = s.assign(p=s["customer_id"].map(v["p_alive"]), x=s["customer_id"].map(v["frequency"]))
+    s = s[s["x"] > 0]
+    groups = [st for st in ("new", "active", "dormant", "churned") if (s["stage"] == st).any()]
+    ax.boxplot([s.loc[s["stage"] == g, "p"].to_numpy() for g in groups], showfliers=False, widths=0.5,
+               patch_artist=True, boxprops={"facecolor": "#DDE6F0"}, medianprops={"color": charts.PALETTE[2]})
+    ax.set_xticks(range(1, len(groups) + 1), [f"{STAGE_LABELS[g]}\n(n={int((s['stage'] == g).sum()):,})" for g in groups])
+    charts.format_pct_axis(ax)
+    charts.annotate_threshold(ax, 0.5, "P(alive) 0.5", color=charts.ALERT_COLORS["neutral"])
+    ax.set_title("Repeat buyers: P(alive) from BG/NBD by rule-based stage")
+    return ax
+
+
+# =============================================================================================
+# One call to record every skipped section; exercises
+# =============================================================================================
+
+def rule_vs_last_year(record, label: str, now: tuple, year_ago: tuple, *, kind: str = "min", unit: str = "pct",
+                      tolerance: float = 0.05, severity: str = "medium"):
+    """Check a figure against its value a year earlier, allowing ``tolerance`` (relative) of noise.
+
+    The handbook's direction of travel (001 part 1: first-order perks lift conversion, a member
+    programme shortens the repurchase cycle) is the rule; a month-on-year change smaller than 5% is
+    noise rather than a signal (001 part 4 treats a 5% drop in conversion as the alarm). ``now`` and
+    ``year_ago`` are (month, value) pairs as the section reports give them. With ``kind="min"`` the
+    line is ``year_ago x (1 - tolerance)``, with ``"max"`` ``year_ago x (1 + tolerance)``. When either
+    value is missing the check is recorded as skipped and the note returned instead of a rule.
+    """
+    (m1, v1), (m0, v0) = now, year_ago
+    if m1 is None or v1 is None or pd.isna(v1):
+        return record.skip(label, "no complete month to measure (the table is missing or the data are too short)")
+    if v0 is None or pd.isna(v0):
+        return record.skip(label, f"no value for {m0} to compare with (the data do not reach back far enough)")
+    line = v0 * (1 - tolerance) if kind == "min" else v0 * (1 + tolerance)
+    return record.rule(f"{label} {m1} (a year earlier, {m0}: {_plain(v0, unit)}; line {tolerance:.0%} "
+                       f"{'below' if kind == 'min' else 'above'} it)", v1, line, kind=kind, unit=unit, severity=severity)
+
+
+def _plain(v: float, unit: str) -> str:
+    from .pack import format_value
+    return format_value(v, unit)
+
+
+def record_skips(record, *reports) -> list[str]:
+    """Record on ``record`` every section note of the given reports (a skipped section or part)."""
+    names = {ChannelReport: "Channel matrix", NewCustomerReport: "New customers", CohortReport: "Cohorts",
+             LifecycleReport: "Lifecycle", ValueReport: "Lifetime value"}
+    done = []
+    for rep in reports:  # a handful of sections
+        name = names.get(type(rep), type(rep).__name__)
+        notes = [rep.note] if getattr(rep, "note", None) else []
+        if isinstance(rep, ValueReport):
+            notes += [f"{k}: {v}" for k, v in rep.notes.items()]
+        for n in notes:
+            done.append(record.skip(name, n))
+    return done
+
+
+@exercise("04.cac_douyin", "CAC (获客成本) of douyin in the report month: its spend / its new buyers")
+def _cac_douyin(data) -> float:
+    if _note(data, "marketing_spend", columns={"orders": ["customer_id", "channel"]}):
+        return float("nan")  # nothing to compute on this source
+    m = channel_matrix(data).set_index("channel")
+    return float(m.loc["douyin", "cac"]) if "douyin" in m.index else float("nan")
+
+
+@exercise("04.dormant_customers", "Number of dormant customers (沉睡, 90-180 days without a paid order) "
+                                  "at the end of the report month")
+def _dormant_customers(data) -> float:
+    if _note(data, columns={"orders": ["customer_id"]}):
+        return float("nan")
+    return float((lifecycle_stages(data)["stage"] == "dormant").sum())
+
+
+@exercise("04.second_order_rate_90", "Share of the new buyers of the month 4 months before the report month "
+                                     "who placed a second order within 90 days")
+def _second_order_rate_90(data) -> float:
+    if _note(data, columns={"orders": ["customer_id"]}):
+        return float("nan")
+    s = second_order_rates(data, windows=[90])
+    hit = s.loc[s["first_month"] == str(_report_month(data) - 4), "rate_90d"]
+    return float(hit.iloc[0]) if len(hit) else float("nan")
