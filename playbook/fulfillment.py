@@ -1,0 +1,1992 @@
+"""Fulfillment and service (履约与客服): shipping within 48 hours of payment, the unshipped backlog,
+carrier on-time delivery, service tickets, refunds and returns by SKU and reason.
+
+Chapter 08 of the playbook; handbook 003 stage 4 (订单履约: ship at the promised time, "48小时内发货";
+choose carriers with agreed delivery times and review how often they keep them, 定期考核物流达标率;
+contact and compensate buyers when a parcel is late) and stage 5 (客户服务), and 004's logistics and
+after-sales sections (物流及售后服务).
+
+Everything is measured *as of the end of the report month* (the cut-off, ``data.end``): a parcel
+shipped or a ticket resolved after it counts as not yet shipped or resolved, so a past month reads
+the way it looked on its last evening.
+
+The building blocks work on plain DataFrames (orders, shipments, service_tickets, order_items) and
+are tested on hand-built tables; the ``*_report(data)`` functions run a whole section on a loaded
+:class:`~playbook.loading.Dataset` and return a result that carries either the section's tables or
+a note saying which table is missing, so the notebook never needs an ``if``.
+
+Example::
+
+    data = playbook.load("data/samples", month="2026-10")
+    ship = fulfillment.shipping_report(data)
+    ship.month_rate            # share of the month's paid orders shipped within 48 hours
+    carriers = fulfillment.carrier_report(data)
+    carriers.flagged           # yunda, with its worst provinces
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .exercises import exercise
+from .metrics import paid_mask
+
+__all__ = [
+    "SPRING_FESTIVALS", "PROVINCE_REGIONS", "REFUND_REASONS",
+    "settings_table", "region_of", "logistics_pauses", "shipping_status", "ship_rates", "shipping_backlog",
+    "backlog_age_buckets", "backlog_trend", "ship_anomalies",
+    "parcel_outcomes", "carrier_scorecard", "carrier_cells", "carrier_monthly", "late_parcels",
+    "ticket_times", "ticket_summary", "ticket_category_spikes", "satisfaction_by_resolution",
+    "response_by_hour", "refund_reasons", "sku_event_spikes", "sku_refunds",
+    "ShippingResult", "CarrierResult", "TicketResult", "RefundResult",
+    "shipping_report", "carrier_report", "ticket_report", "refund_report",
+    "plot_ship_rate_by_month", "plot_daily_ship_rate", "plot_backlog", "plot_carrier_trend",
+    "plot_carrier_regions", "plot_delivery_days", "plot_ticket_categories", "plot_satisfaction",
+    "plot_response_by_hour", "plot_refund_reasons",
+]
+
+HOUR = pd.Timedelta(hours=1)
+DAY = pd.Timedelta(days=1)
+
+#: Chinese New Year's day (春节, first day of the lunar year). Warehouses and couriers stop for
+#: about a week around it: days without shipments close to these dates are the seasonal pause.
+SPRING_FESTIVALS = pd.to_datetime([
+    "2015-02-19", "2016-02-08", "2017-01-28", "2018-02-16", "2019-02-05", "2020-01-25",
+    "2021-02-12", "2022-02-01", "2023-01-22", "2024-02-10", "2025-01-29", "2026-02-17",
+    "2027-02-06", "2028-01-26", "2029-02-13", "2030-02-03", "2031-01-23", "2032-02-11",
+    "2033-01-31", "2034-02-19", "2035-02-08",
+])
+
+#: The seven customary regions (大区) of mainland China, plus Hong Kong, Macau and Taiwan.
+PROVINCE_REGIONS = {
+    **dict.fromkeys(["上海", "江苏", "浙江", "安徽", "福建", "江西", "山东", "台湾"], "华东"),
+    **dict.fromkeys(["广东", "广西", "海南", "香港", "澳门"], "华南"),
+    **dict.fromkeys(["河南", "湖北", "湖南"], "华中"),
+    **dict.fromkeys(["北京", "天津", "河北", "山西", "内蒙古"], "华北"),
+    **dict.fromkeys(["辽宁", "吉林", "黑龙江"], "东北"),
+    **dict.fromkeys(["重庆", "四川", "贵州", "云南", "西藏"], "西南"),
+    **dict.fromkeys(["陕西", "甘肃", "青海", "宁夏", "新疆"], "西北"),
+}
+_PROVINCE_SUFFIX = re.compile(r"(省|市|壮族自治区|回族自治区|维吾尔自治区|自治区|特别行政区)$")
+
+#: Refund reasons, from the most specific evidence to the least (a ticket's category first, then
+#: what happened to the parcel).
+REFUND_REASONS = {
+    "quality": "quality 质量问题",
+    "size": "size 尺码不合适",
+    "logistics": "logistics 物流问题",
+    "other": "other ticket 其他",
+    "lost": "lost parcel 丢件",
+    "late": "late delivery 延迟送达",
+    "before_shipping": "refunded before shipping 未发货退款",
+    "returned": "returned, no reason given 退货(未注明)",
+    "after_delivery": "refund after delivery, no reason given 仅退款(未注明)",
+    "unknown": "reason not recorded 原因未记录",
+}
+_TICKET_PRIORITY = ["quality", "size", "logistics", "other"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------
+
+def _require(frame: pd.DataFrame | None, table: str, columns: Iterable[str]) -> None:
+    if frame is None:
+        raise KeyError(f"table {table} is needed here")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise KeyError(f"table {table} lacks column(s) {', '.join(missing)}; "
+                       f"it has {', '.join(map(str, frame.columns))}")
+
+
+def _col(frame: pd.DataFrame, name: str, default=pd.NA) -> pd.Series:
+    """A column, or a constant series when the (optional) column is absent."""
+    if name in frame.columns:
+        return frame[name]
+    return pd.Series(default, index=frame.index)
+
+
+def _month(ts: pd.Series) -> pd.Series:
+    """``YYYY-MM`` of each timestamp (formatted once per distinct month, not once per row)."""
+    m = ts.to_numpy("datetime64[ns]").astype("datetime64[M]")
+    uniq, inv = np.unique(m, return_inverse=True)
+    labels = np.array([None if np.isnat(u) else str(u)[:7] for u in uniq], dtype=object)
+    return pd.Series(labels[inv.reshape(-1)], index=ts.index, dtype="str")
+
+
+def _isin(series: pd.Series, values) -> np.ndarray:
+    """``series.isin(values)`` for text ids, through pyarrow (pandas' own isin on text builds one
+    Python object per value, slow for a million order ids)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    vals = pd.Series(values).dropna()
+    try:
+        left = pa.array(series.astype("str"), from_pandas=True)
+        right = pa.array(vals.astype("str").drop_duplicates(), from_pandas=True)
+        return np.asarray(pc.is_in(left, value_set=right).to_numpy(zero_copy_only=False), dtype=bool)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):  # pragma: no cover
+        return series.isin(vals).to_numpy(dtype=bool)
+
+
+def _cutoff(data) -> pd.Timestamp:
+    """The end of the report month (exclusive), or the day after the last order when the data
+    were loaded without a month."""
+    if getattr(data, "end", None) is not None:
+        return pd.Timestamp(data.end)
+    return data["orders"]["order_ts"].max().normalize() + DAY
+
+
+def _report_month(data) -> str:
+    if getattr(data, "month", None):
+        return data.month
+    return (_cutoff(data) - DAY).strftime("%Y-%m")
+
+
+def _settings(data) -> dict:
+    section = data.settings["fulfillment"]
+    return section.to_dict() if hasattr(section, "to_dict") else dict(section)
+
+
+def _month_bounds(month: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    start = pd.Timestamp(month + "-01")
+    return start, start + pd.offsets.MonthBegin(1)
+
+
+def _rate(num, den):
+    num = pd.Series(num, dtype="float64") if not isinstance(num, pd.Series) else num.astype("float64")
+    den = pd.Series(den, dtype="float64") if not isinstance(den, pd.Series) else den.astype("float64")
+    return num / den.where(den > 0)
+
+
+def _binom_sf(k, n, p) -> np.ndarray:
+    """P(X >= k) for X ~ Binomial(n, p), vectorised; 1.0 where there is nothing to test."""
+    k = np.asarray(k, dtype="float64")
+    n = np.asarray(n, dtype="float64")
+    p = np.clip(np.asarray(p, dtype="float64"), 1e-6, 1 - 1e-6)
+    out = stats.binom.sf(k - 1, n, p)
+    return np.where((n > 0) & np.isfinite(p), out, 1.0)
+
+
+def _per_value(series: pd.Series, func) -> pd.Series:
+    """Apply a vectorised text function to the distinct values only, then spread back."""
+    codes, uniq = pd.factorize(series, use_na_sentinel=True)
+    mapped = func(pd.Series(uniq, dtype="object")).to_numpy(dtype=object)
+    out = np.where(codes >= 0, mapped[np.clip(codes, 0, None)] if len(mapped) else None, None)
+    return pd.Series(out, index=series.index, dtype="object")
+
+
+def region_of(province: pd.Series) -> pd.Series:
+    """The region (大区: 华东, 华南, 华中, 华北, 东北, 西南, 西北) of each province.
+
+    Province names may carry their suffix (四川省, 重庆市, 广西壮族自治区); unknown names map to
+    ``"其他"`` and missing ones to ``"unknown"``.
+
+    Examples
+    --------
+    >>> region_of(pd.Series(["四川省", "上海", None])).tolist()
+    ['西南', '华东', 'unknown']
+    """
+    def one(u: pd.Series) -> pd.Series:
+        key = u.astype("string").str.strip().str.replace(_PROVINCE_SUFFIX, "", regex=True)
+        return key.map(PROVINCE_REGIONS).astype("object").fillna("其他")
+
+    return _per_value(province, one).fillna("unknown")
+
+
+def _province(series: pd.Series) -> pd.Series:
+    def one(u: pd.Series) -> pd.Series:
+        return u.astype("string").str.strip().str.replace(_PROVINCE_SUFFIX, "", regex=True).astype("object")
+
+    return _per_value(series, one).fillna("unknown")
+
+
+def _note_frame(message: str) -> pd.DataFrame:
+    return pd.DataFrame({"note": [message]})
+
+
+def _draw_note(ax, note: str, title: str | None = None):
+    import matplotlib.pyplot as plt
+
+    ax = ax if ax is not None else plt.gca()
+    ax.text(0.5, 0.5, note, ha="center", va="center", wrap=True, transform=ax.transAxes,
+            fontsize="small", color="#555555")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def _alerts_frame(rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["severity", "subject", "message"])
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. Shipping within 48 hours, the backlog, anomalies
+# ---------------------------------------------------------------------------------------------
+
+def logistics_pauses(shipments: pd.DataFrame, *, start=None, end=None, window_days: int = 15,
+                     declared: Sequence[Sequence[str]] = ()) -> pd.DataFrame:
+    """The seasonal logistics pauses (春节停发): runs of days without any parcel shipped that lie
+    within ``window_days`` of a spring festival, plus the pauses the shop declared.
+
+    A day counts only inside the span of the data's shipments (between the first and last day a
+    parcel left) and inside ``[start, end)`` when given. Days without shipments elsewhere in the
+    year are *not* pauses: they show up as shipping anomalies instead.
+
+    Parameters
+    ----------
+    shipments : contract ``shipments`` (shipped_ts).
+    start, end : optional window (end exclusive).
+    window_days : how far from the spring festival (:data:`SPRING_FESTIVALS`) a pause may lie.
+    declared : ``[["YYYY-MM-DD", "YYYY-MM-DD"], ...]`` pauses the shop announced (inclusive).
+
+    Returns
+    -------
+    DataFrame
+        start, end (dates, inclusive), days, reason.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"shipped_ts": pd.to_datetime(["2026-02-10 10:00", "2026-02-24 10:00"])})
+    >>> logistics_pauses(s)[["start", "end", "days"]].astype(str).values.tolist()
+    [['2026-02-11', '2026-02-23', '13']]
+    """
+    _require(shipments, "shipments", ["shipped_ts"])
+    days = shipments["shipped_ts"].dropna().dt.normalize()
+    rows = []
+    if len(days):
+        lo, hi = days.min(), days.max()
+        if start is not None:
+            lo = max(lo, pd.Timestamp(start).normalize())
+        if end is not None:
+            hi = min(hi, pd.Timestamp(end).normalize() - DAY)
+        if lo <= hi:
+            cal = pd.date_range(lo, hi, freq="D")
+            counts = days.value_counts().reindex(cal, fill_value=0)
+            sf = SPRING_FESTIVALS.values
+            pos = np.searchsorted(sf, cal.values)
+            before = sf[np.clip(pos - 1, 0, len(sf) - 1)]
+            after = sf[np.clip(pos, 0, len(sf) - 1)]
+            dist = np.minimum(np.abs(cal.values - before), np.abs(after - cal.values))
+            seasonal = (counts.to_numpy() == 0) & (dist <= np.timedelta64(window_days, "D"))
+            run = pd.Series(seasonal, index=cal)
+            run_id = (run != run.shift()).cumsum()
+            for _, block in run[run].groupby(run_id[run]):  # a handful of runs at most
+                rows.append({"start": block.index[0], "end": block.index[-1], "days": len(block),
+                             "reason": "spring festival 春节停发 (no parcel shipped)"})
+    for pair in declared or ():
+        a, b = pd.Timestamp(pair[0]), pd.Timestamp(pair[1])
+        rows.append({"start": a, "end": b, "days": int((b - a) / DAY) + 1, "reason": "declared by the shop"})
+    out = pd.DataFrame(rows, columns=["start", "end", "days", "reason"])
+    out["days"] = out["days"].astype("int64")
+    return out.sort_values("start").reset_index(drop=True)
+
+
+def shipping_status(orders: pd.DataFrame, shipments: pd.DataFrame | None = None, *, cutoff,
+                    ship_within_hours: float = 48, pauses: pd.DataFrame | None = None,
+                    catch_up_days: int = 3) -> pd.DataFrame:
+    """Each paid order's shipping state as of ``cutoff``: on time, late, overdue (unshipped past its
+    deadline) or pending (unshipped, not yet due).
+
+    The deadline is payment + ``ship_within_hours`` (003 stage 4: 48小时内发货). During a logistics
+    pause (:func:`logistics_pauses`) the clock stops: an order whose 48 hours run into a pause, or
+    that is paid during it, is due ``catch_up_days`` after the warehouse reopens. An order counts
+    as shipped when its first parcel leaves (the tracking number reaches the buyer).
+
+    Cancelled orders, orders paid at or after the cut-off and refunded orders whose parcel never
+    left (refunded before shipping) are left out.
+
+    Parameters
+    ----------
+    orders : contract ``orders`` (order_id, order_ts; paid_ts, status, channel, province used when
+        present; without paid_ts the order time stands in for the payment time).
+    shipments : contract ``shipments`` (order_id, shipped_ts); None = nothing shipped.
+    cutoff : timestamp; what happens at or after it is not known yet.
+
+    Returns
+    -------
+    DataFrame
+        one row per order: order_id, channel, province, month (payment month), paid_ts, due_ts,
+        paused, shipped_ts, carrier, hours_to_ship, state (on_time / late / overdue / pending),
+        within_hours (raw clock: shipped within ``ship_within_hours``; NA while undecided).
+
+    Examples
+    --------
+    >>> o = pd.DataFrame({"order_id": ["a", "b"], "order_ts": pd.to_datetime(["2026-10-01", "2026-10-30"]),
+    ...                   "paid_ts": pd.to_datetime(["2026-10-01 10:00", "2026-10-30 10:00"])})
+    >>> s = pd.DataFrame({"order_id": ["a"], "carrier": ["sf"], "shipped_ts": pd.to_datetime(["2026-10-02 09:00"])})
+    >>> shipping_status(o, s, cutoff=pd.Timestamp("2026-11-01"))["state"].tolist()
+    ['on_time', 'pending']
+    """
+    _require(orders, "orders", ["order_id", "order_ts"])
+    cutoff = pd.Timestamp(cutoff)
+    paid = orders.loc[paid_mask(orders)]
+    pay = _col(paid, "paid_ts", pd.NaT)
+    pay = pd.to_datetime(pay).fillna(paid["order_ts"])
+    frame = pd.DataFrame({
+        "order_id": paid["order_id"].to_numpy(),
+        "channel": _col(paid, "channel", "all").fillna("unknown").to_numpy(),
+        "province": _province(_col(paid, "province")).to_numpy(),
+        "status": _col(paid, "status", "paid").fillna("paid").to_numpy(),
+        "paid_ts": pay.to_numpy(),
+    })
+    frame = frame.loc[frame["paid_ts"] < cutoff]
+    if shipments is not None and len(shipments):
+        _require(shipments, "shipments", ["order_id", "shipped_ts"])
+        has_parcel = pd.Series(_isin(frame["order_id"], shipments.loc[shipments["shipped_ts"].notna(), "order_id"]),
+                               index=frame.index)
+        sent = shipments.loc[shipments["shipped_ts"].notna() & (shipments["shipped_ts"] < cutoff)]
+        first = (sent.sort_values("shipped_ts", kind="stable").drop_duplicates("order_id")
+                 [["order_id", "shipped_ts"] + (["carrier"] if "carrier" in sent.columns else [])])
+        frame = frame.merge(first, on="order_id", how="left")
+        frame = frame.loc[~((frame["status"] == "refunded") & ~has_parcel.to_numpy())]
+    else:
+        frame = frame.loc[frame["status"] != "refunded"].assign(shipped_ts=pd.NaT)
+    if "carrier" not in frame.columns:
+        frame["carrier"] = pd.NA
+    frame["shipped_ts"] = pd.to_datetime(frame["shipped_ts"])
+    due = frame["paid_ts"] + ship_within_hours * HOUR
+    paused = pd.Series(False, index=frame.index)
+    for _, p in (pauses if pauses is not None else pd.DataFrame(columns=["start", "end"])).iterrows():
+        p0 = pd.Timestamp(p["start"]).normalize()
+        restart = pd.Timestamp(p["end"]).normalize() + DAY
+        hit = (frame["paid_ts"] < restart) & (due > p0)
+        due = due.where(~hit, due.clip(lower=restart + catch_up_days * DAY))
+        paused |= hit
+    frame["due_ts"] = due
+    frame["paused"] = paused
+    shipped = frame["shipped_ts"].notna()
+    frame["hours_to_ship"] = (frame["shipped_ts"] - frame["paid_ts"]) / HOUR
+    state = np.select([shipped & (frame["shipped_ts"] <= due), shipped, due <= cutoff],
+                      ["on_time", "late", "overdue"], "pending")
+    frame["state"] = state
+    within = pd.Series(pd.NA, index=frame.index, dtype="boolean")
+    within[shipped] = frame.loc[shipped, "hours_to_ship"] <= ship_within_hours
+    within[~shipped & ((cutoff - frame["paid_ts"]) / HOUR > ship_within_hours)] = False
+    frame["within_hours"] = within
+    frame["month"] = _month(frame["paid_ts"])
+    cols = ["order_id", "channel", "province", "month", "paid_ts", "due_ts", "paused", "shipped_ts",
+            "carrier", "hours_to_ship", "state", "within_hours"]
+    return frame[cols].reset_index(drop=True)
+
+
+def ship_rates(status: pd.DataFrame, *, by: str | Sequence[str] | None = "month") -> pd.DataFrame:
+    """On-time shipping rate per group of :func:`shipping_status` rows.
+
+    ``on_time_rate`` = orders shipped by their deadline / orders whose fate is known (shipped, or
+    unshipped past the deadline); pending orders are left out until they are due.
+    ``within_hours_rate`` is the same on the raw clock (no pause allowance).
+
+    Returns
+    -------
+    DataFrame
+        [by], orders, shipped, on_time, late (shipped late or overdue), pending, on_time_rate,
+        within_hours_rate, median_hours (payment to first parcel).
+
+    Examples
+    --------
+    >>> st = pd.DataFrame({"month": ["2026-10"] * 3, "state": ["on_time", "late", "pending"],
+    ...                    "within_hours": pd.array([True, False, pd.NA]), "hours_to_ship": [5.0, 60.0, np.nan]})
+    >>> ship_rates(st)["on_time_rate"].tolist()
+    [0.5]
+    """
+    keys = [by] if isinstance(by, str) else list(by or [])
+    f = pd.DataFrame({
+        "orders": 1, "shipped": status["state"].isin(["on_time", "late"]).astype("int64"),
+        "on_time": status["state"].eq("on_time").astype("int64"),
+        "late": status["state"].isin(["late", "overdue"]).astype("int64"),
+        "pending": status["state"].eq("pending").astype("int64"),
+        "w_known": status["within_hours"].notna().astype("int64"),
+        "w_yes": status["within_hours"].fillna(False).astype("int64"),
+        "hours": status["hours_to_ship"],
+        **{k: status[k] for k in keys},
+    })
+    if keys:
+        g = f.groupby(keys, observed=True, sort=True)
+        out = g[["orders", "shipped", "on_time", "late", "pending", "w_known", "w_yes"]].sum()
+        out["median_hours"] = g["hours"].median()
+        out = out.reset_index()
+    else:
+        out = f[["orders", "shipped", "on_time", "late", "pending", "w_known", "w_yes"]].sum().to_frame().T
+        out["median_hours"] = f["hours"].median()
+    out["on_time_rate"] = _rate(out["on_time"], out["on_time"] + out["late"])
+    out["within_hours_rate"] = _rate(out["w_yes"], out["w_known"])
+    return out[keys + ["orders", "shipped", "on_time", "late", "pending", "on_time_rate",
+                       "within_hours_rate", "median_hours"]]
+
+
+def shipping_backlog(status: pd.DataFrame, *, cutoff) -> pd.DataFrame:
+    """The unshipped backlog (待发货) at ``cutoff``: paid orders without a parcel, oldest first.
+
+    Returns
+    -------
+    DataFrame
+        order_id, channel, province, paid_ts, due_ts, age_hours (cut-off - payment), overdue
+        (past its deadline), hours_overdue, paused.
+    """
+    cutoff = pd.Timestamp(cutoff)
+    b = status.loc[status["state"].isin(["overdue", "pending"])].copy()
+    b["age_hours"] = ((cutoff - b["paid_ts"]) / HOUR).round(1)
+    b["overdue"] = b["state"].eq("overdue")
+    b["hours_overdue"] = ((cutoff - b["due_ts"]) / HOUR).clip(lower=0).round(1)
+    cols = ["order_id", "channel", "province", "paid_ts", "due_ts", "age_hours", "overdue", "hours_overdue", "paused"]
+    return b.sort_values("age_hours", ascending=False)[cols].reset_index(drop=True)
+
+
+def backlog_age_buckets(backlog: pd.DataFrame, *, ship_within_hours: float = 48) -> pd.DataFrame:
+    """The backlog counted by age: under 24 hours, 24-48 hours, 2-3 days, 3-7 days, over 7 days
+    (the cut at ``ship_within_hours``, 48 by default, separates orders still within the promise)."""
+    h = float(ship_within_hours)
+    edges = [0, min(24, h), h, max(72, h), max(168, h), np.inf]
+    edges = sorted(set(edges))
+    labels = []
+    for a, b in zip(edges[:-1], edges[1:]):
+        fa = f"{a:g}h" if a < 72 else f"{a / 24:g}d"
+        labels.append(f"over {fa}" if np.isinf(b) else f"{fa}-{(f'{b:g}h' if b <= 72 else f'{b / 24:g}d')}")
+    cut = pd.cut(backlog["age_hours"], edges, labels=labels, right=False)
+    out = cut.value_counts(sort=False).rename_axis("age").reset_index(name="orders")
+    out["age"] = out["age"].astype(str)
+    out["past_promise"] = [a >= h for a in edges[:-1]]
+    return out
+
+
+def backlog_trend(status: pd.DataFrame, *, month_ends: Sequence | pd.DatetimeIndex) -> pd.DataFrame:
+    """The backlog at each month end: orders paid before it and not shipped by it, and how many
+    of them were already past their deadline.
+
+    Counted with sorted searches (no loop over orders): backlog(m) = #paid before m - #shipped
+    before m; overdue(m) = #due before m - #(due and shipped) before m.
+    """
+    me = pd.DatetimeIndex(month_ends)
+    inf = np.datetime64("2262-01-01")
+    paid = np.sort(status["paid_ts"].to_numpy("datetime64[ns]"))
+    shipped = np.sort(status["shipped_ts"].to_numpy("datetime64[ns]", na_value=inf))
+    due = np.sort(status["due_ts"].to_numpy("datetime64[ns]"))
+    both = np.sort(np.maximum(status["due_ts"].to_numpy("datetime64[ns]"),
+                              status["shipped_ts"].to_numpy("datetime64[ns]", na_value=inf)))
+    m = me.to_numpy("datetime64[ns]")
+    out = pd.DataFrame({
+        "month": (me - DAY).strftime("%Y-%m"),
+        "backlog": np.searchsorted(paid, m) - np.searchsorted(shipped, m),
+        "overdue": np.searchsorted(due, m) - np.searchsorted(both, m),
+    })
+    return out
+
+
+def ship_anomalies(status: pd.DataFrame, *, pauses: pd.DataFrame | None = None,
+                   baseline_days: int = 28, min_drop: float = 0.10, alpha: float = 0.0001,
+                   min_orders: int = 20, peak_ratio: float = 1.5,
+                   campaigns: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Daily on-time shipping rate (by payment day) against its expectation, with the days that
+    fall far below it and why.
+
+    Expected rate = median of the ordinary days in the ``baseline_days`` before (days whose orders
+    were mostly caught by a pause are left out of the baseline). A day is **flagged** when at least
+    ``min_orders`` orders are decided, the rate is ``min_drop`` or more below expectation, and a
+    one-sided binomial test gives p < ``alpha``. Flagged days are then explained:
+
+    - ``seasonal pause``: most of the day's orders waited out the spring-festival pause (the clock
+      already stops then, so these rarely flag);
+    - ``volume peak``: the day (or the day before) paid ``peak_ratio`` times the usual orders (the
+      median of the days before) - a festival or presale peak straining the warehouse, expected
+      and planned for rather than an anomaly; named after the campaign when ``campaigns`` covers it;
+    - ``unexplained``: an anomaly to investigate.
+
+    Returns
+    -------
+    DataFrame
+        date, orders, decided, on_time, rate, expected, p_value, volume_ratio, paused_share,
+        flagged, explanation, campaign.
+    """
+    d = status.assign(date=status["paid_ts"].dt.normalize())
+    d = d.assign(dec=d["state"].isin(["on_time", "late", "overdue"]).astype("int64"),
+                 ok=d["state"].eq("on_time").astype("int64"), paused=d["paused"].astype("int64"))
+    g = d.groupby("date").agg(orders=("order_id", "size"), decided=("dec", "sum"), on_time=("ok", "sum"),
+                              paused=("paused", "sum"))
+    if g.empty:
+        return pd.DataFrame(columns=["date", "orders", "decided", "on_time", "rate", "expected", "p_value",
+                                     "volume_ratio", "paused_share", "flagged", "explanation", "campaign"])
+    cal = pd.date_range(g.index.min(), g.index.max(), freq="D")
+    g = g.reindex(cal, fill_value=0)
+    g.index.name = "date"
+    g["rate"] = _rate(g["on_time"], g["decided"])
+    g["paused_share"] = _rate(g["paused"], g["orders"]).fillna(0.0)
+    ordinary = g["rate"].where((g["decided"] >= min_orders) & (g["paused_share"] < 0.5))
+    expected = ordinary.rolling(f"{baseline_days}D", closed="left", min_periods=7).median()
+    g["expected"] = expected.fillna(ordinary.median())
+    usual = g["orders"].where(g["paused_share"] < 0.5).rolling(f"{baseline_days}D", closed="left",
+                                                                 min_periods=7).median()
+    usual = usual.fillna(g["orders"].median())
+    g["volume_ratio"] = _rate(g["orders"], usual)
+    peak = g["volume_ratio"] >= peak_ratio
+    peak = peak | peak.shift(1, fill_value=False)
+    p = stats.binom.cdf(g["on_time"].to_numpy(), g["decided"].to_numpy(),
+                        np.clip(g["expected"].to_numpy(dtype="float64"), 1e-6, 1 - 1e-6))
+    g["p_value"] = np.where(g["decided"] > 0, p, 1.0)
+    g["flagged"] = ((g["decided"] >= min_orders) & (g["expected"] - g["rate"] >= min_drop)
+                    & (g["p_value"] < alpha)).fillna(False).astype(bool)
+    g["explanation"] = np.where(~g["flagged"], "",
+                                np.where(g["paused_share"] >= 0.5, "seasonal pause",
+                                         np.where(peak, "volume peak", "unexplained")))
+    g["campaign"] = ""
+    if campaigns is not None and len(campaigns) and {"start_date", "end_date"} <= set(campaigns.columns):
+        label = _col(campaigns, "festival", "").fillna("").astype(str)
+        name = _col(campaigns, "name", "").fillna("").astype(str)
+        label = label.where(label != "", name)
+        camp = campaigns.assign(_label=label).sort_values("start_date")
+        idx = g.index
+        for _, c in camp.iterrows():  # campaigns: a few dozen rows
+            inside = (idx >= c["start_date"]) & (idx <= c["end_date"] + 2 * DAY) & (g["campaign"] == "")
+            g.loc[inside, "campaign"] = c["_label"]
+    g = g.reset_index()
+    return g[["date", "orders", "decided", "on_time", "rate", "expected", "p_value", "volume_ratio",
+              "paused_share", "flagged", "explanation", "campaign"]]
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. Carriers: on-time delivery and delivery time
+# ---------------------------------------------------------------------------------------------
+
+def parcel_outcomes(shipments: pd.DataFrame, orders: pd.DataFrame | None = None, *, cutoff,
+                    ship_due: pd.Series | None = None, ship_within_hours: float = 48) -> pd.DataFrame:
+    """Each parcel shipped before ``cutoff``: delivered on time (on or before ``promised_date``),
+    late, overdue (not delivered and the promised day has passed: lost parcels end here) or
+    pending; its transit time and its province and region.
+
+    The promised date counts from the payment, so a parcel can be late because the warehouse sent
+    it late, not because the carrier was slow. ``dispatched_late`` marks parcels that left after
+    the order's shipping deadline (``ship_due``: order_id -> deadline, e.g. ``due_ts`` of
+    :func:`shipping_status`; by default payment + ``ship_within_hours`` from ``orders.paid_ts``),
+    and ``carrier_late`` the late parcels that had left on time: the carrier's own share, on
+    which carriers are judged (a festival backlog in the warehouse is not the carrier's fault).
+
+    Returns
+    -------
+    DataFrame
+        order_id, carrier, province, region, shipped_ts, ship_month, promised_date, delivered_ts,
+        transit_days, state (on_time / late / overdue / pending / no_promise), late (bool, NA while
+        pending), dispatched_late, carrier_late (bool, NA while pending), days_late, lost, returned.
+    """
+    _require(shipments, "shipments", ["order_id", "carrier", "shipped_ts"])
+    cutoff = pd.Timestamp(cutoff)
+    s = shipments.loc[shipments["shipped_ts"].notna() & (shipments["shipped_ts"] < cutoff)]
+    out = pd.DataFrame({
+        "order_id": s["order_id"].to_numpy(), "carrier": s["carrier"].fillna("unknown").to_numpy(),
+        "shipped_ts": s["shipped_ts"].to_numpy(),
+        "promised_date": pd.to_datetime(_col(s, "promised_date", pd.NaT)).dt.normalize().to_numpy(),
+        "delivered_ts": pd.to_datetime(_col(s, "delivered_ts", pd.NaT)).to_numpy(),
+        "status": _col(s, "status").to_numpy(),
+    })
+    out.loc[out["delivered_ts"] >= cutoff, "delivered_ts"] = pd.NaT
+    if orders is not None and "province" in orders.columns:
+        prov = orders.drop_duplicates("order_id").set_index("order_id")["province"]
+        out["province"] = _province(out["order_id"].map(prov))
+    else:
+        out["province"] = "unknown"
+    out["region"] = region_of(out["province"].replace("unknown", pd.NA))
+    out["ship_month"] = _month(out["shipped_ts"])
+    out["transit_days"] = (out["delivered_ts"] - out["shipped_ts"]) / DAY
+    dday = out["delivered_ts"].dt.normalize()
+    prom = out["promised_date"]
+    today = cutoff.normalize()
+    state = np.select(
+        [prom.isna(), dday.notna() & (dday <= prom), dday.notna(), prom < today],
+        ["no_promise", "on_time", "late", "overdue"], "pending")
+    out["state"] = state
+    late = pd.Series(pd.NA, index=out.index, dtype="boolean")
+    decided = out["state"].isin(["on_time", "late", "overdue"])
+    late[decided] = out.loc[decided, "state"].isin(["late", "overdue"])
+    out["late"] = late
+    days_late = np.where(out["state"] == "late", (dday - prom) / DAY,
+                         np.where(out["state"] == "overdue", (today - prom) / DAY, 0.0))
+    out["days_late"] = days_late
+    if ship_due is None and orders is not None and "paid_ts" in orders.columns:
+        ship_due = orders.drop_duplicates("order_id").set_index("order_id")["paid_ts"] + ship_within_hours * HOUR
+    if ship_due is not None:
+        due = pd.to_datetime(out["order_id"].map(ship_due))
+        out["dispatched_late"] = (out["shipped_ts"] > due).fillna(False).astype(bool).to_numpy()
+    else:
+        out["dispatched_late"] = False
+    out["carrier_late"] = late & ~out["dispatched_late"].astype("boolean")
+    out["lost"] = out["status"].eq("lost").fillna(False).astype(bool)
+    out["returned"] = out["status"].eq("returned").fillna(False).astype(bool)
+    cols = ["order_id", "carrier", "province", "region", "shipped_ts", "ship_month", "promised_date",
+            "delivered_ts", "transit_days", "state", "late", "dispatched_late", "carrier_late", "days_late",
+            "lost", "returned"]
+    return out[cols]
+
+
+def _late_counts(parcels: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Counts per group: ``late`` / ``late_rate`` / ``on_time_rate`` are the carrier's own (late
+    although dispatched on time); ``late_all_rate`` is every late parcel (the buyer's view)."""
+    f = parcels.assign(decided=parcels["late"].notna().astype("int64"),
+                       late_n=parcels["carrier_late"].fillna(False).astype("int64"),
+                       late_all=parcels["late"].fillna(False).astype("int64"))
+    g = f.groupby(keys, observed=True)
+    out = g.agg(parcels=("order_id", "size"), decided=("decided", "sum"), late=("late_n", "sum"),
+                late_all=("late_all", "sum"), median_days=("transit_days", "median"))
+    out["p90_days"] = g["transit_days"].quantile(0.9)
+    out["late_rate"] = _rate(out["late"], out["decided"])
+    out["on_time_rate"] = 1 - out["late_rate"]
+    out["late_all_rate"] = _rate(out["late_all"], out["decided"])
+    return out.reset_index()
+
+
+def _in(parcels: pd.DataFrame, start, end) -> pd.DataFrame:
+    return parcels.loc[(parcels["shipped_ts"] >= start) & (parcels["shipped_ts"] < end)]
+
+
+def carrier_scorecard(parcels: pd.DataFrame, *, start, end, baseline_start=None, target: float = 0.90,
+                      min_rise: float = 0.05, alpha: float = 0.001, min_parcels: int = 30) -> pd.DataFrame:
+    """Each carrier over the review window [start, end) (by ship date) against the agreed delivery
+    time (时效协议) and against its own past.
+
+    - on_time_rate = 1 - late_rate, where late_rate = parcels delivered after ``promised_date`` (or
+      still out past it) although the warehouse dispatched them on time, over parcels decided (see
+      :func:`parcel_outcomes`; ``late_all_rate`` counts every late parcel, the buyer's view); a
+      carrier under ``target`` by more than chance (one-sided
+      binomial test of its late parcels against the 1 - ``target`` allowed, p < ``alpha`` divided
+      by the number of carriers rated) is ``below target`` - a carrier at 89% in a festival
+      quarter is not, one at 73% is;
+    - late_rate against ``baseline_late_rate`` (the same carrier, ship dates from ``baseline_start``
+      up to ``start``): a rise of ``min_rise`` or more that a one-sided binomial test finds
+      significant (p < ``alpha`` divided by the number of carriers rated) is ``worsening``;
+    - carriers with fewer than ``min_parcels`` decided parcels are not rated.
+
+    Returns
+    -------
+    DataFrame
+        carrier, parcels, decided, late, on_time_rate, late_rate, late_all_rate, median_days,
+        p90_days, baseline_decided, baseline_late_rate, rise, p_value (rise), p_below (shortfall
+        against the target), status, flagged; worst first.
+    """
+    win = _late_counts(_in(parcels, start, end), ["carrier"])
+    bs = pd.Timestamp(baseline_start) if baseline_start is not None else parcels["shipped_ts"].min()
+    base = _late_counts(_in(parcels, bs, start), ["carrier"])[["carrier", "decided", "late"]]
+    base = base.rename(columns={"decided": "baseline_decided", "late": "baseline_late"})
+    out = win.merge(base, on="carrier", how="left")
+    out["baseline_decided"] = out["baseline_decided"].fillna(0).astype("int64")
+    out["baseline_late_rate"] = _rate(out["baseline_late"].fillna(0), out["baseline_decided"])
+    out["rise"] = out["late_rate"] - out["baseline_late_rate"]
+    out["p_value"] = _binom_sf(out["late"], out["decided"], out["baseline_late_rate"].fillna(np.nan))
+    rated = out["decided"] >= min_parcels
+    tested = max(1, int(rated.sum()))  # Bonferroni: every rated carrier is a test
+    out["p_below"] = _binom_sf(out["late"], out["decided"], pd.Series(1 - target, index=out.index))
+    below = rated & (out["on_time_rate"] < target) & (out["p_below"] * tested < alpha)
+    worse = (rated & (out["rise"] >= min_rise) & (out["p_value"] * tested < alpha)
+             & (out["baseline_decided"] >= min_parcels))
+    out["status"] = np.select([~rated, below, worse], ["too few parcels", "below target", "worsening"], "ok")
+    out["flagged"] = below | worse
+    cols = ["carrier", "parcels", "decided", "late", "on_time_rate", "late_rate", "late_all_rate", "median_days",
+            "p90_days", "baseline_decided", "baseline_late_rate", "rise", "p_value", "p_below", "status", "flagged"]
+    return out.sort_values(["flagged", "late_rate"], ascending=[False, False])[cols].reset_index(drop=True)
+
+
+def carrier_cells(parcels: pd.DataFrame, *, start, end, by: str = "province", min_parcels: int = 30) -> pd.DataFrame:
+    """Carrier x area (``by`` = ``"province"`` or ``"region"``) over [start, end): parcels, the
+    carrier's late share (dispatched on time, delivered after the promise) and every late parcel's
+    share, on-time rate and median delivery days; ``rated`` when at least ``min_parcels`` parcels
+    are decided. ``p_value`` tests whether the carrier is later in this area than in its other
+    areas (one-sided binomial against the rest's late share): small = a real local problem.
+
+    Returns
+    -------
+    DataFrame
+        carrier, <by>, parcels, decided, late, late_rate, on_time_rate, late_all_rate, median_days,
+        p90_days, rest_late_rate, p_value, rated.
+    """
+    w = _in(parcels, start, end)
+    cells = _late_counts(w, ["carrier", by])
+    tot = cells.groupby("carrier")[["decided", "late"]].transform("sum")
+    cells["rest_late_rate"] = _rate(tot["late"] - cells["late"], tot["decided"] - cells["decided"])
+    cells["p_value"] = _binom_sf(cells["late"], cells["decided"], cells["rest_late_rate"])
+    cells["rated"] = cells["decided"] >= min_parcels
+    cols = ["carrier", by, "parcels", "decided", "late", "late_rate", "on_time_rate", "late_all_rate",
+            "median_days", "p90_days", "rest_late_rate", "p_value", "rated"]
+    return cells[cols].sort_values(["carrier", "late_rate"], ascending=[True, False]).reset_index(drop=True)
+
+
+def carrier_monthly(parcels: pd.DataFrame, *, min_parcels: int = 20) -> pd.DataFrame:
+    """Late share per carrier and ship month - the carrier's own (``late_rate``) and every late
+    parcel (``late_all_rate``) - NaN where fewer than ``min_parcels`` are decided."""
+    out = _late_counts(parcels, ["ship_month", "carrier"]).rename(columns={"ship_month": "month"})
+    out.loc[out["decided"] < min_parcels, ["late_rate", "on_time_rate", "late_all_rate"]] = np.nan
+    return out[["month", "carrier", "parcels", "decided", "late", "late_rate", "on_time_rate", "late_all_rate",
+                "median_days"]]
+
+
+def late_parcels(parcels: pd.DataFrame, *, start, end, orders: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Parcels promised for [start, end) that arrived late or are still out past the promise, by
+    carrier and days late: the list for contacting and compensating buyers (003 stage 4: 延迟时主动
+    联系买家说明情况并补偿)."""
+    due = parcels.loc[(parcels["promised_date"] >= start) & (parcels["promised_date"] < end)
+                      & parcels["state"].isin(["late", "overdue"])].copy()
+    if orders is not None and "customer_id" in orders.columns:
+        cust = orders.drop_duplicates("order_id").set_index("order_id")["customer_id"]
+        due.insert(1, "customer_id", due["order_id"].map(cust))
+    due["state"] = due["state"].map({"late": "delivered late", "overdue": "not delivered, past promise"})
+    due["cause"] = np.where(due["dispatched_late"], "warehouse dispatched late", "carrier")
+    cols = [c for c in ["order_id", "customer_id", "carrier", "province", "shipped_ts", "promised_date",
+                        "delivered_ts", "days_late", "state", "cause", "lost"] if c in due.columns]
+    return due.sort_values(["carrier", "days_late"], ascending=[True, False])[cols].reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. Service tickets
+# ---------------------------------------------------------------------------------------------
+
+def _clock(start: pd.Series, stop: pd.Series, cutoff, hours: float):
+    done = stop.notna() & (stop < cutoff)
+    taken = ((stop - start) / HOUR).where(done)
+    state = np.select([done & (taken <= hours), done | ((cutoff - start) / HOUR > hours)],
+                      ["within", "breached"], "pending")
+    return taken, state
+
+
+def ticket_times(tickets: pd.DataFrame, *, cutoff, first_response_hours: float = 24,
+                 resolution_hours: float = 48) -> pd.DataFrame:
+    """Each ticket opened before ``cutoff``: hours to the first response and to resolution, and
+    whether each met its target (within / breached / pending while the clock still runs /
+    unknown when the source has no such column).
+
+    A response or resolution after the cut-off is not known yet: the ticket counts as open.
+
+    Returns
+    -------
+    DataFrame
+        ticket_id, order_id, customer_id, category, opened_ts, month, hour, response_hours,
+        response_state, resolution_hours, resolution_state, open, satisfaction.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"ticket_id": ["t1"], "opened_ts": pd.to_datetime(["2026-10-01 22:00"]),
+    ...                   "first_response_ts": pd.to_datetime(["2026-10-02 09:00"]),
+    ...                   "resolved_ts": pd.to_datetime(["2026-10-04 09:00"])})
+    >>> r = ticket_times(t, cutoff=pd.Timestamp("2026-11-01"))
+    >>> r[["response_hours", "response_state", "resolution_hours", "resolution_state"]].values.tolist()
+    [[11.0, 'within', 59.0, 'breached']]
+    """
+    _require(tickets, "service_tickets", ["ticket_id", "opened_ts"])
+    cutoff = pd.Timestamp(cutoff)
+    t = tickets.loc[tickets["opened_ts"] < cutoff]
+    opened = t["opened_ts"]
+    resp, resp_state = _clock(opened, pd.to_datetime(_col(t, "first_response_ts", pd.NaT)), cutoff, first_response_hours)
+    res, res_state = _clock(opened, pd.to_datetime(_col(t, "resolved_ts", pd.NaT)), cutoff, resolution_hours)
+    # a source without the column says nothing about the clock: unknown, not breached
+    if "first_response_ts" not in t.columns or t["first_response_ts"].isna().all():
+        resp_state = np.full(len(t), "unknown", dtype=object)
+    if "resolved_ts" not in t.columns or t["resolved_ts"].isna().all():
+        res_state = np.full(len(t), "unknown", dtype=object)
+    sat = pd.to_numeric(_col(t, "satisfaction"), errors="coerce").astype("Float64")
+    out = pd.DataFrame({
+        "ticket_id": t["ticket_id"], "order_id": _col(t, "order_id"), "customer_id": _col(t, "customer_id"),
+        "category": _col(t, "category").fillna("unknown"), "opened_ts": opened,
+        "month": _month(opened), "hour": opened.dt.hour,
+        "response_hours": resp, "response_state": resp_state,
+        "resolution_hours": res, "resolution_state": res_state,
+        "satisfaction": sat.where(res.notna()),
+    })
+    out["open"] = out["resolution_hours"].isna()
+    return out.reset_index(drop=True)
+
+
+def ticket_summary(times: pd.DataFrame, *, by: str | Sequence[str] | None = None) -> pd.DataFrame:
+    """Tickets, median hours and share within target for the first response and the resolution,
+    open tickets, and satisfaction (CSAT: mean score, share scored 4-5, share scored 1-2) per group.
+
+    Shares within target count only tickets whose clock has run out (pending ones are left out).
+    """
+    keys = [by] if isinstance(by, str) else list(by or [])
+    f = times.assign(
+        n=1, r_in=times["response_state"].eq("within").astype("int64"),
+        r_due=times["response_state"].isin(["within", "breached"]).astype("int64"),
+        s_in=times["resolution_state"].eq("within").astype("int64"),
+        s_due=times["resolution_state"].isin(["within", "breached"]).astype("int64"),
+        open_n=times["open"].astype("int64"),
+        rated=times["satisfaction"].notna().astype("int64"),
+        happy=(times["satisfaction"] >= 4).fillna(False).astype("int64"),
+        unhappy=(times["satisfaction"] <= 2).fillna(False).astype("int64"),
+        sat=times["satisfaction"].astype("float64"))
+    agg = dict(tickets=("n", "sum"), median_response_hours=("response_hours", "median"),
+               r_in=("r_in", "sum"), r_due=("r_due", "sum"), median_resolution_hours=("resolution_hours", "median"),
+               s_in=("s_in", "sum"), s_due=("s_due", "sum"), open=("open_n", "sum"), rated=("rated", "sum"),
+               csat=("sat", "mean"), happy=("happy", "sum"), unhappy=("unhappy", "sum"))
+    if keys:
+        out = f.groupby(keys, observed=True).agg(**agg).reset_index()
+    else:
+        out = f.assign(_all=1).groupby("_all").agg(**agg).reset_index(drop=True)
+    out["response_within"] = _rate(out["r_in"], out["r_due"])
+    out["resolution_within"] = _rate(out["s_in"], out["s_due"])
+    out["satisfied_share"] = _rate(out["happy"], out["rated"])
+    out["dissatisfied_share"] = _rate(out["unhappy"], out["rated"])
+    total = out["tickets"].sum()
+    out["share"] = out["tickets"] / total if total else np.nan
+    cols = keys + ["tickets", "share", "median_response_hours", "response_within", "median_resolution_hours",
+                   "resolution_within", "open", "rated", "csat", "satisfied_share", "dissatisfied_share"]
+    return out[cols]
+
+
+def ticket_category_spikes(times: pd.DataFrame, paid_orders: pd.Series, *, month: str, baseline_months: int = 12,
+                           alpha: float = 0.001, min_events: int = 5, min_ratio: float = 1.5) -> pd.DataFrame:
+    """Tickets per category in ``month`` against the ``baseline_months`` before, per 1,000 paid
+    orders (``paid_orders``: a Series indexed by ``YYYY-MM``). Expected = baseline tickets per
+    order x this month's orders; a category is a **spike** when the count is at least
+    ``min_ratio`` x expected, at least ``min_events``, and a one-sided Poisson test gives p < alpha
+    divided by the number of categories (Bonferroni).
+
+    Returns
+    -------
+    DataFrame
+        category, tickets, per_1000_orders, baseline_per_1000, expected, ratio, p_value, spike.
+    """
+    this = pd.Period(month, "M")
+    base_months = [str(this - i) for i in range(baseline_months, 0, -1)]
+    counts = times.groupby(["month", "category"]).size().unstack(fill_value=0)
+    cats = counts.columns
+    now = counts.reindex([month]).fillna(0).iloc[0] if len(counts) else pd.Series(0, index=cats)
+    base = counts.reindex(base_months).fillna(0).sum()
+    n_now = float(paid_orders.get(month, 0))
+    n_base = float(paid_orders.reindex(base_months).fillna(0).sum())
+    out = pd.DataFrame({"category": cats, "tickets": now.to_numpy().astype("int64")})
+    out["per_1000_orders"] = 1000 * out["tickets"] / n_now if n_now else np.nan
+    out["baseline_per_1000"] = 1000 * base.to_numpy() / n_base if n_base else np.nan
+    out["expected"] = out["baseline_per_1000"] * n_now / 1000
+    out["ratio"] = _rate(out["tickets"], out["expected"])
+    lam = out["expected"].to_numpy(dtype="float64")
+    out["p_value"] = np.where(lam > 0, stats.poisson.sf(out["tickets"].to_numpy() - 1, np.nan_to_num(lam)), 1.0)
+    tested = max(1, len(out))  # Bonferroni: every category is a test
+    out["spike"] = ((out["tickets"] >= min_events) & (out["ratio"] >= min_ratio)
+                    & (out["p_value"] * tested < alpha)).fillna(False)
+    return out.sort_values("ratio", ascending=False).reset_index(drop=True)
+
+
+def satisfaction_by_resolution(times: pd.DataFrame, *, edges: Sequence[float] = (0, 4, 24, 48, 96, np.inf)) -> pd.DataFrame:
+    """Mean satisfaction and share of 1-2 scores by how long the ticket took to resolve: does a
+    slow resolution cost satisfaction?"""
+    labels = [f"{a:g}-{b:g}h" if np.isfinite(b) else f"over {a:g}h" for a, b in zip(edges[:-1], edges[1:])]
+    t = times.loc[times["satisfaction"].notna()]
+    bucket = pd.cut(t["resolution_hours"], list(edges), labels=labels, right=False)
+    s = t["satisfaction"].astype("float64")
+    g = pd.DataFrame({"resolved_in": bucket, "sat": s, "unhappy": (s <= 2).astype("int64")}).groupby(
+        "resolved_in", observed=False)
+    out = g.agg(rated=("sat", "size"), csat=("sat", "mean"), dissatisfied_share=("unhappy", "mean")).reset_index()
+    out["resolved_in"] = out["resolved_in"].astype(str)
+    return out
+
+
+def response_by_hour(times: pd.DataFrame) -> pd.DataFrame:
+    """Tickets and median hours to the first response by the hour the ticket was opened: tickets
+    opened at night wait for the morning shift."""
+    g = times.groupby("hour")
+    out = g.agg(tickets=("ticket_id", "size"), median_response_hours=("response_hours", "median")).reindex(range(24))
+    out["tickets"] = out["tickets"].fillna(0).astype("int64")
+    return out.reset_index()
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. Refunds and returns by SKU and reason
+# ---------------------------------------------------------------------------------------------
+
+def refund_reasons(orders: pd.DataFrame, *, parcels: pd.DataFrame | None = None,
+                   tickets: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Each refunded order (in full, or in part on a paid order) with its refund value and reason.
+
+    The reason comes from the most specific evidence: a service ticket on the order about quality,
+    size, logistics or something else (in that order of precedence); otherwise what happened to the
+    parcel (:func:`parcel_outcomes`): lost, delivered late, never shipped (refunded before
+    shipping), returned or delivered. Without tickets and shipments the reason is not recorded.
+
+    Returns
+    -------
+    DataFrame
+        order_id, month (order month), refund_value, full_refund, reason_key, reason.
+    """
+    _require(orders, "orders", ["order_id", "order_ts", "paid_amount"])
+    paid = orders.loc[paid_mask(orders)]
+    status = _col(paid, "status", "paid").fillna("paid")
+    amount = pd.to_numeric(_col(paid, "refund_amount", 0.0), errors="coerce").fillna(0.0)
+    full = status.eq("refunded")
+    value = np.where(full & (amount <= 0), paid["paid_amount"], np.minimum(amount, paid["paid_amount"]))
+    refunded = full | (amount > 0)
+    r = pd.DataFrame({"order_id": paid["order_id"], "month": _month(paid["order_ts"]),
+                      "refund_value": value, "full_refund": full}).loc[refunded.to_numpy()]
+    key = pd.Series(pd.NA, index=r.index, dtype="object")
+    if tickets is not None and len(tickets) and "order_id" in tickets.columns and "category" in tickets.columns:
+        t = tickets.loc[tickets["order_id"].notna() & tickets["category"].isin(_TICKET_PRIORITY), ["order_id", "category"]]
+        rank = t["category"].map({c: i for i, c in enumerate(_TICKET_PRIORITY)})
+        best = t.assign(rank=rank).sort_values("rank").drop_duplicates("order_id").set_index("order_id")["category"]
+        key = r["order_id"].map(best).astype("object")
+    if parcels is not None:
+        p = parcels.assign(
+            _k=np.select([parcels["lost"], parcels["state"].isin(["late", "overdue"]), parcels["returned"]],
+                         ["lost", "late", "returned"], "after_delivery"))
+        p = p.assign(rank=p["_k"].map({"lost": 0, "late": 1, "returned": 2, "after_delivery": 3}))
+        by_order = p.sort_values("rank").drop_duplicates("order_id").set_index("order_id")["_k"]
+        fallback = r["order_id"].map(by_order).fillna("before_shipping")
+        key = key.where(key.notna(), fallback)
+    r["reason_key"] = key.fillna("unknown").to_numpy()
+    r["reason"] = r["reason_key"].map(REFUND_REASONS)
+    return r.reset_index(drop=True)
+
+
+def sku_event_spikes(order_skus: pd.DataFrame, events: pd.Series, *, alpha: float = 0.001, min_events: int = 5,
+                     min_ratio: float = 2.0, prior: float = 100.0, max_rounds: int = 10) -> pd.DataFrame:
+    """SKUs whose share of orders with an event (a refund, a quality ticket ...) jumped in the
+    current period against their own baseline, with co-purchases explained away.
+
+    ``order_skus`` has one row per (order_id, sku) with ``period`` = ``"current"`` or
+    ``"baseline"``; ``events`` is a boolean Series indexed by order_id. For each SKU, x of its n
+    current orders had the event; the baseline share p0 is shrunk towards the shop's share
+    (``prior`` pseudo-orders) so that small SKUs are not judged on a handful of orders. A SKU is
+    a spike when x >= ``min_events``, x/n >= ``min_ratio`` x p0 and P(X >= x | n, p0) < ``alpha``
+    divided by the number of SKUs tested (Bonferroni: with a hundred SKUs tested every month, an
+    uncorrected 0.1% level would still raise a false alarm every few months).
+
+    An event is recorded on the order, not the line: when a bad batch of SKU A brings refunds, a
+    SKU often bought together with A (a bundle) looks bad too. So spikes are found one at a time,
+    most significant first, and after each one the orders containing it are set aside before the
+    others are tested again. A SKU that was significant only through those orders is reported with
+    ``explained_by`` naming the SKU(s) it shared them with.
+
+    Returns
+    -------
+    DataFrame
+        sku, orders, events, rate, baseline_orders, baseline_rate, ratio, p_value (all orders),
+        spike, explained_by; sorted by p_value.
+
+    Examples
+    --------
+    Hand-checked: 10 of A's 20 orders have the event against 1 of its 100 baseline orders; B sits
+    in 6 of those event orders and in nothing else eventful; A is the spike, B is explained by A.
+
+    >>> rows = ([("o%d" % i, "A", "current") for i in range(20)] + [("o%d" % i, "B", "current") for i in range(6)]
+    ...         + [("b%d" % i, "A", "baseline") for i in range(100)] + [("c%d" % i, "B", "baseline") for i in range(100)]
+    ...         + [("d%d" % i, "B", "current") for i in range(14)])
+    >>> os_ = pd.DataFrame(rows, columns=["order_id", "sku", "period"])
+    >>> ev = pd.Series(False, index=os_["order_id"].unique()); ev[["o%d" % i for i in range(10)] + ["b0", "c0"]] = True
+    >>> sku_event_spikes(os_, ev, alpha=0.01)[["sku", "spike", "explained_by"]].values.tolist()
+    [['A', True, ''], ['B', False, 'A']]
+    """
+    _require(order_skus, "order_skus", ["order_id", "sku", "period"])
+    os_ = order_skus.drop_duplicates(["order_id", "sku", "period"])
+    ev = _isin(os_["order_id"], events.index[events.astype(bool).to_numpy()]) if len(events) else np.zeros(len(os_), bool)
+    os_ = os_.assign(event=ev.astype("int64"))
+    orders_per = os_.drop_duplicates(["order_id", "period"])
+    shop = orders_per.loc[orders_per["period"] == "baseline", "event"]
+    shop_rate = float(shop.mean()) if len(shop) else float(orders_per["event"].mean())
+    tested = max(1, int(os_.loc[os_["period"] == "current", "sku"].nunique()))  # Bonferroni: every SKU is a test
+
+    def _test(frame):
+        g = frame.groupby(["sku", "period"]).agg(n=("order_id", "size"), x=("event", "sum")).unstack("period", fill_value=0)
+        n = g[("n", "current")] if ("n", "current") in g.columns else pd.Series(0, index=g.index)
+        x = g[("x", "current")] if ("x", "current") in g.columns else pd.Series(0, index=g.index)
+        nb = g[("n", "baseline")] if ("n", "baseline") in g.columns else pd.Series(0, index=g.index)
+        xb = g[("x", "baseline")] if ("x", "baseline") in g.columns else pd.Series(0, index=g.index)
+        p0 = (xb + prior * shop_rate) / (nb + prior)
+        res = pd.DataFrame({"orders": n, "events": x, "rate": _rate(x, n), "baseline_orders": nb,
+                            "baseline_rate": _rate(xb, nb), "p0": p0})
+        res["ratio"] = _rate(res["rate"], p0)
+        res["p_value"] = _binom_sf(x, n, p0)
+        res["sig"] = (x >= min_events) & (res["ratio"] >= min_ratio) & (res["p_value"] * tested < alpha)
+        return res
+
+    first = _test(os_)
+    flagged: list[str] = []
+    current = first
+    for _ in range(max_rounds):  # one round per spike found: a handful
+        cand = current.loc[current["sig"] & ~current.index.isin(flagged)]
+        if cand.empty:
+            break
+        flagged.append(cand["p_value"].idxmin())
+        bad_orders = os_.loc[os_["sku"].isin(flagged), "order_id"].unique()
+        rest = os_.loc[~_isin(os_["order_id"], bad_orders) | os_["sku"].isin(flagged)]
+        current = _test(rest)
+    out = first.drop(columns=["sig", "p0"]).copy()
+    out["spike"] = out.index.isin(flagged)
+    out["explained_by"] = ""
+    leftover = current["sig"].reindex(out.index).fillna(False).astype(bool)
+    explained = first["sig"] & ~out["spike"] & ~leftover
+    if explained.any() and flagged:
+        cur = os_.loc[(os_["period"] == "current") & (os_["event"] == 1)]
+        bad = cur.loc[cur["sku"].isin(flagged), ["order_id", "sku"]].rename(columns={"sku": "by"})
+        pairs = cur.loc[cur["sku"].isin(out.index[explained]), ["order_id", "sku"]].merge(bad, on="order_id")
+        names = pairs.drop_duplicates(["sku", "by"]).groupby("sku")["by"].agg(lambda s: ", ".join(sorted(s)))
+        out.loc[names.index, "explained_by"] = names
+    out.index.name = "sku"
+    return out.reset_index().sort_values("p_value", kind="stable").reset_index(drop=True)
+
+
+def sku_refunds(orders: pd.DataFrame, items: pd.DataFrame, *, month: str, reasons: pd.DataFrame,
+                parcels: pd.DataFrame | None = None, tickets: pd.DataFrame | None = None,
+                sku_revenue: pd.Series | None = None, products: pd.DataFrame | None = None,
+                baseline_months: int = 12, alpha: float = 0.001, min_events: int = 5) -> pd.DataFrame:
+    """Refunds, returns and quality tickets per SKU for the orders placed in ``month``, with spikes
+    against the SKU's own previous ``baseline_months`` (see :func:`sku_event_spikes`): of full
+    refunds (a partial refund is mostly a price adjustment or compensation, 保价/补偿) and of
+    quality tickets.
+
+    A refund's value is spread over the order's lines in proportion to their value; counts are
+    orders (an order holding two SKUs counts for both). ``sku_revenue`` (SKU -> revenue of the
+    month, e.g. from ``data.derived("sku_daily")``) gives the refund share of the SKU's sales.
+
+    Returns
+    -------
+    DataFrame
+        sku, [title, category], orders, refunded_orders, refund_rate, refund_value, revenue,
+        refund_value_share, returned_orders, return_rate, quality_tickets, quality_rate, top_reason,
+        full_refunds, full_refund_rate, baseline_full_refund_rate, refund_p_value, refund_spike,
+        refund_explained_by, baseline_quality_rate, quality_p_value, quality_spike,
+        quality_explained_by; sorted by refunded orders.
+    """
+    _require(items, "order_items", ["order_id", "sku", "qty", "unit_price"])
+    this = pd.Period(month, "M")
+    start, end = _month_bounds(month)
+    b_start = (this - baseline_months).to_timestamp()
+    paid = orders.loc[paid_mask(orders), ["order_id", "order_ts"]]
+    paid = paid.loc[(paid["order_ts"] >= b_start) & (paid["order_ts"] < end)]
+    lines = items.merge(paid, on="order_id", how="inner")
+    lines = lines.assign(value=lines["qty"].astype("float64") * lines["unit_price"],
+                         period=np.where(lines["order_ts"] >= start, "current", "baseline"))
+    order_skus = lines.groupby(["order_id", "sku", "period"], as_index=False)["value"].sum()
+    # the spike test counts full refunds: a partial refund is mostly a price adjustment or a
+    # compensation (保价, 补偿), not a product sent back
+    refunded = pd.Series(True, index=reasons.loc[reasons["full_refund"], "order_id"].unique())
+    quality = pd.Series(dtype=bool)
+    if tickets is not None and "category" in tickets.columns and "order_id" in tickets.columns:
+        quality = pd.Series(True, index=tickets.loc[tickets["category"] == "quality", "order_id"].dropna().unique())
+    ref_sp = sku_event_spikes(order_skus, refunded, alpha=alpha, min_events=min_events)
+    q_sp = sku_event_spikes(order_skus, quality, alpha=alpha, min_events=min_events)
+
+    cur = order_skus.loc[order_skus["period"] == "current"].copy()
+    order_value = cur.groupby("order_id")["value"].transform("sum")
+    rv = reasons.set_index("order_id")
+    cur["refund_value"] = cur["order_id"].map(rv["refund_value"]).fillna(0.0) * _rate(cur["value"], order_value).fillna(0)
+    cur["refunded"] = _isin(cur["order_id"], rv.index).astype("int64")
+    cur["full"] = _isin(cur["order_id"], refunded.index).astype("int64")
+    cur["reason"] = cur["order_id"].map(rv["reason"])
+    cur["quality"] = _isin(cur["order_id"], quality.index).astype("int64")
+    if parcels is not None:
+        ret = parcels.loc[parcels["returned"], "order_id"].unique()
+        shipped = parcels["order_id"].unique()
+        cur["returned"] = _isin(cur["order_id"], ret).astype("int64")
+        cur["shipped"] = _isin(cur["order_id"], shipped).astype("int64")
+    else:
+        cur["returned"] = 0
+        cur["shipped"] = 0
+    g = cur.groupby("sku")
+    out = g.agg(orders=("order_id", "size"), refunded_orders=("refunded", "sum"), full_refunds=("full", "sum"),
+                refund_value=("refund_value", "sum"),
+                returned_orders=("returned", "sum"), shipped_orders=("shipped", "sum"), quality_tickets=("quality", "sum"))
+    out["refund_rate"] = _rate(out["refunded_orders"], out["orders"])
+    out["full_refund_rate"] = _rate(out["full_refunds"], out["orders"])
+    out["return_rate"] = _rate(out["returned_orders"], out["shipped_orders"]) if parcels is not None else np.nan
+    out["quality_rate"] = _rate(out["quality_tickets"], out["orders"])
+    rev = sku_revenue.reindex(out.index) if sku_revenue is not None else g["value"].sum()
+    out["revenue"] = rev
+    out["refund_value_share"] = _rate(out["refund_value"], out["revenue"])
+    top = (cur.dropna(subset=["reason"]).groupby(["sku", "reason"]).size().reset_index(name="n")
+           .sort_values(["sku", "n"], ascending=[True, False]).drop_duplicates("sku").set_index("sku")["reason"])
+    out["top_reason"] = top.reindex(out.index).fillna("")
+    r = ref_sp.set_index("sku")
+    q = q_sp.set_index("sku")
+    out["baseline_full_refund_rate"] = r["baseline_rate"].reindex(out.index)
+    out["refund_p_value"] = r["p_value"].reindex(out.index)
+    out["refund_spike"] = r["spike"].reindex(out.index).fillna(False).astype(bool)
+    out["refund_explained_by"] = r["explained_by"].reindex(out.index).fillna("")
+    out["baseline_quality_rate"] = q["baseline_rate"].reindex(out.index) if len(q) else np.nan
+    out["quality_p_value"] = q["p_value"].reindex(out.index) if len(q) else 1.0
+    out["quality_spike"] = (q["spike"].reindex(out.index).fillna(False).astype(bool) if len(q)
+                            else pd.Series(False, index=out.index))
+    out["quality_explained_by"] = q["explained_by"].reindex(out.index).fillna("") if len(q) else ""
+    out = out.reset_index()
+    if products is not None and "sku" in products.columns:
+        info = products.drop_duplicates("sku").set_index("sku")
+        out.insert(1, "title", out["sku"].map(_col(info, "title", "")).fillna(""))
+        out.insert(2, "category", out["sku"].map(_col(info, "category", "")).fillna(""))
+    cols = [c for c in ["sku", "title", "category", "orders", "refunded_orders", "refund_rate", "refund_value",
+                        "revenue", "refund_value_share", "returned_orders", "return_rate", "quality_tickets",
+                        "quality_rate", "top_reason", "full_refunds", "full_refund_rate", "baseline_full_refund_rate",
+                        "refund_p_value", "refund_spike",
+                        "refund_explained_by", "baseline_quality_rate", "quality_p_value", "quality_spike",
+                        "quality_explained_by"] if c in out.columns]
+    return out.sort_values(["refunded_orders", "refund_value"], ascending=False)[cols].reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Section results (what the notebook displays), one per section
+# ---------------------------------------------------------------------------------------------
+
+def settings_table(data) -> pd.DataFrame:
+    """The chapter's thresholds (the ``[fulfillment]`` settings) as a two-column table."""
+    cfg = _settings(data)
+    return pd.DataFrame({"setting": list(cfg), "value": [str(v) for v in cfg.values()]})
+
+
+def _skip(record, section: str, note: str) -> str:
+    if record is not None:
+        record.skip(section, note)
+    return note
+
+
+def _styled(frame: pd.DataFrame, *, pct: Sequence[str] = (), dec1: Sequence[str] = (), dec2: Sequence[str] = (),
+            money: Sequence[str] = (), count: Sequence[str] = (), sci: Sequence[str] = (), dates: Sequence[str] = (),
+            gradient: Sequence[str] = (), gradient_range: tuple = (None, None), cmap: str = "RdYlGn"):
+    """A table formatted for reading (percentages, hours, money), or the frame itself when empty."""
+    if frame is None or frame.empty:
+        return frame
+    from . import i18n
+
+    frame = i18n.localize(frame)  # Chinese headers under lang="zh"
+    lab = i18n.column_label
+    pct, dec1, dec2, money, count, sci, dates, gradient = (
+        [lab(c) for c in cols] for cols in (pct, dec1, dec2, money, count, sci, dates, gradient))
+    fmt = {}
+    for cols, f in ((pct, "{:.1%}"), (dec1, "{:,.1f}"), (dec2, "{:,.2f}"), (money, "¥{:,.0f}"), (count, "{:,.0f}"),
+                    (sci, "{:.1e}"), (dates, lambda v: "" if pd.isna(v) else f"{v:%Y-%m-%d}")):
+        fmt.update({c: f for c in cols if c in frame.columns})
+    sty = frame.style.format(fmt, na_rep="–").hide(axis="index")
+    grad = [c for c in gradient if c in frame.columns]
+    if grad:
+        sty = sty.background_gradient(cmap=cmap, subset=grad, vmin=gradient_range[0], vmax=gradient_range[1])
+    return sty
+
+
+@dataclass
+class _Result:
+    note: str | None = None  #: set when the section is skipped: which table or column is missing
+    month: str = ""
+    alerts: pd.DataFrame = field(default_factory=lambda: _alerts_frame([]))
+
+    @property
+    def skipped(self) -> bool:
+        return self.note is not None
+
+    def _summary(self) -> pd.DataFrame:  # pragma: no cover - overridden
+        return pd.DataFrame()
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """The section's figures for the report month as a small table (or the skip note)."""
+        return _note_frame(self.note) if self.skipped else self._summary()
+
+    def _repr_html_(self) -> str:
+        return self.summary.to_html(index=False)
+
+
+@dataclass
+class ShippingResult(_Result):
+    """Shipping within the promise for a month (see :func:`shipping_report`)."""
+
+    hours: float = 48
+    target: float = 0.9
+    cutoff: pd.Timestamp | None = None
+    caveat: str = ""  #: a limit of the data the reader should know (e.g. no payment time)
+    status: pd.DataFrame = field(default_factory=pd.DataFrame)
+    pauses: pd.DataFrame = field(default_factory=pd.DataFrame)
+    monthly: pd.DataFrame = field(default_factory=pd.DataFrame)  #: per payment month (all channels)
+    by_channel_month: pd.DataFrame = field(default_factory=pd.DataFrame)
+    channels: pd.DataFrame = field(default_factory=pd.DataFrame)  #: report month by channel
+    daily: pd.DataFrame = field(default_factory=pd.DataFrame)
+    anomalies: pd.DataFrame = field(default_factory=pd.DataFrame)  #: flagged days of the report month
+    backlog: pd.DataFrame = field(default_factory=pd.DataFrame)
+    backlog_ages: pd.DataFrame = field(default_factory=pd.DataFrame)
+    backlog_by_month: pd.DataFrame = field(default_factory=pd.DataFrame)
+    overdue: pd.DataFrame = field(default_factory=pd.DataFrame)  #: action list: overdue unshipped orders
+    month_rate: float | None = None  #: on-time rate of the report month's paid orders
+    month_within_hours: float | None = None  #: the same on the raw clock
+    median_hours: float | None = None
+
+    @property
+    def unexplained_days(self) -> int | None:
+        """Days of the report month whose shipping rate fell far below expectation without a volume
+        peak or the spring-festival pause to explain it."""
+        if self.skipped:
+            return None
+        return int((self.anomalies["explanation"] == "unexplained").sum()) if len(self.anomalies) else 0
+
+    @property
+    def overdue_count(self) -> int | None:
+        return None if self.skipped else len(self.overdue)
+
+    @property
+    def backlog_count(self) -> int | None:
+        return None if self.skipped else len(self.backlog)
+
+    @property
+    def channel_view(self):
+        """The report month by channel, formatted."""
+        if self.skipped:
+            return _note_frame(self.note)
+        return _styled(self.channels, pct=["on_time_rate", "within_hours_rate"], dec1=["median_hours"],
+                       gradient=["on_time_rate"], gradient_range=(self.target - 0.1, 1.0))
+
+    @property
+    def anomaly_view(self):
+        """Flagged days of the report month (or a sentence saying there were none)."""
+        if self.skipped:
+            return _note_frame(self.note)
+        if self.anomalies.empty:
+            return _note_frame(f"No day of {self.month} shipped far below its usual rate.")
+        return _styled(self.anomalies[["date", "orders", "decided", "rate", "expected", "volume_ratio", "p_value",
+                                       "explanation", "campaign"]],
+                       pct=["rate", "expected"], dec1=["volume_ratio"], sci=["p_value"], dates=["date"])
+
+    @property
+    def pause_view(self):
+        if self.skipped:
+            return _note_frame(self.note)
+        if self.pauses.empty:
+            return _note_frame("No logistics pause in the loaded window.")
+        return _styled(self.pauses, dates=["start", "end"])
+
+    @property
+    def backlog_view(self):
+        """The backlog at each month end of the last year (orders paid, not shipped)."""
+        if self.skipped:
+            return _note_frame(self.note)
+        return _styled(self.backlog_by_month.tail(13), count=["backlog", "overdue"])
+
+    def _summary(self):
+        m = self.monthly.set_index("month").reindex([self.month])
+        row = m.iloc[0] if len(m) else pd.Series(dtype=float)
+        unexplained = int((self.anomalies["explanation"] == "unexplained").sum()) if len(self.anomalies) else 0
+        out = pd.DataFrame({
+            "figure": ["paid orders of the month", f"shipped within the promise ({self.hours:g} h)",
+                       f"shipped within {self.hours:g} h on the clock", "median hours to ship",
+                       "still unshipped at month end", "of which past the deadline",
+                       "days far below the usual rate", "of which unexplained"],
+            "value": [f"{row.get('orders', 0):,.0f}", _pct(self.month_rate), _pct(self.month_within_hours),
+                      f"{self.median_hours:.1f}" if self.median_hours is not None and pd.notna(self.median_hours) else "n/a",
+                      f"{len(self.backlog):,}", f"{int(self.backlog['overdue'].sum()) if len(self.backlog) else 0:,}",
+                      f"{len(self.anomalies):,}", f"{unexplained:,}"],
+        })
+        if self.caveat:
+            out = pd.concat([out, pd.DataFrame({"figure": ["note"], "value": [self.caveat]})], ignore_index=True)
+        return out
+
+
+@dataclass
+class CarrierResult(_Result):
+    """Carrier on-time delivery over the review window (see :func:`carrier_report`)."""
+
+    window: tuple = ()
+    target: float = 0.9
+    min_parcels: int = 30
+    parcels: pd.DataFrame = field(default_factory=pd.DataFrame)
+    scorecard: pd.DataFrame = field(default_factory=pd.DataFrame)
+    monthly: pd.DataFrame = field(default_factory=pd.DataFrame)
+    provinces: pd.DataFrame = field(default_factory=pd.DataFrame)  #: carrier x province cells
+    regions: pd.DataFrame = field(default_factory=pd.DataFrame)  #: carrier x region cells
+    province_table: pd.DataFrame = field(default_factory=pd.DataFrame)  #: rated cells, on-time rate wide
+    flagged: pd.DataFrame = field(default_factory=pd.DataFrame)  #: flagged carriers with worst areas
+    late: pd.DataFrame = field(default_factory=pd.DataFrame)  #: action list: late parcels of the month
+    on_time_rate: float | None = None  #: all carriers, report month (ship month)
+    median_days: float | None = None
+
+    @property
+    def flagged_count(self) -> int | None:
+        return None if self.skipped else len(self.flagged)
+
+    @property
+    def province_view(self):
+        """Carrier x province on-time rates (the carrier's own) over the review window; provinces
+        with the most parcels first, cells under the minimum volume blank."""
+        if self.skipped:
+            return _note_frame(self.note)
+        t = self.province_table.reset_index()
+        return _styled(t, pct=list(self.province_table.columns), gradient=list(self.province_table.columns),
+                       gradient_range=(self.target - 0.2, 1.0))
+
+    @property
+    def flagged_view(self):
+        if self.skipped:
+            return _note_frame(self.note)
+        if self.flagged.empty:
+            return _note_frame(f"No carrier is below the {self.target:.0%} target or clearly worse than its own past.")
+        return _styled(self.flagged, pct=["on_time_rate", "late_rate", "baseline_late_rate"], count=["decided"])
+
+    def _summary(self):
+        return _styled(self.scorecard[["carrier", "parcels", "on_time_rate", "late_rate", "late_all_rate",
+                                       "baseline_late_rate", "median_days", "p90_days", "status"]],
+                       pct=["on_time_rate", "late_rate", "late_all_rate", "baseline_late_rate"],
+                       dec1=["median_days", "p90_days"], count=["parcels"],
+                       gradient=["on_time_rate"], gradient_range=(self.target - 0.2, 1.0))
+
+
+@dataclass
+class TicketResult(_Result):
+    """Service tickets of the month (see :func:`ticket_report`)."""
+
+    response_hours: float = 24
+    resolution_hours: float = 48
+    target: float = 0.9
+    times: pd.DataFrame = field(default_factory=pd.DataFrame)
+    month_summary: pd.DataFrame = field(default_factory=pd.DataFrame)
+    by_category: pd.DataFrame = field(default_factory=pd.DataFrame)
+    monthly: pd.DataFrame = field(default_factory=pd.DataFrame)  #: per opened month
+    category_monthly: pd.DataFrame = field(default_factory=pd.DataFrame)  #: tickets per 1,000 orders
+    spikes: pd.DataFrame = field(default_factory=pd.DataFrame)
+    by_resolution: pd.DataFrame = field(default_factory=pd.DataFrame)
+    by_hour: pd.DataFrame = field(default_factory=pd.DataFrame)
+    open_tickets: pd.DataFrame = field(default_factory=pd.DataFrame)  #: action list
+
+    def _value(self, col):
+        if self.month_summary.empty:
+            return None
+        v = self.month_summary[col].iloc[0]
+        return None if pd.isna(v) else float(v)
+
+    @property
+    def response_within(self):
+        return self._value("response_within")
+
+    @property
+    def resolution_within(self):
+        return self._value("resolution_within")
+
+    @property
+    def median_response_hours(self):
+        return self._value("median_response_hours")
+
+    @property
+    def median_resolution_hours(self):
+        return self._value("median_resolution_hours")
+
+    @property
+    def csat(self):
+        return self._value("csat")
+
+    @property
+    def dissatisfied_share(self):
+        return self._value("dissatisfied_share")
+
+    @property
+    def tickets(self):
+        return self._value("tickets")
+
+    @property
+    def spike_view(self):
+        if self.skipped:
+            return _note_frame(self.note)
+        return _styled(self.spikes, dec1=["per_1000_orders", "baseline_per_1000", "expected"], dec2=["ratio"],
+                       sci=["p_value"])
+
+    def _summary(self):
+        t = pd.concat([self.by_category, self.month_summary.assign(category="all tickets")], ignore_index=True)
+        return _styled(t[["category", "tickets", "share", "median_response_hours", "response_within",
+                          "median_resolution_hours", "resolution_within", "open", "csat", "dissatisfied_share"]],
+                       pct=["share", "response_within", "resolution_within", "dissatisfied_share"],
+                       dec1=["median_response_hours", "median_resolution_hours"], dec2=["csat"])
+
+
+@dataclass
+class RefundResult(_Result):
+    """Refunds and returns of the month's orders by SKU and reason (see :func:`refund_report`)."""
+
+    target: float = 0.05
+    reasons: pd.DataFrame = field(default_factory=pd.DataFrame)  #: per refunded order
+    reason_summary: pd.DataFrame = field(default_factory=pd.DataFrame)
+    monthly: pd.DataFrame = field(default_factory=pd.DataFrame)
+    skus: pd.DataFrame = field(default_factory=pd.DataFrame)
+    sku_reasons: pd.DataFrame = field(default_factory=pd.DataFrame)  #: SKU x reason, refunded orders
+    review: pd.DataFrame = field(default_factory=pd.DataFrame)  #: action list: SKUs to review
+    refund_rate: float | None = None
+    refund_value_share: float | None = None
+    return_rate: float | None = None
+    sku_note: str | None = None
+
+    @property
+    def sku_view(self):
+        """The SKUs with the most refunds this month, and every SKU with a spike."""
+        if self.skipped or self.sku_note:
+            return _note_frame(self.note or self.sku_note)
+        top = self.skus.head(12)
+        extra = self.skus.loc[(self.skus["refund_spike"] | self.skus["quality_spike"]) & ~self.skus["sku"].isin(top["sku"])]
+        t = pd.concat([top, extra])
+        cols = [c for c in ["sku", "title", "orders", "refunded_orders", "refund_rate", "full_refund_rate",
+                            "baseline_full_refund_rate", "refund_value", "return_rate", "quality_tickets", "top_reason",
+                            "refund_spike", "quality_spike", "refund_explained_by", "quality_explained_by"] if c in t.columns]
+        return _styled(t[cols], pct=["refund_rate", "full_refund_rate", "baseline_full_refund_rate", "return_rate"],
+                       money=["refund_value"])
+
+    @property
+    def review_view(self):
+        if self.skipped or self.sku_note:
+            return _note_frame(self.note or self.sku_note)
+        if self.review.empty:
+            return _note_frame(f"No SKU's refunds or quality tickets jumped in {self.month}.")
+        cols = [c for c in ["sku", "title", "orders", "full_refunds", "full_refund_rate", "baseline_full_refund_rate",
+                            "quality_tickets", "quality_rate", "baseline_quality_rate", "top_reason", "why"]
+                if c in self.review.columns]
+        return _styled(self.review[cols], pct=["full_refund_rate", "baseline_full_refund_rate", "quality_rate",
+                                               "baseline_quality_rate"])
+
+    def _summary(self):
+        if self.reason_summary.empty:
+            return _note_frame(f"No refunded orders among the orders of {self.month}.")
+        return _styled(self.reason_summary, pct=["share"], money=["refund_value"])
+
+
+def _pct(v) -> str:
+    return "n/a" if v is None or pd.isna(v) else f"{v:.1%}"
+
+
+def shipping_report(data, *, record=None) -> ShippingResult:
+    """Section 1: shipping within ``fulfillment.ship_within_hours`` of payment, by month and
+    channel, the backlog at the end of the report month and its age, and the days whose rate fell
+    far below expectation (the spring-festival pause excepted).
+
+    Needs orders and shipments (shipped_ts); campaigns, when present, name the festival peaks.
+    ``record`` (a :class:`~playbook.pack.ChapterRecord`) gets the skip note when tables are missing.
+    """
+    cfg = _settings(data)
+    month = _report_month(data)
+    res = ShippingResult(month=month, hours=float(cfg["ship_within_hours"]), target=float(cfg["ship_on_time_target"]))
+    note = data.missing_note("shipments", columns={"shipments": ["shipped_ts"]})
+    if note:
+        res.note = _skip(record, "Shipping within 48 hours", note)
+        return res
+    cutoff = _cutoff(data)
+    res.cutoff = cutoff
+    if "paid_ts" not in data["orders"].columns:
+        res.caveat = ("orders carry no paid_ts: the 48-hour clock starts at the order time, so orders paid later "
+                      "(presale balances, bank transfers) look late")
+    shipments = data["shipments"]
+    res.pauses = logistics_pauses(shipments, start=getattr(data, "start", None), end=cutoff,
+                                  window_days=int(cfg["pause_window_days"]), declared=cfg["declared_pauses"])
+    st = shipping_status(data["orders"], shipments, cutoff=cutoff, ship_within_hours=res.hours,
+                         pauses=res.pauses, catch_up_days=int(cfg["pause_catch_up_days"]))
+    res.status = st
+    res.monthly = ship_rates(st, by="month")
+    res.by_channel_month = ship_rates(st, by=["month", "channel"])
+    res.channels = res.by_channel_month.loc[res.by_channel_month["month"] == month].drop(columns="month").reset_index(drop=True)
+    row = res.monthly.loc[res.monthly["month"] == month]
+    if len(row):
+        res.month_rate = None if pd.isna(row["on_time_rate"].iloc[0]) else float(row["on_time_rate"].iloc[0])
+        res.month_within_hours = None if pd.isna(row["within_hours_rate"].iloc[0]) else float(row["within_hours_rate"].iloc[0])
+        res.median_hours = float(row["median_hours"].iloc[0])
+    campaigns = data["campaigns"] if data.has("campaigns") else None
+    res.daily = ship_anomalies(st, pauses=res.pauses, baseline_days=int(cfg["anomaly_baseline_days"]),
+                               min_drop=float(cfg["anomaly_min_drop"]), alpha=float(cfg["anomaly_alpha"]),
+                               peak_ratio=float(cfg["peak_ratio"]), campaigns=campaigns)
+    m0, m1 = _month_bounds(month)
+    in_month = (res.daily["date"] >= m0) & (res.daily["date"] < m1)
+    res.anomalies = res.daily.loc[in_month & res.daily["flagged"]].reset_index(drop=True)
+    res.backlog = shipping_backlog(st, cutoff=cutoff)
+    res.backlog_ages = backlog_age_buckets(res.backlog, ship_within_hours=res.hours)
+    ends = pd.date_range(st["paid_ts"].min().normalize() + pd.offsets.MonthBegin(1), cutoff, freq="MS")
+    res.backlog_by_month = backlog_trend(st, month_ends=ends)
+    res.overdue = res.backlog.loc[res.backlog["overdue"]].drop(columns=["overdue"]).reset_index(drop=True)
+    alerts = []
+    for _, r in res.channels.iterrows():  # a handful of channels
+        if pd.notna(r["on_time_rate"]) and r["on_time_rate"] < res.target and (r["on_time"] + r["late"]) >= 30:
+            alerts.append({"severity": "medium", "subject": r["channel"],
+                           "message": f"{r['on_time_rate']:.1%} of {r['channel']} orders shipped within the "
+                                      f"promise in {month} (target {res.target:.0%})"})
+    un = res.anomalies.loc[res.anomalies["explanation"] == "unexplained"]
+    for _, r in un.head(10).iterrows():  # at most a few days
+        alerts.append({"severity": "high", "subject": r["date"].strftime("%Y-%m-%d"),
+                       "message": f"only {r['rate']:.0%} of orders paid that day shipped on time against "
+                                  f"{r['expected']:.0%} usually, with no volume peak to explain it"})
+    if len(res.overdue):
+        alerts.append({"severity": "medium", "subject": "backlog",
+                       "message": f"{len(res.overdue):,} paid orders still unshipped past their deadline at "
+                                  f"the end of {month} (oldest {res.overdue['age_hours'].max() / 24:.1f} days)"})
+    res.alerts = _alerts_frame(alerts)
+    return res
+
+
+def _worst(cells: pd.DataFrame, carrier: str, area: str, *, level: float = 0.05, top: int = 4) -> tuple[str, list]:
+    """The carrier's rated areas that are later than its other areas beyond chance (one-sided
+    binomial, p < ``level`` divided by the number of its rated areas), worst first."""
+    mine = cells.loc[(cells["carrier"] == carrier) & cells["rated"]]
+    c = mine.loc[mine["p_value"] * max(1, len(mine)) < level]
+    c = c.sort_values("late_rate", ascending=False).head(top)
+    names = c[area].tolist()
+    text = ", ".join(f"{r[area]} {r['late_rate']:.0%} of {r['decided']:,}" for _, r in c.iterrows())
+    return text, names
+
+
+def _region_breakdown(provinces: pd.DataFrame, carrier: str, region: str, *, min_parcels: int = 10) -> str:
+    """The provinces of a flagged region, with their late shares (small ones included, for reading)."""
+    p = provinces.loc[(provinces["carrier"] == carrier) & (region_of(provinces["province"]) == region)
+                      & (provinces["decided"] >= min_parcels)].sort_values("decided", ascending=False)
+    return ", ".join(f"{r['province']} {r['late_rate']:.0%} of {r['decided']:,}" for _, r in p.iterrows())
+
+
+def carrier_report(data, *, shipping: ShippingResult | None = None, record=None) -> CarrierResult:
+    """Section 2: each carrier's on-time delivery against ``promised_date`` and its delivery time,
+    by province and region, over the last ``fulfillment.carrier_window_months`` months; carriers
+    below the target or clearly worse than their own previous 12 months are flagged with their
+    worst provinces and region; the month's late parcels become an action list.
+
+    Needs shipments (carrier, shipped_ts, delivered_ts, promised_date); orders.province for areas.
+    ``shipping`` (the :func:`shipping_report` of the same data) supplies each order's shipping
+    deadline, pause included, to tell a carrier's delay from the warehouse's.
+    """
+    cfg = _settings(data)
+    month = _report_month(data)
+    res = CarrierResult(month=month, target=float(cfg["carrier_on_time_target"]), min_parcels=int(cfg["min_parcels_per_cell"]))
+    note = data.missing_note("shipments", columns={"shipments": ["shipped_ts", "delivered_ts", "promised_date"]})
+    if note:
+        res.note = _skip(record, "Carrier on-time delivery", note)
+        return res
+    cutoff = _cutoff(data)
+    this = pd.Period(month, "M")
+    w0 = (this - int(cfg["carrier_window_months"]) + 1).to_timestamp()
+    b0 = (this - int(cfg["carrier_window_months"]) + 1 - int(cfg["baseline_months"])).to_timestamp()
+    res.window = (w0, cutoff)
+    due = None
+    if shipping is not None and not shipping.skipped:
+        due = shipping.status.set_index("order_id")["due_ts"]
+    parcels = parcel_outcomes(data["shipments"], data["orders"], cutoff=cutoff, ship_due=due,
+                              ship_within_hours=float(cfg["ship_within_hours"]))
+    res.parcels = parcels
+    res.scorecard = carrier_scorecard(parcels, start=w0, end=cutoff, baseline_start=b0, target=res.target,
+                                      min_rise=float(cfg["carrier_min_rise"]), alpha=float(cfg["spike_alpha"]),
+                                      min_parcels=res.min_parcels)
+    res.monthly = carrier_monthly(parcels)
+    res.provinces = carrier_cells(parcels, start=w0, end=cutoff, by="province", min_parcels=res.min_parcels)
+    res.regions = carrier_cells(parcels, start=w0, end=cutoff, by="region", min_parcels=res.min_parcels)
+    rated = res.provinces.loc[res.provinces["rated"]]
+    res.province_table = rated.pivot(index="province", columns="carrier", values="on_time_rate")
+    if len(res.province_table):
+        res.province_table = res.province_table.loc[rated.groupby("province")["decided"].sum()
+                                                    .sort_values(ascending=False).index]
+    m0, m1 = _month_bounds(month)
+    mp = _in(parcels, m0, m1)
+    dec = mp["late"].dropna()
+    res.on_time_rate = float(1 - dec.mean()) if len(dec) else None
+    res.median_days = float(mp["transit_days"].median()) if mp["transit_days"].notna().any() else None
+    flagged = res.scorecard.loc[res.scorecard["flagged"]].copy()
+    rows, alerts = [], []
+    window_text = f"{w0:%Y-%m}..{month}"
+    for _, r in flagged.iterrows():  # flagged carriers: one or two
+        prov_text, prov = _worst(res.provinces, r["carrier"], "province")
+        reg_text, reg = _worst(res.regions, r["carrier"], "region", top=2)
+        inside = _region_breakdown(res.provinces, r["carrier"], reg[0]) if reg else ""
+        rows.append({"carrier": r["carrier"], "status": r["status"], "on_time_rate": r["on_time_rate"],
+                     "late_rate": r["late_rate"], "baseline_late_rate": r["baseline_late_rate"],
+                     "decided": r["decided"], "worst_provinces": ", ".join(prov), "worst_regions": ", ".join(reg),
+                     "detail": "; ".join(x for x in [prov_text, reg_text] if x) or "late everywhere alike",
+                     "inside_worst_region": inside})
+        msg = (f"{r['late_rate']:.0%} of {r['decided']:,} parcels shipped {window_text} arrived after the promised "
+               f"date although dispatched on time (on time {r['on_time_rate']:.0%} against the {res.target:.0%} "
+               f"target; {r['baseline_late_rate']:.1%} late in the 12 months before)")
+        if prov_text:
+            msg += f"; worst provinces {prov_text}"
+        if reg_text:
+            msg += f"; region {reg_text}" + (f": {inside}" if inside else "")
+        alerts.append({"severity": "high" if r["status"] == "below target" else "medium",
+                       "subject": r["carrier"], "message": msg})
+    res.flagged = pd.DataFrame(rows, columns=["carrier", "status", "on_time_rate", "late_rate", "baseline_late_rate",
+                                              "decided", "worst_provinces", "worst_regions", "detail",
+                                              "inside_worst_region"])
+    res.late = late_parcels(parcels, start=m0, end=m1, orders=data["orders"])
+    res.alerts = _alerts_frame(alerts)
+    return res
+
+
+def ticket_report(data, *, record=None) -> TicketResult:
+    """Section 3: the report month's service tickets - first response and resolution times (median
+    and share within the targets), categories and their spikes against the previous 12 months (per
+    1,000 paid orders), satisfaction by category and by resolution time; open and overdue tickets
+    become an action list.
+
+    Needs service_tickets (opened_ts; first_response_ts, resolved_ts, category, satisfaction used
+    when present).
+    """
+    cfg = _settings(data)
+    month = _report_month(data)
+    res = TicketResult(month=month, response_hours=float(cfg["first_response_hours"]),
+                       resolution_hours=float(cfg["resolution_hours"]), target=float(cfg["ticket_within_target"]))
+    note = data.missing_note("service_tickets")
+    if note:
+        res.note = _skip(record, "Service tickets", note)
+        return res
+    cutoff = _cutoff(data)
+    times = ticket_times(data["service_tickets"], cutoff=cutoff, first_response_hours=res.response_hours,
+                         resolution_hours=res.resolution_hours)
+    res.times = times
+    cur = times.loc[times["month"] == month]
+    res.month_summary = ticket_summary(cur)
+    res.by_category = ticket_summary(cur, by="category").sort_values("tickets", ascending=False).reset_index(drop=True)
+    res.monthly = ticket_summary(times, by="month")
+    kpis = data.derived("daily_kpis")
+    paid_orders = kpis.groupby(kpis["date"].dt.strftime("%Y-%m"))["paid_orders"].sum()
+    cm = times.groupby(["month", "category"]).size().rename("tickets").reset_index()
+    cm["per_1000_orders"] = 1000 * cm["tickets"] / cm["month"].map(paid_orders).astype("float64")
+    res.category_monthly = cm
+    res.spikes = ticket_category_spikes(times, paid_orders, month=month, baseline_months=int(cfg["baseline_months"]),
+                                        alpha=float(cfg["spike_alpha"]), min_events=int(cfg["spike_min_events"]))
+    res.by_resolution = satisfaction_by_resolution(cur if cur["satisfaction"].notna().sum() >= 50 else times)
+    res.by_hour = response_by_hour(cur if len(cur) >= 100 else times)
+    late = times.loc[times["open"] | ((times["resolution_state"] == "breached") & (times["month"] == month))].copy()
+    late["hours_open"] = np.round(np.where(late["open"], (cutoff - late["opened_ts"]) / HOUR, late["resolution_hours"]), 1)
+    late["response_hours"] = late["response_hours"].round(1)
+    late["status"] = np.where(late["open"], np.where(late["resolution_state"] == "breached", "open, past target", "open"),
+                              "resolved late")
+    res.open_tickets = late.sort_values(["open", "hours_open"], ascending=[False, False])[
+        ["ticket_id", "order_id", "customer_id", "category", "opened_ts", "response_hours", "hours_open", "status"]
+    ].reset_index(drop=True)
+    alerts = []
+    for _, r in res.spikes.loc[res.spikes["spike"]].iterrows():  # a handful of categories
+        alerts.append({"severity": "medium", "subject": f"tickets: {r['category']}",
+                       "message": f"{r['tickets']} {r['category']} tickets in {month}, {r['ratio']:.1f}x the usual "
+                                  f"{r['baseline_per_1000']:.1f} per 1,000 orders"})
+    res.alerts = _alerts_frame(alerts)
+    return res
+
+
+def refund_report(data, *, carriers: CarrierResult | None = None, record=None) -> RefundResult:
+    """Section 4: refunds and returns of the orders placed in the report month - the refund rate
+    (orders refunded in full or in part), reasons (from tickets and parcels), and per SKU the
+    refund, return and quality-ticket rates with spikes against the SKU's own previous 12 months.
+
+    Needs orders (status or refund_amount); order_items for the SKU view; shipments and
+    service_tickets for the reasons; products for titles. ``carriers`` (the :func:`carrier_report`
+    of the same data) lends its parcel outcomes instead of computing them again.
+    """
+    cfg = _settings(data)
+    month = _report_month(data)
+    res = RefundResult(month=month, target=float(cfg["refund_rate_max"]))
+    orders = data["orders"]
+    if "status" not in orders.columns and "refund_amount" not in orders.columns:
+        res.note = _skip(record, "Refunds and returns", data.missing_note(columns={"orders": ["status", "refund_amount"]})
+                         or "Skipped: orders carry neither status nor refund_amount.")
+        return res
+    cutoff = _cutoff(data)
+    parcels = None
+    if carriers is not None and not carriers.skipped:
+        parcels = carriers.parcels
+    elif data.has("shipments", columns={"shipments": ["shipped_ts"]}):
+        parcels = parcel_outcomes(data["shipments"], orders, cutoff=cutoff,
+                                  ship_within_hours=float(cfg["ship_within_hours"]))
+    tickets = data["service_tickets"] if data.has("service_tickets") else None
+    reasons = refund_reasons(orders, parcels=parcels, tickets=tickets)
+    res.reasons = reasons
+    paid = orders.loc[paid_mask(orders)]
+    per_month = paid.groupby(_month(paid["order_ts"])).agg(paid_orders=("order_id", "size"), gmv=("paid_amount", "sum"))
+    rm = reasons.groupby("month").agg(refunded_orders=("order_id", "size"), refund_value=("refund_value", "sum"),
+                                      full_refunds=("full_refund", "sum"))
+    monthly = per_month.join(rm, how="left").fillna(0)
+    monthly["refund_rate"] = _rate(monthly["refunded_orders"], monthly["paid_orders"])
+    monthly["refund_value_share"] = _rate(monthly["refund_value"], monthly["gmv"])
+    res.monthly = monthly.rename_axis("month").reset_index()
+    cur = res.monthly.loc[res.monthly["month"] == month]
+    if len(cur):
+        res.refund_rate = float(cur["refund_rate"].iloc[0])
+        res.refund_value_share = float(cur["refund_value_share"].iloc[0])
+    if parcels is not None:
+        mp = parcels.loc[_isin(parcels["order_id"], paid.loc[(_month(paid["order_ts"]) == month).to_numpy(), "order_id"])]
+        res.return_rate = float(mp["returned"].mean()) if len(mp) else None
+    rmon = reasons.loc[reasons["month"] == month]
+    rs = rmon.groupby("reason").agg(orders=("order_id", "size"), refund_value=("refund_value", "sum"))
+    rs["share"] = rs["orders"] / rs["orders"].sum() if len(rs) else np.nan
+    res.reason_summary = rs.sort_values("orders", ascending=False).reset_index()
+    sku_note = data.missing_note("order_items")
+    if sku_note:
+        res.sku_note = _skip(record, "Refunds by SKU", sku_note)
+        res.alerts = _alerts_frame([])
+        return res
+    try:
+        rev = data.derived("sku_daily")
+        m0, m1 = _month_bounds(month)
+        rev = rev.loc[(rev["date"] >= m0) & (rev["date"] < m1)].groupby("sku")["revenue"].sum()
+    except KeyError:
+        rev = None
+    skus = sku_refunds(orders, data["order_items"], month=month, reasons=reasons, parcels=parcels, tickets=tickets,
+                       sku_revenue=rev, products=data["products"] if data.has("products") else None,
+                       baseline_months=int(cfg["baseline_months"]), alpha=float(cfg["spike_alpha"]),
+                       min_events=int(cfg["spike_min_events"]))
+    res.skus = skus
+    items = data["order_items"][["order_id", "sku"]].drop_duplicates()
+    sr = rmon[["order_id", "reason"]].merge(items, on="order_id")
+    res.sku_reasons = sr.groupby(["sku", "reason"]).size().rename("orders").reset_index()
+    review = skus.loc[skus["refund_spike"] | skus["quality_spike"]].copy()
+    review["why"] = np.where(review["refund_spike"] & review["quality_spike"], "refunds and quality tickets jumped",
+                             np.where(review["refund_spike"], "refunds jumped", "quality tickets jumped"))
+    keep = [c for c in ["sku", "title", "category", "orders", "refunded_orders", "full_refunds", "full_refund_rate",
+                        "baseline_full_refund_rate", "refund_value", "returned_orders", "quality_tickets", "quality_rate",
+                        "baseline_quality_rate", "top_reason", "why", "refund_spike", "quality_spike"] if c in review.columns]
+    rates = [c for c in keep if c.endswith("_rate")]
+    res.review = review[keep].round({**{c: 4 for c in rates}, "refund_value": 2}).reset_index(drop=True)
+    alerts = []
+    for _, r in review.iterrows():  # spikes: a handful of SKUs
+        parts = []
+        if r["refund_spike"]:
+            parts.append(f"{r['full_refunds']} of {r['orders']} orders refunded in full ({r['full_refund_rate']:.0%} "
+                         f"against {r['baseline_full_refund_rate']:.1%} before)")
+        if r["quality_spike"]:
+            parts.append(f"{r['quality_tickets']} quality tickets ({r['quality_rate']:.0%} of orders against "
+                         f"{r['baseline_quality_rate']:.1%} before)")
+        alerts.append({"severity": "high", "subject": r["sku"], "message": f"{month}: " + "; ".join(parts)
+                       + (f"; top reason: {r['top_reason']}" if r["top_reason"] else "")})
+    res.alerts = _alerts_frame(alerts)
+    return res
+
+
+# ---------------------------------------------------------------------------------------------
+# Plots (data first, ax=None, return the Axes; a skipped section draws its note)
+# ---------------------------------------------------------------------------------------------
+
+def _ax(ax):
+    import matplotlib.pyplot as plt
+
+    return ax if ax is not None else plt.gca()
+
+
+def plot_ship_rate_by_month(ship: ShippingResult, *, ax=None):
+    """Share of paid orders shipped within the promise, per payment month: the shop (thick) and each
+    channel (thin, channel colours), with the target line."""
+    from . import charts
+
+    ax = _ax(ax)
+    title = f"Shipped within {ship.hours:g} h of payment 48小时发货率"
+    if ship.skipped:
+        return _draw_note(ax, ship.note, title)
+    bc = ship.by_channel_month.dropna(subset=["on_time_rate"])
+    for ch, part in bc.groupby("channel"):  # a handful of channels
+        ax.plot(pd.to_datetime(part["month"]), part["on_time_rate"], lw=1, alpha=0.7,
+                color=charts.CHANNEL_COLORS.get(ch, charts.ALERT_COLORS["neutral"]), label=ch)
+    m = ship.monthly.dropna(subset=["on_time_rate"])
+    ax.plot(pd.to_datetime(m["month"]), m["on_time_rate"], lw=3, color="#333333", label="shop", marker="o", ms=4)
+    charts.format_pct_axis(ax)
+    charts.annotate_threshold(ax, ship.target, f"target {ship.target:.0%}")
+    lo = float(bc["on_time_rate"].min()) if len(bc) else ship.target
+    ax.set_ylim(max(0.0, min(lo, ship.target) - 0.04), 1.0)
+    ax.legend(ncol=7, fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.1), frameon=False)
+    ax.set_title(title)
+    return ax
+
+
+def plot_daily_ship_rate(ship: ShippingResult, *, days: int | None = None, min_orders: int = 20, ax=None):
+    """The daily on-time shipping rate (by payment day) against its expectation over the last
+    ``days`` days (default: the whole loaded window); flagged days marked (orange: at a volume peak,
+    red: unexplained), the spring-festival pause shaded, the report month framed. Days with fewer
+    than ``min_orders`` decided orders are left out (their rate is noise)."""
+    from . import charts
+
+    ax = _ax(ax)
+    title = "Daily on-time shipping rate against expectation 每日发货及时率"
+    if ship.skipped:
+        return _draw_note(ax, ship.note, title)
+    d = ship.daily if days is None else ship.daily.loc[ship.daily["date"] >= ship.cutoff - days * DAY]
+    rate = d["rate"].where(d["decided"] >= min_orders)
+    ax.plot(d["date"], rate, lw=0.8, color=charts.PALETTE[0], label="shipped on time, by payment day")
+    ax.plot(d["date"], d["expected"], lw=1.5, ls="--", color="#555555", label="expected (median of the 28 days before)")
+    peak = d.loc[d["flagged"] & (d["explanation"] != "unexplained")]
+    bad = d.loc[d["explanation"] == "unexplained"]
+    if len(peak):
+        ax.scatter(peak["date"], peak["rate"], color=charts.PALETTE[1], zorder=5, s=22, label="far below, at a volume peak")
+    if len(bad):
+        ax.scatter(bad["date"], bad["rate"], color=charts.ALERT_COLORS["bad"], zorder=6, s=45, label="far below, unexplained")
+    first = True
+    lo_date = d["date"].min() if len(d) else ship.cutoff
+    for _, p in ship.pauses.iterrows():  # one or two pauses
+        if p["end"] >= lo_date:
+            ax.axvspan(p["start"], p["end"] + DAY, color="#D9D9D9", zorder=0,
+                       label="spring-festival pause 春节停发" if first else None)
+            first = False
+    m0, m1 = _month_bounds(ship.month)
+    ax.axvspan(m0, m1, color=charts.ALERT_COLORS["highlight"], alpha=0.08, zorder=0, label=f"report month {ship.month}")
+    charts.format_pct_axis(ax)
+    lo = float(rate.min()) if rate.notna().any() else 0.5
+    ax.set_ylim(max(0.0, min(lo, 0.8) - 0.05), 1.02)
+    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3, frameon=False)
+    ax.set_title(title)
+    return ax
+
+
+def plot_backlog(ship: ShippingResult, *, ax=None):
+    """The unshipped backlog at month end by age; bars past the promise in red."""
+    from . import charts
+
+    ax = _ax(ax)
+    title = f"Unshipped at the end of {ship.month}, by age 待发货订单"
+    if ship.skipped:
+        return _draw_note(ax, ship.note, title)
+    b = ship.backlog_ages
+    colors = {a: (charts.ALERT_COLORS["bad"] if late else charts.PALETTE[0]) for a, late in zip(b["age"], b["past_promise"])}
+    charts.bar_with_labels(b, "age", "orders", ax=ax, palette=colors, title=title)
+    ax.set_xlabel("hours (h) or days (d) since payment")
+    return ax
+
+
+def plot_carrier_trend(carriers: CarrierResult, *, ax=None):
+    """Late share (delivered after promised_date) per carrier and ship month; flagged carriers drawn
+    thick, with the line the target allows."""
+    from . import charts
+
+    ax = _ax(ax)
+    title = "Late deliveries caused by the carrier (dispatched on time, delivered after the promise) 物流延误率"
+    if carriers.skipped:
+        return _draw_note(ax, carriers.note, title)
+    flagged = set(carriers.flagged["carrier"])
+    m = carriers.monthly.dropna(subset=["late_rate"])
+    for i, (c, part) in enumerate(m.groupby("carrier")):  # a handful of carriers
+        hot = c in flagged
+        ax.plot(pd.to_datetime(part["month"]), part["late_rate"], lw=3 if hot else 1.2,
+                color=charts.ALERT_COLORS["bad"] if hot else charts.PALETTE[(i + 3) % len(charts.PALETTE)],
+                label=c + (" (flagged)" if hot else ""), marker="o" if hot else None, ms=4)
+    charts.format_pct_axis(ax)
+    charts.annotate_threshold(ax, 1 - carriers.target, f"{1 - carriers.target:.0%} late = the {carriers.target:.0%} target")
+    ax.axvspan(carriers.window[0], carriers.window[1], color="#EEEEEE", zorder=0, label="review window")
+    ax.legend(ncol=7, fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.1), frameon=False)
+    ax.set_title(title)
+    return ax
+
+
+def plot_carrier_regions(carriers: CarrierResult, *, by: str = "region", ax=None):
+    """Heatmap of the late share per carrier and region (or province) over the review window;
+    cells with fewer parcels than the minimum are left blank."""
+    from . import charts
+
+    ax = _ax(ax)
+    title = (f"Carrier's own late share by {by}, {carriers.window[0]:%Y-%m}..{carriers.month}"
+             if carriers.window else "Carrier's own late share")
+    if carriers.skipped:
+        return _draw_note(ax, carriers.note, title)
+    cells = carriers.regions if by == "region" else carriers.provinces
+    cells = cells.loc[cells["rated"]]
+    if cells.empty:
+        return _draw_note(ax, "No carrier and area has enough parcels to rate.", title)
+    mat = cells.pivot(index="carrier", columns=by, values="late_rate")
+    order = cells.groupby(by)["decided"].sum().sort_values(ascending=False).index
+    mat = mat[order]
+    charts.heatmap(mat, ax=ax, fmt="pct", cmap="Reds", vmin=0, vmax=max(0.3, float(np.nanmax(mat.to_numpy()))),
+                   title=title)
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    return ax
+
+
+def plot_delivery_days(carriers: CarrierResult, *, ax=None):
+    """Median days from shipment to delivery per carrier over the review window."""
+    from . import charts
+
+    ax = _ax(ax)
+    title = "Median delivery time, days 配送时效"
+    if carriers.skipped:
+        return _draw_note(ax, carriers.note, title)
+    sc = carriers.scorecard.dropna(subset=["median_days"]).sort_values("median_days")
+    if sc.empty:
+        return _draw_note(ax, "No parcel delivered in the review window.", title)
+    charts.bar_with_labels(sc, "carrier", "median_days", ax=ax, fmt="{:.1f}", highlight=carriers.flagged["carrier"].tolist(),
+                           title=title)
+    ax.set_ylabel("days")
+    return ax
+
+
+def plot_ticket_categories(tickets: TicketResult, *, ax=None):
+    """Tickets per 1,000 paid orders by category and month: a category that jumps is a problem to
+    trace (a bad batch, a late carrier)."""
+    from . import charts
+
+    ax = _ax(ax)
+    title = "Service tickets per 1,000 paid orders 客服工单"
+    if tickets.skipped:
+        return _draw_note(ax, tickets.note, title)
+    if tickets.category_monthly["per_1000_orders"].notna().sum() == 0:
+        return _draw_note(ax, "No tickets to count.", title)
+    charts.line_chart(tickets.category_monthly, "month", "per_1000_orders", hue="category", ax=ax, title=title, marker=None)
+    ax.set_ylabel("tickets per 1,000 orders")
+    return ax
+
+
+def plot_satisfaction(tickets: TicketResult, *, ax=None):
+    """Mean satisfaction (1-5) by resolution time, with the share of 1-2 scores written on the bars."""
+    from . import charts
+
+    ax = _ax(ax)
+    title = "Satisfaction by time to resolve 满意度"
+    if tickets.skipped:
+        return _draw_note(ax, tickets.note, title)
+    b = tickets.by_resolution.dropna(subset=["csat"])
+    if b.empty:
+        return _draw_note(ax, "No satisfaction scores (service_tickets.satisfaction) to show.", title)
+    charts.bar_with_labels(b, "resolved_in", "csat", ax=ax, fmt="{:.2f}", title=title)
+    ax.set_ylim(1, 5)
+    ax.set_ylabel("mean score (1-5)")
+    ax.set_xlabel("resolved within")
+    return ax
+
+
+def plot_response_by_hour(tickets: TicketResult, *, ax=None):
+    """Median hours to the first response by the hour the ticket was opened: night tickets wait
+    for the morning shift."""
+    from . import charts
+
+    ax = _ax(ax)
+    title = "First response by the hour a ticket is opened 首次响应时长"
+    if tickets.skipped:
+        return _draw_note(ax, tickets.note, title)
+    h = tickets.by_hour
+    if h["median_response_hours"].notna().sum() == 0:
+        return _draw_note(ax, "No first responses (service_tickets.first_response_ts) to show.", title)
+    ax.bar(h["hour"], h["median_response_hours"].fillna(0), color=charts.PALETTE[0], width=0.8)
+    ax.set_xticks(range(0, 24, 3))
+    ax.set_xticklabels([f"{x:02d}:00" for x in range(0, 24, 3)])
+    ax.set_ylabel("median hours to the first response")
+    ax.set_xlabel("hour the ticket was opened")
+    ax.set_title(title)
+    return ax
+
+
+def plot_refund_reasons(refunds: RefundResult, *, top: int = 12, ax=None):
+    """Refunded orders of the month for the SKUs with the most refunds, split by reason; SKUs with a
+    refund or quality spike in red."""
+    from . import charts
+
+    ax = _ax(ax)
+    title = f"Refunded orders by SKU and reason, {refunds.month} 退款原因"
+    if refunds.skipped or refunds.sku_note:
+        return _draw_note(ax, refunds.note or refunds.sku_note, title)
+    sr = refunds.sku_reasons
+    if sr.empty:
+        return _draw_note(ax, "No refunded orders this month.", title)
+    order = sr.groupby("sku")["orders"].sum().sort_values(ascending=False).head(top).index
+    mat = sr.loc[sr["sku"].isin(order)].pivot(index="sku", columns="reason", values="orders").fillna(0).loc[order[::-1]]
+    mat = mat[mat.sum().sort_values(ascending=False).index]
+    left = np.zeros(len(mat))
+    for i, reason in enumerate(mat.columns):  # a handful of reasons
+        ax.barh(mat.index, mat[reason], left=left, color=charts.PALETTE[i % len(charts.PALETTE)], label=reason)
+        left += mat[reason].to_numpy()
+    spikes = set(refunds.review["sku"]) if len(refunds.review) else set()
+    titles = refunds.skus.set_index("sku")["title"] if "title" in refunds.skus.columns else pd.Series(dtype=str)
+    ax.set_yticks(range(len(mat)))
+    ax.set_yticklabels([f"{s} {str(titles.get(s, ''))[:10]}".strip() for s in mat.index])
+    for lbl, s in zip(ax.get_yticklabels(), mat.index):
+        if s in spikes:
+            lbl.set_color(charts.ALERT_COLORS["bad"])
+    ax.set_xlabel("refunded orders")
+    ax.legend(fontsize="small", loc="lower right")
+    ax.set_title(title)
+    return ax
+
+
+# ---------------------------------------------------------------------------------------------
+# Exercises
+# ---------------------------------------------------------------------------------------------
+
+@exercise("08.yunda_late_share", "Share of the parcels yunda shipped in the report month, and delivered before it "
+          "ended, that arrived after promised_date (delivery day later than the promised day)")
+def _yunda_late_share(data) -> float:
+    s = data["shipments"]
+    m0, m1 = _month_bounds(_report_month(data))
+    s = s.loc[(s["carrier"] == "yunda") & (s["shipped_ts"] >= m0) & (s["shipped_ts"] < m1)
+              & s["delivered_ts"].notna() & (s["delivered_ts"] < m1)]
+    return float((s["delivered_ts"].dt.normalize() > s["promised_date"]).mean())
+
+
+@exercise("08.median_first_response_hours", "Median hours from opened_ts to first_response_ts over the tickets "
+          "opened in the report month that have a first response")
+def _median_first_response(data) -> float:
+    t = data.month_rows("service_tickets")
+    return float(((t["first_response_ts"] - t["opened_ts"]) / HOUR).median())
