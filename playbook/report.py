@@ -42,6 +42,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import metrics
+from .contract import TABLES
 from .errors import PlaybookError
 from .i18n import LANGUAGES, label
 from .loading import Dataset, latest_full_month, load, month_bounds, prepare
@@ -286,11 +287,19 @@ def run_report(month: str | None = None, *, data: str | Path = "data/samples", o
     return result
 
 
+def personal_columns(table: str, columns) -> list[str]:
+    """The columns of ``table`` that may hold personal data: those the contract marks personal, and
+    any column named like one (name, phone, address, email, 收货人 ...) unless the contract defines it
+    for this table as non-personal (``campaigns.name``, ``suppliers.name``)."""
+    spec = TABLES.get(table)
+    kept = {c.name for c in spec.columns if not c.personal} if spec else set()
+    return [c for c in columns if str(c).lower() in PERSONAL_NAMES and c not in kept]
+
+
 def _without_personal_data(dataset: Dataset) -> Dataset:
     """The dataset with every personal-data column (names, phones, addresses, emails) removed."""
-    tables = {name: frame.drop(columns=[c for c in frame.columns if str(c).lower() in PERSONAL_NAMES])
-              for name, frame in dataset.items()}
-    rejected = {name: frame.drop(columns=[c for c in frame.columns if str(c).lower() in PERSONAL_NAMES])
+    tables = {name: frame.drop(columns=personal_columns(name, frame.columns)) for name, frame in dataset.items()}
+    rejected = {name: frame.drop(columns=personal_columns(name, frame.columns))
                 for name, frame in dataset.rejected.items()}
     return Dataset(tables, quality=dataset.quality, rejected=rejected, month=dataset.month, start=dataset.start,
                    end=dataset.end, source=dataset.source, settings=dataset.settings,

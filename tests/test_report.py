@@ -237,3 +237,10 @@ def test_orders_only_source_says_what_each_missing_kpi_needs(tmp_path):
     assert "needs orders.customer_id" in index and "needs the traffic table" in index
     kpis = json.loads((tmp_path / "out" / "2026-10" / "summary.json").read_text(encoding="utf-8"))["kpis"]
     assert kpis["gmv"]["this_month"] == 250.0 and kpis["buyers"]["this_month"] is None
+
+
+def test_personal_columns_spare_the_contracts_own_names():
+    assert report.personal_columns("customers", ["customer_id", "name", "phone", "persona"]) == ["name", "phone"]
+    assert report.personal_columns("campaigns", ["campaign_id", "name"]) == []
+    assert report.personal_columns("suppliers", ["supplier_id", "name"]) == []
+    assert report.personal_columns("orders", ["order_id", "name", "address", "收货人"]) == ["name", "address", "收货人"]
