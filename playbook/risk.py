@@ -1,0 +1,1754 @@
+"""Chapter 07 risk: compliance, supply, competition, reputation and fraud (风险管控).
+
+The handbook's risk chapter (001 part 5, 002 part 06) asks for a four-way watch, compliance -
+supply chain - competition - public opinion (合规-供应链-竞争-舆情), plus a fraud control that keeps
+the fraud-order rate under 0.3%. Each section has a front-door function that takes a
+:class:`~playbook.loading.Dataset` and returns a :class:`Section` (its tables and figures, or a
+note when the tables it needs are missing), built on pure functions that can be used alone:
+
+- compliance: :func:`load_lexicon`, :func:`scan_text`, :func:`banned_term_findings` ->
+  :func:`compliance_review`;
+- supply: :func:`supplier_concentration`, :func:`hhi`, :func:`single_sourced_skus`,
+  :func:`po_delays`, :func:`supplier_scorecard` -> :func:`supply_risk`;
+- competition: :func:`price_index`, :func:`undercut_runs` -> :func:`competition_watch`;
+- reputation: :func:`monthly_bad_review_rate`, :func:`sku_bad_review_rates`,
+  :func:`review_spikes`, :func:`bad_review_replies` -> :func:`reputation_watch`;
+- fraud: :func:`linked_accounts`, :func:`new_customer_coupons`, :func:`coupon_abuse`,
+  :func:`abnormal_refunds`, :func:`fraud_scores` -> :func:`fraud_review`.
+
+Thresholds come from the ``[risk]``, ``[reputation]`` and ``[fraud]`` sections of the settings.
+Everything is vectorised (group-bys, arrays, a sparse graph), so it runs on a shop a hundred times
+the sample.
+"""
+from __future__ import annotations
+
+import html
+import math
+import re
+from collections.abc import Iterable, Mapping
+from io import StringIO
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from scipy import sparse, stats
+from scipy.sparse import csgraph
+
+from . import charts
+from .contract import TABLES
+from .exercises import exercise
+from .metrics import paid_mask
+
+#: the bundled lexicon of banned advertising terms (广告法禁用词) and harmless look-alikes
+LEXICON_PATH = Path(__file__).resolve().parent / "data" / "banned_terms.csv"
+LEXICON_COLUMNS = ["term", "kind", "category", "legal_basis", "suggestion", "replacement", "added_in"]
+
+__all__ = [
+    "Section", "record_notes", "LEXICON_PATH",
+    "load_lexicon", "scan_text", "banned_term_findings", "compliance_review",
+    "supplier_concentration", "hhi", "single_sourced_skus", "po_delays", "supplier_scorecard", "supply_risk",
+    "price_index", "undercut_runs", "competition_watch",
+    "monthly_bad_review_rate", "sku_bad_review_rates", "review_spikes", "bad_review_replies", "reputation_watch",
+    "linked_accounts", "new_customer_coupons", "coupon_abuse", "abnormal_refunds", "fraud_scores", "fraud_review",
+    "plot_purchase_shares", "plot_po_delays", "plot_price_gaps", "plot_undercut", "plot_bad_review_trend",
+    "plot_review_funnel", "plot_reply_hours", "plot_fraud_scores",
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# The result of a section
+# ---------------------------------------------------------------------------------------------
+
+ALERT_COLUMNS = ["severity", "subject", "message"]
+
+
+def _fmt(values: pd.Series, pattern: str) -> pd.Series:
+    """Numbers formatted as text (an empty column stays an empty text column)."""
+    return pd.Series(values, dtype="float64").map(pattern.format).astype("str")
+
+
+def _alerts(severity, subject: pd.Series, message: pd.Series) -> pd.DataFrame:
+    """An alerts table (severity, subject, message) for ``ChapterRecord.alerts_from``."""
+    subject = pd.Series(subject).astype("str").reset_index(drop=True)
+    sev = pd.Series(severity, index=subject.index) if np.isscalar(severity) else pd.Series(severity).reset_index(drop=True)
+    return pd.DataFrame({"severity": sev, "subject": subject,
+                         "message": pd.Series(message).astype("str").reset_index(drop=True)})[ALERT_COLUMNS]
+
+
+class Section:
+    """What one section of the chapter computed: named tables and figures, or notes.
+
+    ``section.findings`` (a table) or ``section.hhi`` (a figure) reads by name; a section whose
+    tables are missing holds empty tables, figures of None and a ``note`` saying what it needs,
+    so that a notebook cell never has to branch. Displaying a section shows its notes and figures.
+    """
+
+    def __init__(self, title: str, *, tables: Mapping[str, pd.DataFrame] | None = None,
+                 figures: Mapping[str, object] | None = None, notes: Iterable[str] = ()):
+        self.title = title
+        self.tables: dict[str, pd.DataFrame] = dict(tables or {})
+        self.tables.setdefault("alerts", pd.DataFrame(columns=ALERT_COLUMNS))
+        self.figures: dict[str, object] = dict(figures or {})
+        self.notes: list[str] = [n for n in notes if n]
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        for store in ("tables", "figures"):
+            items = self.__dict__.get(store, {})
+            if name in items:
+                return items[name]
+        raise AttributeError(f"section {self.__dict__.get('title')!r} has no table or figure {name!r}; "
+                             f"tables: {sorted(self.__dict__.get('tables', {}))}, "
+                             f"figures: {sorted(self.__dict__.get('figures', {}))}")
+
+    @property
+    def note(self) -> str | None:
+        """The first note (why a part was skipped), or None."""
+        return self.notes[0] if self.notes else None
+
+    def __repr__(self) -> str:
+        figs = ", ".join(f"{k}={v!r}" for k, v in self.figures.items())
+        return f"Section({self.title!r}, {figs}{', notes=' + repr(self.notes) if self.notes else ''})"
+
+    def _repr_html_(self) -> str:
+        parts = [f"<h4>{html.escape(self.title)}</h4>"]
+        parts += [f"<p><em>{html.escape(n)}</em></p>" for n in self.notes]
+        shown = {k: v for k, v in self.figures.items() if isinstance(v, (int, float, str, np.number)) or v is None}
+        if shown:
+            rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(_fmt_figure(k, v))}</td></tr>"
+                           for k, v in shown.items())
+            parts.append(f"<table>{rows}</table>")
+        return "\n".join(parts)
+
+
+def _fmt_figure(key: str, value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if isinstance(value, str):
+        return value
+    if any(w in key for w in ("share", "rate", "pct", "on_time", "fill", "gap")):
+        return f"{value:.2%}"
+    if isinstance(value, (int, np.integer)) or float(value).is_integer():
+        return f"{value:,.0f}"
+    return f"{value:,.2f}"
+
+
+def record_notes(record, *sections: Section) -> list[str]:
+    """Record every note of the given sections as a skipped part on a
+    :class:`~playbook.pack.ChapterRecord`; returns the notes recorded."""
+    done = []
+    for section in sections:
+        for note in section.notes:
+            done.append(record.skip(section.title, note))
+    return done
+
+
+def _join_texts(frame: pd.DataFrame, sep: str = "; ") -> pd.Series:
+    """Row-wise join of the non-empty texts of a few columns."""
+    out = pd.Series("", index=frame.index, dtype="str")
+    for c in frame.columns:  # a handful of reason columns
+        v = frame[c].fillna("").astype("str")
+        out = out.where(v == "", out.where(out == "", out + sep) + v)
+    return out
+
+
+def _settings(data, section: str) -> Mapping:
+    return data.settings[section]
+
+
+def _as_of(data, *frames_cols) -> pd.Timestamp:
+    """The moment of the report: the end of the report month (exclusive), else the latest time seen."""
+    if getattr(data, "end", None) is not None:
+        return pd.Timestamp(data.end)
+    latest = [f[c].max() for f, c in frames_cols if c in f.columns and len(f)]
+    latest = [x for x in latest if pd.notna(x)]
+    return (max(latest).normalize() + pd.Timedelta(days=1)) if latest else pd.Timestamp.now().normalize()
+
+
+def _month_bounds(data) -> tuple[pd.Timestamp, pd.Timestamp]:
+    end = _as_of(data, (data["orders"], "order_ts"))
+    start = pd.Timestamp(data.month + "-01") if getattr(data, "month", None) else end - pd.offsets.MonthBegin(1)
+    return start, end
+
+
+def _require(frame: pd.DataFrame, table: str, *columns: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise KeyError(f"table {table} lacks column(s) {', '.join(missing)}; it has {', '.join(map(str, frame.columns))}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Compliance: banned advertising terms (广告法禁用词)
+# ---------------------------------------------------------------------------------------------
+
+def load_lexicon(path: str | Path | None = None) -> pd.DataFrame:
+    """The lexicon of banned advertising terms and harmless look-alikes.
+
+    A CSV with a few ``# key: value`` header lines (``lexicon_version``, ``updated``, ``law``)
+    and then one row per term: ``term``, ``kind`` (``banned`` or ``allowed``), ``category``,
+    ``legal_basis`` (e.g. 广告法第九条第(三)项 Art. 9(3)), ``suggestion``, ``replacement`` (what
+    the suggested text puts instead; empty = delete) and ``added_in`` (lexicon version).
+
+    Handbook: 001 part 5, compliance risk (广告法禁用词, avoid 最 and 第一).
+
+    Parameters
+    ----------
+    path : the CSV; default :data:`LEXICON_PATH` (bundled with the package).
+
+    Returns
+    -------
+    DataFrame
+        one row per term; ``attrs`` holds the header (``lexicon_version``, ``updated``, ``law``,
+        ``path``).
+
+    Examples
+    --------
+    >>> lex = load_lexicon()
+    >>> lex.attrs["lexicon_version"], "最佳" in set(lex["term"])
+    ('1.0', True)
+    """
+    path = Path(path) if path else LEXICON_PATH
+    if not path.exists():
+        raise FileNotFoundError(f"lexicon file {path} does not exist (settings [risk] lexicon_file)")
+    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    meta, body_start = {}, 0
+    for i, line in enumerate(lines):
+        if not line.startswith("#"):
+            body_start = i
+            break
+        key, _, value = line.lstrip("# ").partition(":")
+        if value:
+            meta[key.strip()] = value.strip()
+    frame = pd.read_csv(StringIO("\n".join(lines[body_start:])), dtype=str, keep_default_na=False)
+    missing = [c for c in ("term", "kind", "category", "legal_basis", "suggestion") if c not in frame.columns]
+    if missing:
+        raise ValueError(f"lexicon {path} lacks column(s) {', '.join(missing)}")
+    for c in LEXICON_COLUMNS:
+        if c not in frame.columns:
+            frame[c] = ""
+    frame["term"] = frame["term"].str.strip()
+    frame["kind"] = frame["kind"].str.strip().str.lower()
+    bad_kind = sorted(set(frame["kind"]) - {"banned", "allowed"})
+    if bad_kind:
+        raise ValueError(f"lexicon {path}: kind must be 'banned' or 'allowed', found {bad_kind}")
+    if (frame["term"] == "").any():
+        raise ValueError(f"lexicon {path} has a row without a term")
+    dupes = frame.loc[frame["term"].str.casefold().duplicated(), "term"].tolist()
+    if dupes:
+        raise ValueError(f"lexicon {path} lists these terms twice: {dupes}")
+    frame = frame[LEXICON_COLUMNS + [c for c in frame.columns if c not in LEXICON_COLUMNS]].reset_index(drop=True)
+    frame.attrs.update(meta)
+    frame.attrs.setdefault("lexicon_version", frame["added_in"].replace("", np.nan).dropna().max()
+                           if (frame["added_in"] != "").any() else "unversioned")
+    frame.attrs["path"] = str(path)
+    return frame
+
+
+def _lexicon_pattern(lexicon: pd.DataFrame) -> re.Pattern:
+    # longest term first: at each position the regex takes the longest entry (销量第一 over 第一,
+    # 第一次 (allowed) over 第一 (banned)); the lazy prefix makes every match leftmost.
+    terms = sorted(lexicon["term"].unique(), key=lambda t: (-len(t), t))
+    return re.compile("(?P<pre>.*?)(?P<term>" + "|".join(re.escape(t) for t in terms) + ")",
+                      re.IGNORECASE | re.DOTALL)
+
+
+def scan_text(texts: pd.Series, *, lexicon: pd.DataFrame | None = None, include_allowed: bool = False) -> pd.DataFrame:
+    """Find the lexicon's terms in texts: one row per occurrence of a banned term.
+
+    At each position the longest lexicon entry wins, so 销量第一 is reported once (not also 第一)
+    and an allowed phrase (最近, 第一次 ...) hides the banned term inside it. Latin letters match
+    case-insensitively (No.1 = NO.1).
+
+    Handbook: 001 part 5, compliance risk.
+
+    Parameters
+    ----------
+    texts : Series of text indexed by the item it belongs to (e.g. titles indexed by SKU).
+    lexicon : from :func:`load_lexicon`; default the bundled one.
+    include_allowed : also return the harmless look-alikes found (``kind`` allowed).
+
+    Returns
+    -------
+    DataFrame
+        columns ``item`` (the index value), ``text``, ``term`` (as written in the lexicon),
+        ``matched`` (as written in the text), ``kind``, ``position`` (1-based character position
+        of the term in the text), ``category``, ``legal_basis``, ``suggestion``, ``replacement``.
+
+    Examples
+    --------
+    >>> scan_text(pd.Series({"A1": "最近上新 保温效果最佳"}))[["item", "term", "position"]]
+      item term  position
+    0   A1   最佳        10
+    """
+    lex = load_lexicon() if lexicon is None else lexicon
+    cols = ["item", "text", "term", "matched", "kind", "position", "category", "legal_basis", "suggestion",
+            "replacement"]
+    s = pd.Series(texts, dtype="str").dropna()
+    s = s[s.str.len() > 0]
+    if s.empty or lex.empty:
+        return pd.DataFrame(columns=cols)
+    items = s.index.to_numpy()
+    s = s.reset_index(drop=True)
+    found = s.str.extractall(_lexicon_pattern(lex))
+    if found.empty:
+        return pd.DataFrame(columns=cols)
+    row = found.index.get_level_values(0).to_numpy()
+    pre_len = found["pre"].fillna("").str.len().to_numpy()
+    span = pre_len + found["term"].str.len().to_numpy()
+    end = pd.Series(span).groupby(row).cumsum().to_numpy()
+    position = end - span + pre_len + 1
+    key = lex.assign(_key=lex["term"].str.casefold()).set_index("_key")
+    hit = key.reindex(found["term"].str.casefold().to_numpy())
+    out = pd.DataFrame({
+        "item": items[row], "text": s.to_numpy()[row], "term": hit["term"].to_numpy(),
+        "matched": found["term"].to_numpy(), "kind": hit["kind"].to_numpy(), "position": position.astype("int64"),
+        "category": hit["category"].to_numpy(), "legal_basis": hit["legal_basis"].to_numpy(),
+        "suggestion": hit["suggestion"].to_numpy(), "replacement": hit["replacement"].to_numpy(),
+    })
+    if not include_allowed:
+        out = out[out["kind"] == "banned"]
+    return out.reset_index(drop=True)[cols]
+
+
+def _rewrite(texts: pd.Series, lexicon: pd.DataFrame, how: str) -> pd.Series:
+    """Each text with its banned terms marked 【term】 (how="mark") or replaced by the lexicon's
+    replacement (how="fix"); allowed phrases stay as they are."""
+    kinds = dict(zip(lexicon["term"].str.casefold(), lexicon["kind"]))
+    repl = dict(zip(lexicon["term"].str.casefold(), lexicon["replacement"].fillna("")))
+    terms = sorted(lexicon["term"].unique(), key=lambda t: (-len(t), t))
+    pattern = re.compile("|".join(re.escape(t) for t in terms), re.IGNORECASE)
+
+    def sub(m: re.Match) -> str:
+        word = m.group(0)
+        if kinds.get(word.casefold()) != "banned":
+            return word
+        return f"【{word}】" if how == "mark" else repl.get(word.casefold(), "")
+
+    out = pd.Series(texts, dtype="str").str.replace(pattern, sub, regex=True)
+    if how == "fix":
+        out = out.str.replace(r"\s{2,}", " ", regex=True).str.strip()
+    return out
+
+
+def banned_term_findings(data, *, columns: Iterable[str] | None = None,
+                         lexicon: pd.DataFrame | None = None, include_allowed: bool = False) -> pd.DataFrame:
+    """Banned advertising terms in the shop's own copy: one row per finding.
+
+    Scans the columns named in settings ``[risk] copy_columns`` (default ``products.title`` and
+    ``campaigns.name``; customers' review texts are not the shop's copy). Each text is identified
+    by its table's key (the SKU for a title, the campaign id for a campaign name).
+
+    Handbook: 001 part 5, compliance risk: titles checked before they go live, no 最 / 第一.
+
+    Returns
+    -------
+    DataFrame
+        ``source`` (table.column), ``item`` (SKU or campaign id), ``text``, ``term``, ``position``
+        (1-based), ``category``, ``legal_basis``, ``suggestion``, ``marked_text`` (terms in
+        【】), ``suggested_text`` (terms replaced or removed); with ``include_allowed`` also
+        ``kind``. Empty when no scanned column is present.
+    """
+    lex = load_lexicon(_settings(data, "risk")["lexicon_file"] or None) if lexicon is None else lexicon
+    columns = list(columns) if columns is not None else list(_settings(data, "risk")["copy_columns"])
+    parts = []
+    for spec in columns:  # a handful of copy columns
+        table, _, col = spec.partition(".")
+        if table not in data or col not in data[table].columns:
+            continue
+        frame = data[table]
+        key = TABLES[table].key[0] if table in TABLES and TABLES[table].key else frame.columns[0]
+        texts = pd.Series(frame[col].to_numpy(), index=frame[key].to_numpy(), dtype="str")
+        found = scan_text(texts, lexicon=lex, include_allowed=include_allowed)
+        if found.empty:
+            continue
+        found.insert(0, "source", spec)
+        found["marked_text"] = _rewrite(found["text"], lex, "mark").to_numpy()
+        found["suggested_text"] = _rewrite(found["text"], lex, "fix").to_numpy()
+        parts.append(found)
+    cols = ["source", "item", "text", "term", "position", "category", "legal_basis", "suggestion",
+            "marked_text", "suggested_text"] + (["kind"] if include_allowed else [])
+    if not parts:
+        return pd.DataFrame(columns=cols)
+    return pd.concat(parts, ignore_index=True)[cols]
+
+
+def compliance_review(data, *, lexicon: pd.DataFrame | None = None) -> Section:
+    """Compliance section: banned terms in titles and campaign names, the harmless look-alikes
+    that were cleared, and counts.
+
+    Every section also has an ``alerts`` table (severity, subject, message) for
+    ``record.alerts_from``.
+
+    Tables: ``findings`` (the action list: source, item, text, term, position, category,
+    legal_basis, suggestion, suggested_text), ``items`` (one row per flagged text, terms marked
+    【】), ``cleared`` (allowed look-alikes found and not flagged). Figures: ``texts_scanned``,
+    ``items_flagged``, ``findings_count``, ``lexicon_version``.
+    """
+    settings = _settings(data, "risk")
+    lex = load_lexicon(settings["lexicon_file"] or None) if lexicon is None else lexicon
+    columns = list(settings["copy_columns"])
+    present = [c for c in columns
+               if c.partition(".")[0] in data and c.partition(".")[2] in data[c.partition(".")[0]].columns]
+    notes = []
+    if not present:
+        notes.append(f"Skipped: the scan needs {' or '.join(columns)}, which the source does not provide.")
+    lacking = [c for c in columns if c not in present and c.partition(".")[0] in data]
+    if present and lacking:  # the table is there without the column (e.g. removed as personal data)
+        notes.append(f"Not scanned: {', '.join(lacking)} (the column is not in the source).")
+    every = banned_term_findings(data, columns=present, lexicon=lex, include_allowed=True)
+    findings = every[every["kind"] == "banned"].drop(columns="kind").reset_index(drop=True)
+    cleared = every.loc[every["kind"] == "allowed", ["source", "item", "text", "term", "position"]].reset_index(drop=True)
+    items = (findings.groupby(["source", "item"], sort=False)
+             .agg(terms=("term", lambda s: "、".join(dict.fromkeys(s))), marked_text=("marked_text", "first"),
+                  suggested_text=("suggested_text", "first"), legal_basis=("legal_basis", "first"))
+             .reset_index()) if len(findings) else pd.DataFrame(
+        columns=["source", "item", "terms", "marked_text", "suggested_text", "legal_basis"])
+    scanned = sum(int(data[c.partition(".")[0]][c.partition(".")[2]].notna().sum()) for c in present)
+    figures = {"texts_scanned": scanned if present else None,
+               "items_flagged": int(len(items)) if present else None,
+               "findings_count": int(len(findings)) if present else None,
+               "lexicon_version": lex.attrs.get("lexicon_version", "")}
+    txt = items.astype("str")
+    alerts = _alerts("high", txt["item"], txt["source"].str.replace(r"^[^.]*\.", "", regex=True) + " uses 「"
+                     + txt["terms"] + "」 (" + txt["legal_basis"] + "); suggested: " + txt["suggested_text"])
+    return Section("Compliance 合规",
+                   tables={"findings": findings, "items": items, "cleared": cleared, "alerts": alerts},
+                   figures=figures, notes=notes)
+
+
+# ---------------------------------------------------------------------------------------------
+# Supply: concentration, single sourcing, on-time and fill rates, lead-time drift
+# ---------------------------------------------------------------------------------------------
+
+def supplier_concentration(purchase_orders: pd.DataFrame, *, start=None, end=None,
+                           suppliers: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Each supplier's share of purchase value (采购额占比) over POs ordered in [start, end).
+
+    purchase value = qty_ordered x unit_cost (qty_ordered alone when unit_cost is absent).
+
+    Handbook: 001 part 5, supply-chain risk (one supplier short of capacity stops the shop).
+
+    Parameters
+    ----------
+    purchase_orders : contract ``purchase_orders`` (supplier_id, order_date, qty_ordered; unit_cost).
+    start, end : order-date window (end exclusive); None = open.
+    suppliers : optional contract ``suppliers``, for the ``name`` column.
+
+    Returns
+    -------
+    DataFrame
+        ``supplier_id``, ``name``, ``pos``, ``skus``, ``purchase_value``, ``share`` (sums to 1),
+        largest first.
+
+    Examples
+    --------
+    >>> po = pd.DataFrame({"supplier_id": ["S1", "S1", "S2"], "sku": ["a", "b", "c"],
+    ...     "order_date": pd.to_datetime(["2026-01-01"] * 3), "qty_ordered": [10, 10, 20],
+    ...     "unit_cost": [5.0, 5.0, 5.0]})
+    >>> supplier_concentration(po)["share"].tolist()
+    [0.5, 0.5]
+    """
+    _require(purchase_orders, "purchase_orders", "supplier_id", "order_date", "qty_ordered")
+    po = purchase_orders
+    keep = pd.Series(True, index=po.index)
+    if start is not None:
+        keep &= po["order_date"] >= pd.Timestamp(start)
+    if end is not None:
+        keep &= po["order_date"] < pd.Timestamp(end)
+    po = po[keep]
+    qty = po["qty_ordered"].astype("float64")
+    value = qty * po["unit_cost"] if "unit_cost" in po.columns else qty
+    frame = pd.DataFrame({"supplier_id": po["supplier_id"], "po": 1, "sku": po.get("sku"), "value": value.fillna(0.0)})
+    out = (frame.groupby("supplier_id").agg(pos=("po", "sum"), skus=("sku", "nunique"), purchase_value=("value", "sum"))
+           .reset_index())
+    total = out["purchase_value"].sum()
+    out["share"] = out["purchase_value"] / total if total > 0 else np.nan
+    names = suppliers.set_index("supplier_id")["name"] if suppliers is not None and "name" in suppliers.columns else None
+    out.insert(1, "name", out["supplier_id"].map(names) if names is not None else out["supplier_id"])
+    out["name"] = out["name"].fillna(out["supplier_id"])
+    return out.sort_values(["share", "supplier_id"], ascending=[False, True]).reset_index(drop=True)
+
+
+def hhi(shares) -> float:
+    """Herfindahl-Hirschman index of concentration on the 0-10,000 scale.
+
+    HHI = sum over suppliers of (100 x share)^2: 10,000 for a single supplier, 1,250 for eight
+    equal ones. Above 2,500 is called highly concentrated (US merger guidelines, 2010).
+
+    Examples
+    --------
+    >>> hhi([0.5, 0.3, 0.2])
+    3800.0
+    """
+    s = np.asarray(pd.Series(shares, dtype="float64").dropna(), dtype="float64")
+    if s.size == 0:
+        return float("nan")
+    s = s / s.sum()
+    return float(np.round(np.sum((100 * s) ** 2), 6))
+
+
+def single_sourced_skus(products: pd.DataFrame, sales: pd.DataFrame | pd.Series | None = None) -> pd.DataFrame:
+    """SKUs without a backup supplier (单一供应商), weighted by their sales.
+
+    A SKU is single-sourced when ``backup_supplier_id`` is empty (the contract's meaning).
+
+    Handbook: 001 part 5, supply-chain risk: backup agreements with 2-3 core suppliers, so that a
+    backup can restock within 72 hours.
+
+    Parameters
+    ----------
+    products : contract ``products`` (sku, supplier_id, backup_supplier_id; title used when present).
+    sales : revenue per SKU, a Series indexed by sku or a frame with ``sku`` and ``revenue``.
+
+    Returns
+    -------
+    DataFrame
+        ``sku``, ``title``, ``supplier_id``, ``backup_supplier_id``, ``single_sourced``, ``sales``,
+        ``sales_share`` (of all sales), ``cum_share`` among single-sourced SKUs; largest sales
+        first.
+    """
+    _require(products, "products", "sku", "supplier_id")
+    if isinstance(sales, pd.DataFrame):
+        sales = sales.groupby("sku")["revenue"].sum()
+    sales = pd.Series(dtype="float64") if sales is None else sales
+    backup = (products["backup_supplier_id"] if "backup_supplier_id" in products.columns
+              else pd.Series(pd.NA, index=products.index))
+    out = pd.DataFrame({
+        "sku": products["sku"].to_numpy(),
+        "title": (products["title"] if "title" in products.columns else products["sku"]).to_numpy(),
+        "supplier_id": products["supplier_id"].to_numpy(),
+        "backup_supplier_id": backup.to_numpy(),
+    })
+    out["single_sourced"] = out["backup_supplier_id"].isna() | (out["backup_supplier_id"].astype("str").str.strip() == "")
+    out["sales"] = out["sku"].map(sales).fillna(0.0).astype("float64")
+    total = out["sales"].sum()
+    out["sales_share"] = out["sales"] / total if total > 0 else np.nan
+    out = out.sort_values(["sales", "sku"], ascending=[False, True]).reset_index(drop=True)
+    single = out["single_sourced"]
+    out["cum_share"] = np.where(single, out["sales_share"].where(single, 0.0).cumsum(), np.nan)
+    return out
+
+
+def po_delays(purchase_orders: pd.DataFrame, *, as_of, grace_days: int = 3) -> pd.DataFrame:
+    """Each purchase order's delay as known at ``as_of`` (exclusive).
+
+    A receipt dated at or after ``as_of`` has not happened yet. ``days_late`` = received_date -
+    expected_date; for an open PO past its expected date, the days overdue so far (a lower bound).
+    ``on_time`` is True when received at most ``grace_days`` late, False when later or open past
+    the grace, and NA while the PO is not yet due. ``lead_time`` = received_date - order_date.
+
+    Returns
+    -------
+    DataFrame
+        the POs ordered before ``as_of`` with ``received`` (as of), ``days_late``, ``on_time``,
+        ``lead_time``, ``fill_rate`` (received / ordered units of a received PO), ``status``
+        (received / overdue / open).
+    """
+    _require(purchase_orders, "purchase_orders", "po_id", "supplier_id", "order_date", "qty_ordered")
+    as_of = pd.Timestamp(as_of)
+    po = purchase_orders[purchase_orders["order_date"] < as_of].copy()
+    received = po["received_date"] if "received_date" in po.columns else pd.Series(pd.NaT, index=po.index)
+    received = received.where(received < as_of)
+    expected = po["expected_date"] if "expected_date" in po.columns else pd.Series(pd.NaT, index=po.index)
+    today = as_of - pd.Timedelta(days=1)
+    late = (received - expected).dt.days.astype("float64")
+    overdue = received.isna() & expected.notna() & (expected < today)
+    late = late.where(received.notna(), ((today - expected).dt.days).where(overdue).astype("float64"))
+    decided = received.notna() | (overdue & (late > grace_days))
+    on_time = pd.Series(pd.NA, index=po.index, dtype="boolean")
+    on_time[decided & expected.notna()] = (late <= grace_days)[decided & expected.notna()]
+    po["received"] = received
+    po["days_late"] = late
+    po["on_time"] = on_time
+    po["lead_time"] = (received - po["order_date"]).dt.days.astype("float64")
+    qty_rec = po["qty_received"].astype("float64") if "qty_received" in po.columns else pd.Series(np.nan, index=po.index)
+    po["fill_rate"] = (qty_rec / po["qty_ordered"].astype("float64")).where(received.notna())
+    po["status"] = np.where(received.notna(), "received", np.where(overdue, "overdue", "open"))
+    return po.reset_index(drop=True)
+
+
+def _welch_greater(m1, v1, n1, m0, v0, n0) -> np.ndarray:
+    """One-sided Welch t-test p-value that mean 1 > mean 0, from group statistics (arrays)."""
+    m1, v1, n1, m0, v0, n0 = (np.asarray(x, dtype="float64") for x in (m1, v1, n1, m0, v0, n0))
+    v1, v0 = np.nan_to_num(v1), np.nan_to_num(v0)
+    diff = m1 - m0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        se2 = v1 / n1 + v0 / n0
+        t = diff / np.sqrt(se2)
+        df = se2 ** 2 / ((v1 / n1) ** 2 / np.maximum(n1 - 1, 1) + (v0 / n0) ** 2 / np.maximum(n0 - 1, 1))
+        p = stats.t.sf(t, np.where(np.isfinite(df) & (df > 0), df, 1.0))
+    p = np.where(se2 > 0, p, np.where(diff > 0, 0.0, 1.0))
+    return np.where((n1 >= 2) & (n0 >= 2), p, np.nan)
+
+
+def supplier_scorecard(purchase_orders: pd.DataFrame, *, as_of, recent_days: int = 90, baseline_days: int = 365,
+                       grace_days: int = 3, min_pos: int = 5, on_time_min: float = 0.9, fill_rate_min: float = 0.95,
+                       drift_min_days: float = 3, drift_alpha: float = 0.01,
+                       suppliers: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Supplier on-time rate (准时率), fill rate (满足率) and lead-time drift, and which to flag.
+
+    - on-time rate = POs due in the recent window (expected date in the last ``recent_days``)
+      received at most ``grace_days`` late / POs due and decided (open ones past the grace count
+      as late);
+    - fill rate = units received / units ordered over the POs received in the window;
+    - lead-time drift = mean lead time (received - ordered) of POs received in the recent window
+      minus that of POs due in the ``baseline_days`` before it, with a one-sided Welch t-test.
+
+    A supplier is flagged when, with at least ``min_pos`` POs in the window, its on-time rate is
+    under ``on_time_min``, its fill rate under ``fill_rate_min``, or its lead time drifted up by at
+    least ``drift_min_days`` with p < ``drift_alpha``.
+
+    Handbook: 001 part 5, supply-chain risk.
+
+    Returns
+    -------
+    DataFrame
+        one row per supplier: ``supplier_id``, ``name``, ``quoted_lead_time``, ``pos_due``,
+        ``on_time_rate``, ``fill_rate``, ``mean_days_late``, ``overdue_open``,
+        ``lead_time_recent``, ``lead_time_baseline``, ``drift_days``, ``drift_p``, ``flagged``,
+        ``reasons``; flagged first.
+    """
+    as_of = pd.Timestamp(as_of)
+    po = po_delays(purchase_orders, as_of=as_of, grace_days=grace_days)
+    recent_start = as_of - pd.Timedelta(days=recent_days)
+    base_start = recent_start - pd.Timedelta(days=baseline_days)
+    exp = po["expected_date"] if "expected_date" in po.columns else po["received"]
+    in_recent = (exp >= recent_start) & (exp < as_of)
+    in_base = (exp >= base_start) & (exp < recent_start) & po["received"].notna()
+    rec = po[in_recent]
+    decided = rec["on_time"].notna()
+    g = pd.DataFrame({
+        "supplier_id": rec["supplier_id"], "due": decided.astype("int64"),
+        "on_time": rec["on_time"].fillna(False).astype("int64"),
+        "late": rec["days_late"], "overdue": (rec["status"] == "overdue").astype("int64"),
+        "ordered": rec["qty_ordered"].astype("float64").where(rec["received"].notna()),
+        "got": (rec["qty_received"].astype("float64").where(rec["received"].notna())
+                if "qty_received" in rec.columns else np.nan),
+        "lead": rec["lead_time"],
+    }).groupby("supplier_id").agg(
+        pos_due=("due", "sum"), on_time_n=("on_time", "sum"), mean_days_late=("late", "mean"),
+        overdue_open=("overdue", "sum"), ordered=("ordered", "sum"), got=("got", "sum"),
+        lead_n=("lead", "count"), lead_mean=("lead", "mean"), lead_var=("lead", "var"))
+    b = po[in_base].groupby("supplier_id")["lead_time"].agg(base_n="count", base_mean="mean", base_var="var")
+    ids = sorted(set(po["supplier_id"].dropna()))
+    out = pd.DataFrame(index=pd.Index(ids, name="supplier_id")).join(g).join(b).reset_index()
+    for c in ("pos_due", "on_time_n", "overdue_open", "lead_n", "base_n"):
+        out[c] = out[c].fillna(0).astype("int64")
+    out["on_time_rate"] = out["on_time_n"] / out["pos_due"].where(out["pos_due"] > 0)
+    out["fill_rate"] = out["got"] / out["ordered"].where(out["ordered"] > 0)
+    out["drift_days"] = out["lead_mean"] - out["base_mean"]
+    out["drift_p"] = _welch_greater(out["lead_mean"], out["lead_var"], out["lead_n"],
+                                    out["base_mean"], out["base_var"], out["base_n"])
+    late_flag = (out["pos_due"] >= min_pos) & (out["on_time_rate"] < on_time_min)
+    fill_flag = (out["lead_n"] >= min_pos) & (out["fill_rate"] < fill_rate_min)
+    drift_flag = ((out["lead_n"] >= min_pos) & (out["base_n"] >= min_pos) & (out["drift_days"] >= drift_min_days)
+                  & (out["drift_p"] < drift_alpha))
+    out["flagged"] = late_flag | fill_flag | drift_flag
+    reasons = pd.DataFrame({
+        "late": np.where(late_flag, "on time " + (out["on_time_rate"] * 100).round(0).astype("Int64").astype("str")
+                         + "% of " + out["pos_due"].astype("str") + " POs due", ""),
+        "fill": np.where(fill_flag, "fill rate " + (out["fill_rate"] * 100).round(0).astype("Int64").astype("str")
+                         + "%", ""),
+        "drift": np.where(drift_flag, "lead time " + out["lead_mean"].round(1).astype("str") + " days against "
+                          + out["base_mean"].round(1).astype("str") + " before", ""),
+    })
+    out["reasons"] = _join_texts(reasons)
+    names = suppliers.set_index("supplier_id") if suppliers is not None else pd.DataFrame()
+    out.insert(1, "name", out["supplier_id"].map(names["name"]) if "name" in names.columns else out["supplier_id"])
+    out["name"] = out["name"].fillna(out["supplier_id"])
+    out.insert(2, "quoted_lead_time", out["supplier_id"].map(names["lead_time_days"])
+               if "lead_time_days" in names.columns else np.nan)
+    out = out.rename(columns={"lead_mean": "lead_time_recent", "base_mean": "lead_time_baseline"})
+    cols = ["supplier_id", "name", "quoted_lead_time", "pos_due", "on_time_rate", "fill_rate", "mean_days_late",
+            "overdue_open", "lead_time_recent", "lead_time_baseline", "drift_days", "drift_p", "flagged", "reasons"]
+    return out[cols].sort_values(["flagged", "on_time_rate", "supplier_id"], ascending=[False, True, True],
+                                 na_position="last").reset_index(drop=True)
+
+
+def _sku_sales(data, start, end) -> pd.Series:
+    if not data.has("order_items"):
+        return pd.Series(dtype="float64")
+    daily = data.derived("sku_daily")
+    window = daily[(daily["date"] >= start) & (daily["date"] < end)]
+    return window.groupby("sku")["revenue"].sum()
+
+
+def supply_risk(data) -> Section:
+    """Supply section: concentration (purchase shares, HHI), single-sourced SKUs weighted by
+    sales, the supplier scorecard (on-time, fill, lead-time drift) and the POs behind it.
+
+    Tables: ``concentration``, ``single_sourced`` (all SKUs; single-sourced flagged), ``backup_list``
+    (single-sourced SKUs making the first 80% of single-sourced sales: the action list),
+    ``scorecard``, ``flagged`` (flagged suppliers), ``delays`` (POs with their delay).
+    Figures: ``hhi``, ``top_supplier``, ``top_share``, ``single_sourced_share`` (of sales),
+    ``single_sourced_skus``, ``suppliers_flagged``, ``worst_on_time``, ``worst_supplier``, ``worst_fill``,
+    ``worst_fill_supplier``.
+    """
+    s = _settings(data, "risk")
+    as_of = _as_of(data, (data["orders"], "order_ts"))
+    start = as_of - pd.Timedelta(days=s["supply_window_days"])
+    notes, tables, figures = [], {}, dict.fromkeys(
+        ["hhi", "top_supplier", "top_share", "single_sourced_share", "single_sourced_skus", "suppliers_flagged",
+         "worst_on_time", "worst_supplier", "worst_fill", "worst_fill_supplier"])
+    suppliers = data["suppliers"] if data.has("suppliers") else None
+    has_po = data.has("purchase_orders")
+    sales = _sku_sales(data, start, as_of)
+    # concentration: purchase value, else (no POs) the sales of each supplier's SKUs
+    if has_po:
+        conc = supplier_concentration(data["purchase_orders"], start=start, end=as_of, suppliers=suppliers)
+    elif data.has("products", columns={"products": ["supplier_id"]}) and len(sales):
+        prod = data["products"]
+        fake = pd.DataFrame({"supplier_id": prod["supplier_id"], "sku": prod["sku"],
+                             "order_date": as_of - pd.Timedelta(days=1), "qty_ordered": 1,
+                             "unit_cost": prod["sku"].map(sales).fillna(0.0)})
+        conc = supplier_concentration(fake, suppliers=suppliers).rename(columns={"purchase_value": "sales_value"})
+        notes.append("No purchase_orders: concentration is measured on the sales of each supplier's SKUs.")
+    else:
+        conc = pd.DataFrame(columns=["supplier_id", "name", "pos", "skus", "purchase_value", "share"])
+        notes.append("Concentration: " + (data.missing_note("purchase_orders") or "no purchases in the window."))
+    tables["concentration"] = conc
+    if len(conc):
+        figures.update(hhi=hhi(conc["share"]), top_supplier=str(conc["supplier_id"].iloc[0]),
+                       top_share=float(conc["share"].iloc[0]))
+    # single sourcing
+    note = data.missing_note("products", columns={"products": ["supplier_id", "backup_supplier_id"]})
+    if note is None:
+        single = single_sourced_skus(data["products"], sales)
+        figures["single_sourced_share"] = float(single.loc[single["single_sourced"], "sales_share"].sum()) \
+            if single["sales"].sum() > 0 else None
+        figures["single_sourced_skus"] = int(single["single_sourced"].sum())
+        backup = single[single["single_sourced"] & (single["sales"] > 0)]
+        backup = backup[(backup["cum_share"] - backup["sales_share"]) < 0.8 * backup["sales_share"].sum()]
+    else:
+        notes.append("Single sourcing: " + note)
+        single = pd.DataFrame(columns=["sku", "title", "supplier_id", "backup_supplier_id", "single_sourced",
+                                       "sales", "sales_share", "cum_share"])
+        backup = single
+    tables["single_sourced"] = single
+    # scorecard
+    if has_po:
+        card = supplier_scorecard(
+            data["purchase_orders"], as_of=as_of, recent_days=s["supplier_recent_days"],
+            baseline_days=s["supplier_baseline_days"], grace_days=s["on_time_grace_days"],
+            min_pos=s["supplier_min_pos"], on_time_min=s["on_time_min"], fill_rate_min=s["fill_rate_min"],
+            drift_min_days=s["drift_min_days"], drift_alpha=s["drift_alpha"], suppliers=suppliers)
+        delays = po_delays(data["purchase_orders"], as_of=as_of, grace_days=s["on_time_grace_days"])
+        scored = card[card["pos_due"] >= s["supplier_min_pos"]]
+        if len(scored):
+            worst = scored.sort_values(["on_time_rate", "supplier_id"]).iloc[0]
+            figures.update(worst_on_time=float(worst["on_time_rate"]), worst_supplier=str(worst["supplier_id"]))
+        filled = card[card["fill_rate"].notna()]
+        if len(filled):
+            worst = filled.sort_values(["fill_rate", "supplier_id"]).iloc[0]
+            figures.update(worst_fill=float(worst["fill_rate"]), worst_fill_supplier=str(worst["supplier_id"]))
+        figures["suppliers_flagged"] = int(card["flagged"].sum())
+    else:
+        card = pd.DataFrame(columns=["supplier_id", "name", "quoted_lead_time", "pos_due", "on_time_rate", "fill_rate",
+                                     "mean_days_late", "overdue_open", "lead_time_recent", "lead_time_baseline",
+                                     "drift_days", "drift_p", "flagged", "reasons"])
+        delays = pd.DataFrame(columns=["po_id", "supplier_id", "sku", "order_date", "expected_date", "received",
+                                       "days_late", "on_time", "lead_time", "fill_rate", "status"])
+        notes.append("Supplier scorecard: " + (data.missing_note("purchase_orders") or ""))
+    tables.update(scorecard=card, flagged=card[card["flagged"].astype(bool)].reset_index(drop=True), delays=delays)
+    # the action list: single-sourced best sellers, with their supplier's record
+    backup = backup.merge(card[["supplier_id", "on_time_rate", "fill_rate", "flagged"]]
+                          .rename(columns={"flagged": "supplier_flagged"}), on="supplier_id", how="left")
+    backup["priority"] = np.where(backup["supplier_flagged"].fillna(False).astype(bool), "high", "medium")
+    tables["backup_list"] = backup[["sku", "title", "supplier_id", "sales", "sales_share", "on_time_rate",
+                                    "fill_rate", "supplier_flagged", "priority"]].sort_values(
+        ["priority", "sales"], ascending=[True, False]).reset_index(drop=True)
+    flagged = tables["flagged"]
+    named = flagged["name"].astype("str") != flagged["supplier_id"].astype("str")
+    tables["alerts"] = _alerts("high", flagged["supplier_id"],
+                               flagged["name"].astype("str").where(named, "").str.cat(flagged["reasons"].astype("str"),
+                                                                                      sep=": ").str.lstrip(": "))
+    return Section("Supply chain 供应链", tables=tables, figures=figures, notes=notes)
+
+
+# ---------------------------------------------------------------------------------------------
+# Competition: price index and undercuts
+# ---------------------------------------------------------------------------------------------
+
+def price_index(competitor_prices: pd.DataFrame, our_prices: pd.Series) -> pd.DataFrame:
+    """Daily price index of each competitor against our price (竞品价格指数).
+
+    index = competitor price / our price (1.00 = same price, 0.80 = 20% cheaper than us);
+    gap = index - 1.
+
+    Handbook: 001 part 5, competition risk: a competitor watch list of prices, promotions and new
+    products.
+
+    Parameters
+    ----------
+    competitor_prices : contract ``competitor_prices`` (date, sku, competitor, price).
+    our_prices : our price per SKU (Series indexed by sku), e.g. ``products.list_price``.
+
+    Returns
+    -------
+    DataFrame
+        ``date``, ``sku``, ``competitor``, ``price``, ``our_price``, ``index``, ``gap``; rows
+        whose SKU has no price of ours are dropped.
+
+    Examples
+    --------
+    >>> cp = pd.DataFrame({"date": pd.to_datetime(["2026-10-01"]), "sku": ["A"],
+    ...                    "competitor": ["X"], "price": [80.0]})
+    >>> price_index(cp, pd.Series({"A": 100.0}))["gap"].round(2).tolist()
+    [-0.2]
+    """
+    _require(competitor_prices, "competitor_prices", "date", "sku", "competitor", "price")
+    ours = pd.Series(our_prices, dtype="float64")
+    out = competitor_prices[["date", "sku", "competitor", "price"]].copy()
+    out["our_price"] = out["sku"].map(ours)
+    out = out[out["our_price"] > 0]
+    out["index"] = out["price"] / out["our_price"]
+    out["gap"] = out["index"] - 1.0
+    return out.sort_values(["sku", "competitor", "date"]).reset_index(drop=True)
+
+
+def undercut_runs(index: pd.DataFrame, *, pct: float = 0.15, min_days: int = 7) -> pd.DataFrame:
+    """Spells of consecutive days in which a competitor was at least ``pct`` below our price,
+    kept when they last at least ``min_days`` days (降价截流 alerts).
+
+    Handbook: 001 part 5: when a competitor launches a 9.9-yuan lure, respond quickly (same item
+    plus a gift) to hold the traffic entrance.
+
+    Parameters
+    ----------
+    index : from :func:`price_index` (date, sku, competitor, gap).
+
+    Returns
+    -------
+    DataFrame
+        ``sku``, ``competitor``, ``start``, ``end`` (last day), ``days``, ``mean_gap``,
+        ``min_gap``, ``our_price``, ``mean_price``; longest first.
+    """
+    _require(index, "price index", "date", "sku", "competitor", "gap")
+    cols = ["sku", "competitor", "start", "end", "days", "mean_gap", "min_gap", "our_price", "mean_price"]
+    below = index[index["gap"] <= -pct + 1e-12].sort_values(["sku", "competitor", "date"])
+    if below.empty:
+        return pd.DataFrame({"sku": pd.Series(dtype="str"), "competitor": pd.Series(dtype="str"),
+                             "start": pd.Series(dtype="datetime64[us]"), "end": pd.Series(dtype="datetime64[us]"),
+                             "days": pd.Series(dtype="int64"),
+                             **{c: pd.Series(dtype="float64") for c in cols[5:]}})
+    day = below["date"].dt.normalize()
+    same = (below["sku"].eq(below["sku"].shift()) & below["competitor"].eq(below["competitor"].shift())
+            & (day - day.shift()).eq(pd.Timedelta(days=1)))
+    run = (~same).cumsum()
+    out = below.groupby(run).agg(sku=("sku", "first"), competitor=("competitor", "first"), start=("date", "min"),
+                                 end=("date", "max"), days=("date", "size"), mean_gap=("gap", "mean"),
+                                 min_gap=("gap", "min"), our_price=("our_price", "last"), mean_price=("price", "mean"))
+    out = out[out["days"] >= min_days]
+    return out.sort_values(["days", "min_gap"], ascending=[False, True]).reset_index(drop=True)[cols]
+
+
+BEFORE_DAYS = 28  #: an undercut's effect on our sales is measured against the 28 days before it
+
+
+def _our_prices(data) -> tuple[pd.Series, str]:
+    if data.has("products", columns={"products": ["list_price"]}):
+        prod = data["products"]
+        return pd.Series(prod["list_price"].to_numpy(), index=prod["sku"].to_numpy(), dtype="float64"), "list price"
+    if data.has("order_items"):
+        items = data["order_items"]
+        return items.groupby("sku")["unit_price"].median(), "median selling price"
+    return pd.Series(dtype="float64"), ""
+
+
+def competition_watch(data) -> Section:
+    """Competition section: monthly price index per SKU and competitor, and undercut alerts
+    (settings ``[risk] undercut_pct`` / ``undercut_days``) touching the report month, with our own
+    units sold per day during the undercut (``units_during``) against the 28 days before it
+    (``units_before``) and the change (``sales_change``).
+
+    Tables: ``index_month`` (sku, title, competitor, mean_index, min_index, days_below), ``undercuts``,
+    ``daily`` (the month's daily index, for charts). Figures: ``skus_watched``, ``competitors``,
+    ``undercut_count``, ``cheapest_gap`` (lowest monthly mean gap), ``price_basis``.
+    """
+    s = _settings(data, "risk")
+    start, end = _month_bounds(data)
+    ours, basis = _our_prices(data)
+    note = data.missing_note("competitor_prices")
+    if note is None and ours.empty:
+        note = "Skipped: this section needs products.list_price or order_items for our own price."
+    figures = dict.fromkeys(["skus_watched", "competitors", "undercut_count", "cheapest_gap"])
+    figures["price_basis"] = basis
+    empty_runs = pd.DataFrame(columns=["sku", "title", "competitor", "start", "end", "days", "mean_gap", "min_gap",
+                                       "our_price", "mean_price", "units_before", "units_during", "sales_change"])
+    if note:
+        return Section("Competition 竞争", tables={"index_month": pd.DataFrame(
+            columns=["sku", "title", "competitor", "mean_index", "min_index", "days_below"]), "undercuts": empty_runs,
+            "daily": pd.DataFrame(columns=["date", "sku", "competitor", "price", "our_price", "index", "gap"])},
+            figures=figures, notes=[note])
+    idx = price_index(data["competitor_prices"], ours)
+    month = idx[(idx["date"] >= start) & (idx["date"] < end)]
+    pct = s["undercut_pct"]
+    index_month = (month.assign(below=month["gap"] <= -pct + 1e-12)
+                   .groupby(["sku", "competitor"]).agg(mean_index=("index", "mean"), min_index=("index", "min"),
+                                                       days_below=("below", "sum")).reset_index())
+    runs = undercut_runs(idx[idx["date"] < end], pct=pct, min_days=s["undercut_days"])
+    runs = runs[(runs["end"] >= start)].reset_index(drop=True)
+    # our units per day during the undercut (up to the month's end) against the 28 days before it
+    if len(runs) and data.has("order_items"):
+        daily = data.derived("sku_daily")[["date", "sku", "units"]]
+        span = runs.reset_index().merge(daily, on="sku")
+        last = span["end"].clip(upper=end - pd.Timedelta(days=1))
+        during = (span["date"] >= span["start"]) & (span["date"] <= last)
+        before = (span["date"] < span["start"]) & (span["date"] >= span["start"] - pd.Timedelta(days=BEFORE_DAYS))
+        units = pd.DataFrame({"run": span["index"], "during": span["units"].where(during, 0),
+                              "before": span["units"].where(before, 0)}).groupby("run").sum()
+        days_during = ((runs["end"].clip(upper=end - pd.Timedelta(days=1)) - runs["start"]).dt.days + 1)
+        runs["units_before"] = units["before"].reindex(runs.index).fillna(0) / BEFORE_DAYS
+        runs["units_during"] = units["during"].reindex(runs.index).fillna(0) / days_during
+        runs["sales_change"] = runs["units_during"] / runs["units_before"].where(runs["units_before"] > 0) - 1
+    else:
+        runs = runs.assign(units_before=np.nan, units_during=np.nan, sales_change=np.nan)
+    titles = data["products"].set_index("sku")["title"] if data.has("products", columns={"products": ["title"]}) else {}
+    runs.insert(1, "title", runs["sku"].map(titles) if len(titles) else runs["sku"])
+    index_month.insert(1, "title", index_month["sku"].map(titles) if len(titles) else index_month["sku"])
+    change = _fmt(runs["sales_change"], "{:+.0%}").replace("nan%", "n/a")
+    alerts = _alerts("high", runs["sku"], runs["competitor"] + " " + _fmt((-runs["mean_gap"]), "{:.0%}")
+                     + " below our price for " + runs["days"].astype("str") + " days from "
+                     + pd.to_datetime(runs["start"]).dt.strftime("%Y-%m-%d").astype("str") + "; our units per day "
+                     + change)
+    figures.update(skus_watched=int(month["sku"].nunique()), competitors=int(month["competitor"].nunique()),
+                   undercut_count=int(len(runs)),
+                   cheapest_gap=float(index_month["mean_index"].min() - 1) if len(index_month) else None)
+    return Section("Competition 竞争", tables={"index_month": index_month, "undercuts": runs[empty_runs.columns],
+                                             "daily": month.reset_index(drop=True), "alerts": alerts},
+                   figures=figures)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reputation: bad reviews (差评)
+# ---------------------------------------------------------------------------------------------
+
+def _bad(reviews: pd.DataFrame, max_rating: int) -> pd.Series:
+    return (reviews["rating"].astype("float64") <= max_rating)
+
+
+def monthly_bad_review_rate(reviews: pd.DataFrame, *, max_rating: int = 2) -> pd.DataFrame:
+    """Shop-wide bad-review rate (差评率) per month: reviews rated ``max_rating`` or lower / all
+    reviews of the month.
+
+    Handbook: 001 part 5: keep the bad-review rate within 5%.
+
+    Returns
+    -------
+    DataFrame
+        ``month`` (YYYY-MM), ``reviews``, ``bad``, ``rate``.
+
+    Examples
+    --------
+    >>> r = pd.DataFrame({"rating": [1, 5, 5, 4], "review_ts": pd.to_datetime(["2026-10-01"] * 4)})
+    >>> monthly_bad_review_rate(r)["rate"].tolist()
+    [0.25]
+    """
+    _require(reviews, "reviews", "rating", "review_ts")
+    frame = pd.DataFrame({"month": reviews["review_ts"].dt.strftime("%Y-%m"),
+                          "bad": _bad(reviews, max_rating).astype("int64")})
+    out = frame.groupby("month").agg(reviews=("bad", "size"), bad=("bad", "sum")).reset_index()
+    out["rate"] = out["bad"] / out["reviews"]
+    return out
+
+
+def _wilson(k, n, alpha=0.05) -> tuple[np.ndarray, np.ndarray]:
+    k, n = np.asarray(k, dtype="float64"), np.asarray(n, dtype="float64")
+    z = stats.norm.isf(alpha / 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = k / n
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
+
+
+def sku_bad_review_rates(reviews: pd.DataFrame, *, start, end, max_rating: int = 2, limit: float = 0.05,
+                         min_reviews: int = 20) -> pd.DataFrame:
+    """Bad-review rate per SKU over reviews in [start, end), with a 95% Wilson interval.
+
+    A SKU is ``over_line`` when it has at least ``min_reviews`` reviews and the lower end of its
+    interval is above ``limit``: clearly over the 5% line, not by the luck of a few reviews.
+
+    Returns
+    -------
+    DataFrame
+        ``sku``, ``reviews``, ``bad``, ``rate``, ``ci_low``, ``ci_high``, ``over_line``; highest
+        rate first.
+    """
+    _require(reviews, "reviews", "sku", "rating", "review_ts")
+    r = reviews[(reviews["review_ts"] >= pd.Timestamp(start)) & (reviews["review_ts"] < pd.Timestamp(end))]
+    out = (pd.DataFrame({"sku": r["sku"], "bad": _bad(r, max_rating).astype("int64")})
+           .groupby("sku").agg(reviews=("bad", "size"), bad=("bad", "sum")).reset_index())
+    out["rate"] = out["bad"] / out["reviews"]
+    out["ci_low"], out["ci_high"] = _wilson(out["bad"], out["reviews"])
+    out["over_line"] = (out["reviews"] >= min_reviews) & (out["ci_low"] > limit)
+    return out.sort_values(["rate", "reviews"], ascending=[False, False]).reset_index(drop=True)
+
+
+def review_spikes(reviews: pd.DataFrame, *, start, end, baseline_months: int = 6, max_rating: int = 2,
+                  prior_reviews: float = 50, min_bad: int = 5, alpha: float = 0.01) -> pd.DataFrame:
+    """Bad-review spikes (差评预警): SKUs whose bad reviews in [start, end) are far above their
+    own baseline.
+
+    baseline rate p0 = (bad_b + w x shop rate) / (reviews_b + w) over the SKU's reviews in the
+    ``baseline_months`` before ``start`` (shrunk towards the shop-wide rate with the weight of
+    ``w = prior_reviews`` reviews, so a SKU with few past reviews is not judged on two of them);
+    expected = reviews in the window x p0; p-value = P(X >= bad) for X ~ Binomial(reviews, p0),
+    Holm-corrected over the SKUs reviewed in the window. A spike needs at least ``min_bad`` bad
+    reviews and a corrected p-value under ``alpha``: a test, not a fixed ratio.
+
+    Handbook: 001 part 5, public-opinion risk: a bad-review early warning.
+
+    Returns
+    -------
+    DataFrame
+        ``sku``, ``reviews``, ``bad``, ``rate``, ``baseline_reviews``, ``baseline_bad``,
+        ``baseline_rate`` (shrunk), ``expected_bad``, ``ratio``, ``p_value``, ``p_adjusted``,
+        ``spike``; spikes first, then by p-value.
+    """
+    _require(reviews, "reviews", "sku", "rating", "review_ts")
+    start, end = pd.Timestamp(start), pd.Timestamp(end)
+    base_start = start - pd.DateOffset(months=baseline_months)
+    ts = reviews["review_ts"]
+    frame = pd.DataFrame({"sku": reviews["sku"], "bad": _bad(reviews, max_rating).astype("int64"),
+                          "now": (ts >= start) & (ts < end), "base": (ts >= base_start) & (ts < start)})
+    now = frame[frame["now"]].groupby("sku").agg(reviews=("bad", "size"), bad=("bad", "sum"))
+    base = frame[frame["base"]].groupby("sku").agg(baseline_reviews=("bad", "size"), baseline_bad=("bad", "sum"))
+    cols = ["sku", "reviews", "bad", "rate", "baseline_reviews", "baseline_bad", "baseline_rate", "expected_bad",
+            "ratio", "p_value", "p_adjusted", "spike"]
+    if now.empty:
+        return pd.DataFrame(columns=cols)
+    shop = frame.loc[frame["base"], "bad"].mean() if frame["base"].any() else frame.loc[frame["now"], "bad"].mean()
+    out = now.join(base).fillna({"baseline_reviews": 0, "baseline_bad": 0}).reset_index()
+    out["baseline_reviews"] = out["baseline_reviews"].astype("int64")
+    out["baseline_bad"] = out["baseline_bad"].astype("int64")
+    out["rate"] = out["bad"] / out["reviews"]
+    p0 = (out["baseline_bad"] + prior_reviews * shop) / (out["baseline_reviews"] + prior_reviews)
+    p0 = p0.fillna(shop).clip(lower=1e-6, upper=1 - 1e-6)  # no baseline and no prior: the shop rate
+    out["baseline_rate"] = p0
+    out["expected_bad"] = out["reviews"] * p0
+    out["ratio"] = out["bad"] / out["expected_bad"]
+    out["p_value"] = stats.binom.sf(out["bad"] - 1, out["reviews"], p0)
+    out["p_adjusted"] = _holm(out["p_value"].to_numpy())
+    out["spike"] = (out["bad"] >= min_bad) & (out["p_adjusted"] < alpha)
+    return out.sort_values(["spike", "p_value", "sku"], ascending=[False, True, True]).reset_index(drop=True)[cols]
+
+
+def bad_review_replies(reviews: pd.DataFrame, *, start, end, max_rating: int = 2, within_hours: float = 24) -> pd.DataFrame:
+    """Each bad review of [start, end) and how fast the shop replied (24小时内响应).
+
+    A reply dated at or after ``end`` has not happened yet. ``status``: ``on time`` (replied
+    within ``within_hours``), ``late``, ``no reply`` (none and the deadline passed) or ``pending``
+    (none yet, deadline after ``end``).
+
+    Handbook: 001 part 5: respond to a bad review within 24 hours (apology, a small
+    compensation coupon) and invite a follow-up review.
+
+    Returns
+    -------
+    DataFrame
+        ``review_id``, ``sku``, ``rating``, ``review_ts``, ``reply_ts``, ``hours_to_reply``,
+        ``status``, ``text`` (when present); oldest first.
+    """
+    _require(reviews, "reviews", "review_id", "sku", "rating", "review_ts")
+    start, end = pd.Timestamp(start), pd.Timestamp(end)
+    r = reviews[(reviews["review_ts"] >= start) & (reviews["review_ts"] < end) & _bad(reviews, max_rating)]
+    reply = r["reply_ts"] if "reply_ts" in r.columns else pd.Series(pd.NaT, index=r.index, dtype="datetime64[us]")
+    reply = reply.where(reply < end)
+    hours = (reply - r["review_ts"]).dt.total_seconds() / 3600
+    due = r["review_ts"] + pd.Timedelta(hours=within_hours)
+    status = np.select([hours <= within_hours, hours > within_hours, due < end],
+                       ["on time", "late", "no reply"], "pending")
+    out = pd.DataFrame({"review_id": r["review_id"], "sku": r["sku"], "rating": r["rating"],
+                        "review_ts": r["review_ts"], "reply_ts": reply, "hours_to_reply": hours, "status": status})
+    if "text" in r.columns:
+        out["text"] = r["text"]
+    return out.sort_values("review_ts").reset_index(drop=True)
+
+
+def reputation_watch(data) -> Section:
+    """Reputation section: the shop's monthly bad-review rate against the 5% line, per-SKU rates,
+    spikes against each SKU's own baseline, and replies to bad reviews within 24 hours.
+
+    Tables: ``monthly``, ``skus`` (the month, per SKU), ``spikes`` (all SKUs tested),
+    ``spiking`` (the spikes), ``over_line`` (SKUs clearly over the line), ``replies`` (every bad
+    review of the month), ``reply_list`` (bad reviews not answered within the hours: the action
+    list). Figures: ``bad_review_rate``, ``reviews``, ``bad_reviews``, ``spike_count``,
+    ``skus_over_line``, ``replied_within_share``, ``median_reply_hours``.
+    """
+    s = _settings(data, "reputation")
+    start, end = _month_bounds(data)
+    note = data.missing_note("reviews")
+    empty = {"monthly": pd.DataFrame(columns=["month", "reviews", "bad", "rate"]),
+             "skus": pd.DataFrame(columns=["sku", "reviews", "bad", "rate", "ci_low", "ci_high", "over_line"]),
+             "spikes": review_spikes(pd.DataFrame({"sku": [], "rating": [], "review_ts": pd.to_datetime([])}),
+                                     start=start, end=end),
+             "replies": pd.DataFrame(columns=["review_id", "sku", "rating", "review_ts", "reply_ts", "hours_to_reply",
+                                              "status", "text"])}
+    figures = dict.fromkeys(["bad_review_rate", "reviews", "bad_reviews", "spike_count", "skus_over_line",
+                             "replied_within_share", "median_reply_hours"])
+    if note:
+        empty.update(spiking=empty["spikes"], over_line=empty["skus"], reply_list=empty["replies"])
+        return Section("Reputation 口碑", tables=empty, figures=figures, notes=[note])
+    reviews = data["reviews"]
+    reviews = reviews[reviews["review_ts"] < end]
+    mr = s["bad_review_max_rating"]
+    monthly = monthly_bad_review_rate(reviews, max_rating=mr)
+    skus = sku_bad_review_rates(reviews, start=start, end=end, max_rating=mr, limit=s["bad_review_rate_max"],
+                                min_reviews=s["sku_min_reviews"])
+    spikes = review_spikes(reviews, start=start, end=end, baseline_months=s["spike_baseline_months"], max_rating=mr,
+                           prior_reviews=s["spike_prior_reviews"], min_bad=s["spike_min_bad"], alpha=s["spike_alpha"])
+    replies = bad_review_replies(reviews, start=start, end=end, max_rating=mr, within_hours=s["reply_within_hours"])
+    decided = replies[replies["status"] != "pending"]
+    this = monthly[monthly["month"] == start.strftime("%Y-%m")]
+    figures.update(
+        bad_review_rate=float(this["rate"].iloc[0]) if len(this) else None,
+        reviews=int(this["reviews"].iloc[0]) if len(this) else 0,
+        bad_reviews=int(this["bad"].iloc[0]) if len(this) else 0,
+        spike_count=int(spikes["spike"].sum()), skus_over_line=int(skus["over_line"].sum()),
+        replied_within_share=float((decided["status"] == "on time").mean()) if len(decided) else None,
+        median_reply_hours=float(replies["hours_to_reply"].median()) if replies["hours_to_reply"].notna().any() else None)
+    spiking = spikes[spikes["spike"]].reset_index(drop=True)
+    over = skus[skus["over_line"] & ~skus["sku"].isin(spiking["sku"])]
+    alerts = pd.concat([
+        _alerts("high", spiking["sku"], "bad-review spike: " + spiking["bad"].astype("str") + " bad of "
+                + spiking["reviews"].astype("str") + " reviews (" + _fmt(spiking["rate"], "{:.1%}")
+                + ") against " + _fmt(spiking["expected_bad"], "{:.1f}") + " expected from its own baseline of "
+                + _fmt(spiking["baseline_rate"], "{:.1%}")),
+        _alerts("medium", over["sku"], "bad-review rate " + _fmt(over["rate"], "{:.1%}") + " of "
+                + over["reviews"].astype("str") + " reviews, clearly over the "
+                + f"{s['bad_review_rate_max']:.0%} line")], ignore_index=True)
+    return Section("Reputation 口碑", tables={
+        "monthly": monthly, "skus": skus, "spikes": spikes, "spiking": spiking,
+        "over_line": skus[skus["over_line"]].reset_index(drop=True), "replies": replies,
+        "reply_list": replies[replies["status"].isin(["late", "no reply", "pending"])].reset_index(drop=True),
+        "alerts": alerts},
+        figures=figures)
+
+
+# ---------------------------------------------------------------------------------------------
+# Fraud: linked accounts, coupon abuse, abnormal refunds, a scored review list
+# ---------------------------------------------------------------------------------------------
+
+def linked_accounts(orders: pd.DataFrame, *, keys: Iterable[str] = ("contact_hash", "address_hash")) -> pd.DataFrame:
+    """Accounts linked by a shared contact or address hash (关联账户), as graph components.
+
+    Every customer and every distinct hash is a node; an order joins its customer to its hashes.
+    Connected components (scipy.sparse.csgraph) are the linked groups: two accounts are in one
+    group when a chain of shared phones or addresses joins them.
+
+    Handbook: 002 part 06, a real-time risk-control system; linked accounts are the first sign of
+    a ring of fake accounts (刷单 / 薅羊毛).
+
+    Parameters
+    ----------
+    orders : contract ``orders`` with ``customer_id`` and at least one of ``keys``.
+
+    Returns
+    -------
+    DataFrame
+        one row per customer: ``customer_id``, ``group_id`` (``L`` + number, by the group's
+        smallest customer id), ``group_size``, ``contacts`` and ``addresses`` (distinct hashes of
+        the account).
+
+    Examples
+    --------
+    >>> o = pd.DataFrame({"customer_id": ["a", "b", "c"], "contact_hash": ["p1", "p1", "p2"],
+    ...                   "address_hash": ["x", "y", "z"]})
+    >>> linked_accounts(o)[["customer_id", "group_size"]].values.tolist()
+    [['a', 2], ['b', 2], ['c', 1]]
+    """
+    _require(orders, "orders", "customer_id")
+    keys = [k for k in keys if k in orders.columns]
+    o = orders[orders["customer_id"].notna()]
+    cust_codes, customers = pd.factorize(o["customer_id"], sort=True)
+    n = len(customers)
+    rows, cols, offset = [], [], n
+    counts = {}
+    for k in keys:  # one or two hash columns
+        h = o[k]
+        ok = h.notna().to_numpy()
+        codes, uniques = pd.factorize(h[ok])
+        rows.append(cust_codes[ok])
+        cols.append(codes + offset)
+        offset += len(uniques)
+        counts[k] = pd.Series(codes).groupby(cust_codes[ok]).nunique()
+    if rows:
+        r, c = np.concatenate(rows), np.concatenate(cols)
+    else:
+        r = c = np.array([], dtype="int64")
+    graph = sparse.coo_matrix((np.ones(len(r), dtype=np.int8), (r, c)), shape=(offset, offset)).tocsr()
+    _, labels = csgraph.connected_components(graph, directed=False)
+    cust_labels = labels[:n]
+    size = np.bincount(cust_labels)
+    # number groups by their smallest customer id (customers are sorted)
+    first = pd.Series(np.arange(n)).groupby(cust_labels).min()
+    rank = first.rank(method="first").astype("int64")
+    width = max(5, len(str(len(rank))))
+    out = pd.DataFrame({"customer_id": np.asarray(customers, dtype=object),
+                        "group_id": "L" + pd.Series(rank.reindex(cust_labels).to_numpy()).astype("str").str.zfill(width),
+                        "group_size": size[cust_labels].astype("int64")})
+    out["contacts"] = counts["contact_hash"].reindex(range(n)).fillna(0).astype("int64").to_numpy() \
+        if "contact_hash" in counts else 0
+    out["addresses"] = counts["address_hash"].reindex(range(n)).fillna(0).astype("int64").to_numpy() \
+        if "address_hash" in counts else 0
+    return out
+
+
+def new_customer_coupons(orders: pd.DataFrame, *, first_share: float = 0.9, min_uses: int = 10) -> list[str]:
+    """Coupon codes that act as new-customer coupons (新人券): used on a customer's first order
+    in at least ``first_share`` of their (at least ``min_uses``) uses.
+
+    Examples
+    --------
+    >>> o = pd.DataFrame({"customer_id": list("aabb"), "order_ts": pd.to_datetime(["2026-01-01", "2026-02-01"] * 2),
+    ...                   "coupon_code": ["NEW", "X", "NEW", "X"]})
+    >>> new_customer_coupons(o, min_uses=2)
+    ['NEW']
+    """
+    if "coupon_code" not in orders.columns or "customer_id" not in orders.columns:
+        return []
+    o = orders[orders["coupon_code"].notna() & orders["customer_id"].notna()]
+    rank = orders.sort_values(["order_ts", "order_id"] if "order_id" in orders.columns else ["order_ts"]) \
+        .groupby("customer_id").cumcount()
+    first = rank.reindex(o.index).eq(0)
+    share = first.groupby(o["coupon_code"]).agg(["mean", "size"])
+    return sorted(share.index[(share["mean"] >= first_share) & (share["size"] >= min_uses)].tolist())
+
+
+def coupon_abuse(orders: pd.DataFrame, coupons: Iterable[str]) -> pd.DataFrame:
+    """Phones (contact hashes) on which two or more accounts used a new-customer coupon (薅羊毛).
+
+    Returns
+    -------
+    DataFrame
+        ``contact_hash``, ``accounts`` (accounts on that phone), ``coupon_accounts`` (of them,
+        those that used one of ``coupons``), ``coupon_orders``, ``coupons``, ``first_use``,
+        ``last_use``; most accounts first. Empty when orders lack contact_hash or coupon_code.
+    """
+    cols = ["contact_hash", "accounts", "coupon_accounts", "coupon_orders", "coupons", "first_use", "last_use"]
+    coupons = list(coupons)
+    if not coupons or not {"contact_hash", "coupon_code", "customer_id"} <= set(orders.columns):
+        return pd.DataFrame(columns=cols)
+    o = orders[orders["contact_hash"].notna() & orders["customer_id"].notna()]
+    if "status" in o.columns:
+        o = o[paid_mask(o)]
+    accounts = o.groupby("contact_hash")["customer_id"].nunique()
+    used = o[o["coupon_code"].isin(coupons)]
+    reused = used.groupby("contact_hash")["customer_id"].nunique()
+    used = used[used["contact_hash"].isin(reused.index[reused >= 2])]
+    codes = used[["contact_hash", "coupon_code"]].drop_duplicates().sort_values("coupon_code")
+    g = used.groupby("contact_hash").agg(coupon_accounts=("customer_id", "nunique"), coupon_orders=("order_id", "size"),
+                                         first_use=("order_ts", "min"), last_use=("order_ts", "max"))
+    g["coupons"] = codes.groupby("contact_hash")["coupon_code"].agg(", ".join)
+    g.insert(0, "accounts", accounts.reindex(g.index).astype("int64"))
+    return g.reset_index().sort_values(["coupon_accounts", "contact_hash"], ascending=[False, True]) \
+        .reset_index(drop=True)[cols]
+
+
+def _refunded(orders: pd.DataFrame) -> pd.Series:
+    refunded = pd.Series(False, index=orders.index)
+    if "status" in orders.columns:
+        refunded |= orders["status"].eq("refunded").fillna(False)
+    if "refund_amount" in orders.columns:
+        refunded |= orders["refund_amount"].fillna(0.0) > 0
+    return refunded
+
+
+def abnormal_refunds(orders: pd.DataFrame, groups: pd.DataFrame | None = None, *, min_refunds: int = 3,
+                     alpha: float = 0.01) -> pd.DataFrame:
+    """Accounts, or linked groups of accounts, that refund far more often than the shop.
+
+    Per unit (a linked group from :func:`linked_accounts`, or each account when ``groups`` is
+    None): paid orders n, refunded orders k (status refunded or a refund amount); p-value =
+    P(X >= k) for X ~ Binomial(n, shop refund rate); Benjamini-Hochberg over all units. Abnormal
+    when k >= ``min_refunds`` and the adjusted p-value < ``alpha``.
+
+    Handbook: 002 part 06, risk control; abnormal refund behaviour (恶意退款).
+
+    Returns
+    -------
+    DataFrame
+        ``unit`` (group id or customer id), ``accounts``, ``paid_orders``, ``refunds``,
+        ``refund_rate``, ``shop_rate``, ``p_value``, ``p_adjusted``, ``abnormal``; all units, most
+        significant first.
+    """
+    _require(orders, "orders", "customer_id")
+    o = orders[orders["customer_id"].notna()]
+    o = o[paid_mask(o)]
+    refunded = _refunded(o)
+    unit = o["customer_id"] if groups is None else o["customer_id"].map(groups.set_index("customer_id")["group_id"])
+    g = pd.DataFrame({"unit": unit, "customer_id": o["customer_id"], "refunded": refunded.astype("int64")}) \
+        .groupby("unit").agg(accounts=("customer_id", "nunique"), paid_orders=("refunded", "size"),
+                             refunds=("refunded", "sum")).reset_index()
+    shop = float(refunded.mean()) if len(refunded) else float("nan")
+    g["refund_rate"] = g["refunds"] / g["paid_orders"]
+    g["shop_rate"] = shop
+    g["p_value"] = stats.binom.sf(g["refunds"] - 1, g["paid_orders"], shop) if len(g) else []
+    g["p_adjusted"] = _bh(g["p_value"].to_numpy())
+    g["abnormal"] = (g["refunds"] >= min_refunds) & (g["p_adjusted"] < alpha)
+    return g.sort_values(["p_value", "unit"]).reset_index(drop=True)
+
+
+def _holm(p: np.ndarray) -> np.ndarray:
+    """Holm (step-down Bonferroni) adjusted p-values."""
+    p = np.asarray(p, dtype="float64")
+    m = len(p)
+    if m == 0:
+        return p
+    order = np.argsort(p, kind="stable")
+    adj = np.maximum.accumulate((m - np.arange(m)) * p[order])
+    out = np.empty(m)
+    out[order] = np.minimum(adj, 1.0)
+    return out
+
+
+def _bh(p: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values."""
+    p = np.asarray(p, dtype="float64")
+    m = len(p)
+    if m == 0:
+        return p
+    order = np.argsort(p, kind="stable")
+    ranked = p[order] * m / np.arange(1, m + 1)
+    adj = np.minimum.accumulate(ranked[::-1])[::-1]
+    out = np.empty(m)
+    out[order] = np.minimum(adj, 1.0)
+    return out
+
+
+SIGNALS = {  # signal -> (settings weight key, reason text)
+    "shared_contact": ("weight_shared_contact", "shares a phone with other accounts"),
+    "signup_burst": ("weight_signup_burst", "linked accounts signed up in a burst"),
+    "coupon_reuse": ("weight_coupon_reuse", "new-customer coupon used again on the same phone"),
+    "refund_abuse": ("weight_refunds", "linked group refunds far more than the shop"),
+    "one_order": ("weight_one_order", "most linked accounts placed a single order"),
+}
+
+
+def fraud_scores(orders: pd.DataFrame, *, customers: pd.DataFrame | None = None, settings: Mapping,
+                 coupons: Iterable[str] | None = None, as_of=None) -> pd.DataFrame:
+    """A fraud score (0-100) per account from five signals, with the reasons.
+
+    Signals (points from settings ``[fraud]``): ``shared_contact`` the account's phone is used by
+    another account; ``signup_burst`` at least three accounts of its linked group (itself
+    included) signed up within ``signup_burst_days`` of its sign-up; ``coupon_reuse`` its phone
+    carries two or more accounts that used a new-customer coupon and it is one of them;
+    ``refund_abuse`` its linked group (or itself) refunds abnormally (:func:`abnormal_refunds`);
+    ``one_order`` it belongs to a linked group in which most accounts placed one paid order.
+    A family sharing an address, with its own phones and sign-ups far apart, scores little.
+
+    Handbook: 002 part 06, keep the fraud-order rate under 0.3%.
+
+    Parameters
+    ----------
+    orders : contract ``orders`` (customer_id, order_ts; contact_hash, address_hash, coupon_code,
+        status, refund_amount used when present).
+    customers : contract ``customers`` for ``signup_ts`` (else an account's first order counts).
+    settings : the ``[fraud]`` settings (weights, windows, tests).
+    coupons : new-customer coupon codes; default settings ``new_customer_coupons`` or, when that
+        is empty, :func:`new_customer_coupons`.
+    as_of : only orders before this moment count.
+
+    Returns
+    -------
+    DataFrame
+        one row per account with a score above 0: ``customer_id``, ``group_id``, ``group_size``,
+        ``score``, one column of points per signal, ``reasons``, ``signup_ts``, ``paid_orders``,
+        ``refunds``, ``coupons`` (codes used), ``contact_hash``, ``address_hashes``; highest
+        score first.
+    """
+    return _fraud_parts(orders, customers=customers, settings=settings, coupons=coupons, as_of=as_of)["scores"]
+
+
+def _fraud_parts(orders: pd.DataFrame, *, customers, settings: Mapping, coupons=None, as_of=None) -> dict:
+    """The pieces of :func:`fraud_scores`, computed once: scores, groups, refund units, coupon
+    abuse and the coupons used."""
+    s = settings
+    _require(orders, "orders", "customer_id")
+    o = orders[orders["customer_id"].notna()]
+    if as_of is not None:
+        o = o[o["order_ts"] < pd.Timestamp(as_of)]
+    coupons = list(coupons) if coupons is not None else (
+        list(s["new_customer_coupons"]) or new_customer_coupons(o, first_share=s["new_coupon_first_share"]))
+    groups = linked_accounts(o)
+    acc = groups.set_index("customer_id")
+    paid = o[paid_mask(o)]
+    per = pd.DataFrame({"customer_id": paid["customer_id"], "refunded": _refunded(paid).astype("int64")}) \
+        .groupby("customer_id").agg(paid_orders=("refunded", "size"), refunds=("refunded", "sum"))
+    acc = acc.join(per).fillna({"paid_orders": 0, "refunds": 0})
+    # sign-up time: customers.signup_ts, else the first order
+    first_order = o.groupby("customer_id")["order_ts"].min()
+    signup = first_order
+    if customers is not None and "signup_ts" in customers.columns:
+        signup = customers.set_index("customer_id")["signup_ts"].reindex(acc.index).fillna(first_order)
+    acc["signup_ts"] = signup.reindex(acc.index)
+    # shared contact and coupon reuse on one phone
+    abuse = coupon_abuse(o, coupons)
+    if "contact_hash" in o.columns:
+        pairs = o[["customer_id", "contact_hash"]].dropna().drop_duplicates()
+        per_phone = pairs.groupby("contact_hash")["customer_id"].transform("size")
+        acc["phone_accounts"] = per_phone.groupby(pairs["customer_id"]).max().reindex(acc.index).fillna(1)
+        users = paid.loc[paid["coupon_code"].isin(coupons), ["customer_id", "contact_hash"]] \
+            if "coupon_code" in paid.columns else paid.iloc[:0][["customer_id", "contact_hash"]]
+        reuse_ids = users.loc[users["contact_hash"].isin(abuse["contact_hash"]), "customer_id"].unique()
+    else:
+        acc["phone_accounts"] = 1
+        reuse_ids = []
+    # sign-up burst: linked accounts within +-burst days, counted with sorted keys per group
+    burst_days = s["signup_burst_days"]
+    day = ((acc["signup_ts"] - pd.Timestamp("2000-01-01")).dt.total_seconds() / 86400).fillna(-1e9).to_numpy()
+    gcode = pd.factorize(acc["group_id"])[0].astype("float64")
+    big = (np.nanmax(np.abs(day)) if len(day) else 0) * 4 + burst_days * 4 + 1e6
+    key = gcode * big + day
+    sorted_key = np.sort(key)
+    within = np.searchsorted(sorted_key, key + burst_days, side="right") - np.searchsorted(sorted_key, key - burst_days)
+    acc["burst_accounts"] = within
+    # refunds: abnormal linked groups (singletons are their own group)
+    refund_units = abnormal_refunds(o, groups, min_refunds=s["refund_min"], alpha=s["refund_alpha"])
+    abnormal_groups = refund_units.loc[refund_units["abnormal"], "unit"]
+    # one-order groups
+    one = (acc["paid_orders"] == 1).groupby(acc["group_id"]).transform("mean")
+    points = pd.DataFrame(index=acc.index)
+    points["shared_contact"] = np.where(acc["phone_accounts"] >= 2, s["weight_shared_contact"], 0)
+    points["signup_burst"] = np.where((acc["group_size"] >= 3) & (acc["burst_accounts"] >= 3),
+                                      s["weight_signup_burst"], 0)
+    points["coupon_reuse"] = np.where(acc.index.isin(reuse_ids), s["weight_coupon_reuse"], 0)
+    points["refund_abuse"] = np.where(acc["group_id"].isin(abnormal_groups), s["weight_refunds"], 0)
+    points["one_order"] = np.where((acc["group_size"] >= 2) & (one > 0.5), s["weight_one_order"], 0)
+    score = points.sum(axis=1)
+    # the texts only for the accounts that score
+    out = acc[score > 0].join(points[score > 0])
+    out["score"] = score[score > 0]
+    reasons = pd.DataFrame({k: np.where(out[k] > 0, text, None) for k, (_, text) in SIGNALS.items()}, index=out.index)
+    out["reasons"] = _join_texts(reasons)
+    mine = o[o["customer_id"].isin(out.index)]
+    mine_paid = mine[paid_mask(mine)]
+    if "coupon_code" in mine_paid.columns:
+        used = mine_paid[["customer_id", "coupon_code"]].dropna().drop_duplicates().sort_values("coupon_code")
+        out["coupons"] = used.groupby("customer_id")["coupon_code"].agg(", ".join).reindex(out.index).fillna("")
+    else:
+        out["coupons"] = ""
+    for col, name in (("contact_hash", "contact_hash"), ("address_hash", "address_hashes")):
+        if col in mine.columns:
+            pairs = mine[["customer_id", col]].dropna().drop_duplicates()
+            out[name] = pairs.groupby("customer_id")[col].agg(", ".join).reindex(out.index)
+        else:
+            out[name] = pd.NA
+    out = out.reset_index()
+    for c in ("paid_orders", "refunds", "score"):
+        out[c] = out[c].astype("int64")
+    cols = ["customer_id", "group_id", "group_size", "score", *SIGNALS, "reasons", "signup_ts", "paid_orders",
+            "refunds", "coupons", "contact_hash", "address_hashes"]
+    scores = out.sort_values(["score", "group_id", "customer_id"], ascending=[False, True, True]) \
+        .reset_index(drop=True)[cols]
+    return {"scores": scores, "groups": groups, "refund_units": refund_units, "coupon_abuse": abuse,
+            "coupons": coupons}
+
+
+def fraud_review(data) -> Section:
+    """Fraud section: linked accounts, coupon abuse, abnormal refunds, the scored review list and
+    the estimated fraud-order rate of the report month against the 0.3% line.
+
+    The estimate counts the month's paid orders placed by accounts on the review list (score at
+    least ``[fraud] review_score_min``) over all paid orders of the month.
+
+    Tables: ``groups`` (linked groups of two or more accounts, with their best score and signal
+    points), ``coupon_abuse``, ``refunds`` (abnormal refund units), ``scores`` (every account
+    with a score), ``review_list`` (the action list), ``suspect_orders`` (the month's orders of
+    listed accounts). Figures: ``fraud_order_rate``, ``suspect_orders_count``, ``accounts_listed``,
+    ``linked_groups``, ``new_customer_coupons``.
+    """
+    s = _settings(data, "fraud")
+    start, end = _month_bounds(data)
+    note = data.missing_note("orders", columns={"orders": ["customer_id"]})
+    if note is None and not ({"contact_hash", "address_hash"} & set(data["orders"].columns)):
+        note = data.missing_note("orders", columns={"orders": ["contact_hash", "address_hash"]})
+    figures = dict.fromkeys(["fraud_order_rate", "suspect_orders_count", "accounts_listed", "linked_groups"])
+    figures["new_customer_coupons"] = ""
+    score_cols = ["customer_id", "group_id", "group_size", "score", *SIGNALS, "reasons", "signup_ts", "paid_orders",
+                  "refunds", "coupons", "contact_hash", "address_hashes"]
+    group_cols = ["group_id", "accounts", "phones", "addresses", "signup_span_days", "paid_orders", "refunds",
+                  "score", *SIGNALS, "members", "reasons"]
+    if note:
+        empty_scores = pd.DataFrame(columns=score_cols)
+        return Section("Fraud 反欺诈", tables={
+            "groups": pd.DataFrame(columns=group_cols), "coupon_abuse": coupon_abuse(pd.DataFrame(), []),
+            "refunds": pd.DataFrame(columns=["unit", "accounts", "paid_orders", "refunds", "refund_rate", "shop_rate",
+                                             "p_value", "p_adjusted", "abnormal"]),
+            "scores": empty_scores,
+            "review_list": empty_scores.reindex(columns=[*score_cols[:4], "orders_this_month", *score_cols[4:]]),
+            "suspect_orders": pd.DataFrame(columns=["order_id", "customer_id", "order_ts", "status", "paid_amount"])},
+            figures=figures, notes=[note])
+    orders = data["orders"]
+    orders = orders[orders["order_ts"] < end]
+    customers = data["customers"] if data.has("customers") else None
+    if customers is not None and "signup_ts" in customers.columns:
+        customers = customers[customers["signup_ts"].isna() | (customers["signup_ts"] < end)]
+    parts = _fraud_parts(orders, customers=customers, settings=s)
+    scores, groups_all, coupons = parts["scores"], parts["groups"], parts["coupons"]
+    linked = groups_all[groups_all["group_size"] >= 2]
+    # one row per linked group
+    o = orders[orders["customer_id"].isin(linked["customer_id"])]
+    o = o.assign(group_id=o["customer_id"].map(linked.set_index("customer_id")["group_id"]))
+    po = o[paid_mask(o)]
+    g = pd.DataFrame({"group_id": linked["group_id"].unique()}).set_index("group_id")
+    g["accounts"] = linked.groupby("group_id").size()
+    g["phones"] = o.groupby("group_id")["contact_hash"].nunique() if "contact_hash" in o.columns else 0
+    g["addresses"] = o.groupby("group_id")["address_hash"].nunique() if "address_hash" in o.columns else 0
+    signup = scores.set_index("customer_id")["signup_ts"]
+    if customers is not None and "signup_ts" in customers.columns:
+        signup = customers.set_index("customer_id")["signup_ts"]
+    su = linked.assign(signup=linked["customer_id"].map(signup)).groupby("group_id")["signup"]
+    g["signup_span_days"] = (su.max() - su.min()).dt.days
+    g["paid_orders"] = po.groupby("group_id").size()
+    g["refunds"] = _refunded(po).groupby(po["group_id"]).sum()
+    best = scores.sort_values("score", ascending=False).drop_duplicates("group_id").set_index("group_id")
+    for c in ["score", *SIGNALS, "reasons"]:
+        g[c] = best[c] if c in best.columns else None
+    g["members"] = linked.sort_values("customer_id").groupby("group_id")["customer_id"].agg(
+        lambda c: ", ".join(c[:6]) + (f" +{len(c) - 6} more" if len(c) > 6 else ""))
+    g = g.reset_index()
+    for c in ["paid_orders", "refunds", "score", *SIGNALS]:
+        g[c] = g[c].fillna(0).astype("int64")
+    g["reasons"] = g["reasons"].fillna("")
+    g = g.sort_values(["score", "accounts", "group_id"], ascending=[False, False, True]).reset_index(drop=True)[group_cols]
+    review_list = scores[scores["score"] >= s["review_score_min"]].reset_index(drop=True)
+    month_orders = orders[(orders["order_ts"] >= start) & paid_mask(orders)]
+    suspect = month_orders[month_orders["customer_id"].isin(review_list["customer_id"])]
+    keep = [c for c in ["order_id", "customer_id", "order_ts", "status", "channel", "paid_amount", "refund_amount",
+                        "coupon_code", "contact_hash", "address_hash"] if c in suspect.columns]
+    suspect = suspect[keep].sort_values("order_ts").reset_index(drop=True)
+    orders_in_list = month_orders.groupby("customer_id").size()
+    review_list.insert(4, "orders_this_month", review_list["customer_id"].map(orders_in_list).fillna(0).astype("int64"))
+    refunds = parts["refund_units"]
+    figures.update(
+        fraud_order_rate=(len(suspect) / len(month_orders)) if len(month_orders) else None,
+        suspect_orders_count=int(len(suspect)), accounts_listed=int(len(review_list)),
+        linked_groups=int(len(g)), new_customer_coupons=", ".join(coupons))
+    listed = g[g["score"] >= s["review_score_min"]]
+    lead = listed["members"].str.split(",").str[0]
+    alerts = _alerts("high", lead, listed["accounts"].astype("str") + " linked accounts (group " + listed["group_id"]
+                     + ", " + listed["paid_orders"].astype("str") + " paid orders, " + listed["refunds"].astype("str")
+                     + " refunded), score " + listed["score"].astype("str") + ": " + listed["reasons"])
+    return Section("Fraud 反欺诈", tables={
+        "alerts": alerts, "groups": g, "coupon_abuse": parts["coupon_abuse"],
+        "refunds": refunds[refunds["abnormal"]].reset_index(drop=True),
+        "scores": scores, "review_list": review_list, "suspect_orders": suspect}, figures=figures)
+
+
+# ---------------------------------------------------------------------------------------------
+# Charts
+# ---------------------------------------------------------------------------------------------
+
+def _empty(ax, text: str, title: str | None = None):
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color=charts.ALERT_COLORS["neutral"])
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_purchase_shares(concentration: pd.DataFrame, *, highlight: Iterable[str] = (), ax=None, title: str | None = None):
+    """Horizontal bars of each supplier's share of purchase value; ``highlight`` (supplier ids,
+    e.g. the flagged ones) in the highlight colour."""
+    ax = plt.gca() if ax is None else ax
+    title = title or "Share of purchase value by supplier 采购额占比"
+    if concentration is None or concentration.empty:
+        return _empty(ax, "no purchase orders", title)
+    ids, names = concentration["supplier_id"].astype("str"), concentration["name"].astype("str")
+    frame = concentration.assign(label=ids + (" " + names.str.slice(0, 8)).where(names != ids, ""))
+    marked = [lbl for lbl, sid in zip(frame["label"], frame["supplier_id"]) if sid in set(highlight)]
+    charts.bar_with_labels(frame, "label", "share", ax=ax, horizontal=True, fmt="pct",
+                           highlight=marked if marked else None, title=title)
+    ax.set_ylabel("")
+    ax.set_xlabel("share of purchase value" if "purchase_value" in concentration.columns else "share of sales")
+    return ax
+
+
+def plot_po_delays(delays: pd.DataFrame, *, highlight: Iterable[str] = (), grace_days: float = 3,
+                   months: int | None = 15, ax=None, title: str | None = None):
+    """Each PO's days late (received - expected; open overdue POs at their days overdue so far)
+    by expected date over the last ``months`` months of POs due: flagged suppliers in colour, the
+    others grey, the grace line dashed."""
+    ax = plt.gca() if ax is None else ax
+    title = title or "Purchase orders: days late by expected date 到货延迟"
+    d = delays.dropna(subset=["days_late"]) if len(delays) else delays
+    if months is not None and len(d):
+        d = d[d["expected_date"] >= d["expected_date"].max() - pd.DateOffset(months=months)]
+    if d is None or d.empty:
+        return _empty(ax, "no purchase orders due", title)
+    marked = set(highlight)
+    rest = d[~d["supplier_id"].isin(marked)]
+    ax.scatter(rest["expected_date"], rest["days_late"], s=10, color=charts.ALERT_COLORS["neutral"], alpha=0.5,
+               label="other suppliers")
+    for i, sid in enumerate(sorted(marked)):  # the flagged few
+        part = d[d["supplier_id"] == sid]
+        colour = [charts.ALERT_COLORS["bad"], charts.ALERT_COLORS["highlight"], *charts.PALETTE][i]
+        ax.scatter(part["expected_date"], part["days_late"], s=18, color=colour, label=f"{sid} (flagged)")
+        overdue = part[part["status"] == "overdue"]
+        if len(overdue):
+            ax.scatter(overdue["expected_date"], overdue["days_late"], s=40, facecolors="none", edgecolors=colour,
+                       label=f"{sid} still open (days overdue so far)")
+    charts.annotate_threshold(ax, grace_days, f"on time: at most {grace_days:g} days late")
+    ax.axhline(0, color=".6", linewidth=0.8)
+    ax.set_xlabel("expected date")
+    ax.set_ylabel("days late")
+    ax.legend(loc="upper left", fontsize="small")
+    ax.set_title(title)
+    return ax
+
+
+def plot_price_gaps(index_month: pd.DataFrame, *, top: int = 15, ax=None, title: str | None = None):
+    """Heatmap of the month's mean price gap (competitor / our price - 1) per SKU and competitor,
+    for the ``top`` SKUs with the cheapest competitor; red = the competitor is cheaper. Rows are
+    labelled with the SKU and the start of its title when ``index_month`` has a title column."""
+    ax = plt.gca() if ax is None else ax
+    title = title or "Competitor price against ours 竞品价差 (monthly mean)"
+    if index_month is None or index_month.empty:
+        return _empty(ax, "no competitor prices", title)
+    gaps = index_month.assign(gap=index_month["mean_index"] - 1)
+    worst = gaps.groupby("sku")["gap"].min().nsmallest(top).index
+    matrix = gaps[gaps["sku"].isin(worst)].pivot(index="sku", columns="competitor", values="gap").reindex(worst)
+    if "title" in gaps.columns:
+        names = gaps.drop_duplicates("sku").set_index("sku")["title"].astype("str").str.slice(0, 10)
+        matrix.index = matrix.index + " " + names.reindex(matrix.index).fillna("")
+    lim = max(0.2, float(np.nanmax(np.abs(matrix.to_numpy()))))
+    charts.heatmap(matrix, ax=ax, fmt="pct", cmap="RdBu", vmin=-lim, vmax=lim, title=title)
+    ax.set_xlabel("competitor")
+    ax.set_ylabel("")
+    return ax
+
+
+def plot_undercut(daily: pd.DataFrame, undercuts: pd.DataFrame, *, ax=None, title: str | None = None):
+    """The month's daily competitor prices for the SKU of the longest undercut, with our price
+    and the undercut spell shaded."""
+    ax = plt.gca() if ax is None else ax
+    if undercuts is None or undercuts.empty:
+        return _empty(ax, "no undercut this month", title or "Undercuts 低价截流")
+    run = undercuts.iloc[0]
+    d = daily[daily["sku"] == run["sku"]]
+    charts.line_chart(d, "date", "price", hue="competitor", ax=ax, marker=None,
+                      title=title or f"{run['sku']} {str(run.get('title', ''))[:14]}: competitor prices")
+    ax.plot(d["date"].drop_duplicates().sort_values(), np.full(d["date"].nunique(), run["our_price"]),
+            color="black", linewidth=2, linestyle="-", label="our price")
+    ax.axvspan(max(run["start"], d["date"].min()), run["end"], color=charts.ALERT_COLORS["bad"], alpha=0.08)
+    ax.legend(title="", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    charts.format_money_axis(ax)
+    return ax
+
+
+def plot_bad_review_trend(monthly: pd.DataFrame, *, limit: float = 0.05, ax=None, title: str | None = None):
+    """The shop's monthly bad-review rate with the 5% line."""
+    ax = plt.gca() if ax is None else ax
+    title = title or "Bad-review rate 差评率 by month"
+    if monthly is None or monthly.empty:
+        return _empty(ax, "no reviews", title)
+    charts.line_chart(monthly, "month", "rate", ax=ax, fmt="pct", title=title)
+    charts.annotate_threshold(ax, limit, f"{limit:.0%} line")
+    ax.set_ylim(0, max(limit * 1.4, float(monthly["rate"].max()) * 1.15))
+    ax.set_ylabel("bad reviews / reviews")
+    return ax
+
+
+def plot_review_funnel(skus: pd.DataFrame, *, spikes: Iterable[str] = (), limit: float = 0.05, ax=None,
+                       title: str | None = None):
+    """Funnel plot of the month's bad-review rate per SKU against its number of reviews: the 5%
+    line, and the 95% band a SKU at exactly 5% would stay within; spiking SKUs labelled."""
+    ax = plt.gca() if ax is None else ax
+    title = title or "Bad-review rate per SKU this month 单品差评率"
+    if skus is None or skus.empty:
+        return _empty(ax, "no reviews this month", title)
+    marked = set(spikes)
+    rest = skus[~skus["sku"].isin(marked)]
+    ax.scatter(rest["reviews"], rest["rate"], s=14, color=charts.ALERT_COLORS["neutral"], alpha=0.7, label="SKUs")
+    hot = skus[skus["sku"].isin(marked)]
+    ax.scatter(hot["reviews"], hot["rate"], s=40, color=charts.ALERT_COLORS["bad"], label="spike")
+    for _, row in hot.iterrows():  # the few spiking SKUs
+        ax.annotate(row["sku"], (row["reviews"], row["rate"]), xytext=(5, 3), textcoords="offset points",
+                    fontsize="small", color=charts.ALERT_COLORS["bad"])
+    n = np.linspace(5, max(float(skus["reviews"].max()), 10) * 1.05, 200)
+    upper = limit + stats.norm.isf(0.025) * np.sqrt(limit * (1 - limit) / n)
+    ax.plot(n, upper, color=charts.ALERT_COLORS["bad"], linewidth=0.9, linestyle=":",
+            label=f"upper edge of the 95% band of a SKU at {limit:.0%}")
+    ax.axhline(limit, color=charts.ALERT_COLORS["bad"], linestyle="--", linewidth=1.2, label=f"{limit:.0%} line")
+    ax.set_ylim(-0.02, max(float(skus["rate"].max()) * 1.15, limit * 3))
+    ax.set_xlabel("reviews this month")
+    ax.set_ylabel("bad-review rate")
+    charts.format_pct_axis(ax)
+    ax.legend(loc="upper right", fontsize="small")
+    ax.set_title(title)
+    return ax
+
+
+def plot_reply_hours(replies: pd.DataFrame, *, within_hours: float = 24, ax=None, title: str | None = None):
+    """Histogram of the hours the shop took to answer each bad review of the month, with the
+    24-hour line; bad reviews never answered are counted in the title."""
+    ax = plt.gca() if ax is None else ax
+    title = title or "Hours to reply to a bad review 差评响应时长"
+    if replies is None or replies.empty:
+        return _empty(ax, "no bad reviews this month", title)
+    hours = replies["hours_to_reply"].dropna()
+    unanswered = int((replies["status"] == "no reply").sum())
+    top = max(float(hours.max()) if len(hours) else 0.0, within_hours * 1.5)
+    bins = np.arange(0, top + 6, 6)
+    ax.hist(hours, bins=bins, color=charts.PALETTE[0], edgecolor="white")
+    ax.hist(hours[hours > within_hours], bins=bins, color=charts.ALERT_COLORS["bad"], edgecolor="white")
+    charts.annotate_threshold(ax, within_hours, f"{within_hours:g} hours", axis="x")
+    ax.set_xlabel("hours from review to first reply")
+    ax.set_ylabel("bad reviews")
+    ax.set_title(f"{title}\n{len(hours)} answered, {unanswered} not answered")
+    return ax
+
+
+def plot_fraud_scores(groups: pd.DataFrame, *, threshold: float = 50, top: int = 10, ax=None,
+                      title: str | None = None):
+    """Stacked horizontal bars of the top linked groups' scores by signal, with the review line:
+    why a group is (or is not) on the list."""
+    ax = plt.gca() if ax is None else ax
+    title = title or "Linked accounts: fraud score by signal 风险评分"
+    if groups is None or groups.empty:
+        return _empty(ax, "no linked accounts", title)
+    g = groups.head(top).iloc[::-1]
+    labels = (g["group_id"] + " (" + g["accounts"].astype("str") + " accounts)").tolist()
+    left = np.zeros(len(g))
+    for i, sig in enumerate(SIGNALS):  # five signals
+        vals = g[sig].to_numpy(dtype="float64")
+        ax.barh(labels, vals, left=left, color=charts.PALETTE[i], label=sig.replace("_", " "))
+        left += vals
+    for y, total in enumerate(left):  # the top few groups
+        ax.annotate(f"{total:.0f}", (total, y), xytext=(4, 0), textcoords="offset points", va="center",
+                    fontsize="small")
+    ax.axvline(threshold, color=charts.ALERT_COLORS["bad"], linestyle="--", linewidth=1.2,
+               label=f"review list from {threshold:g}")
+    ax.set_xlim(0, 110)
+    ax.set_xlabel("score (0-100)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
+    ax.set_title(title)
+    return ax
+
+
+# ---------------------------------------------------------------------------------------------
+# Exercises
+# ---------------------------------------------------------------------------------------------
+
+@exercise("07.bad_review_rate", "The shop's bad-review rate (差评率, rating <= 2) in the report month")
+def _ex_bad_review_rate(data) -> float:
+    r = data.month_rows("reviews")
+    return float((r["rating"] <= data.settings["reputation"]["bad_review_max_rating"]).mean())
+
+
+@exercise("07.top_supplier_share", "The largest supplier's share of purchase value over the last 365 days")
+def _ex_top_share(data) -> float:
+    as_of = _as_of(data, (data["orders"], "order_ts"))
+    conc = supplier_concentration(data["purchase_orders"], start=as_of - pd.Timedelta(days=365), end=as_of)
+    return float(conc["share"].iloc[0])
+
+
+@exercise("07.ring_accounts", "How many accounts share the phone (contact_hash) used by the most accounts?")
+def _ex_ring(data) -> float:
+    pairs = data["orders"][["customer_id", "contact_hash"]].dropna().drop_duplicates()
+    return float(pairs.groupby("contact_hash").size().max())
