@@ -83,7 +83,7 @@ GLOSSARY: tuple[tuple[str, str, str], ...] = (
     ("Buyer", "买家 / 成交用户", "A customer with at least one paid order."),
     ("UV (visitors)", "访客数 UV", "Unique visitors of a day and channel."),
     ("Conversion rate", "转化率", "Buyers / visitors (paid orders / visitors per day and channel)."),
-    ("Repurchase rate", "复购率", "Share of buyers of a period who bought again (two or more paid orders)."),
+    ("Repurchase rate", "复购率", "Of the buyers of the last 12 months, the share who bought on two or more days."),
     ("Repurchase cycle", "复购周期", "Typical days between a customer's consecutive orders."),
     ("Gross margin", "毛利率", "(Net sales - cost of goods) / net sales."),
     ("CAC", "获客成本", "Marketing spend / new buyers it brought."),

@@ -121,20 +121,23 @@ def kpi_comparison(orders: pd.DataFrame, month: str) -> pd.DataFrame:
     return table[["this_month", "previous_month", "mom", "last_year", "yoy"]]
 
 
-def repurchase_rate(orders: pd.DataFrame, month: str) -> float:
-    """Repurchase rate (复购率) of a month: the share of the month's buyers who had already bought
-    before the month (a paid order earlier in the loaded history).
+def repurchase_rate(orders: pd.DataFrame, month: str, *, window_months: int = 12) -> float:
+    """Repurchase rate (复购率) of a month: of the customers who bought in the ``window_months``
+    months ending with ``month``, the share who bought on two or more different days in them.
 
-    It is the monthly headline of the pack; the acquisition chapter adds cohort repurchase rates
-    and the repurchase cycle. NaN when the month has no buyers or orders lack ``customer_id``.
+    The same definition as the acquisition chapter's trend (``acquisition.repurchase_trend``), so
+    the pack's front page and chapter 04 show one number. NaN when the window reaches before the
+    first order in ``orders``, when it holds no buyer, or when orders lack ``customer_id``.
     """
-    if "customer_id" not in orders.columns:
+    if "customer_id" not in orders.columns or orders.empty:
         return float("nan")
-    start = pd.Timestamp(month + "-01")
-    end = start + pd.offsets.MonthBegin(1)
+    end = pd.Timestamp(month + "-01") + pd.offsets.MonthBegin(1)
+    start = end - pd.DateOffset(months=window_months)
+    if orders["order_ts"].min() >= start + pd.offsets.MonthBegin(1):
+        return float("nan")  # the window starts before the data does
     paid = orders.loc[paid_mask(orders) & orders["customer_id"].notna(), ["customer_id", "order_ts"]]
-    month_buyers = paid.loc[(paid["order_ts"] >= start) & (paid["order_ts"] < end), "customer_id"].unique()
-    if len(month_buyers) == 0:
+    window = paid[(paid["order_ts"] >= start) & (paid["order_ts"] < end)]
+    if window.empty:
         return float("nan")
-    earlier = paid.loc[paid["order_ts"] < start, "customer_id"].unique()
-    return float(pd.Index(month_buyers).isin(earlier).mean())
+    days = window.assign(day=window["order_ts"].dt.normalize()).groupby("customer_id")["day"].nunique()
+    return float((days >= 2).mean())

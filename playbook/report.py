@@ -341,6 +341,7 @@ def kpi_cards(data: Dataset) -> pd.DataFrame:
     if "traffic" in data:
         traffic = data["traffic"]
         visitors = traffic.groupby(traffic["date"].dt.strftime("%Y-%m"))["visitors"].sum()
+    window = int(data.settings["acquisition"].get("repurchase_window_months", 12))
     rows = []
     for key in KPI_KEYS:
         row = {"kpi": key, "unit": KPI_UNITS[key]}
@@ -350,7 +351,8 @@ def kpi_cards(data: Dataset) -> pd.DataFrame:
                 value = (kpis["paid_orders"].get(m, float("nan")) / visitors.get(m, float("nan"))
                          if visitors is not None else float("nan"))
             elif key == "repurchase_rate":
-                value = metrics.repurchase_rate(orders, m) if m in kpis.index else float("nan")
+                value = (metrics.repurchase_rate(orders, m, window_months=window)
+                         if m in kpis.index else float("nan"))
             else:
                 value = kpis[key].get(m, float("nan")) if key in kpis.columns else float("nan")
             row[name] = float(value) if pd.notna(value) else float("nan")

@@ -64,10 +64,14 @@ def test_orders_with_only_the_required_columns():
     assert metrics.monthly_kpis(orders).set_index("month").loc["2026-10", "paid_orders"] == 4
 
 
-def test_repurchase_rate_is_the_share_of_returning_buyers():
-    # October buyers: A (bought in September too) and B (first time) -> 1 of 2
-    assert metrics.repurchase_rate(ORDERS, "2026-10") == 0.5
-    assert math.isnan(metrics.repurchase_rate(ORDERS, "2026-08"))
+def test_repurchase_rate_over_a_trailing_window():
+    # buyers of Sep-Oct (2-month window): A on 09-03 and 10-01 (two days), B on 10-02 (refunded, still
+    # paid) and 10-09 (two days); C only cancelled -> 2 of 2 repeat
+    assert metrics.repurchase_rate(ORDERS, "2026-10", window_months=2) == 1.0
+    # October alone: A once, B twice -> 1 of 2
+    assert metrics.repurchase_rate(ORDERS, "2026-10", window_months=1) == 0.5
+    # a 12-month window would start before the first order (2026-09): not computable
+    assert math.isnan(metrics.repurchase_rate(ORDERS, "2026-10"))
 
 
 def test_exercise_checker_never_gives_the_answer_away():
