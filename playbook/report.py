@@ -25,10 +25,13 @@ never touched.
 """
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import html
+import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -175,7 +178,7 @@ def run_chapter(notebook: Path, out_dir: Path, parameters: dict, *, declared: di
     if target.exists():
         nb = nbformat.read(target, as_version=4)
         body, _ = html_exporter().from_notebook_node(nb, resources={"metadata": {"name": notebook.stem}})
-        target.with_suffix(".html").write_text(body, encoding="utf-8")
+        target.with_suffix(".html").write_text(with_cjk_font(body), encoding="utf-8")
     record_path = out_dir / "chapters" / f"{notebook.stem}.json"
     record = json.loads(record_path.read_text(encoding="utf-8")) if record_path.exists() else {}
     return ChapterResult(notebook.stem, not error, time.perf_counter() - t0, error, record)
@@ -318,6 +321,40 @@ def _swap_in(staging: Path, final: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Chinese text in pages that travel by mail
+
+_CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f]")
+
+
+def with_cjk_font(page: str) -> str:
+    """The page with the bundled CJK font embedded as a ``@font-face``, subset to the Chinese
+    characters the page uses (a few tens of KB), and added as the last fallback of its fonts: a
+    reader without a Chinese font (a bare Linux browser, a mail client) still sees the text, and a
+    reader with one keeps their own."""
+    chars = set(_CJK.findall(page))
+    if not chars:
+        return page
+    from fontTools import subset
+
+    from .charts import FONT_PATH
+
+    options = subset.Options()
+    options.hinting = False
+    options.layout_features = []
+    font = subset.load_font(str(FONT_PATH), options)
+    sub = subset.Subsetter(options)
+    sub.populate(unicodes=[ord(c) for c in chars])
+    sub.subset(font)
+    buffer = io.BytesIO()
+    font.save(buffer)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    style = ('<style>@font-face{font-family:"Playbook CJK";src:url(data:font/ttf;base64,' + data + ')}'
+             'body,.jp-RenderedHTMLCommon,table,td,th{font-family:system-ui,-apple-system,"PingFang SC",'
+             '"Microsoft YaHei","Noto Sans CJK SC",sans-serif,"Playbook CJK"}</style>')
+    return page.replace("</head>", style + "</head>", 1) if "</head>" in page else style + page
+
+
+# ---------------------------------------------------------------------------------------------
 # Front page, summary.json, workbook
 # ---------------------------------------------------------------------------------------------
 
@@ -445,7 +482,8 @@ def write_pack(folder: Path, result: ReportResult, dataset: Dataset, *, paramete
                if (folder / a["path"]).exists()]
     if actions:
         write_workbook(folder, actions)
-    (folder / "index.html").write_text(_index_html(result, dataset, cards, alerts, actions, prov, lang), encoding="utf-8")
+    (folder / "index.html").write_text(with_cjk_font(_index_html(result, dataset, cards, alerts, actions, prov, lang)),
+                                       encoding="utf-8")
 
 
 def write_workbook(folder: Path, actions: list[tuple[str, dict]]) -> Path:

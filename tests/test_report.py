@@ -257,3 +257,18 @@ def test_personal_columns_spare_the_contracts_own_names():
     assert report.personal_columns("campaigns", ["campaign_id", "name"]) == []
     assert report.personal_columns("suppliers", ["supplier_id", "name"]) == []
     assert report.personal_columns("orders", ["order_id", "name", "address", "收货人"]) == ["name", "address", "收货人"]
+
+
+def test_pages_carry_a_subset_of_the_cjk_font():
+    import base64
+    import io
+
+    from fontTools.ttLib import TTFont
+
+    page = report.with_cjk_font("<html><head></head><body>客单价 and 渠道</body></html>")
+    data = re.search(r"base64,([A-Za-z0-9+/=]+)\)", page).group(1)
+    font = TTFont(io.BytesIO(base64.b64decode(data)))
+    cmap = font.getBestCmap()
+    assert {ord(c) for c in "客单价渠道"} <= set(cmap)
+    assert ord("库") not in cmap and len(data) < 60_000  # only what the page uses
+    assert report.with_cjk_font("<p>plain</p>") == "<p>plain</p>"
