@@ -1,0 +1,1325 @@
+"""Data operations (数据化运营): the daily KPI board and its alerts, RFM segments, A/B test
+readouts and planning, the funnel, channel attribution and the monthly review table.
+
+Handbook: 001 part 4 (数据化运营: UV x conversion x AOV x repurchase, daily monitoring, "conversion
+down 5%" alerts), 002 part 05 (RFM segmentation, A/B tests, attribution), 003 stage 6 (review),
+004 (data). Every function takes the loaded :class:`~playbook.loading.Dataset` (or plain tables)
+and returns a tidy DataFrame, a number or a small result object; nothing loops over orders or
+customers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .exercises import exercise
+from .fulfillment import SPRING_FESTIVALS
+from .metrics import paid_mask
+
+__all__ = [
+    "settings_table", "festival_calendar", "daily_board", "kpi_alerts", "KpiBoard", "kpi_board",
+    "plot_kpi_board", "rfm_scores", "rfm_segments", "RFM_ACTIONS", "plot_rfm",
+    "sample_size", "srm_check", "ab_readout", "AbResult", "ab_report",
+    "rfm_report", "RfmResult", "funnel_table", "funnel_leaks", "funnel_gaps", "FunnelResult", "funnel_report", "plot_funnel",
+    "attribution_paths", "rule_based_attribution", "markov_attribution", "attribution_table",
+    "AttributionResult", "attribution_report", "plot_attribution",
+    "gmv_drivers", "review_table", "review_view", "plot_review",
+]
+
+DAY = pd.Timedelta(days=1)
+METRICS = ("visitors", "conversion", "aov", "repurchase")
+METRIC_LABELS = {"visitors": "Visitors UV 访客数", "conversion": "Conversion 转化率", "aov": "AOV 客单价",
+                 "repurchase": "Repurchase 复购率"}
+FUNNEL_STEPS = ("visitors", "product_views", "add_to_cart", "checkouts", "paid_orders")
+
+
+# -- small helpers ----------------------------------------------------------------------------------
+def _settings(data) -> dict:
+    return dict(data.settings["dataops"])
+
+
+def _month_bounds(month: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    start = pd.Timestamp(month + "-01")
+    return start, start + pd.offsets.MonthBegin(1)
+
+
+def _require(frame: pd.DataFrame, table: str, columns) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise KeyError(f"{table} lacks column(s) {', '.join(missing)} needed here")
+
+
+def _skip(record, section: str, note: str) -> str:
+    if record is not None:
+        record.skip(section, note)
+    return note
+
+
+def _note_ax(ax, note: str, title: str | None = None):
+    import matplotlib.pyplot as plt
+    ax = ax if ax is not None else plt.gca()
+    ax.text(0.5, 0.5, note, ha="center", va="center", wrap=True, transform=ax.transAxes)
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def _pretty(frame: pd.DataFrame, *, pct=(), pp=(), money=(), count=(), dec=(), pval=()) -> pd.DataFrame:
+    """A copy with numbers written as a person reads them (for display only)."""
+    out = frame.copy()
+
+    def fmt(cols, f):
+        for c in cols:
+            if c in out.columns:
+                out[c] = [("" if pd.isna(v) else f(v)) for v in out[c]]  # display of a short table
+    fmt(pct, "{:.1%}".format)
+    fmt(pp, lambda v: f"{v * 100:+.2f} pp")
+    fmt(money, lambda v: f"¥{v:,.0f}" if abs(v) >= 100 else f"¥{v:,.2f}")
+    fmt(count, "{:,.0f}".format)
+    fmt(dec, "{:,.2f}".format)
+    fmt(pval, lambda v: "<0.0001" if v < 1e-4 else f"{v:.4f}")
+    return out
+
+
+def settings_table(data) -> pd.DataFrame:
+    """The chapter's thresholds (the ``[dataops]`` settings) as a two-column table."""
+    cfg = _settings(data)
+    return pd.DataFrame({"setting": list(cfg), "value": [str(v) for v in cfg.values()]})
+
+
+# == 1. KPI board ===================================================================================
+def festival_calendar(campaigns: pd.DataFrame | None, *, start, end, pre_days: int = 14,
+                      post_days: int = 10, spring_days: int = 12) -> pd.DataFrame:
+    """The days that belong to the festival calendar (大促日历), one row per day.
+
+    A day is a festival day when it falls within ``pre_days`` before to ``post_days`` after a
+    campaign tagged with a ``festival`` (618, 双11, 双12, 年货节, 女神节 ...), on the days of any
+    other campaign (flash sale, member day: named by its type), or within
+    ``spring_days`` of the spring festival (春节, :data:`playbook.fulfillment.SPRING_FESTIVALS`).
+    Handbook 001 part 4: monitoring must not confuse a planned peak or its dip with an anomaly.
+
+    Returns columns ``date`` and ``festival`` (the name; the first one when windows overlap).
+    """
+    start, end = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
+    rows = []
+    if campaigns is not None and len(campaigns) and "festival" in campaigns.columns:
+        tagged = campaigns["festival"].notna() & (campaigns["festival"].astype(str) != "")
+        fest = campaigns.loc[tagged]
+        if len(fest):
+            rows.append(pd.DataFrame({"from": fest["start_date"].dt.normalize() - pre_days * DAY,
+                                      "to": fest["end_date"].dt.normalize() + post_days * DAY,
+                                      "festival": fest["festival"].astype(str).to_numpy()}))
+        other = campaigns.loc[~tagged]
+        if len(other):  # flash sales, member days ...: their own days only
+            name = other["type"].astype(str) if "type" in other.columns else pd.Series("campaign", index=other.index)
+            rows.append(pd.DataFrame({"from": other["start_date"].dt.normalize(), "to": other["end_date"].dt.normalize(),
+                                      "festival": name.to_numpy()}))
+    sf = pd.Series(SPRING_FESTIVALS)
+    sf = sf[(sf >= start - 60 * DAY) & (sf <= end + 60 * DAY)]
+    if len(sf):
+        rows.append(pd.DataFrame({"from": sf - spring_days * DAY, "to": sf + spring_days * DAY,
+                                  "festival": "spring_festival"}))
+    if not rows:
+        return pd.DataFrame({"date": pd.Series(dtype="datetime64[us]"), "festival": pd.Series(dtype="str")})
+    win = pd.concat(rows, ignore_index=True)
+    n = ((win["to"] - win["from"]) // DAY + 1).astype(int).to_numpy()
+    dates = np.repeat(win["from"].to_numpy(), n) + pd.to_timedelta(
+        np.concatenate([np.arange(k) for k in n]), unit="D").to_numpy()
+    out = pd.DataFrame({"date": pd.to_datetime(dates), "festival": np.repeat(win["festival"].to_numpy(), n)})
+    out = out.loc[(out["date"] >= start) & (out["date"] < end)].drop_duplicates("date")
+    return out.sort_values("date").reset_index(drop=True)
+
+
+def daily_board(data) -> pd.DataFrame:
+    """Shop-wide daily KPIs: visitors (UV), paid orders, GMV, conversion, AOV and repurchase.
+
+    Formulas (001 part 4, GMV = UV x conversion x AOV): conversion = paid orders / visitors; AOV
+    (客单价) = GMV / paid orders; repurchase (复购率) = buyers of the day who had a paid order on an
+    earlier day / buyers of the day. Built on ``data.derived("daily_kpis")`` and
+    ``data.derived("customer_summary")``; visitors need ``traffic``, repurchase ``customer_id``.
+
+    Returns one row per date: visitors, paid_orders, gmv, buyers, repeat_buyers, conversion, aov,
+    repurchase (NaN where the inputs are missing).
+    """
+    kpis = data.derived("daily_kpis")
+    cols = [c for c in ("visitors", "paid_orders", "gmv") if c in kpis.columns]
+    day = kpis.groupby("date")[cols].sum(min_count=1)
+    if "visitors" not in day.columns:
+        day["visitors"] = np.nan
+    orders = data["orders"]
+    day["buyers"] = np.nan
+    day["repeat_buyers"] = np.nan
+    if "customer_id" in orders.columns:
+        summary = data.derived("customer_summary")[["customer_id", "first_order_ts"]]
+        paid = orders.loc[paid_mask(orders) & orders["customer_id"].notna(), ["customer_id", "order_ts"]]
+        paid = paid.assign(date=paid["order_ts"].dt.normalize()).drop_duplicates(["customer_id", "date"])
+        paid = paid.merge(summary, on="customer_id", how="left")
+        paid["repeat"] = paid["first_order_ts"].dt.normalize() < paid["date"]
+        g = paid.groupby("date")["repeat"].agg(["size", "sum"])
+        day["buyers"] = g["size"].reindex(day.index).astype("float64")
+        day["repeat_buyers"] = g["sum"].reindex(day.index).astype("float64")
+    day["conversion"] = day["paid_orders"] / day["visitors"].where(day["visitors"] > 0)
+    day["aov"] = day["gmv"] / day["paid_orders"].where(day["paid_orders"] > 0)
+    day["repurchase"] = day["repeat_buyers"] / day["buyers"].where(day["buyers"] > 0)
+    return day.reset_index()
+
+
+def _weekday_baseline(values: pd.Series, ordinary: pd.Series, weeks: int) -> pd.Series:
+    """Median of the last ``weeks`` ordinary days of the same weekday strictly before each day
+    (index: consecutive dates). Festival days are skipped, so the baseline reaches back past a long
+    festival window instead of going blank; a baseline older than ten weeks is not used."""
+    out = pd.Series(np.nan, index=values.index)
+    weekday = values.index.day_of_week
+    for wd in range(7):  # the seven weekdays
+        s = values[weekday == wd].astype("float64")
+        ok = s.where(ordinary[weekday == wd]).dropna()
+        med = ok.rolling(weeks, min_periods=3).median().reindex(s.index)
+        out.loc[s.index] = med.shift(1).ffill(limit=10).to_numpy()
+    return out
+
+
+def kpi_alerts(board: pd.DataFrame, festivals: pd.DataFrame | None = None, *, baseline_weeks: int = 8,
+               alert_p: float = 0.001, conversion_min_pp: float = 0.005, conversion_min_rel: float = 0.05,
+               repurchase_min_pp: float = 0.10, min_visitors: int = 500, min_buyers: int = 30,
+               volume_min_change: float = 0.35, robust_z: float = 4.0) -> pd.DataFrame:
+    """Expected value and abnormal-day test for each KPI and day.
+
+    **Baseline.** The expected value of a day is the median of the same weekday over the
+    ``baseline_weeks`` weeks before, counting only ordinary days (not on the festival calendar), so
+    the weekly rhythm is kept and a festival never inflates the baseline.
+
+    **Ratios** (conversion, repurchase) are tested as counts: the day's paid orders out of its
+    visitors (repeat buyers out of buyers) against the expected rate, two-sided binomial test;
+    an alert needs p < ``alert_p``, a move of at least ``conversion_min_pp`` points (and at least
+    ``conversion_min_rel`` of the expected rate, the handbook's "down 5%"; ``repurchase_min_pp``
+    for repurchase) and the minimum volume. **Levels** (visitors, AOV) alert when the day is
+    ``volume_min_change`` or more off expected and ``robust_z`` robust standard deviations away
+    (1.4826 x median absolute log deviation of the ordinary days).
+
+    **Festival calendar.** On a festival day only a conversion drop alerts (a festival explains a
+    peak and the dip around it, never a checkout that stops converting); other moves are marked
+    ``festival``.
+
+    Returns one row per date and metric: actual, expected, change (points for ratios, relative for
+    levels), p_value, z, festival, status (``alert`` / ``festival`` / ``normal`` / ``no baseline``
+    / ``low volume``) and direction.
+    """
+    b = board.set_index("date").sort_index()
+    full = pd.date_range(b.index.min(), b.index.max(), freq="D")
+    b = b.reindex(full)
+    fest = pd.Series("", index=full)
+    if festivals is not None and len(festivals):
+        f = festivals.set_index("date")["festival"]
+        fest.loc[f.index.intersection(full)] = f.reindex(f.index.intersection(full))
+    on_calendar = fest != ""
+    ordinary = ~on_calendar
+    frames = []
+    for metric in METRICS:  # four metrics
+        actual = b[metric]
+        if actual.notna().sum() == 0:
+            continue
+        expected = _weekday_baseline(actual, ordinary & actual.notna(), baseline_weeks)
+        out = pd.DataFrame({"date": full, "metric": metric, "actual": actual.to_numpy(),
+                            "expected": expected.to_numpy(), "festival": fest.to_numpy()})
+        if metric in ("conversion", "repurchase"):
+            n = (b["visitors"] if metric == "conversion" else b["buyers"]).to_numpy(dtype="float64")
+            k = (b["paid_orders"] if metric == "conversion" else b["repeat_buyers"]).to_numpy(dtype="float64")
+            p0 = expected.to_numpy().clip(1e-9, 1 - 1e-9)
+            with np.errstate(all="ignore"):
+                lo = stats.binom.cdf(k, n, p0)
+                hi = stats.binom.sf(k - 1, n, p0)
+                pval = np.minimum(1.0, 2 * np.minimum(lo, hi))
+                z = (k / n - p0) / np.sqrt(p0 * (1 - p0) / n)
+            change = out["actual"] - out["expected"]
+            min_n = min_visitors if metric == "conversion" else min_buyers
+            min_pp = conversion_min_pp if metric == "conversion" else repurchase_min_pp
+            big = change.abs() >= min_pp
+            if metric == "conversion":
+                big &= change.abs() >= conversion_min_rel * out["expected"]
+            sig = pd.Series(pval < alert_p, index=out.index) & big
+            low = pd.Series(np.nan_to_num(n) < min_n, index=out.index)
+            out["p_value"], out["z"] = pval, z
+        else:
+            la = np.log(out["actual"].where(out["actual"] > 0))
+            le = np.log(out["expected"].where(out["expected"] > 0))
+            resid = la - le
+            mad = (resid.where(pd.Series(ordinary.to_numpy(), index=out.index)) - resid.where(
+                pd.Series(ordinary.to_numpy(), index=out.index)).median()).abs().median() * 1.4826
+            z = resid / mad if mad and mad > 0 else resid * np.nan
+            change = out["actual"] / out["expected"] - 1
+            sig = (change.abs() >= volume_min_change) & (z.abs() >= robust_z)
+            n_col = b["paid_orders"] if metric == "aov" else b["visitors"]
+            low = pd.Series(np.nan_to_num(n_col.to_numpy(dtype="float64")) < (min_buyers if metric == "aov" else 1),
+                            index=out.index)
+            out["p_value"], out["z"] = np.nan, z.to_numpy()
+        out["change"] = change
+        out["direction"] = np.where(change < 0, "down", "up")
+        cal = pd.Series(on_calendar.to_numpy(), index=out.index)
+        explained = cal & ~((out["metric"] == "conversion") & (change < 0))
+        status = np.select(
+            [out["actual"].isna(), out["expected"].isna(), low, sig & explained, sig, cal],
+            ["no data", "no baseline", "low volume", "festival peak or dip", "alert", "festival"], default="normal")
+        out["status"] = status
+        frames.append(out)
+    if not frames:
+        return pd.DataFrame(columns=["date", "metric", "actual", "expected", "festival", "p_value", "z",
+                                     "change", "direction", "status"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def _fmt(metric: str, v: float) -> str:
+    if pd.isna(v):
+        return "n/a"
+    if metric in ("conversion", "repurchase"):
+        return f"{v:.2%}"
+    if metric == "aov":
+        return f"¥{v:,.0f}"
+    return f"{v:,.0f}"
+
+
+def _alert_rows(days: pd.DataFrame, *, per_metric: int) -> pd.DataFrame:
+    a = days.loc[days["status"] == "alert"].copy()
+    if a.empty:
+        return pd.DataFrame(columns=["date", "subject", "metric", "severity", "actual", "expected", "change",
+                                     "message"])
+    a["month"] = a["date"].dt.strftime("%Y-%m")
+    a["size"] = a["z"].abs()
+    a = (a.sort_values("size", ascending=False).groupby(["metric", "month"], sort=False).head(per_metric)
+         .sort_values(["date", "metric"]))
+    ratio = a["metric"].isin(["conversion", "repurchase"])
+    change_txt = np.where(ratio, (a["change"] * 100).map("{:+.2f} pp".format), a["change"].map("{:+.0%}".format))
+    a["subject"] = a["date"].dt.strftime("%Y-%m-%d")
+    a["severity"] = np.where(a["size"] >= 2 * a.groupby("metric")["size"].transform("min").clip(lower=4), "high",
+                             "medium")
+    a["severity"] = np.where((a["metric"] == "conversion") & (a["direction"] == "down"), "high", a["severity"])
+    a["message"] = [f"{METRIC_LABELS[m]} {_fmt(m, x)} against {_fmt(m, e)} expected ({c}); "
+                    f"{'festival: ' + f if f else 'ordinary day'}"
+                    for m, x, e, c, f in zip(a["metric"], a["actual"], a["expected"], change_txt, a["festival"])]
+    return a[["date", "subject", "metric", "severity", "actual", "expected", "change", "message"]].reset_index(drop=True)
+
+
+@dataclass
+class KpiBoard:
+    """The KPI board of a report month (see :func:`kpi_board`)."""
+
+    month: str
+    days: pd.DataFrame  #: one row per date and metric (see :func:`kpi_alerts`)
+    alerts: pd.DataFrame  #: capped alerts over the whole window: date, subject, metric, severity, ..., message
+    month_alerts: pd.DataFrame  #: the report month's alerts
+    summary: pd.DataFrame  #: the report month's KPIs against the previous month
+    board_start: pd.Timestamp
+    note: str | None = None
+
+    @property
+    def pack_alerts(self) -> pd.DataFrame:
+        """Alerts for the month's pack: the report month's, plus the previous month's at low
+        severity (the chapter's month-over-month figures read against that month)."""
+        start, _ = _month_bounds(self.month)
+        prev = self.alerts.loc[(self.alerts["date"] >= start - pd.offsets.MonthBegin(1)) & (self.alerts["date"] < start)]
+        prev = prev.assign(severity="low", message="previous month: " + prev["message"])
+        return pd.concat([prev, self.month_alerts], ignore_index=True)
+
+    @property
+    def conversion_alert_days(self) -> int:
+        """Days of the report month with a conversion alert."""
+        if self.days["metric"].eq("conversion").sum() == 0:
+            return float("nan")
+        return int((self.month_alerts["metric"] == "conversion").sum())
+
+    @property
+    def alert_view(self) -> pd.DataFrame:
+        """Alerts on the board (the last ``board_days``), for display."""
+        a = self.alerts.loc[self.alerts["date"] >= self.board_start]
+        return a[["subject", "metric", "severity", "message"]].rename(columns={"subject": "date"})
+
+    @property
+    def summary_view(self) -> pd.DataFrame:
+        """The month's four KPIs against the previous month, formatted."""
+        rows = []
+        for key, label in METRIC_LABELS.items():  # four metrics
+            if label not in self.summary.index:
+                continue
+            r = self.summary.loc[label]
+            f = (lambda v: _fmt(key, v))
+            chg = (f"{(r['this_month'] - r['previous_month']) * 100:+.2f} pp" if key in ("conversion", "repurchase")
+                   else ("" if pd.isna(r["change"]) else f"{r['change']:+.1%}"))
+            rows.append({"KPI": label, "this month": f(r["this_month"]), "previous month": f(r["previous_month"]),
+                         "change": chg})
+        out = pd.DataFrame(rows).set_index("KPI")
+        out.loc["Days with an alert"] = [f"{self.summary.iloc[-1]['this_month']:.0f}",
+                                         f"{self.summary.iloc[-1]['previous_month']:.0f}", ""]
+        return out
+
+    def daily_view(self, days: int = 7) -> pd.DataFrame:
+        """The last ``days`` days of the report month: each KPI as "actual (expected)", and the
+        day's status (alert, festival, normal)."""
+        _, end = _month_bounds(self.month)
+        d = self.days.loc[(self.days["date"] >= end - days * DAY) & (self.days["date"] < end)]
+        text = [f"{_fmt(m, a)} ({_fmt(m, e)})" for m, a, e in zip(d["metric"], d["actual"], d["expected"])]  # a week
+        wide = d.assign(text=text).pivot(index="date", columns="metric", values="text")
+        wide = wide[[m for m in METRICS if m in wide.columns]].rename(columns=METRIC_LABELS)
+        status = d.groupby("date")["status"].agg(lambda s: "alert" if (s == "alert").any() else s.iloc[0])
+        wide["status"] = status
+        wide.index = wide.index.strftime("%Y-%m-%d %a")
+        return wide
+
+    @property
+    def status_view(self) -> pd.DataFrame:
+        """Days of the board by metric and status: how many were judged, explained or alerted."""
+        d = self.days.loc[self.days["date"] >= self.board_start]
+        return pd.crosstab(d["metric"].map(METRIC_LABELS), d["status"])
+
+
+def kpi_board(data, *, record=None) -> KpiBoard:
+    """Daily KPI board (数据看板) with abnormal-day alerts, 001 part 4: UV, conversion, AOV and
+    repurchase per day, each against a weekday- and festival-aware expected value.
+
+    Needs orders; visitors and conversion need ``traffic``; campaigns name the festivals. Alerts are
+    capped at ``alerts_per_metric`` per metric and month (the largest first); each says expected
+    vs actual. Returns a :class:`KpiBoard`.
+    """
+    cfg = _settings(data)
+    month = data.month
+    board = daily_board(data)
+    campaigns = data["campaigns"] if data.has("campaigns") else None
+    fest = festival_calendar(campaigns, start=data.start, end=data.end, pre_days=cfg["festival_pre_days"],
+                             post_days=cfg["festival_post_days"], spring_days=cfg["spring_festival_days"])
+    days = kpi_alerts(board, fest, baseline_weeks=cfg["baseline_weeks"], alert_p=cfg["alert_p"],
+                      conversion_min_pp=cfg["conversion_min_pp"], conversion_min_rel=cfg["conversion_drop_alert"],
+                      repurchase_min_pp=cfg["repurchase_min_pp"], min_visitors=cfg["min_visitors"],
+                      min_buyers=cfg["min_buyers"], volume_min_change=cfg["volume_min_change"],
+                      robust_z=cfg["robust_z"])
+    alerts = _alert_rows(days, per_metric=cfg["alerts_per_metric"])
+    start, end = _month_bounds(month)
+    month_alerts = alerts.loc[(alerts["date"] >= start) & (alerts["date"] < end)].reset_index(drop=True)
+    prev = start - pd.offsets.MonthBegin(1)
+    b = board.set_index("date")
+
+    def totals(lo, hi):
+        s = b.loc[(b.index >= lo) & (b.index < hi)]
+        v = s["visitors"].sum(min_count=1)
+        return {"visitors": v, "conversion": s["paid_orders"].sum() / v if v else np.nan,
+                "aov": s["gmv"].sum() / s["paid_orders"].sum() if s["paid_orders"].sum() else np.nan,
+                "repurchase": s["repeat_buyers"].sum() / s["buyers"].sum() if s["buyers"].sum() else np.nan,
+                "alert_days": int(((days["date"] >= lo) & (days["date"] < hi) & (days["status"] == "alert")).sum())}
+    summary = pd.DataFrame({"this_month": totals(start, end), "previous_month": totals(prev, start)})
+    summary["change"] = summary["this_month"] / summary["previous_month"] - 1
+    summary.index = [METRIC_LABELS.get(i, "Metric-days with an alert") for i in summary.index]
+    note = None
+    if not data.has("traffic"):
+        note = _skip(record, "KPI board: visitors and conversion",
+                     data.missing_note("traffic") or "no traffic table: visitors and conversion are not monitored")
+    return KpiBoard(month, days, alerts, month_alerts, summary,
+                    end - cfg["board_days"] * DAY, note)
+
+
+def plot_kpi_board(board: KpiBoard, *, axes=None):
+    """Four small panels (UV, conversion, AOV, repurchase) over the board's last days: actual
+    (line), expected (dashed), festival days shaded, alerts as red dots. Returns the axes."""
+    import matplotlib.pyplot as plt
+    from . import charts
+    if axes is None:
+        _, axes = plt.subplots(4, 1, figsize=(11, 9), sharex=True)
+    d = board.days.loc[board.days["date"] >= board.board_start]
+    for ax, metric in zip(np.ravel(axes), METRICS):
+        m = d.loc[d["metric"] == metric]
+        if m.empty or m["actual"].notna().sum() == 0:
+            _note_ax(ax, "not available", METRIC_LABELS[metric])
+            continue
+        ax.plot(m["date"], m["actual"], color="#4c72b0", lw=1.4, label="actual")
+        ax.plot(m["date"], m["expected"], color="#999999", lw=1.1, ls="--", label="expected")
+        fest = m.loc[m["festival"] != "", "date"]
+        for x in fest:  # shading of at most ~90 days
+            ax.axvspan(x - DAY / 2, x + DAY / 2, color="#f2d7a6", alpha=0.35, lw=0)
+        al = m.loc[m["status"] == "alert"]
+        ax.scatter(al["date"], al["actual"], color="#c0392b", zorder=5, s=36, label="alert")
+        for x, y in zip(al["date"], al["actual"]):  # at most a few alerts per month
+            ax.annotate(f"{x:%m-%d}", (x, y), xytext=(6, 0), textcoords="offset points", fontsize=8,
+                        color="#c0392b", va="center")
+        ax.fill_between([], [], color="#f2d7a6", alpha=0.35, label="festival calendar")
+        ax.set_title(METRIC_LABELS[metric], loc="left", fontsize=10)
+        if metric in ("conversion", "repurchase"):
+            charts.format_pct_axis(ax)
+        elif metric == "aov":
+            charts.format_money_axis(ax)
+    handles = [ax for ax in np.ravel(axes) if ax.get_legend_handles_labels()[0]]
+    if handles:
+        handles[0].legend(loc="upper left", ncols=4, fontsize=8)
+    return axes
+
+
+# == 2. RFM ===========================================================================================
+RFM_ACTIONS = {
+    "Champions 重要价值客户": "Reward and ask for reviews and referrals; early access to launches, no discounts needed.",
+    "Loyal 忠诚客户": "Membership perks and bundles (upsell); invite to the private domain (私域) community.",
+    "Potential loyalists 潜力客户": "Second-purchase nudges: a threshold coupon on a related category within 30 days.",
+    "New 新客": "Onboarding: thank-you message, usage tips, a first-repurchase coupon (NEW-style).",
+    "Need attention 需关注": "Personalised recommendation and a limited-time offer before they drift.",
+    "At risk 重要挽留客户": "Win-back now: a personal message and a meaningful coupon (BACK-style, 90-day rule).",
+    "Can't lose 重要召回客户": "High-value and slipping: one-to-one outreach by the service team, best offer.",
+    "Hibernating 沉睡客户": "Low-cost reminders at festivals only (618, 双11); do not over-spend.",
+    "Lost 流失客户": "Exclude from paid campaigns; one last festival reminder, then suppress.",
+}
+
+
+def rfm_scores(summary: pd.DataFrame, *, asof, bins: int = 5) -> pd.DataFrame:
+    """RFM scores by quintile (002 part 05, RFM模型).
+
+    recency_days = days from the last paid order to ``asof``; frequency = paid orders; monetary =
+    GMV. Each is ranked over all customers (ties take the lowest rank of their group, so the many
+    one-order customers all score F1) and cut into ``bins`` equal groups: score = ceil(rank / n x
+    bins), 1..5, **recency reversed** (the most recent fifth scores 5). Required columns: customer_id, last_order_ts, paid_orders, gmv (as in
+    ``data.derived("customer_summary")``).
+
+    Returns customer_id, recency_days, frequency, monetary, r, f, m, rfm (e.g. "545") and segment.
+
+    >>> rfm_scores(summary, asof="2026-11-01")  # doctest: +SKIP
+    """
+    _require(summary, "customer_summary", ["customer_id", "last_order_ts", "paid_orders", "gmv"])
+    asof = pd.Timestamp(asof)
+    out = pd.DataFrame({"customer_id": summary["customer_id"].to_numpy(),
+                        "recency_days": ((asof - summary["last_order_ts"]) / DAY).to_numpy(dtype="float64"),
+                        "frequency": summary["paid_orders"].to_numpy(dtype="int64"),
+                        "monetary": summary["gmv"].to_numpy(dtype="float64")})
+
+    def score(s: pd.Series, reverse: bool = False) -> np.ndarray:
+        pr = (-s if reverse else s).rank(method="min") / len(s)
+        return np.clip(np.ceil(pr.to_numpy() * bins), 1, bins).astype("int64")
+    out["r"] = score(out["recency_days"], reverse=True)
+    out["f"] = score(out["frequency"])
+    out["m"] = score(out["monetary"])
+    out["rfm"] = out["r"].astype(str) + out["f"].astype(str) + out["m"].astype(str)
+    out["segment"] = rfm_segments(out["r"], out["f"], out["m"])
+    return out
+
+
+def rfm_segments(r, f, m) -> np.ndarray:
+    """Named segment of each (R, F, M) score triple (vectorised), with FM = mean of F and M:
+
+    Champions R>=4 & FM>=4; Loyal R>=3 & FM>=3.5; Potential loyalists R>=4 & FM>=2.5;
+    New R>=4; Can't lose R<=1 & FM>=4; At risk R<=2 & FM>=3; Need attention R=3;
+    Hibernating R=2; Lost otherwise.
+    """
+    r = np.asarray(r)
+    fm = (np.asarray(f) + np.asarray(m)) / 2
+    names = list(RFM_ACTIONS)
+    conds = [(r >= 4) & (fm >= 4), (r >= 3) & (fm >= 3.5), (r >= 4) & (fm >= 2.5), r >= 4,
+             (r <= 1) & (fm >= 4), (r <= 2) & (fm >= 3), r == 3, r == 2]
+    choices = [names[0], names[1], names[2], names[3], names[6], names[5], names[4], names[7]]
+    return np.select(conds, choices, default=names[8])
+
+
+@dataclass
+class RfmResult:
+    customers: pd.DataFrame | None = None  #: one row per customer (see :func:`rfm_scores`)
+    segments: pd.DataFrame | None = None  #: one row per segment with its suggested action
+    note: str | None = None
+
+    @property
+    def view(self) -> pd.DataFrame:
+        if self.segments is None:
+            return pd.DataFrame({"note": [self.note]})
+        return _pretty(self.segments, pct=("share", "gmv_share"), count=("customers",), dec=("frequency",),
+                       money=("monetary",)).assign(
+            recency_days=self.segments["recency_days"].round(0).astype("int64")).set_index("segment")
+
+    @property
+    def slipping_gmv_share(self) -> float:
+        """Share of GMV in the at-risk and can't-lose segments."""
+        if self.segments is None:
+            return float("nan")
+        seg = self.segments.set_index("segment")["gmv_share"]
+        return float(seg.reindex([s for s in RFM_ACTIONS if s.startswith(("At risk", "Can't lose"))]).sum())
+
+    def share(self, name: str) -> float:
+        """Share of customers in the segment whose name starts with ``name``."""
+        if self.segments is None:
+            return float("nan")
+        seg = self.segments.set_index("segment")["share"]
+        return float(seg[[s for s in seg.index if s.startswith(name)]].sum())
+
+    @property
+    def action_list(self) -> pd.DataFrame:
+        """Customers with their segment and suggested action, the most valuable segments first."""
+        if self.customers is None:
+            return pd.DataFrame(columns=["customer_id", "segment", "action"])
+        order = {s: i for i, s in enumerate(RFM_ACTIONS)}
+        c = self.customers.assign(action=self.customers["segment"].map(RFM_ACTIONS),
+                                  recency_days=self.customers["recency_days"].round(0),
+                                  monetary=self.customers["monetary"].round(2))
+        return c.sort_values(["segment", "monetary"], key=lambda s: s.map(order) if s.name == "segment" else -s)[
+            ["customer_id", "segment", "rfm", "recency_days", "frequency", "monetary", "action"]].reset_index(drop=True)
+
+
+def rfm_report(data, *, record=None) -> RfmResult:
+    """Customers with a paid order in the loaded window, scored and segmented as of the end of the
+    report month; segments carry customers, share, GMV share, mean recency / frequency / monetary
+    and the suggested action. A note instead when orders carry no customer_id."""
+    if "customer_id" not in data["orders"].columns:
+        return RfmResult(note=_skip(record, "RFM", "orders carry no customer_id: RFM needs buyer identity"))
+    summary = data.derived("customer_summary")
+    summary = summary.loc[summary["last_order_ts"] < data.end]
+    cust = rfm_scores(summary, asof=data.end)
+    seg = cust.groupby("segment").agg(customers=("customer_id", "size"), recency_days=("recency_days", "mean"),
+                                      frequency=("frequency", "mean"), monetary=("monetary", "mean"),
+                                      gmv=("monetary", "sum"))
+    seg = seg.reindex([s for s in RFM_ACTIONS if s in seg.index])
+    seg["share"] = seg["customers"] / seg["customers"].sum()
+    seg["gmv_share"] = seg["gmv"] / seg["gmv"].sum()
+    seg["action"] = [RFM_ACTIONS[s] for s in seg.index]
+    seg = seg[["customers", "share", "gmv_share", "recency_days", "frequency", "monetary", "action"]]
+    return RfmResult(cust, seg.rename_axis("segment").reset_index())
+
+
+def plot_rfm(result: RfmResult, *, ax=None):
+    """Heatmap of customers by R (rows) and F (columns) score."""
+    import matplotlib.pyplot as plt
+    from . import charts
+    ax = ax if ax is not None else plt.gca()
+    if result.customers is None:
+        return _note_ax(ax, result.note or "no RFM")
+    customers = result.customers
+    grid = pd.crosstab(customers["r"], customers["f"]).sort_index(ascending=False)
+    grid.index = [f"R{i}" for i in grid.index]
+    grid.columns = [f"F{i}" for i in grid.columns]
+    charts.heatmap(grid / grid.to_numpy().sum(), ax=ax, fmt="pct",
+                   title="Customers by recency (R, 5 = most recent) and frequency (F)")
+    return ax
+
+
+
+# == 3. A/B tests ======================================================================================
+def sample_size(baseline: float, mde: float, alpha: float = 0.05, power: float = 0.8, *,
+                relative: bool = False) -> int:
+    """Units needed **per arm** to detect a change of conversion from ``baseline`` (002 part 05).
+
+    ``mde`` is **absolute** (percentage points as a fraction: 0.05 = 20% -> 25%) unless
+    ``relative=True`` (0.10 = 3.0% -> 3.3%). Two-sided test at ``alpha`` with ``power``, the
+    formula of Evan Miller's calculator (https://www.evanmiller.org/ab-testing/sample-size.html)::
+
+        n = (z_{1-a/2} sqrt(2 p (1-p)) + z_{power} sqrt(p(1-p) + q(1-q)))^2 / (q - p)^2,  q = p + d
+
+    rounded up. Example: baseline 20%, mde 5 points absolute -> 1,031 (the calculator shows 1,030,
+    rounding 1,030.3 to the nearest).
+    """
+    p = float(baseline)
+    d = float(mde) * p if relative else float(mde)
+    if not 0 < p < 1 or d == 0 or not 0 < p + d < 1:
+        raise ValueError("baseline must be in (0, 1) and baseline + mde too, with mde != 0")
+    za, zb = stats.norm.ppf(1 - alpha / 2), stats.norm.ppf(power)
+    q = p + d
+    n = (za * np.sqrt(2 * p * (1 - p)) + zb * np.sqrt(p * (1 - p) + q * (1 - q))) ** 2 / d ** 2
+    return int(np.ceil(n - 1e-9))
+
+
+def srm_check(counts, expected_shares=None) -> float:
+    """p-value of the sample-ratio-mismatch test: chi-square goodness of fit of the arm sizes
+    against the planned split (equal by default). A tiny p (< 0.001) means the assignment is broken
+    and the test must not be read."""
+    counts = np.asarray(counts, dtype="float64")
+    shares = np.full(len(counts), 1 / len(counts)) if expected_shares is None else np.asarray(expected_shares)
+    return float(stats.chisquare(counts, counts.sum() * shares / shares.sum()).pvalue)
+
+
+def _welch(x1, v1, n1, x0, v0, n0, alpha):
+    diff = x1 - x0
+    se = np.sqrt(v1 / n1 + v0 / n0)
+    dof = (v1 / n1 + v0 / n0) ** 2 / ((v1 / n1) ** 2 / (n1 - 1) + (v0 / n0) ** 2 / (n0 - 1))
+    t = diff / se
+    p = 2 * stats.t.sf(np.abs(t), dof)
+    h = stats.t.ppf(1 - alpha / 2, dof) * se
+    return diff, diff - h, diff + h, p
+
+
+def ab_readout(experiments: pd.DataFrame, *, alpha: float = 0.05, power: float = 0.8,
+               mde_relative: float = 0.10, srm_p: float = 0.001, planned: dict | None = None) -> pd.DataFrame:
+    """Readout of each experiment, treatment against ``control`` (002 part 05 A/B测试).
+
+    Per experiment and non-control variant: units per arm and the SRM p-value (equal split);
+    conversion of each arm, the absolute difference with its (1-alpha) confidence interval
+    (unpooled normal) and the two-proportion z-test p-value (pooled); revenue per unit with Welch's
+    t-test; when ``pre_metric`` exists, CUPED: y' = y - theta (x - mean x), theta = cov(x, y) /
+    var(x) over both arms, and the Welch test on y' (``variance_reduction`` = 1 - var y'/var y).
+    ``planned_per_arm`` = :func:`sample_size` for the control's conversion and ``mde_relative``
+    (or ``planned[experiment_id]``); ``warning`` says when a test is read before it.
+
+    Required columns: experiment_id, unit_id, variant, converted; revenue and pre_metric optional.
+    """
+    _require(experiments, "experiments", ["experiment_id", "unit_id", "variant", "converted"])
+    e = experiments.copy()
+    e["converted"] = e["converted"].astype("float64")
+    has_rev = "revenue" in e.columns
+    e["y"] = e["revenue"].astype("float64").fillna(0.0) if has_rev else np.nan
+    has_pre = "pre_metric" in e.columns and e["pre_metric"].notna().any()
+    if has_pre:
+        e["x"] = e["pre_metric"].astype("float64")
+        e["x"] = e["x"].fillna(e.groupby("experiment_id")["x"].transform("mean"))
+        g = e.groupby("experiment_id")
+        cov = g[["x", "y"]].cov().xs("x", level=1)["y"]
+        theta = cov / g["x"].var()
+        e["y_cuped"] = e["y"] - e["experiment_id"].map(theta) * (e["x"] - e["experiment_id"].map(g["x"].mean()))
+    else:
+        e["y_cuped"] = np.nan
+    arms = e.groupby(["experiment_id", "variant"]).agg(
+        n=("unit_id", "size"), conv=("converted", "mean"), rpu=("y", "mean"), rpu_var=("y", "var"),
+        cup=("y_cuped", "mean"), cup_var=("y_cuped", "var"))
+    arms["start"] = e.groupby(["experiment_id", "variant"])["assigned_ts"].min() if "assigned_ts" in e else pd.NaT
+    arms["end"] = e.groupby(["experiment_id", "variant"])["assigned_ts"].max() if "assigned_ts" in e else pd.NaT
+    arms = arms.reset_index()
+    ctrl = arms.loc[arms["variant"] == "control"].set_index("experiment_id")
+    trt = arms.loc[arms["variant"] != "control"].set_index("experiment_id")
+    missing = sorted(set(arms["experiment_id"]) - set(ctrl.index))
+    if missing:
+        raise ValueError(f"experiments: no 'control' variant in {', '.join(map(str, missing))}")
+    c = ctrl.reindex(trt.index)
+    z = stats.norm.ppf(1 - alpha / 2)
+    n1, n0, p1, p0 = trt["n"], c["n"], trt["conv"], c["conv"]
+    diff = p1 - p0
+    se = np.sqrt(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0)
+    pool = (p1 * n1 + p0 * n0) / (n1 + n0)
+    zstat = diff / np.sqrt(pool * (1 - pool) * (1 / n1 + 1 / n0))
+    out = pd.DataFrame({"experiment_id": trt.index, "variant": trt["variant"].to_numpy(),
+                        "start": c["start"].combine(trt["start"], min).to_numpy() if "start" in c else pd.NaT,
+                        "end": c["end"].combine(trt["end"], max).to_numpy() if "end" in c else pd.NaT,
+                        "n_control": n0.to_numpy(), "n_treatment": n1.to_numpy()})
+    sizes = arms.groupby("experiment_id")["n"].agg(list)
+    out["srm_p"] = [srm_check(sizes[x]) for x in out["experiment_id"]]  # one per experiment
+    out["conv_control"], out["conv_treatment"] = p0.to_numpy(), p1.to_numpy()
+    out["diff"] = diff.to_numpy()
+    out["diff_low"], out["diff_high"] = (diff - z * se).to_numpy(), (diff + z * se).to_numpy()
+    out["lift"] = (diff / p0).to_numpy()
+    out["p_value"] = 2 * stats.norm.sf(np.abs(zstat.to_numpy()))
+    if has_rev:
+        d, lo, hi, p = _welch(trt["rpu"], trt["rpu_var"], n1, c["rpu"], c["rpu_var"], n0, alpha)
+        out["rpu_control"], out["rpu_treatment"] = c["rpu"].to_numpy(), trt["rpu"].to_numpy()
+        out["rpu_diff"], out["rpu_low"], out["rpu_high"], out["rpu_p"] = d.to_numpy(), lo.to_numpy(), hi.to_numpy(), p
+    if has_pre and has_rev:
+        d, lo, hi, p = _welch(trt["cup"], trt["cup_var"], n1, c["cup"], c["cup_var"], n0, alpha)
+        out["cuped_diff"], out["cuped_low"], out["cuped_high"], out["cuped_p"] = (
+            d.to_numpy(), lo.to_numpy(), hi.to_numpy(), p)
+        var_y = e.groupby("experiment_id")["y"].var()
+        var_c = e.groupby("experiment_id")["y_cuped"].var()
+        out["variance_reduction"] = (1 - var_c / var_y).reindex(out["experiment_id"]).to_numpy()
+    planned = planned or {}
+    out["planned_per_arm"] = [planned.get(x, sample_size(b, mde_relative, alpha, power, relative=True)
+                                          if 0 < b < 1 else np.nan)
+                              for x, b in zip(out["experiment_id"], out["conv_control"])]  # one per experiment
+    out["significant"] = out["p_value"] < alpha
+    small = np.minimum(out["n_control"], out["n_treatment"]) < out["planned_per_arm"]
+    srm = out["srm_p"] < srm_p
+    out["warning"] = np.select(
+        [srm, small],
+        ["sample-ratio mismatch: the arms are not the planned split; fix the assignment, do not read",
+         "read before the planned size: " + (np.minimum(out["n_control"], out["n_treatment"]) / out["planned_per_arm"])
+         .map("{:.0%}".format) + " of it; do not stop on this p-value (peeking)"],
+        default="")
+    out["verdict"] = np.select([srm, small, out["significant"] & (out["diff"] > 0), out["significant"]],
+                               ["invalid (SRM)", "too early", "treatment wins", "treatment loses"],
+                               default="no detectable difference")
+    return out
+
+
+@dataclass
+class AbResult:
+    readout: pd.DataFrame | None
+    note: str | None = None
+    alerts: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def view(self) -> pd.DataFrame:
+        if self.readout is None:
+            return pd.DataFrame({"note": [self.note]})
+        r = self.readout
+        cols = ["experiment_id", "n_control", "n_treatment", "srm_p", "conv_control", "conv_treatment", "diff",
+                "diff_low", "diff_high", "p_value", "planned_per_arm", "verdict"]
+        return _pretty(r[[c for c in cols if c in r.columns]], count=("n_control", "n_treatment", "planned_per_arm"),
+                       pct=("conv_control", "conv_treatment"), pp=("diff", "diff_low", "diff_high"),
+                       pval=("srm_p", "p_value")).set_index("experiment_id")
+
+    @property
+    def significant(self) -> int:
+        """Experiments with a significant conversion difference (and valid, full size)."""
+        if self.readout is None:
+            return float("nan")
+        return int(self.readout["verdict"].isin(["treatment wins", "treatment loses"]).sum())
+
+    @property
+    def warnings(self) -> int:
+        return 0 if self.readout is None else int((self.readout["warning"] != "").sum())
+
+    @property
+    def revenue_view(self) -> pd.DataFrame:
+        if self.readout is None:
+            return pd.DataFrame({"note": [self.note]})
+        cols = ["experiment_id", "rpu_control", "rpu_treatment", "rpu_diff", "rpu_low", "rpu_high", "rpu_p",
+                "cuped_diff", "cuped_low", "cuped_high", "cuped_p", "variance_reduction", "warning"]
+        return _pretty(self.readout[[c for c in cols if c in self.readout.columns]],
+                       dec=("rpu_control", "rpu_treatment", "rpu_diff", "rpu_low", "rpu_high", "cuped_diff",
+                            "cuped_low", "cuped_high"), pval=("rpu_p", "cuped_p"),
+                       pct=("variance_reduction",)).set_index("experiment_id")
+
+
+def ab_report(data, *, record=None) -> AbResult:
+    """A/B readout of the experiments assigned in the loaded window (up to the report month's end);
+    a note when the table is missing or holds no experiment in the window."""
+    cfg = _settings(data)
+    if not data.has("experiments"):
+        return AbResult(None, _skip(record, "A/B tests", data.missing_note("experiments") or "no experiments table"))
+    exp = data["experiments"]
+    if len(exp) == 0:
+        return AbResult(None, _skip(record, "A/B tests", "no experiment was running in the loaded window"))
+    r = ab_readout(exp, alpha=cfg["ab_alpha"], power=cfg["ab_power"], mde_relative=cfg["ab_mde_relative"],
+                   srm_p=cfg["srm_p"])
+    al = r.loc[r["warning"] != ""]
+    alerts = pd.DataFrame({"severity": np.where(al["verdict"] == "invalid (SRM)", "high", "low"),
+                           "subject": al["experiment_id"], "message": al["warning"]})
+    return AbResult(r, None, alerts)
+
+
+# == 4. Funnel ==========================================================================================
+def funnel_table(traffic: pd.DataFrame, orders: pd.DataFrame, *, start, end, by=("channel", "device")) -> pd.DataFrame:
+    """Funnel counts and step rates between ``start`` and ``end`` (exclusive) by ``by``.
+
+    Steps (traffic table, unique visitors per day): visitors -> product_views -> add_to_cart ->
+    checkouts, then paid orders from ``orders`` (by order date, paid_mask). Step rate = step /
+    previous step; overall conversion = paid / visitors. Returns one row per group with the counts,
+    ``rate_<step>`` for each step after visitors, and ``conversion``.
+    """
+    by = [b for b in by if b in traffic.columns]
+    start, end = pd.Timestamp(start), pd.Timestamp(end)
+    t = traffic.loc[(traffic["date"] >= start) & (traffic["date"] < end)]
+    steps = [s for s in FUNNEL_STEPS[:-1] if s in t.columns]
+    counts = t.groupby(by, observed=True)[steps].sum().astype("float64") if by else t[steps].sum().to_frame().T
+    o = orders.loc[paid_mask(orders) & (orders["order_ts"] >= start) & (orders["order_ts"] < end)]
+    okeys = [b for b in by if b in o.columns]
+    if okeys == by and by:
+        paid = o.groupby(by, observed=True).size().astype("float64")
+        counts["paid_orders"] = paid.reindex(counts.index).fillna(0.0)
+    elif not by:
+        counts["paid_orders"] = float(len(o))
+    prev = "visitors"
+    for s in steps[1:] + (["paid_orders"] if "paid_orders" in counts.columns else []):
+        counts[f"rate_{s}"] = counts[s] / counts[prev].where(counts[prev] > 0)
+        prev = s
+    if "paid_orders" in counts.columns:
+        counts["conversion"] = counts["paid_orders"] / counts["visitors"].where(counts["visitors"] > 0)
+    return counts.reset_index() if by else counts.reset_index(drop=True)
+
+
+def funnel_leaks(this: pd.DataFrame, previous: pd.DataFrame, *, by=("channel",)) -> pd.DataFrame:
+    """Where each group's funnel leaks most and how each step moved against the previous period.
+
+    For each group: the step with the lowest step rate (the biggest leak, share of visitors lost
+    there), and the step whose rate fell most against ``previous`` (in points), with the change in
+    overall conversion.
+    """
+    by = list(by)
+    rates = [c for c in this.columns if c.startswith("rate_")]
+    a = this.set_index(by)[rates + ["conversion", "visitors"]]
+    b = previous.set_index(by)[rates + ["conversion"]].reindex(a.index)
+    worst = a[rates].idxmin(axis=1).str.removeprefix("rate_")
+    delta = a[rates] - b[rates]
+    fell = delta.idxmin(axis=1).str.removeprefix("rate_")
+    out = pd.DataFrame({"visitors": a["visitors"], "conversion": a["conversion"],
+                        "conversion_prev": b["conversion"], "conversion_change_pp": (a["conversion"] - b["conversion"]),
+                        "biggest_leak": worst, "leak_step_rate": a[rates].min(axis=1),
+                        "step_fell_most": fell, "step_change_pp": delta.min(axis=1)})
+    return out.reset_index()
+
+
+def funnel_gaps(table: pd.DataFrame, shop: pd.DataFrame, *, by=("channel", "device"), top: int = 10) -> pd.DataFrame:
+    """Where the funnel leaks most: each group's step rates against the shop's, as paid orders lost.
+
+    For a group g and step s: gap = shop rate(s) - rate_g(s) (points; positive = g leaks more);
+    lost orders = visitors of g entering s x gap x g's conversion from s to paid (paid / step s
+    count), i.e. the paid orders g would have had with the shop's rate at that one step. Returns the
+    ``top`` (group, step) pairs by lost orders: step, rate, shop_rate, gap_pp, lost_orders.
+    """
+    by = [b for b in by if b in table.columns]
+    steps = [s for s in FUNNEL_STEPS if s in table.columns]
+    frames = []
+    for i in range(1, len(steps)):  # four steps
+        s, prev = steps[i], steps[i - 1]
+        rate = table[f"rate_{s}"]
+        shop_rate = float(shop[f"rate_{s}"].iloc[0])
+        downstream = table["paid_orders"] / table[s].where(table[s] > 0)
+        f = table[by].copy()
+        f["step"] = f"{prev} -> {s}"
+        f["entering"] = table[prev]
+        f["rate"], f["shop_rate"] = rate, shop_rate
+        f["gap_pp"] = shop_rate - rate
+        f["lost_orders"] = table[prev] * f["gap_pp"] * downstream.fillna(1.0)
+        frames.append(f)
+    out = pd.concat(frames, ignore_index=True)
+    return out.nlargest(top, "lost_orders").reset_index(drop=True)
+
+
+@dataclass
+class FunnelResult:
+    month: pd.DataFrame | None = None  #: by channel and device
+    previous: pd.DataFrame | None = None
+    by_channel: pd.DataFrame | None = None
+    by_device: pd.DataFrame | None = None
+    shop: pd.DataFrame | None = None
+    shop_previous: pd.DataFrame | None = None
+    leaks: pd.DataFrame | None = None
+    gaps: pd.DataFrame | None = None
+    note: str | None = None
+
+    def _view(self, frame):
+        if frame is None:
+            return pd.DataFrame({"note": [self.note]})
+        rates = [c for c in frame.columns if c.startswith("rate_") or c == "conversion"]
+        return _pretty(frame, pct=rates, count=[s for s in FUNNEL_STEPS if s in frame.columns])
+
+    @property
+    def channel_view(self) -> pd.DataFrame:
+        return self._view(self.by_channel)
+
+    @property
+    def device_view(self) -> pd.DataFrame:
+        return self._view(self.by_device)
+
+    @property
+    def gap_view(self) -> pd.DataFrame:
+        if self.gaps is None:
+            return pd.DataFrame({"note": [self.note]})
+        return _pretty(self.gaps, pct=("rate", "shop_rate"), pp=("gap_pp",), count=("entering",), dec=("lost_orders",))
+
+    @property
+    def leak_view(self) -> pd.DataFrame:
+        if self.leaks is None:
+            return pd.DataFrame({"note": [self.note]})
+        return _pretty(self.leaks, pct=("conversion", "conversion_prev", "leak_step_rate"),
+                       pp=("conversion_change_pp", "step_change_pp"), count=("visitors",)).set_index("channel")
+
+    @property
+    def worst_change(self) -> float:
+        """The largest relative fall of a channel's conversion against the previous month (negative)."""
+        if self.leaks is None:
+            return float("nan")
+        return float((self.leaks["conversion"] / self.leaks["conversion_prev"] - 1).min())
+
+
+def funnel_report(data, *, record=None) -> FunnelResult:
+    """Funnel of the report month against the previous month by channel, by device and by both."""
+    if not data.has("traffic"):
+        return FunnelResult(note=_skip(record, "Funnel", data.missing_note("traffic") or "no traffic table"))
+    t, o = data["traffic"], data["orders"]
+    start, end = _month_bounds(data.month)
+    pstart = start - pd.offsets.MonthBegin(1)
+    by = tuple(c for c in ("channel", "device") if c in t.columns and c in o.columns)
+    res = FunnelResult()
+    res.month = funnel_table(t, o, start=start, end=end, by=by)
+    res.previous = funnel_table(t, o, start=pstart, end=start, by=by)
+    res.by_channel = funnel_table(t, o, start=start, end=end, by=("channel",))
+    prev_ch = funnel_table(t, o, start=pstart, end=start, by=("channel",))
+    res.shop = funnel_table(t, o, start=start, end=end, by=())
+    res.shop_previous = funnel_table(t, o, start=pstart, end=start, by=())
+    if "device" in by:
+        res.by_device = funnel_table(t, o, start=start, end=end, by=("device",))
+    res.gaps = funnel_gaps(res.month, res.shop, by=by)
+    res.leaks = funnel_leaks(res.by_channel, prev_ch, by=("channel",)).sort_values("conversion_change_pp")
+    return res
+
+
+def plot_funnel(result: FunnelResult, *, ax=None):
+    """Bars of the shop's funnel this month and the previous month, each step as a share of
+    visitors, with the step rate written on each bar."""
+    import matplotlib.pyplot as plt
+    from . import charts
+    ax = ax if ax is not None else plt.gca()
+    if result.shop is None:
+        return _note_ax(ax, result.note or "no funnel")
+    steps = [s for s in FUNNEL_STEPS if s in result.shop.columns]
+    cur = result.shop[steps].iloc[0] / result.shop["visitors"].iloc[0]
+    prev = result.shop_previous[steps].iloc[0] / result.shop_previous["visitors"].iloc[0]
+    x = np.arange(len(steps))
+    ax.bar(x - 0.2, prev, 0.4, color="#bbbbbb", label="previous month")
+    ax.bar(x + 0.2, cur, 0.4, color="#4c72b0", label="this month")
+    for i, s in enumerate(steps):
+        ax.text(x[i] + 0.2, cur[s], f"{cur[s]:.1%}", ha="center", va="bottom", fontsize=8)
+    ax.set_yscale("log")
+    ax.set_xticks(x, [s.replace("_", " ") for s in steps])
+    ax.set_ylabel("share of visitors (log scale)")
+    charts.format_pct_axis(ax)
+    ax.legend()
+    ax.set_title("Funnel 漏斗: share of visitors reaching each step")
+    return ax
+
+
+# == 5. Attribution =====================================================================================
+def attribution_paths(touchpoints: pd.DataFrame, orders: pd.DataFrame, *, start, end,
+                      lookback_days: int = 30) -> pd.DataFrame:
+    """Customer journeys (paths) of a period, one row per touchpoint with ``path_id``, ``step`` and
+    ``n_steps``, ``converted`` and the order's ``value``.
+
+    A touchpoint belongs to the first paid order of its customer placed after it within
+    ``lookback_days`` (pd.merge_asof, forward). Paths ending in a paid order placed in [start,
+    end) convert; touchpoints in the period that no order followed form one non-converting path per
+    customer. Required: touchpoints customer_id, ts, channel; orders customer_id, order_ts, paid_amount.
+    """
+    _require(touchpoints, "touchpoints", ["customer_id", "ts", "channel"])
+    start, end = pd.Timestamp(start), pd.Timestamp(end)
+    lo = start - lookback_days * DAY
+    tp = touchpoints.loc[(touchpoints["ts"] >= lo) & (touchpoints["ts"] < end) & touchpoints["customer_id"].notna(),
+                         ["customer_id", "ts", "channel"]].sort_values("ts", kind="stable")
+    o = orders.loc[paid_mask(orders) & orders["customer_id"].notna() & (orders["order_ts"] >= lo)
+                   & (orders["order_ts"] < end + lookback_days * DAY), ["order_id", "customer_id", "order_ts", "paid_amount"]]
+    o = o.sort_values("order_ts", kind="stable")
+    m = pd.merge_asof(tp, o.rename(columns={"order_ts": "ots"}), left_on="ts", right_on="ots", by="customer_id",
+                      direction="forward", tolerance=pd.Timedelta(days=lookback_days))
+    conv = m["order_id"].notna()
+    in_period = conv & (m["ots"] >= start) & (m["ots"] < end)
+    nonconv = ~conv & (m["ts"] >= start)
+    m = m.loc[in_period | nonconv].copy()
+    m["converted"] = m["order_id"].notna()
+    m["path_id"] = np.where(m["converted"], "o:" + m["order_id"].astype(str), "c:" + m["customer_id"].astype(str))
+    m["value"] = m["paid_amount"].fillna(0.0)
+    m = m.sort_values(["path_id", "ts"], kind="stable")
+    m["step"] = m.groupby("path_id").cumcount()
+    m["n_steps"] = m.groupby("path_id")["step"].transform("size")
+    return m[["path_id", "customer_id", "ts", "channel", "step", "n_steps", "converted", "value"]].reset_index(drop=True)
+
+
+def rule_based_attribution(paths: pd.DataFrame, *, weights=(0.4, 0.2, 0.4)) -> pd.DataFrame:
+    """Conversions and revenue credited to each channel by first touch, last touch, linear and
+    position-based (U-shaped) rules, over converting paths (002 part 05, 归因模型).
+
+    Position-based: a one-touch path gives 100% to it; two touches 50/50; longer paths give
+    ``weights[0]`` to the first, ``weights[2]`` to the last and ``weights[1]`` spread evenly over
+    the middle. Returns one row per channel and model: conversions, revenue.
+    """
+    p = paths.loc[paths["converted"]]
+    n, s = p["n_steps"].to_numpy(), p["step"].to_numpy()
+    first = (s == 0).astype(float)
+    last = (s == n - 1).astype(float)
+    linear = 1.0 / n
+    w0, w1, w2 = weights
+    mid = np.where(n > 2, w1 / np.maximum(n - 2, 1), 0.0)
+    pos = np.select([n == 1, n == 2, s == 0, s == n - 1], [1.0, 0.5, w0, w2], default=mid)
+    frames = []
+    for model, w in (("first_touch", first), ("last_touch", last), ("linear", linear), ("position_based", pos)):
+        g = pd.DataFrame({"channel": p["channel"].to_numpy(), "c": w, "r": w * p["value"].to_numpy()})
+        g = g.groupby("channel").agg(conversions=("c", "sum"), revenue=("r", "sum")).reset_index()
+        g["model"] = model
+        frames.append(g)
+    return pd.concat(frames, ignore_index=True)
+
+
+def markov_attribution(paths: pd.DataFrame) -> pd.DataFrame:
+    """Data-driven attribution: first-order Markov chain with removal effects, computed exactly.
+
+    States: start, each channel, conversion and null (absorbing). Transition probabilities are the
+    observed transition counts over all paths (converting ones end in conversion, the others in
+    null). With Q the transient block and R the block into the absorbing states, the fundamental
+    matrix N = (I - Q)^-1 gives absorption probabilities B = N R; P(conv) is B[start, conversion].
+    Removing channel c sends every transition into c to null; removal effect = 1 -
+    P_without_c(conv) / P(conv). Conversions (and revenue) are shared in proportion to the removal
+    effects. No simulation: the same paths give the same numbers every run.
+
+    Returns channel, removal_effect, share, conversions, revenue.
+    """
+    if paths.empty:
+        return pd.DataFrame(columns=["channel", "removal_effect", "share", "conversions", "revenue"])
+    channels = sorted(paths["channel"].astype(str).unique())
+    idx = {c: i + 1 for i, c in enumerate(channels)}
+    k = len(channels)
+    START, CONV, NULL = 0, k + 1, k + 2
+    st = paths["channel"].astype(str).map(idx).to_numpy()
+    s, n = paths["step"].to_numpy(), paths["n_steps"].to_numpy()
+    frm = np.where(s == 0, START, np.r_[START, st[:-1]])
+    to = st
+    ends = s == n - 1
+    end_from = st[ends]
+    end_to = np.where(paths["converted"].to_numpy()[ends], CONV, NULL)
+    frm = np.r_[frm, end_from]
+    to = np.r_[to, end_to]
+    size = k + 3
+    counts = np.zeros((size, size))
+    np.add.at(counts, (frm, to), 1.0)
+    rows = counts.sum(axis=1, keepdims=True)
+    P = np.divide(counts, rows, out=np.zeros_like(counts), where=rows > 0)
+    P[CONV, CONV] = P[NULL, NULL] = 1.0
+
+    def p_conv(P):
+        Q = P[:CONV, :CONV]
+        R = P[:CONV, CONV:]
+        B = np.linalg.solve(np.eye(CONV) - Q, R)
+        return B[START, 0]
+    base = p_conv(P)
+    effects = []
+    for c in range(1, k + 1):  # one small linear solve per channel
+        Pr = P.copy()
+        Pr[:, NULL] += Pr[:, c]
+        Pr[:, c] = 0.0
+        Pr[c, :] = 0.0
+        Pr[c, NULL] = 1.0
+        effects.append(1 - p_conv(Pr) / base if base > 0 else 0.0)
+    eff = np.array(effects)
+    share = eff / eff.sum() if eff.sum() > 0 else np.zeros(k)
+    conv = paths.loc[paths["converted"]].drop_duplicates("path_id")
+    return pd.DataFrame({"channel": channels, "removal_effect": eff, "share": share,
+                         "conversions": share * len(conv), "revenue": share * conv["value"].sum()})
+
+
+def attribution_table(paths: pd.DataFrame, *, weights=(0.4, 0.2, 0.4)) -> pd.DataFrame:
+    """One row per channel, the revenue credited by each model (first_touch, last_touch, linear,
+    position_based, markov) and each model's share of conversions; sorted by the Markov revenue."""
+    rb = rule_based_attribution(paths, weights=weights)
+    mk = markov_attribution(paths).assign(model="markov")
+    allm = pd.concat([rb, mk[["channel", "conversions", "revenue", "model"]]], ignore_index=True)
+    rev = allm.pivot_table(index="channel", columns="model", values="revenue", aggfunc="sum").fillna(0.0)
+    conv = allm.pivot_table(index="channel", columns="model", values="conversions", aggfunc="sum").fillna(0.0)
+    order = ["first_touch", "last_touch", "linear", "position_based", "markov"]
+    rev = rev.reindex(columns=order, fill_value=0.0)
+    share = (conv / conv.sum()).reindex(columns=order, fill_value=0.0).add_prefix("share_")
+    out = pd.concat([rev, share], axis=1)
+    out["markov_removal_effect"] = mk.set_index("channel")["removal_effect"].reindex(out.index)
+    out["last_vs_markov"] = out["share_last_touch"] - out["share_markov"]
+    return out.sort_values("markov", ascending=False).reset_index()
+
+
+@dataclass
+class AttributionResult:
+    paths: pd.DataFrame | None = None
+    table: pd.DataFrame | None = None
+    conversions: int = 0
+    note: str | None = None
+
+    @property
+    def view(self) -> pd.DataFrame:
+        if self.table is None:
+            return pd.DataFrame({"note": [self.note]})
+        t = self.table
+        return _pretty(t, money=("first_touch", "last_touch", "linear", "position_based", "markov"),
+                       pct=[c for c in t.columns if c.startswith("share_")] + ["markov_removal_effect"],
+                       pp=("last_vs_markov",)).set_index("channel")
+
+    @property
+    def max_gap(self) -> float:
+        """Largest absolute gap between a channel's last-touch and Markov shares."""
+        return float("nan") if self.table is None else float(self.table["last_vs_markov"].abs().max())
+
+    @property
+    def action_list(self) -> pd.DataFrame:
+        return pd.DataFrame() if self.table is None else self.table.round(4)
+
+
+def attribution_report(data, *, record=None) -> AttributionResult:
+    """Attribution of the report month's paid orders to the touchpoints before them."""
+    cfg = _settings(data)
+    if not data.has("touchpoints") or "customer_id" not in data["orders"].columns:
+        return AttributionResult(note=_skip(record, "Attribution", data.missing_note(
+            "touchpoints", columns={"orders": ["customer_id"]}) or "no touchpoints"))
+    start, end = _month_bounds(data.month)
+    paths = attribution_paths(data["touchpoints"], data["orders"], start=start, end=end,
+                              lookback_days=cfg["attribution_lookback_days"])
+    n = int(paths.loc[paths["converted"], "path_id"].nunique())
+    if n == 0:
+        return AttributionResult(paths, None, 0, _skip(record, "Attribution", "no paid order of the month follows a touchpoint"))
+    return AttributionResult(paths, attribution_table(paths, weights=tuple(cfg["position_weights"])), n)
+
+
+def plot_attribution(result: AttributionResult, *, ax=None):
+    """Grouped bars: share of conversions credited to each channel by each model."""
+    import matplotlib.pyplot as plt
+    from . import charts
+    ax = ax if ax is not None else plt.gca()
+    if result.table is None:
+        return _note_ax(ax, result.note or "no attribution")
+    t = result.table.set_index("channel")[[c for c in result.table.columns if c.startswith("share_")]]
+    t.columns = [c.removeprefix("share_").replace("_", " ") for c in t.columns]
+    t.plot.bar(ax=ax, width=0.8, colormap="tab10")
+    charts.format_pct_axis(ax)
+    ax.set_xlabel("")
+    ax.tick_params(axis="x", rotation=0)
+    ax.set_title("Share of the month's conversions credited to each channel, by model 归因")
+    return ax
+
+
+# == 6. Review table =======================================================================================
+def _period_figures(data, lo, hi) -> pd.DataFrame:
+    """GMV = visitors x conversion x AOV per channel and for the shop, between lo and hi."""
+    k = data.derived("daily_kpis")
+    k = k.loc[(k["date"] >= lo) & (k["date"] < hi)]
+    cols = [c for c in ("visitors", "paid_orders", "gmv") if c in k.columns]
+    ch = k.groupby("channel")[cols].sum()
+    ch.loc["shop"] = ch.sum()
+    if "visitors" not in ch.columns:
+        ch["visitors"] = np.nan
+    ch["conversion"] = ch["paid_orders"] / ch["visitors"].where(ch["visitors"] > 0)
+    ch["aov"] = ch["gmv"] / ch["paid_orders"].where(ch["paid_orders"] > 0)
+    return ch
+
+
+def gmv_drivers(current: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFrame:
+    """Exact split of each row's GMV change into visitors, conversion and AOV (log decomposition).
+
+    With GMV = V x C x A: ln(G1/G0) = ln(V1/V0) + ln(C1/C0) + ln(A1/A0), and factor f contributes
+    (G1 - G0) x ln(f1/f0) / ln(G1/G0); the three contributions add up to G1 - G0 exactly. Both
+    frames need gmv, visitors, conversion and aov on the same index. NaN where GMV did not change
+    or a factor is missing.
+    """
+    with np.errstate(all="ignore"):
+        lg = np.log(current["gmv"] / previous["gmv"])
+        parts = pd.DataFrame({f: np.log(current[f] / previous[f]) for f in ("visitors", "conversion", "aov")})
+    dg = current["gmv"] - previous["gmv"]
+    return parts.div(lg.where(lg != 0), axis=0).mul(dg, axis=0)
+
+
+def _other_drivers(data, lo, hi, plo, scopes) -> dict:
+    """Short explanations per scope (shop and channels): for conversion, the funnel step whose rate
+    moved most; for visitors, the device that added or lost most; for AOV, the list value and the
+    discount per paid order; for paid orders, visitors vs conversion (log split)."""
+    out: dict[str, pd.Series] = {}
+    if not data.has("traffic"):
+        return out
+    t, o = data["traffic"], data["orders"]
+    steps = [s for s in FUNNEL_STEPS[1:-1] if s in t.columns]
+    frames = {}
+    for name, (a, b) in {"cur": (lo, hi), "prev": (plo, lo)}.items():  # two periods
+        ch = funnel_table(t, o, start=a, end=b, by=("channel",)).set_index("channel")
+        shop = funnel_table(t, o, start=a, end=b, by=()).set_index(pd.Index(["shop"]))
+        frames[name] = pd.concat([ch, shop])
+    rates = [c for c in frames["cur"].columns if c.startswith("rate_")]
+    if rates:
+        delta = (frames["cur"][rates] - frames["prev"][rates].reindex(frames["cur"].index))
+        step = delta.abs().idxmax(axis=1)
+        out["conversion"] = pd.Series([f"step to {st.removeprefix('rate_').replace('_', ' ')} {delta.loc[i, st] * 100:+.1f} pp"
+                                       if isinstance(st, str) else "" for i, st in step.items()], index=delta.index)
+    if "device" in t.columns:
+        def by_device(a, b):
+            x = t.loc[(t["date"] >= a) & (t["date"] < b)]
+            g = x.groupby(["channel", "device"], observed=True)["visitors"].sum().unstack(fill_value=0)
+            g.loc["shop"] = g.sum()
+            return g
+        d = by_device(lo, hi).subtract(by_device(plo, lo), fill_value=0)
+        top = d.abs().idxmax(axis=1)
+        out["visitors"] = pd.Series([f"{dev} visitors {d.loc[i, dev]:+,.0f}" for i, dev in top.items()], index=d.index)
+    if {"gross_amount", "discount_amount", "channel"} <= set(o.columns):
+        def per_order(a, b):
+            x = o.loc[paid_mask(o) & (o["order_ts"] >= a) & (o["order_ts"] < b)]
+            g = x.groupby("channel", observed=True)[["gross_amount", "discount_amount"]].mean()
+            g.loc["shop"] = x[["gross_amount", "discount_amount"]].mean()
+            return g
+        g1, g0 = per_order(lo, hi), per_order(plo, lo)
+        dg = g1 - g0.reindex(g1.index)
+        out["aov"] = ("list value per order " + dg["gross_amount"].map("{:+,.0f}".format) + ", discount per order "
+                      + dg["discount_amount"].map("{:+,.0f}".format))
+    f0, f1 = frames["prev"].reindex(frames["cur"].index), frames["cur"]
+    with np.errstate(all="ignore"):
+        lv = np.log(f1["visitors"] / f0["visitors"])
+        lc = np.log(f1["conversion"] / f0["conversion"])
+    out["paid_orders"] = pd.Series(np.where(lv.abs() >= lc.abs(), "more/fewer visitors", "conversion"),
+                                   index=f1.index)
+    out["paid_orders"] = "driven by " + out["paid_orders"].str.replace(
+        "more/fewer visitors", "visitors").astype(str) + (" (visitors " + (lv.map("{:+.1%}".format)) + ", conversion "
+                                                          + lc.map("{:+.1%}".format) + " in log terms)")
+    return out
+
+
+def review_table(data, *, period: str = "month", top: int = 8) -> pd.DataFrame:
+    """The figures that moved most (复盘表), with their driver.
+
+    ``period="month"``: the report month against the previous month; ``"week"``: the last full
+    week (Mon-Sun) of the report month against the week before. For the shop and each channel,
+    GMV, visitors, conversion, AOV and paid orders are compared; GMV's change is split exactly into
+    the contributions of visitors, conversion and AOV (log decomposition: ln(G1/G0) = ln(V1/V0) +
+    ln(C1/C0) + ln(A1/A0), each share x (G1 - G0)), and the largest names the driver ("why");
+    the other figures get a short reason when traffic allows (see :func:`_other_drivers`).
+    Rows are ranked by the size of the move (GMV in yuan; the others by their relative change
+    weighted by the channel's GMV share) and the ``top`` ups and ``top`` downs are returned.
+    """
+    start, end = _month_bounds(data.month)
+    if period == "week":
+        last_day = end - DAY
+        hi = last_day - ((last_day.day_of_week + 1) % 7) * DAY + DAY
+        lo, plo = hi - 7 * DAY, hi - 14 * DAY
+        label = f"week {lo:%m-%d}..{hi - DAY:%m-%d} vs previous"
+    else:
+        lo, hi, plo = start, end, start - pd.offsets.MonthBegin(1)
+        label = f"{data.month} vs {plo:%Y-%m}"
+    cur, prev = _period_figures(data, lo, hi), _period_figures(data, plo, lo)
+    why_other = _other_drivers(data, lo, hi, plo, cur.index)
+    prev = prev.reindex(cur.index)
+    contrib = gmv_drivers(cur, prev)
+    driver = contrib.abs().idxmax(axis=1, skipna=True) if contrib.notna().any().any() else pd.Series("", index=cur.index)
+    weight = cur["gmv"] / cur.loc["shop", "gmv"] if cur.loc["shop", "gmv"] else 1.0
+    rows = []
+    for metric in ("gmv", "visitors", "conversion", "aov", "paid_orders"):  # five figures
+        if cur[metric].isna().all():
+            continue
+        ch = cur[metric] - prev[metric]
+        rel = cur[metric] / prev[metric] - 1
+        r = pd.DataFrame({"scope": cur.index, "metric": metric, "this": cur[metric].to_numpy(),
+                          "previous": prev[metric].to_numpy(), "change": ch.to_numpy(), "change_pct": rel.to_numpy()})
+        if metric == "gmv":
+            r["size"] = ch.abs().to_numpy() / max(abs(cur.loc["shop", "gmv"]), 1.0)
+            why = [", ".join(f"{f} {contrib.loc[s, f]:+,.0f}" for f in contrib.columns if pd.notna(contrib.loc[s, f]))
+                   for s in cur.index]  # a handful of channels
+            r["why"] = [f"driven by {driver.get(s, '')}: {w}" if w else "" for s, w in zip(cur.index, why)]
+        else:
+            r["size"] = (rel.abs() * (weight if isinstance(weight, float) else weight.reindex(cur.index))).to_numpy()
+            r["why"] = why_other[metric].reindex(cur.index).fillna("").to_numpy() if metric in why_other else ""
+        rows.append(r)
+    t = pd.concat(rows, ignore_index=True).dropna(subset=["change"])
+    t = t.loc[np.isfinite(t["size"])]
+    t["direction"] = np.where(t["change"] >= 0, "up", "down")
+    t["period"] = label
+    ups = t.loc[t["direction"] == "up"].nlargest(top, "size")
+    downs = t.loc[t["direction"] == "down"].nlargest(top, "size")
+    out = pd.concat([ups, downs], ignore_index=True)
+    return out[["period", "direction", "scope", "metric", "this", "previous", "change", "change_pct", "why"]]
+
+
+def review_view(table: pd.DataFrame) -> pd.DataFrame:
+    """The review table formatted for reading: values by metric (money, counts, shares), changes
+    in percent (points for conversion)."""
+    out = table.copy()
+    money = out["metric"].isin(["gmv", "aov"])
+    share = out["metric"] == "conversion"
+
+    def value(v, m):
+        if pd.isna(v):
+            return ""
+        return f"¥{v:,.0f}" if m in ("gmv", "aov") else (f"{v:.2%}" if m == "conversion" else f"{v:,.0f}")
+    out["this"] = [value(v, m) for v, m in zip(table["this"], table["metric"])]  # a short table
+    out["previous"] = [value(v, m) for v, m in zip(table["previous"], table["metric"])]
+    out["change"] = np.where(share, (table["change"] * 100).map("{:+.2f} pp".format),
+                             np.where(money, table["change"].map("{:+,.0f}".format), table["change"].map("{:+,.0f}".format)))
+    out["change_pct"] = table["change_pct"].map("{:+.1%}".format)
+    return out.drop(columns=["period"]).set_index(["direction", "scope", "metric"])
+
+
+def plot_review(table: pd.DataFrame, *, ax=None):
+    """Horizontal bars of the relative change of each listed figure (green up, red down)."""
+    import matplotlib.pyplot as plt
+    from . import charts
+    ax = ax if ax is not None else plt.gca()
+    if table.empty:
+        return _note_ax(ax, "nothing moved")
+    t = table.assign(label=table["scope"] + " · " + table["metric"]).sort_values("change_pct")
+    ax.barh(t["label"], t["change_pct"], color=np.where(t["change_pct"] >= 0, "#2e8b57", "#c0392b"))
+    charts.format_pct_axis(ax, axis="x")
+    ax.axvline(0, color="#555555", lw=0.8)
+    ax.set_title("Figures that moved most (relative change) 变化最大的指标")
+    return ax
+
+
+# == exercises =============================================================================================
+@exercise("06.month_conversion", "Shop-wide conversion of the report month: paid orders / visitors")
+def _ex_month_conversion(data) -> float:
+    start, end = _month_bounds(data.month)
+    k = data.derived("daily_kpis")
+    k = k.loc[(k["date"] >= start) & (k["date"] < end)]
+    return k["paid_orders"].sum() / k["visitors"].sum()
+
+
+@exercise("06.sample_size_3pct", "Units per arm to detect 3.0% -> 3.3% (alpha 0.05, power 0.8)", rel_tol=0.01)
+def _ex_sample_size(data) -> float:
+    return sample_size(0.03, 0.003)
