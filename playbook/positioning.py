@@ -1,0 +1,1461 @@
+"""Positioning and goals (平台定位与目标): the business model in numbers, personas and segments, the
+GMV tree with an exact split of a change into its factors, and targets with month-end pacing.
+
+Chapter 01 of the playbook; handbook 000 §1 (1.1 核心价值与商业模式, 1.2 用户画像与市场细分, 1.3
+SMART 目标), 002 parts 01-02 (目标定位, 销售目标与渠道策略: GMV targets per platform, by quarter and
+month, in step with the festival calendar) and 004's goals and market analysis.
+
+The building blocks work on plain DataFrames and are tested on hand-built tables; the
+``*_report(data)`` functions run a whole section on a loaded :class:`~playbook.loading.Dataset` and
+return a result that carries the section's tables, or a note saying which table is missing, so the
+notebook needs no ``if``.
+
+Example::
+
+    data = playbook.load("data/samples", month="2026-10")
+    model = positioning.business_report(data)
+    model.by_channel               # GMV, net sales, gross margin, share, MoM and YoY per channel
+    tree = positioning.tree_report(data)
+    tree.bridge_mom                # previous GMV, visitors, conversion, AOV contributions (exact)
+    pace = positioning.pacing_report(data, as_of="2026-10-18")
+    pace.table                     # projected month end per channel against the plan
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .exercises import exercise
+from .metrics import _refunds, paid_mask
+
+__all__ = [
+    "AGE_BANDS", "settings_table", "order_lines", "business_table", "revenue_mix", "age_band",
+    "segment_table", "category_preference", "log_mean", "lmdi", "gmv_tree", "gmv_bridge",
+    "plan_vs_actual", "month_scorecard", "channel_share_vs_plan", "weekday_index", "daily_shape",
+    "pacing", "BusinessResult", "SegmentResult", "TreeResult", "TargetResult", "PacingResult",
+    "business_report", "segment_report", "tree_report", "target_report", "pacing_report",
+    "plot_revenue_mix", "plot_category_margin", "plot_segments", "plot_preference", "plot_bridge",
+    "plot_daily_conversion", "plot_plan_vs_actual", "plot_attainment", "plot_pacing", "channel_targets",
+]
+
+DAY = pd.Timedelta(days=1)
+
+#: Age bands (年龄段) used for segments: lower bound inclusive, label.
+AGE_BANDS = [(0, "<25"), (25, "25-34"), (35, "35-44"), (45, "45-54"), (55, "55+")]
+
+_FACTOR_LABELS = {"visitors": "visitors\n访客数", "conversion": "conversion\n转化率", "aov": "AOV\n客单价",
+                  "paid_orders": "paid orders\n订单数", "channels": "channels opened\nor closed 渠道增减"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------
+
+def _require(frame: pd.DataFrame | None, table: str, columns: Iterable[str]) -> None:
+    if frame is None:
+        raise KeyError(f"table {table} is needed here")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise KeyError(f"table {table} lacks column(s) {', '.join(missing)}; "
+                       f"it has {', '.join(map(str, frame.columns))}")
+
+
+def _month_of(ts: pd.Series) -> pd.Series:
+    """``YYYY-MM`` of each timestamp (formatted once per distinct month)."""
+    m = ts.to_numpy("datetime64[ns]").astype("datetime64[M]")
+    uniq, inv = np.unique(m, return_inverse=True)
+    labels = np.array([None if np.isnat(u) else str(u)[:7] for u in uniq], dtype=object)
+    return pd.Series(labels[inv.reshape(-1)], index=ts.index, dtype="str")
+
+
+def _shift(month: str, n: int) -> str:
+    return str(pd.Period(month, "M") + n)
+
+
+def _report_month(data) -> str:
+    if getattr(data, "month", None):
+        return data.month
+    return data["orders"]["order_ts"].max().strftime("%Y-%m")
+
+
+def _settings(data) -> dict:
+    try:
+        section = data.settings["positioning"]
+    except (KeyError, TypeError):
+        section = {}
+    cfg = dict(DEFAULTS)
+    cfg.update(section.to_dict() if hasattr(section, "to_dict") else dict(section))
+    return cfg
+
+
+#: Defaults used when the settings file has no ``[positioning]`` section (same values as the file).
+DEFAULTS = {
+    "attainment_min": 1.0, "channel_share_max": 0.5, "plan_share_tolerance": 0.05,
+    "segment_months": 12, "min_segment_buyers": 30, "repurchase_target": 0.45, "weekday_weeks": 12,
+    "conversion_drop_max": 0.05, "conversion_day_min_ratio": 0.6,
+}
+
+
+def settings_table(data) -> pd.DataFrame:
+    """The chapter's thresholds (the ``[positioning]`` settings) as a two-column table."""
+    cfg = _settings(data)
+    return pd.DataFrame({"setting": list(cfg), "value": [str(v) for v in cfg.values()]})
+
+
+_ALERT_COLUMNS = ["channel", "severity", "message"]
+
+
+def _no_alerts() -> pd.DataFrame:
+    return pd.DataFrame(columns=_ALERT_COLUMNS)
+
+
+def _empty(ax, note: str | None):
+    """Write a note on an empty Axes (a section whose table is missing)."""
+    ax.text(0.5, 0.5, note or "nothing to show", ha="center", va="center", wrap=True, transform=ax.transAxes)
+    ax.set_axis_off()
+    return ax
+
+
+def _skip(record, section: str, note: str) -> str:
+    if record is not None:
+        record.skip(section, note)
+    return note
+
+
+def _ratio(num, den):
+    num = np.asarray(num, dtype="float64")
+    den = np.asarray(den, dtype="float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+
+
+def _styled(frame: pd.DataFrame, *, pct: Sequence[str] = (), money: Sequence[str] = (), count: Sequence[str] = (),
+            dec2: Sequence[str] = (), signed_pct: Sequence[str] = ()):
+    """A table formatted for reading, with Chinese headers under ``lang="zh"``."""
+    if frame is None or frame.empty:
+        return frame
+    from . import i18n
+
+    frame = i18n.localize(frame)
+    lab = i18n.column_label
+    fmt = {}
+    for cols, f in ((pct, "{:.1%}"), (money, "¥{:,.0f}"), (count, "{:,.0f}"), (dec2, "{:,.2f}"),
+                    (signed_pct, "{:+.1%}")):
+        fmt.update({lab(c): f for c in cols if lab(c) in frame.columns})
+    return frame.style.format(fmt, na_rep="–").hide(axis="index")
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. Business model in numbers
+# ---------------------------------------------------------------------------------------------
+
+def order_lines(orders: pd.DataFrame, items: pd.DataFrame | None = None,
+                products: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Paid orders spread over their lines: GMV, net sales and cost of goods per line.
+
+    Each paid order's ``paid_amount`` (goods after every discount, plus shipping) and its net sales
+    (after refunds) are spread over its lines in proportion to the line value ``qty x unit_price``,
+    so that category figures add up to the shop's GMV. The cost of goods is ``qty x unit_cost``,
+    scaled by the share of the order that was kept (net / GMV: refunded goods come back), so that
+    ``gross_profit = net_sales - cogs`` and ``gross_margin = 1 - cogs_sold / gmv``.
+    Without ``order_items`` the frame has one row per order (category ``"all"``).
+
+    Required columns: orders.order_id, order_ts, paid_amount (status, refund_amount, channel,
+    customer_id used when present); order_items.order_id, sku, qty, unit_price; products.sku,
+    category (unit_cost for the cost of goods).
+
+    Returns
+    -------
+    DataFrame
+        order_id, customer_id, channel, month, category, gmv, net_sales, cogs (NaN where no
+        unit cost is known).
+
+    Examples
+    --------
+    >>> lines = order_lines(data.orders, data.order_items, data.products)   # doctest: +SKIP
+    """
+    _require(orders, "orders", ["order_id", "order_ts", "paid_amount"])
+    paid = orders.loc[paid_mask(orders)]
+    head = pd.DataFrame({
+        "order_id": paid["order_id"],
+        "customer_id": paid["customer_id"] if "customer_id" in paid.columns else pd.Series(pd.NA, index=paid.index, dtype="str"),
+        "channel": paid["channel"].fillna("unknown") if "channel" in paid.columns else "all",
+        "month": _month_of(paid["order_ts"]), "order_gmv": paid["paid_amount"].astype("float64"),
+        "order_net": (paid["paid_amount"] - _refunds(paid)).astype("float64"),
+    })
+    if items is None:
+        return head.rename(columns={"order_gmv": "gmv", "order_net": "net_sales"}).assign(
+            category="all", cogs=np.nan)[["order_id", "customer_id", "channel", "month", "category", "gmv",
+                                          "net_sales", "cogs"]]
+    _require(items, "order_items", ["order_id", "sku", "qty", "unit_price"])
+    lines = items[["order_id", "sku", "qty", "unit_price"]].merge(head, on="order_id", how="inner")
+    qty = lines["qty"].astype("float64").to_numpy()
+    value = qty * lines["unit_price"].to_numpy(dtype="float64")
+    total = pd.Series(value, index=lines.index).groupby(lines["order_id"]).transform("sum").to_numpy()
+    n = lines.groupby("order_id")["sku"].transform("size").to_numpy()
+    share = np.where(total > 0, value / np.where(total > 0, total, 1.0), 1.0 / n)
+    lines["gmv"] = lines["order_gmv"].to_numpy() * share
+    lines["net_sales"] = lines["order_net"].to_numpy() * share
+    kept = _ratio(lines["order_net"], lines["order_gmv"])
+    kept = np.where(np.isnan(kept), 1.0, kept)
+    if products is not None and "category" in products.columns:
+        cols = ["sku", "category"] + (["unit_cost"] if "unit_cost" in products.columns else [])
+        lines = lines.merge(products[cols].drop_duplicates("sku"), on="sku", how="left")
+        lines["category"] = lines["category"].fillna("unknown")
+    else:
+        lines["category"] = "unknown"
+    if "unit_cost" in lines.columns:
+        lines["cogs"] = qty * lines["unit_cost"].to_numpy(dtype="float64") * kept
+    else:
+        lines["cogs"] = np.nan
+    return lines[["order_id", "customer_id", "channel", "month", "category", "gmv", "net_sales", "cogs"]]
+
+
+def business_table(lines: pd.DataFrame, month: str, *, by: str = "channel") -> pd.DataFrame:
+    """GMV, net sales and gross margin of ``month`` per ``by``, with the share of GMV (the revenue
+    mix, 收入结构) and the change against the previous month (环比) and the same month last year (同比).
+
+    Formula: gross_profit = net_sales - cost of goods kept; gross_margin = gross_profit / net_sales
+    (NaN where a group's unit costs are missing); share = group GMV / month GMV; mom = GMV / GMV of
+    the previous month - 1; yoy likewise against the month twelve earlier. Handbook 000 §1.1.
+
+    Parameters
+    ----------
+    lines : :func:`order_lines` output (columns month, ``by``, gmv, net_sales, cogs).
+    month : report month ``YYYY-MM``.
+    by : ``"channel"`` or ``"category"``.
+
+    Returns
+    -------
+    DataFrame
+        by, gmv, share, net_sales, gross_profit, gross_margin, gmv_prev, mom, gmv_ly, yoy, sorted by
+        GMV, with a last row ``"total"``.
+    """
+    _require(lines, "order lines", ["month", by, "gmv", "net_sales", "cogs"])
+    months = [month, _shift(month, -1), _shift(month, -12)]
+    sub = lines.loc[lines["month"].isin(months)]
+    sub = sub.assign(cost_known=sub["cogs"].notna())
+    g = (sub.groupby(["month", by], observed=True)
+         .agg(gmv=("gmv", "sum"), net_sales=("net_sales", "sum"), cogs=("cogs", "sum"),
+              known=("cost_known", "all")).reset_index())
+    wide = g.pivot(index=by, columns="month", values="gmv").reindex(columns=months)
+    this = g.loc[g["month"] == month].set_index(by)
+    out = pd.DataFrame(index=wide.index.union(this.index))
+    out["gmv"] = this["gmv"].reindex(out.index).fillna(0.0)
+    out["net_sales"] = this["net_sales"].reindex(out.index).fillna(0.0)
+    cogs = this["cogs"].reindex(out.index).where(this["known"].reindex(out.index).fillna(False).astype(bool))
+    out["gross_profit"] = out["net_sales"] - cogs
+    out["gmv_prev"] = wide[months[1]].reindex(out.index)
+    out["gmv_ly"] = wide[months[2]].reindex(out.index)
+    total = out.sum(min_count=1)
+    total["gross_profit"] = out["gross_profit"].sum(min_count=len(out)) if len(out) else np.nan
+    out = out.sort_values("gmv", ascending=False)
+    out.loc["total"] = total
+    out["share"] = _ratio(out["gmv"], total["gmv"])
+    out["gross_margin"] = _ratio(out["gross_profit"], out["net_sales"])
+    out["mom"] = _ratio(out["gmv"], out["gmv_prev"]) - 1
+    out["yoy"] = _ratio(out["gmv"], out["gmv_ly"]) - 1
+    out = out.rename_axis(by).reset_index()
+    return out[[by, "gmv", "share", "net_sales", "gross_profit", "gross_margin", "gmv_prev", "mom", "gmv_ly", "yoy"]]
+
+
+def revenue_mix(lines: pd.DataFrame, month: str, *, by: str = "channel", months: int = 13) -> pd.DataFrame:
+    """Share of GMV per ``by`` in each of the ``months`` months ending with ``month`` (收入结构).
+
+    Returns a wide DataFrame: one row per month (index ``YYYY-MM``), one column per group, rows
+    summing to 1; columns ordered by the report month's GMV.
+    """
+    wanted = [_shift(month, -i) for i in range(months - 1, -1, -1)]
+    sub = lines.loc[lines["month"].isin(wanted)]
+    wide = sub.pivot_table(index="month", columns=by, values="gmv", aggfunc="sum", fill_value=0.0, observed=True)
+    wide = wide.reindex(index=[m for m in wanted if m in wide.index])
+    if wide.empty:
+        return wide
+    order = wide.iloc[-1].sort_values(ascending=False).index
+    share = wide[order].div(wide.sum(axis=1), axis=0)
+    share.columns.name = by
+    return share
+
+
+@dataclass
+class BusinessResult:
+    """Section 1: the business model in numbers."""
+
+    month: str
+    note: str | None = None
+    kpis: pd.DataFrame | None = None        #: shop KPIs this month, previous, MoM, last year, YoY
+    by_channel: pd.DataFrame | None = None
+    by_category: pd.DataFrame | None = None
+    channel_mix: pd.DataFrame | None = None  #: month x channel GMV shares
+    category_note: str | None = None
+    top_channel: str | None = None
+    top_channel_share: float = float("nan")
+    gross_margin: float = float("nan")
+    gmv: float = float("nan")
+    net_sales: float = float("nan")
+    mom: float = float("nan")
+    yoy: float = float("nan")
+
+    @property
+    def kpi_view(self):
+        """The shop's KPIs this month, last month and a year ago, formatted per row."""
+        if self.kpis is None:
+            return self.note
+        t = self.kpis
+        styler = t.style.format("{:+.1%}", subset=["mom", "yoy"], na_rep="–")
+        cols = ["this_month", "previous_month", "last_year"]
+        for row in t.index:  # six KPIs
+            f = "{:.1%}" if "rate" in row.lower() else ("¥{:,.0f}" if any(k in row for k in ("GMV", "sales", "AOV"))
+                                                        else "{:,.0f}")
+            styler = styler.format(f, subset=pd.IndexSlice[[row], cols], na_rep="–")
+        return styler
+
+    @property
+    def channel_view(self):
+        return _styled(self.by_channel, money=["gmv", "net_sales", "gross_profit", "gmv_prev", "gmv_ly"],
+                       pct=["share", "gross_margin"], signed_pct=["mom", "yoy"])
+
+    @property
+    def category_view(self):
+        if self.by_category is None:
+            return self.category_note
+        return _styled(self.by_category, money=["gmv", "net_sales", "gross_profit", "gmv_prev", "gmv_ly"],
+                       pct=["share", "gross_margin"], signed_pct=["mom", "yoy"])
+
+
+def business_report(data, *, record=None) -> BusinessResult:
+    """Section 1 on a Dataset: shop KPIs against last month and last year (metrics.kpi_comparison),
+    GMV, net sales and gross margin by channel and category, and the channel mix over 13 months.
+    Categories and margins need order_items and products (unit_cost); without them the channel
+    table carries GMV and net sales only."""
+    from .metrics import kpi_comparison
+
+    month = _report_month(data)
+    orders = data["orders"]
+    have_items = data.has("order_items", "products")
+    lines = order_lines(orders, data["order_items"] if have_items else None,
+                        data["products"] if have_items else None)
+    res = BusinessResult(month)
+    res.kpis = kpi_comparison(orders, month)
+    res.by_channel = business_table(lines, month, by="channel")
+    res.channel_mix = revenue_mix(lines, month, by="channel")
+    if have_items:
+        res.by_category = business_table(lines, month, by="category")
+    else:
+        res.category_note = _skip(record, "Business model by category",
+                                  data.missing_note("order_items", "products") or "order_items and products are needed")
+    total = res.by_channel.iloc[-1]
+    res.gmv, res.net_sales, res.mom, res.yoy = (float(total[c]) for c in ("gmv", "net_sales", "mom", "yoy"))
+    res.gross_margin = float(total["gross_margin"])
+    top = res.by_channel.iloc[:-1]
+    if len(top) and res.gmv > 0:
+        res.top_channel = str(top.iloc[0]["channel"])
+        res.top_channel_share = float(top.iloc[0]["share"])
+    return res
+
+
+def plot_revenue_mix(mix: pd.DataFrame, *, ax=None, title: str | None = None):
+    """Stacked bars of the GMV share per channel (or category) per month."""
+    import matplotlib.pyplot as plt
+
+    from . import charts
+
+    ax = ax or plt.gca()
+    if mix is None or mix.empty:
+        return _empty(ax, "no GMV to show")
+    bottom = np.zeros(len(mix))
+    x = np.arange(len(mix))
+    for col in mix.columns:  # a handful of channels
+        vals = mix[col].to_numpy(dtype="float64")
+        ax.bar(x, vals, bottom=bottom, color=charts.channel_color(str(col)), label=str(col), width=0.8)
+        bottom += vals
+    ax.set_xticks(x, mix.index, rotation=45, ha="right")
+    charts.format_pct_axis(ax)
+    ax.set_ylim(0, 1)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    ax.set_title(title or "Revenue mix: share of GMV by channel 渠道收入结构")
+    return ax
+
+
+def plot_category_margin(result: BusinessResult, *, ax=None, title: str | None = None):
+    """Horizontal bars of GMV per category, labelled with the gross margin and YoY change (the
+    result's note when categories are unknown)."""
+    import matplotlib.pyplot as plt
+
+    from . import charts
+
+    ax = ax or plt.gca()
+    table = result.by_category
+    if table is None:
+        return _empty(ax, result.category_note)
+    body = table.loc[table.iloc[:, 0] != "total"].iloc[::-1]
+    name = table.columns[0]
+    ax.barh(body[name].astype(str), body["gmv"], color="#4C72B0")
+    top = float(body["gmv"].max()) if len(body) else 0.0
+    for i, (_, r) in enumerate(body.iterrows()):  # one bar per category
+        margin = "" if pd.isna(r["gross_margin"]) else f"margin {r['gross_margin']:.0%}"
+        yoy = "" if pd.isna(r["yoy"]) else f"YoY {r['yoy']:+.0%}"
+        ax.text(r["gmv"] + top * 0.01, i, "  ".join(t for t in (margin, yoy) if t), va="center", fontsize=9)
+    ax.set_xlim(0, top * 1.35 if top else 1)
+    charts.format_money_axis(ax, axis="x")
+    ax.set_title(title or "GMV by category, with gross margin and YoY 品类GMV与毛利率")
+    return ax
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. Personas and segments
+# ---------------------------------------------------------------------------------------------
+
+def age_band(birth_year: pd.Series, year: int) -> pd.Series:
+    """Age band (年龄段) of each customer in ``year``: <25, 25-34, 35-44, 45-54, 55+; "unknown"
+    when the birth year is missing.
+
+    >>> age_band(pd.Series([2003, 1990, None], dtype="Int64"), 2026).tolist()
+    ['<25', '25-34', 'unknown']
+    """
+    age = year - pd.to_numeric(birth_year, errors="coerce").astype("float64")
+    bins = [b for b, _ in AGE_BANDS] + [np.inf]
+    band = pd.cut(age, bins=[-np.inf] + bins[1:], right=False, labels=[lab for _, lab in AGE_BANDS])
+    return band.astype("object").where(age.notna(), "unknown").astype("str")
+
+
+def segment_table(lines: pd.DataFrame, customers: pd.DataFrame, *, by: str, min_buyers: int = 30) -> pd.DataFrame:
+    """Size and value of each segment (细分人群) of customers over the lines' period.
+
+    Per value of the customers' column ``by`` (persona, age_band, city_tier, province):
+    customers (registered), buyers (with a paid order in the period), gmv and gmv_share, aov (GMV per
+    paid order), orders_per_buyer, repurchase_rate (buyers with paid orders on two or more different
+    days / buyers, 复购率), the preferred category (the largest share of the segment's GMV) with its
+    share and its index against the shop (segment share / shop share x 100, the TGI), the
+    signature category (the highest index among categories with at least 5% of the segment's GMV:
+    what sets the segment apart) with its index, and ``small``
+    when the segment has fewer than ``min_buyers`` buyers (read its rates with care).
+    Handbook 000 §1.2, 002 part 01 (core personas).
+
+    Required columns: lines (order_lines with an ``order_day`` column added, or without: each
+    order counts as its own day) order_id, customer_id, category, gmv; customers.customer_id, ``by``.
+    """
+    _require(customers, "customers", ["customer_id", by])
+    seg = customers[["customer_id", by]].drop_duplicates("customer_id")
+    seg = seg.assign(**{by: seg[by].astype("str").fillna("unknown")})
+    size = seg.groupby(by, observed=True).size().rename("customers")
+    lines = lines.loc[lines["customer_id"].notna()].merge(seg, on="customer_id", how="inner")
+    day = lines["order_day"] if "order_day" in lines.columns else lines["order_id"]
+    orders = lines.assign(_day=day).drop_duplicates("order_id")
+    per_buyer = (orders.groupby([by, "customer_id"], observed=True)
+                 .agg(orders=("order_id", "size"), days=("_day", "nunique")).reset_index())
+    g = per_buyer.groupby(by, observed=True)
+    out = pd.DataFrame({"buyers": g.size(), "paid_orders": g["orders"].sum(),
+                        "repeaters": per_buyer["days"].ge(2).groupby(per_buyer[by], observed=True).sum()})
+    out["gmv"] = lines.groupby(by, observed=True)["gmv"].sum()
+    out = out.reindex(size.index.union(out.index)).fillna(0)
+    out.insert(0, "customers", size.reindex(out.index).fillna(0).astype("int64"))
+    out["customer_share"] = _ratio(out["customers"], out["customers"].sum())
+    out["gmv_share"] = _ratio(out["gmv"], out["gmv"].sum())
+    out["aov"] = _ratio(out["gmv"], out["paid_orders"])
+    out["orders_per_buyer"] = _ratio(out["paid_orders"], out["buyers"])
+    out["repurchase_rate"] = _ratio(out["repeaters"], out["buyers"])
+    pref = category_preference(lines, by=by)
+    if not pref.empty:
+        share = pref.pivot(index=by, columns="category", values="share")
+        index = pref.pivot(index=by, columns="category", values="index")
+        top = share.idxmax(axis=1)
+        out["top_category"] = top.reindex(out.index)
+        out["top_category_share"] = pd.Series(share.to_numpy()[np.arange(len(share)), share.columns.get_indexer(top)],
+                                              index=share.index).reindex(out.index)
+        out["top_category_index"] = pd.Series(index.to_numpy()[np.arange(len(index)), index.columns.get_indexer(top)],
+                                              index=index.index).reindex(out.index)
+        # the signature category: the most over-indexed one among those with at least 5% of the GMV
+        sig = index.where(share >= 0.05)
+        sig_cat = sig.idxmax(axis=1)
+        out["signature_category"] = sig_cat.reindex(out.index)
+        out["signature_index"] = pd.Series(index.to_numpy()[np.arange(len(index)), index.columns.get_indexer(sig_cat)],
+                                           index=index.index).reindex(out.index)
+    out["small"] = out["buyers"] < min_buyers
+    out = out.sort_values("gmv", ascending=False).rename_axis(by).reset_index()
+    for c in ("buyers", "paid_orders", "repeaters"):
+        out[c] = out[c].astype("int64")
+    return out
+
+
+def category_preference(lines: pd.DataFrame, *, by: str) -> pd.DataFrame:
+    """Share of each segment's GMV per category, and its index (TGI) against the whole shop.
+
+    Formula: share = segment GMV in the category / segment GMV; index = share / (shop GMV in the
+    category / shop GMV) x 100 (100 = like the shop, 150 = half as much again).
+
+    Returns a long DataFrame: by, category, gmv, share, index.
+    """
+    _require(lines, "order lines", [by, "category", "gmv"])
+    g = lines.groupby([by, "category"], observed=True)["gmv"].sum().rename("gmv").reset_index()
+    if g.empty:
+        return g.assign(share=[], index=[])
+    g["share"] = _ratio(g["gmv"], g.groupby(by, observed=True)["gmv"].transform("sum"))
+    shop = g.groupby("category", observed=True)["gmv"].sum()
+    shop_share = (shop / shop.sum()).reindex(g["category"]).to_numpy()
+    g["index"] = g["share"].to_numpy() / shop_share * 100
+    return g
+
+
+@dataclass
+class SegmentResult:
+    """Section 2: personas and segments over the last ``months`` months."""
+
+    month: str
+    months: int = 12
+    note: str | None = None
+    tables: dict = field(default_factory=dict)  #: dimension -> segment_table
+    preference: pd.DataFrame | None = None      #: persona x category index (TGI)
+    preference_share: pd.DataFrame | None = None  #: persona x category share of GMV
+    repurchase_rate: float = float("nan")       #: shop-wide, buyers with 2+ order days / buyers
+    member_repurchase_rate: float = float("nan")  #: the same among members (member_tier not none)
+    top_persona: str | None = None
+    top_persona_gmv_share: float = float("nan")
+
+    @property
+    def persona_table(self) -> pd.DataFrame:
+        """The persona table for the action list (empty when there are no personas)."""
+        return _rounded(self.tables.get("persona", pd.DataFrame(columns=["persona"])).drop(columns=["repeaters"], errors="ignore"))
+
+    def view(self, dimension: str):
+        """The formatted table of one dimension (persona, age_band, city_tier, province)."""
+        if dimension not in self.tables:
+            return self.note or f"no {dimension} column in customers"
+        table = self.tables[dimension]
+        if dimension == "province":
+            table = table.head(12)
+        table = table.drop(columns=["repeaters"], errors="ignore")
+        return _styled(table, count=["customers", "buyers", "paid_orders", "top_category_index", "signature_index"],
+                       money=["gmv", "aov"], pct=["customer_share", "gmv_share", "repurchase_rate",
+                                                  "top_category_share"], dec2=["orders_per_buyer"])
+
+
+def segment_report(data, *, record=None) -> SegmentResult:
+    """Section 2 on a Dataset: segment tables by persona, age band, city tier and province over the
+    last ``segment_months`` months (settings), and the persona x category preference. Needs
+    customers and orders.customer_id; the category preference needs order_items and products."""
+    cfg = _settings(data)
+    month = _report_month(data)
+    res = SegmentResult(month, months=int(cfg["segment_months"]))
+    note = data.missing_note("customers", columns={"orders": ["customer_id"]})
+    if note:
+        res.note = _skip(record, "Personas and segments", note)
+        return res
+    end = pd.Timestamp(month + "-01") + pd.offsets.MonthBegin(1)
+    start = end - pd.DateOffset(months=res.months)
+    orders = data["orders"]
+    orders = orders.loc[(orders["order_ts"] >= start) & (orders["order_ts"] < end)]
+    have_items = data.has("order_items", "products")
+    lines = order_lines(orders, data["order_items"] if have_items else None, data["products"] if have_items else None)
+    day = orders.set_index("order_id")["order_ts"].dt.normalize()
+    lines = lines.assign(order_day=day.reindex(lines["order_id"]).to_numpy())
+    customers = data["customers"].drop_duplicates("customer_id").reset_index(drop=True)
+    if "birth_year" in customers.columns:
+        customers["age_band"] = age_band(customers["birth_year"], end.year if end.month > 1 else end.year - 1)
+    # text ids -> integer codes once, so that the five segment tables group and join on integers
+    code = pd.Index(customers["customer_id"]).get_indexer(lines["customer_id"].fillna(""))
+    lines = lines.assign(customer_id=code, order_id=pd.factorize(lines["order_id"])[0]).loc[code >= 0]
+    customers = customers.assign(customer_id=np.arange(len(customers)))
+    min_buyers = int(cfg["min_segment_buyers"])
+    for dim in ("persona", "age_band", "city_tier", "province", "member_tier"):  # five dimensions
+        if dim in customers.columns and customers[dim].notna().any():
+            res.tables[dim] = segment_table(lines, customers, by=dim, min_buyers=min_buyers)
+    if not res.tables:
+        res.note = _skip(record, "Personas and segments", "customers has none of persona, birth_year, city_tier, province")
+        return res
+    first = next(iter(res.tables.values()))
+    res.repurchase_rate = float(_ratio(first["repeaters"].sum(), first["buyers"].sum()))
+    if "member_tier" in res.tables:
+        t = res.tables["member_tier"]
+        members = t.loc[~t["member_tier"].isin(["none", "unknown", "nan"])]
+        res.member_repurchase_rate = float(_ratio(members["repeaters"].sum(), members["buyers"].sum()))
+    if "persona" in res.tables:
+        t = res.tables["persona"]
+        res.top_persona = str(t.iloc[0]["persona"])
+        res.top_persona_gmv_share = float(t.iloc[0]["gmv_share"])
+        if have_items:
+            seg = customers["persona"].astype("str").fillna("unknown").to_numpy()
+            pref = category_preference(lines.assign(persona=seg[lines["customer_id"].to_numpy()]), by="persona")
+            res.preference = pref.pivot(index="persona", columns="category", values="index").reindex(t["persona"])
+            res.preference_share = pref.pivot(index="persona", columns="category", values="share").reindex(t["persona"])
+    return res
+
+
+def plot_segments(result: SegmentResult, dimension: str = "persona", *, ax=None, title: str | None = None):
+    """Customers' share against GMV share per segment (paired bars), AOV and repurchase as labels:
+    a segment whose GMV share exceeds its size share is worth more than its headcount."""
+    import matplotlib.pyplot as plt
+
+    from . import charts
+
+    ax = ax or plt.gca()
+    if dimension not in result.tables:
+        return _empty(ax, result.note or f"no {dimension} in customers")
+    table = result.tables[dimension]
+    name = table.columns[0]
+    body = table.head(10)
+    x = np.arange(len(body))
+    ax.bar(x - 0.2, body["customer_share"], width=0.4, color="#BBBBBB", label="share of customers 人数占比")
+    ax.bar(x + 0.2, body["gmv_share"], width=0.4, color="#4C72B0", label="share of GMV GMV占比")
+    for i, (_, r) in enumerate(body.iterrows()):  # at most ten segments
+        ax.text(i, max(r["customer_share"], r["gmv_share"]) + 0.005,
+                f"AOV ¥{r['aov']:,.0f}\nrepeat {r['repurchase_rate']:.0%}", ha="center", va="bottom", fontsize=8)
+    ax.set_xticks(x, body[name].astype(str), rotation=20, ha="right")
+    charts.format_pct_axis(ax)
+    ax.set_ylim(0, float(np.nanmax(body[["customer_share", "gmv_share"]].to_numpy())) * 1.3)
+    ax.legend(frameon=False, loc="upper right")
+    ax.set_title(title or f"Segments by {name}: size, GMV, AOV and repurchase")
+    return ax
+
+
+def plot_preference(result: SegmentResult, *, ax=None, title: str | None = None):
+    """Heatmap of the category index (TGI) per persona: 100 = like the shop, red above, blue below."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.gca()
+    index = result.preference
+    if index is None:
+        return _empty(ax, result.note or "category preference needs personas, order_items and products")
+    vals = index.to_numpy(dtype="float64")
+    im = ax.imshow(np.log2(np.clip(vals, 1, None) / 100), cmap="RdBu_r", vmin=-1.5, vmax=1.5, aspect="auto")
+    ax.set_xticks(np.arange(index.shape[1]), index.columns, rotation=30, ha="right")
+    ax.set_yticks(np.arange(index.shape[0]), index.index)
+    for (i, j), v in np.ndenumerate(vals):  # persona x category cells (a few dozen)
+        dark = np.isfinite(v) and abs(np.log2(max(v, 1) / 100)) > 0.9
+        ax.text(j, i, "–" if np.isnan(v) else f"{v:.0f}", ha="center", va="center", fontsize=9,
+                color="white" if dark else "black")
+    ax.grid(False)
+    ax.set_title(title or "Category preference by persona: index vs shop (100 = like the shop) 品类偏好TGI")
+    plt.colorbar(im, ax=ax, shrink=0.8, label="log2(index / 100)")
+    return ax
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. The GMV tree and its exact decomposition
+# ---------------------------------------------------------------------------------------------
+
+def log_mean(a, b):
+    """The logarithmic mean L(a, b) = (a - b) / (ln a - ln b), with L(a, a) = a.
+
+    >>> round(float(log_mean(200.0, 100.0)), 4)
+    144.2695
+    """
+    a = np.asarray(a, dtype="float64")
+    b = np.asarray(b, dtype="float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = (a - b) / (np.log(a) - np.log(b))
+    return np.where(np.isclose(a, b, rtol=1e-12, atol=0), a, out)
+
+
+def lmdi(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
+    """Split the change of a product of factors exactly into each factor's contribution (LMDI-I).
+
+    For V = x1 * x2 * ... * xk, the additive log-mean Divisia index gives each factor the
+    contribution ``C_i = L(V1, V0) * ln(x_i1 / x_i0)``, where L is the :func:`log_mean`. Because the
+    logs of the ratios add up to ln(V1 / V0), the contributions add up to V1 - V0 exactly, with no
+    residual (Ang 2005, "The LMDI approach to decomposition analysis: a practical guide").
+
+    Parameters
+    ----------
+    before, after : DataFrames with the same index and the same factor columns, all values > 0.
+
+    Returns
+    -------
+    DataFrame
+        one column per factor (its contribution), plus ``change`` = V1 - V0.
+
+    Examples
+    --------
+    >>> b = pd.DataFrame({"visitors": [1000.0], "conversion": [0.03], "aov": [300.0]})
+    >>> a = pd.DataFrame({"visitors": [1200.0], "conversion": [0.025], "aov": [330.0]})
+    >>> round(float(lmdi(b, a).drop(columns="change").sum(axis=1).iloc[0]), 6)
+    900.0
+    """
+    if list(before.columns) != list(after.columns):
+        raise ValueError("before and after need the same factor columns")
+    v0 = before.prod(axis=1)
+    v1 = after.prod(axis=1)
+    if (before.to_numpy() <= 0).any() or (after.to_numpy() <= 0).any():
+        raise ValueError("every factor must be positive in both periods for a log decomposition")
+    weight = log_mean(v1.to_numpy(), v0.to_numpy())
+    out = pd.DataFrame({c: weight * np.log(after[c].to_numpy() / before[c].to_numpy()) for c in before.columns},
+                       index=before.index)
+    out["change"] = v1 - v0
+    return out
+
+
+def gmv_tree(daily: pd.DataFrame, month: str, *, base: str) -> pd.DataFrame:
+    """The GMV tree (GMV = visitors x conversion x AOV) per channel in ``base`` and ``month``, and
+    each factor's exact contribution to the change (:func:`lmdi`).
+
+    conversion = paid orders / visitors and AOV = GMV / paid orders, so the product is GMV. Without
+    visitors (no traffic table) the tree is GMV = paid orders x AOV. A channel with nothing in one of
+    the two months cannot be split by logs: its whole change goes to ``channels``.
+    Handbook 002 part 05 (流量转化率, 客单价) and 000 §1.3.
+
+    Parameters
+    ----------
+    daily : ``data.derived("daily_kpis")`` (date, channel, paid_orders, gmv; visitors when present).
+    month, base : the month to explain and the month to compare with, ``YYYY-MM``.
+
+    Returns
+    -------
+    DataFrame
+        one row per channel and a last row ``total``: the factors in both months (suffix ``_0`` for
+        base, ``_1`` for month), gmv_0, gmv_1, change, and the contributions ``c_visitors``,
+        ``c_conversion``, ``c_aov`` (or ``c_paid_orders``, ``c_aov``) and ``c_channels``. On every row
+        the contributions add up to ``change``.
+    """
+    _require(daily, "daily_kpis", ["date", "channel", "paid_orders", "gmv"])
+    has_visitors = "visitors" in daily.columns and daily["visitors"].notna().any()
+    months = _month_of(daily["date"])
+    sub = daily.loc[months.isin([base, month])].assign(month=months)
+    cols = {"paid_orders": ("paid_orders", "sum"), "gmv": ("gmv", "sum")}
+    if has_visitors:
+        cols["visitors"] = ("visitors", "sum")
+    g = sub.groupby(["channel", "month"], observed=True).agg(**cols).reset_index()
+    p0 = g.loc[g["month"] == base].drop(columns="month").set_index("channel")
+    p1 = g.loc[g["month"] == month].drop(columns="month").set_index("channel")
+    chans = p0.index.union(p1.index)
+    p0, p1 = p0.reindex(chans).fillna(0.0), p1.reindex(chans).fillna(0.0)
+
+    def factors(p):
+        f = pd.DataFrame(index=p.index)
+        if has_visitors:
+            f["visitors"] = p["visitors"].astype("float64")
+            f["conversion"] = _ratio(p["paid_orders"], p["visitors"])
+        else:
+            f["paid_orders"] = p["paid_orders"].astype("float64")
+        f["aov"] = _ratio(p["gmv"], p["paid_orders"])
+        return f
+
+    f0, f1 = factors(p0), factors(p1)
+    names = list(f0.columns)
+    out = pd.DataFrame(index=chans)
+    for c in names:
+        out[f"{c}_0"], out[f"{c}_1"] = f0[c], f1[c]
+    out["gmv_0"], out["gmv_1"] = p0["gmv"].astype("float64"), p1["gmv"].astype("float64")
+    out["change"] = out["gmv_1"] - out["gmv_0"]
+    ok = (f0.fillna(0) > 0).all(axis=1) & (f1.fillna(0) > 0).all(axis=1) & (out["gmv_0"] > 0) & (out["gmv_1"] > 0)
+    for c in names:
+        out[f"c_{c}"] = 0.0
+    out["c_channels"] = np.where(ok, 0.0, out["change"])
+    if ok.any():
+        parts = lmdi(f0.loc[ok], f1.loc[ok])
+        # the factors' product is GMV up to rounding of the inputs: rescale to the exact change
+        scale = _ratio(out.loc[ok, "change"], parts["change"])
+        scale = np.where(np.isnan(scale), 1.0, scale)
+        for c in names:
+            out.loc[ok, f"c_{c}"] = parts[c].to_numpy() * scale
+    out = out.sort_values("gmv_1", ascending=False)
+    total = out[["gmv_0", "gmv_1", "change"] + [f"c_{c}" for c in names] + ["c_channels"]].sum()
+    p0t, p1t = p0.sum(), p1.sum()
+    f0t, f1t = factors(p0t.to_frame().T), factors(p1t.to_frame().T)
+    for c in names:
+        total[f"{c}_0"], total[f"{c}_1"] = f0t[c].iloc[0], f1t[c].iloc[0]
+    out.loc["total"] = total
+    return out.rename_axis("channel").reset_index()
+
+
+def gmv_bridge(tree: pd.DataFrame, *, start_label: str = "base GMV") -> pd.Series:
+    """The steps of a waterfall from a :func:`gmv_tree`: the base month's GMV, then the summed
+    contribution of each factor over all channels (and of channels opened or closed, when any).
+    Start + steps = the month's GMV exactly."""
+    total = tree.loc[tree["channel"] == "total"].iloc[0]
+    steps = {start_label: float(total["gmv_0"])}
+    for c in [c for c in tree.columns if c.startswith("c_")]:
+        name = c[2:]
+        if name == "channels" and abs(total[c]) < 0.005:
+            continue
+        steps[_FACTOR_LABELS.get(name, name)] = float(total[c])
+    return pd.Series(steps)
+
+
+@dataclass
+class TreeResult:
+    """Section 3: the GMV tree, month over month and year over year."""
+
+    month: str
+    note: str | None = None
+    mom: pd.DataFrame | None = None
+    yoy: pd.DataFrame | None = None
+    bridge_mom: pd.Series | None = None
+    bridge_yoy: pd.Series | None = None
+    yoy_note: str | None = None
+    daily: pd.DataFrame | None = None   #: shop-level daily visitors, conversion, AOV of the two months
+    worst_day: pd.Timestamp | None = None
+    worst_day_conversion: float = float("nan")
+    worst_day_ratio: float = float("nan")  #: the worst day's conversion / median of the two months
+    has_visitors: bool = False
+    conversion_change: float = float("nan")  #: shop conversion this month / previous month - 1
+    alerts: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["severity", "subject", "message"]))
+
+    def view(self, which: str = "mom"):
+        table = self.mom if which == "mom" else self.yoy
+        if table is None:
+            return self.yoy_note or self.note
+        keep = ["channel"] + [c for c in table.columns if c.endswith("_0") or c.endswith("_1")] + \
+               ["change"] + [c for c in table.columns if c.startswith("c_")]
+        t = table[keep]
+        if (t["c_channels"].abs() < 0.005).all():
+            t = t.drop(columns="c_channels")
+        base = _shift(self.month, -1 if which == "mom" else -12)
+        names = {c: c[:-2] + f" {base}" for c in t.columns if c.endswith("_0")}
+        names.update({c: c[:-2] + f" {self.month}" for c in t.columns if c.endswith("_1")})
+        names.update({c: f"from {c[2:]}" for c in t.columns if c.startswith("c_")})
+        t = t.rename(columns=names)
+        money = [c for c in t.columns if c.startswith(("gmv ", "aov ", "from ")) or c == "change"]
+        return _styled(t, money=money, count=[c for c in t.columns if c.startswith(("visitors ", "paid_orders "))],
+                       pct=[c for c in t.columns if c.startswith("conversion ")])
+
+
+def tree_report(data, *, month: str | None = None, record=None) -> TreeResult:
+    """Section 3 on a Dataset: the GMV tree of the report month (or of an earlier ``month`` of the
+    loaded window) against the previous month and the same month last year, from ``daily_kpis``,
+    and the shop's daily conversion over the two months (the worst day marked: an outage shows
+    here)."""
+    month = month or _report_month(data)
+    daily = data.derived("daily_kpis")
+    res = TreeResult(month)
+    res.has_visitors = "visitors" in daily.columns and daily["visitors"].notna().any()
+    if not res.has_visitors:
+        res.note = _skip(record, "GMV tree: visitors",
+                         (data.missing_note("traffic") or "traffic has no visitors") +
+                         " The tree falls back to GMV = paid orders x AOV.")
+    months = set(_month_of(daily["date"]))
+    prev, ly = _shift(month, -1), _shift(month, -12)
+    if month not in months or prev not in months:
+        res.note = _skip(record, "GMV tree", f"no orders in {month} or {prev} to compare")
+        return res
+    res.mom = gmv_tree(daily, month, base=prev)
+    res.bridge_mom = gmv_bridge(res.mom, start_label=f"GMV {prev}")
+    if ly in months:
+        res.yoy = gmv_tree(daily, month, base=ly)
+        res.bridge_yoy = gmv_bridge(res.yoy, start_label=f"GMV {ly}")
+    else:
+        res.yoy_note = _skip(record, "GMV tree, year over year", f"the data hold no orders in {ly}")
+    sub = daily.loc[_month_of(daily["date"]).isin([prev, month])]
+    cols = {"paid_orders": ("paid_orders", "sum"), "gmv": ("gmv", "sum")}
+    if res.has_visitors:
+        cols["visitors"] = ("visitors", "sum")
+    d = sub.groupby("date").agg(**cols).reset_index()
+    d["aov"] = _ratio(d["gmv"], d["paid_orders"])
+    if res.has_visitors:
+        d["conversion"] = _ratio(d["paid_orders"], d["visitors"])
+        i = d["conversion"].idxmin()
+        res.worst_day = pd.Timestamp(d.loc[i, "date"])
+        res.worst_day_conversion = float(d.loc[i, "conversion"])
+        res.worst_day_ratio = float(res.worst_day_conversion / d["conversion"].median())
+        total = res.mom.set_index("channel").loc["total"]
+        res.conversion_change = float(total["conversion_1"] / total["conversion_0"] - 1)
+        in_month = res.worst_day >= pd.Timestamp(month + "-01")  # a day of the previous month was last month's news
+        if in_month and res.worst_day_ratio < float(_settings(data)["conversion_day_min_ratio"]):
+            res.alerts = pd.DataFrame({
+                "severity": ["high"], "subject": [f"{res.worst_day:%Y-%m-%d}"],
+                "message": [f"conversion {res.worst_day_conversion:.2%}, {res.worst_day_ratio:.0%} of the two "
+                            f"months' median: GMV lost that day (see chapter 06)"]})
+    res.daily = d
+    return res
+
+
+def plot_bridge(result: TreeResult, which: str = "mom", *, ax=None, title: str | None = None):
+    """A GMV bridge (waterfall, :func:`playbook.charts.waterfall`) of the tree against the previous
+    month (``which="mom"``) or the same month last year (``"yoy"``)."""
+    import matplotlib.pyplot as plt
+
+    from . import charts
+
+    ax = ax or plt.gca()
+    steps = result.bridge_mom if which == "mom" else result.bridge_yoy
+    if steps is None:
+        return _empty(ax, (result.yoy_note if which == "yoy" else None) or result.note)
+    default = "GMV against the previous month 环比拆解" if which == "mom" else "GMV against the same month last year 同比拆解"
+    ax = charts.waterfall(steps, ax=ax, end_label=f"GMV {result.month}", title=title or default)
+    ax.tick_params(axis="x", labelrotation=0)
+    for label in ax.get_xticklabels():  # five bars
+        label.set_horizontalalignment("center")
+    return ax
+
+
+def plot_daily_conversion(result: TreeResult, *, ax=None, title: str | None = None):
+    """The shop's daily conversion over the two months of the tree, the worst day marked."""
+    import matplotlib.pyplot as plt
+
+    from . import charts
+
+    ax = ax or plt.gca()
+    d = result.daily
+    if d is None or "conversion" not in d.columns:
+        ax.text(0.5, 0.5, "no visitors: conversion cannot be drawn", ha="center", transform=ax.transAxes)
+        return ax
+    ax.plot(d["date"], d["conversion"], marker="o", ms=3, color="#4C72B0", label="conversion 转化率")
+    if result.worst_day is not None:
+        ax.scatter([result.worst_day], [result.worst_day_conversion], s=90, color="#C44E52", zorder=5)
+        ax.annotate(f"{result.worst_day:%Y-%m-%d}: {result.worst_day_conversion:.2%}\n"
+                    f"({result.worst_day_ratio:.0%} of the usual)", (result.worst_day, result.worst_day_conversion),
+                    xytext=(15, -5), textcoords="offset points", color="#C44E52", fontsize=9)
+    start = pd.Timestamp(result.month + "-01")
+    ax.axvline(start, color="grey", ls=":", lw=1)
+    charts.format_pct_axis(ax, decimals=1)
+    ax.set_ylim(0, None)
+    ax.set_title(title or "Daily conversion (paid orders / visitors), previous and report month 日转化率")
+    return ax
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. Targets and pacing
+# ---------------------------------------------------------------------------------------------
+
+def _actuals(daily: pd.DataFrame, orders: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Monthly actuals per channel and shop-wide ("all"): gmv, orders (paid), aov, conversion_rate,
+    buyers (when orders carry customer_id) and new_customers (first paid order in the window)."""
+    d = daily.assign(month=_month_of(daily["date"]))
+    cols = {"gmv": ("gmv", "sum"), "orders": ("paid_orders", "sum")}
+    has_v = "visitors" in d.columns
+    if has_v:
+        cols["visitors"] = ("visitors", "sum")
+    by_ch = d.groupby(["month", "channel"], observed=True).agg(**cols).reset_index()
+    shop = d.groupby("month", observed=True).agg(**cols).reset_index().assign(channel="all")
+    out = pd.concat([by_ch, shop], ignore_index=True)
+    if orders is not None and "customer_id" in orders.columns:
+        paid = orders.loc[paid_mask(orders) & orders["customer_id"].notna(), ["customer_id", "order_ts"]]
+        ch = orders.loc[paid.index, "channel"].fillna("unknown") if "channel" in orders.columns else "all"
+        paid = paid.assign(month=_month_of(paid["order_ts"]), channel=ch)
+        buyers = pd.concat([paid.groupby(["month", "channel"], observed=True)["customer_id"].nunique().reset_index(),
+                            paid.groupby("month")["customer_id"].nunique().reset_index().assign(channel="all")])
+        first = paid.sort_values("order_ts", kind="stable").drop_duplicates("customer_id")
+        new = pd.concat([first.groupby(["month", "channel"], observed=True).size().rename("customer_id").reset_index(),
+                         first.groupby("month").size().rename("customer_id").reset_index().assign(channel="all")])
+        out = out.merge(buyers.rename(columns={"customer_id": "buyers"}), on=["month", "channel"], how="left")
+        out = out.merge(new.rename(columns={"customer_id": "new_customers"}), on=["month", "channel"], how="left")
+    out["aov"] = _ratio(out["gmv"], out["orders"])
+    if has_v:
+        out["conversion_rate"] = _ratio(out["orders"], out["visitors"])
+    return out
+
+
+def plan_vs_actual(targets: pd.DataFrame, actuals: pd.DataFrame, *, metric: str = "gmv") -> pd.DataFrame:
+    """Plan (计划) against actual (实际) per month and channel for one metric.
+
+    attainment = actual / plan (达成率); gap = actual - plan (negative: short of the plan).
+    A target without a channel is the whole shop (``channel = "all"``). Handbook 000 §1.3 (SMART:
+    measurable, time-bound), 002 part 02 (GMV targets per platform, by month).
+
+    Required columns: targets.month, metric, value (channel optional); actuals.month, channel and
+    the metric (see :func:`month_scorecard` for the names).
+
+    Returns
+    -------
+    DataFrame
+        month, channel, plan, actual, attainment, gap; months with a plan only.
+    """
+    _require(targets, "targets", ["month", "metric", "value"])
+    t = targets.loc[targets["metric"] == metric]
+    ch = t["channel"].fillna("all") if "channel" in t.columns else pd.Series("all", index=t.index)
+    plan = (t.assign(channel=ch.astype("str")).groupby(["month", "channel"], observed=True)["value"].sum()
+            .rename("plan").reset_index())
+    if metric not in actuals.columns:
+        return plan.assign(actual=np.nan, attainment=np.nan, gap=np.nan)
+    out = plan.merge(actuals[["month", "channel", metric]].rename(columns={metric: "actual"}),
+                     on=["month", "channel"], how="left")
+    out["attainment"] = _ratio(out["actual"], out["plan"])
+    out["gap"] = out["actual"] - out["plan"]
+    return out.sort_values(["month", "channel"]).reset_index(drop=True)
+
+
+def month_scorecard(targets: pd.DataFrame, actuals: pd.DataFrame, month: str, *, channel: str = "all") -> pd.DataFrame:
+    """Every planned metric of ``month`` for one channel (default the whole shop): plan, actual,
+    attainment and gap. For rates and averages (aov, conversion_rate, repurchase_rate) the
+    attainment reads the same way: above 100% is better than the plan."""
+    rows = []
+    for metric in targets.loc[targets["month"] == month, "metric"].dropna().unique():  # a few metrics
+        pva = plan_vs_actual(targets, actuals, metric=metric)
+        r = pva.loc[(pva["month"] == month) & (pva["channel"] == channel)]
+        if len(r):
+            rows.append(r.assign(metric=metric))
+    if not rows:
+        return pd.DataFrame(columns=["metric", "plan", "actual", "attainment", "gap"])
+    return pd.concat(rows, ignore_index=True)[["metric", "plan", "actual", "attainment", "gap"]]
+
+
+def channel_share_vs_plan(pva: pd.DataFrame, month: str) -> pd.DataFrame:
+    """Each channel's share of GMV against its share of the plan (渠道GMV占比目标, 002 part 02).
+
+    Returns channel, plan_share, actual_share, share_gap (actual - plan, in share points).
+    """
+    m = pva.loc[(pva["month"] == month) & (pva["channel"] != "all")]
+    out = pd.DataFrame({"channel": m["channel"].to_numpy(),
+                        "plan_share": _ratio(m["plan"], m["plan"].sum()),
+                        "actual_share": _ratio(m["actual"].fillna(0), m["actual"].fillna(0).sum())})
+    out["share_gap"] = out["actual_share"] - out["plan_share"]
+    return out.sort_values("plan_share", ascending=False).reset_index(drop=True)
+
+
+def _campaign_days(campaigns: pd.DataFrame | None, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
+    """Per day in [start, end): the name of the shop-wide festival campaign running (empty: none)."""
+    days = pd.date_range(start, end - DAY, freq="D")
+    out = pd.Series("", index=days, dtype="object")
+    if campaigns is None or campaigns.empty:
+        return out
+    c = campaigns
+    if "channel" in c.columns:
+        c = c.loc[c["channel"].isna() | c["channel"].astype("str").eq("")]
+    c = c.loc[(c["end_date"] >= start) & (c["start_date"] < end)]
+    for _, r in c.iterrows():  # campaigns: a few dozen rows
+        mask = (days >= r["start_date"]) & (days <= r["end_date"])
+        label = r.get("festival") if pd.notna(r.get("festival", np.nan)) else r.get("type", "campaign")
+        out[mask] = str(label)
+    return out
+
+
+def weekday_index(series: pd.Series, *, as_of: pd.Timestamp, weeks: int = 12,
+                  exclude: pd.Series | None = None) -> pd.Series:
+    """The weekday rhythm (周内节奏) over the ``weeks`` weeks up to ``as_of``.
+
+    Each day's value is divided by the centred 7-day mean around it (one of each weekday, so the
+    trend and the season drop out); the index of a weekday is the median of these ratios over its
+    ordinary days (campaign days in ``exclude`` left out; the median also ignores a one-day outage),
+    scaled to average 1.
+
+    Returns a Series indexed 0 (Monday) .. 6 (Sunday) averaging 1; a weekday without data gets 1.
+    """
+    start = as_of - pd.Timedelta(weeks=weeks) + DAY
+    s = series.loc[(series.index >= start - 3 * DAY) & (series.index <= as_of)].asfreq("D")
+    ratio = s / s.rolling(7, center=True, min_periods=7).mean()
+    ratio = ratio.loc[ratio.index >= start]
+    if exclude is not None:
+        ratio = ratio.loc[~ratio.index.isin(exclude.index[exclude.astype(bool)])]
+    ratio = ratio.dropna()
+    by = ratio.groupby(ratio.index.day_of_week).median().reindex(range(7))
+    by = by / by.mean() if by.notna().any() and by.mean() > 0 else pd.Series(1.0, index=range(7))
+    return by.fillna(1.0)
+
+
+def daily_shape(series: pd.Series, month: str, *, as_of: pd.Timestamp, campaigns: pd.DataFrame | None = None,
+                weeks: int = 12) -> pd.DataFrame:
+    """The expected share of a month's total falling on each of its days, weekday- and
+    festival-aware (the month-end projection's shape).
+
+    Method: the weekday rhythm comes from the ``weeks`` weeks up to ``as_of`` (:func:`weekday_index`,
+    campaign days left out). The festival pattern comes from the same calendar days a year earlier
+    (618, 双11 and 双12 fall on fixed dates): last year's daily value divided by last year's weekday
+    weight; on days of a shop-wide campaign that value is kept as it is, on ordinary days it is
+    smoothed (7-day centred mean of ordinary days) to remove noise. The day's weight is then this
+    year's weekday weight x that level. Without last year (fewer than 80% of the days), the level of
+    a campaign's days is the lift it has shown so far this month against the ordinary days of the
+    last eight weeks (``method = "weekday x festival lift so far"``; a campaign not yet started counts
+    as an ordinary day), and with no campaign in the month the shape is the weekday rhythm alone
+    (``method = "weekday"``). Handbook 002 part 02 (targets in step with the
+    platforms' festival calendar).
+
+    Parameters
+    ----------
+    series : daily values (e.g. GMV), indexed by date (midnight), with history before the month.
+    month : ``YYYY-MM``.
+    as_of : the last day counted as known.
+    campaigns : contract ``campaigns`` (start_date, end_date; channel, festival, type optional).
+
+    Returns
+    -------
+    DataFrame
+        date, weekday_weight, ly_date, ly_value, festival, level, weight, share, cum_share, method.
+    """
+    start = pd.Timestamp(month + "-01")
+    end = start + pd.offsets.MonthBegin(1)
+    days = pd.date_range(start, end - DAY, freq="D")
+    series = series.sort_index()
+    cal_all = _campaign_days(campaigns, start - pd.DateOffset(years=1) - pd.Timedelta(weeks=weeks + 60), end)
+    wd = weekday_index(series, as_of=min(as_of, end - DAY), weeks=weeks, exclude=cal_all.ne(""))
+    ly_days = pd.DatetimeIndex([d - pd.DateOffset(years=1) for d in days])  # Feb 29 -> Feb 28
+    ly_value = series.reindex(ly_days).to_numpy(dtype="float64")
+    ly_fest = cal_all.reindex(ly_days).fillna("").to_numpy()
+    this_fest = cal_all.reindex(days).fillna("").to_numpy()
+    out = pd.DataFrame({"date": days, "weekday_weight": wd.reindex(days.day_of_week).to_numpy(),
+                        "ly_date": ly_days, "ly_value": ly_value, "festival": this_fest})
+    enough = np.isfinite(ly_value).mean() >= 0.8 and np.nansum(ly_value) > 0
+    if enough:
+        ly_wd = wd.reindex(ly_days.day_of_week).to_numpy()
+        level = ly_value / ly_wd
+        ordinary = pd.Series(np.where(ly_fest == "", level, np.nan))
+        smooth = ordinary.rolling(7, center=True, min_periods=1).mean().to_numpy()
+        level = np.where(ly_fest != "", level, smooth)
+        level = np.where(np.isfinite(level), level, np.nanmean(level))
+        out["level"] = level
+        out["method"] = "last year x weekday"
+    else:
+        out["level"] = _festival_lift_so_far(series, days, this_fest, wd, as_of=as_of,
+                                             campaign_days=cal_all.index[cal_all.ne("")])
+        out["method"] = "weekday x festival lift so far" if (this_fest != "").any() else "weekday"
+    out["weight"] = out["weekday_weight"] * out["level"]
+    out["share"] = out["weight"] / out["weight"].sum()
+    out["cum_share"] = out["share"].cumsum()
+    return out
+
+
+def _festival_lift_so_far(series: pd.Series, days: pd.DatetimeIndex, fest: np.ndarray, wd: pd.Series, *,
+                          as_of: pd.Timestamp, campaign_days: pd.DatetimeIndex | None = None) -> np.ndarray:
+    """Level per day when last year is missing: 1 on ordinary days; on the days of a campaign, the
+    lift that campaign has shown so far this month (its elapsed days' weekday-adjusted mean over the
+    ordinary days' of the eight weeks up to ``as_of``, every campaign day left out); 1 for a
+    campaign that has not started."""
+    level = np.ones(len(days))
+    if not (fest != "").any():
+        return level
+    adj = series / wd.reindex(series.index.day_of_week).to_numpy()
+    window = adj.loc[(adj.index > as_of - pd.Timedelta(weeks=8)) & (adj.index <= as_of)]
+    skip = days[fest != ""] if campaign_days is None else days[fest != ""].union(campaign_days)
+    ordinary = window.loc[~window.index.isin(skip)]
+    base = float(ordinary.mean()) if len(ordinary) else np.nan
+    if not np.isfinite(base) or base <= 0:
+        return level
+    for name in pd.unique(fest[fest != ""]):  # a few campaigns a month
+        mask = fest == name
+        seen = adj.reindex(days[mask & (days <= as_of)]).dropna()
+        if len(seen):
+            level[mask] = float(seen.mean()) / base
+    return level
+
+
+def pacing(daily: pd.DataFrame, month: str, *, as_of, targets: pd.DataFrame | None = None,
+           campaigns: pd.DataFrame | None = None, weeks: int = 12) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Pacing (进度) of a month in progress and its projected month end, per channel and shop-wide.
+
+    projected = GMV to date / expected share of the month elapsed by ``as_of`` (from
+    :func:`daily_shape` of the shop's daily GMV: weekday rhythm and last year's festival days),
+    against the straight line GMV to date x days in month / days elapsed. gap = projected - plan;
+    ``uplift_needed`` is how much the rest of the month must beat its expected pace to reach the
+    plan ((plan - to date) / (projected - to date) - 1). When the data run past ``as_of`` (a past
+    month replayed), ``actual`` is the real month end, for a back-test.
+
+    Returns
+    -------
+    (table, curve)
+        table: channel (``all`` last), to_date, expected_share, projected, straight_line, plan,
+        projected_attainment, gap, uplift_needed, actual; curve: the shape of :func:`daily_shape`
+        with the shop's actual and cumulative actual GMV per day.
+    """
+    _require(daily, "daily_kpis", ["date", "channel", "gmv"])
+    as_of = pd.Timestamp(as_of).normalize()
+    start = pd.Timestamp(month + "-01")
+    end = start + pd.offsets.MonthBegin(1)
+    if not (start <= as_of < end):
+        raise ValueError(f"as_of {as_of:%Y-%m-%d} is not a day of {month}")
+    shop = daily.groupby("date")["gmv"].sum()
+    known = shop.loc[shop.index <= as_of]
+    shape = daily_shape(known, month, as_of=as_of, campaigns=campaigns, weeks=weeks)
+    elapsed = float(shape.loc[shape["date"] <= as_of, "share"].sum())
+    n_days = len(shape)
+    n_elapsed = int((shape["date"] <= as_of).sum())
+    inmonth = daily.loc[(daily["date"] >= start) & (daily["date"] < end)]
+    to_date = inmonth.loc[inmonth["date"] <= as_of].groupby("channel")["gmv"].sum()
+    full = inmonth.groupby("channel")["gmv"].sum()
+    table = pd.DataFrame({"to_date": to_date})
+    table.loc["all"] = to_date.sum()
+    table["expected_share"] = elapsed
+    table["projected"] = table["to_date"] / elapsed if elapsed > 0 else np.nan
+    table["straight_line"] = table["to_date"] * n_days / n_elapsed
+    plan = pd.Series(dtype="float64")
+    if targets is not None and not targets.empty:
+        t = targets.loc[(targets["month"] == month) & (targets["metric"] == "gmv")]
+        ch = t["channel"].fillna("all") if "channel" in t.columns else pd.Series("all", index=t.index)
+        plan = t.assign(channel=ch.astype("str")).groupby("channel")["value"].sum()
+    table["plan"] = plan.reindex(table.index)
+    table["projected_attainment"] = _ratio(table["projected"], table["plan"])
+    table["gap"] = table["projected"] - table["plan"]
+    rest = table["projected"] - table["to_date"]
+    table["uplift_needed"] = _ratio(table["plan"] - table["to_date"], rest) - 1
+    last_data = daily["date"].max()
+    table["actual"] = (full.reindex(table.index) if last_data >= end - DAY else np.nan)
+    if last_data >= end - DAY:
+        table.loc["all", "actual"] = full.sum()
+    body = table.drop(index="all").sort_values("to_date", ascending=False)
+    table = pd.concat([body, table.loc[["all"]]]).rename_axis("channel").reset_index()
+    curve = shape.assign(gmv=shop.reindex(shape["date"]).to_numpy())
+    curve["cum_gmv"] = curve["gmv"].cumsum()
+    return table, curve
+
+
+@dataclass
+class TargetResult:
+    """Section 4a: plan against actual."""
+
+    month: str
+    note: str | None = None
+    pva: pd.DataFrame | None = None         #: GMV plan vs actual, month x channel
+    scorecard: pd.DataFrame | None = None   #: the report month's metrics, shop-wide
+    by_channel: pd.DataFrame | None = None  #: the report month's GMV plan vs actual per channel
+    shares: pd.DataFrame | None = None      #: channel share of GMV vs the plan's
+    attainment: float = float("nan")
+    ytd_attainment: float = float("nan")
+    max_share_gap: float = float("nan")
+    max_share_gap_channel: str = "channels"
+    behind: pd.DataFrame = field(default_factory=_no_alerts)  #: channels below the attainment line this month
+
+    def attainment_matrix(self, months: int = 13) -> pd.DataFrame | None:
+        """GMV attainment per channel (rows, the shop last) and month (columns), the last ``months``."""
+        if self.pva is None:
+            return None
+        wide = self.pva.pivot(index="channel", columns="month", values="attainment")
+        wide = wide[wide.columns[-months:]]
+        rows = [c for c in wide.index if c != "all"] + (["all"] if "all" in wide.index else [])
+        return wide.reindex(rows)
+
+    @property
+    def scorecard_view(self):
+        if self.scorecard is None:
+            return self.note
+        return _styled(self.scorecard, dec2=["plan", "actual", "gap"], pct=["attainment"])
+
+    @property
+    def channel_view(self):
+        if self.by_channel is None:
+            return self.note
+        t = self.by_channel.merge(self.shares[["channel", "plan_share", "actual_share", "share_gap"]],
+                                  on="channel", how="left")
+        return _styled(t.drop(columns="month"), money=["plan", "actual", "gap"],
+                       pct=["attainment", "plan_share", "actual_share"], signed_pct=["share_gap"])
+
+
+def target_report(data, *, record=None) -> TargetResult:
+    """Section 4a on a Dataset: GMV plan vs actual by month and channel, the report month's
+    scorecard of every planned metric, and each channel's share of GMV against the plan's."""
+    cfg = _settings(data)
+    month = _report_month(data)
+    res = TargetResult(month)
+    note = data.missing_note("targets")
+    if note:
+        res.note = _skip(record, "Targets", note)
+        return res
+    actuals = _actuals(data.derived("daily_kpis"), data["orders"])
+    pva = plan_vs_actual(data["targets"], actuals, metric="gmv")
+    pva = pva.loc[pva["month"] <= month]
+    res.pva = pva
+    res.scorecard = month_scorecard(data["targets"], actuals, month)
+    m = pva.loc[pva["month"] == month]
+    if m.empty:
+        res.note = _skip(record, "Targets", f"targets has no GMV plan for {month}")
+        return res
+    res.by_channel = pd.concat([m.loc[m["channel"] != "all"].sort_values("plan", ascending=False),
+                                m.loc[m["channel"] == "all"]], ignore_index=True)
+    res.shares = channel_share_vs_plan(pva, month)
+    shop = m.loc[m["channel"] == "all"]
+    if len(shop):
+        res.attainment = float(shop["attainment"].iloc[0])
+    ytd = pva.loc[(pva["channel"] == "all") & (pva["month"].str[:4] == month[:4])]
+    res.ytd_attainment = float(_ratio(ytd["actual"].sum(), ytd["plan"].sum()))
+    if len(res.shares):
+        i = res.shares["share_gap"].abs().idxmax()
+        res.max_share_gap = float(abs(res.shares.loc[i, "share_gap"]))
+        res.max_share_gap_channel = str(res.shares.loc[i, "channel"])
+    ch = m.loc[m["channel"] != "all"]
+    behind = ch.loc[ch["attainment"] < float(cfg["attainment_min"])].sort_values("attainment")
+    res.behind = behind.assign(
+        severity=np.where(behind["attainment"] < 0.9, "medium", "low"),
+        message=[f"GMV {a:.0%} of plan ({g:+,.0f})" for a, g in zip(behind["attainment"], behind["gap"])])
+    return res
+
+
+def plot_plan_vs_actual(result: TargetResult, *, channel: str = "all", months: int = 13, ax=None,
+                        title: str | None = None):
+    """Bars of actual GMV per month with the plan as a line, and the attainment above each bar."""
+    import matplotlib.pyplot as plt
+
+    from . import charts
+
+    ax = ax or plt.gca()
+    pva = result.pva
+    if pva is None:
+        return _empty(ax, result.note)
+    d = pva.loc[pva["channel"] == channel].tail(months)
+    x = np.arange(len(d))
+    colors = np.where(d["attainment"] >= 1, "#55A868", "#C44E52")
+    ax.bar(x, d["actual"], color=colors, alpha=0.85, label="actual 实际")
+    ax.plot(x, d["plan"], color="black", marker="_", ms=18, lw=0, mew=2.5, label="plan 计划")
+    for i, (_, r) in enumerate(d.iterrows()):  # 13 months
+        if pd.notna(r["attainment"]):
+            ax.text(i, max(r["actual"], r["plan"]) * 1.02, f"{r['attainment']:.0%}", ha="center", fontsize=8)
+    ax.set_xticks(x, d["month"], rotation=45, ha="right")
+    charts.format_money_axis(ax)
+    ax.legend(frameon=False, loc="upper left")
+    ax.set_title(title or "GMV against plan by month (green: plan met) 目标达成")
+    return ax
+
+
+def plot_attainment(result: TargetResult, *, months: int = 13, ax=None, title: str | None = None):
+    """Heatmap of GMV attainment (达成率) by channel and month: green above plan, red below."""
+    import matplotlib.pyplot as plt
+
+    from . import charts
+
+    ax = ax or plt.gca()
+    matrix = result.attainment_matrix(months)
+    if matrix is None or matrix.empty:
+        return _empty(ax, result.note)
+    return charts.heatmap(matrix, ax=ax, fmt="{:.0%}", cmap="RdYlGn", vmin=0.8, vmax=1.2,
+                          title=title or "GMV attainment by channel and month (plan = 100%) 渠道月度达成率")
+
+
+@dataclass
+class PacingResult:
+    """Section 4b: pacing of a month in progress."""
+
+    month: str
+    as_of: pd.Timestamp | None = None
+    note: str | None = None
+    table: pd.DataFrame | None = None
+    curve: pd.DataFrame | None = None
+    method: str = ""
+    projected: float = float("nan")
+    straight_line: float = float("nan")
+    plan: float = float("nan")
+    projected_attainment: float = float("nan")
+    actual: float = float("nan")
+    behind: pd.DataFrame = field(default_factory=_no_alerts)
+    in_progress: bool = True   #: False when a complete month is replayed as of an earlier day
+
+    @property
+    def severity(self) -> str:
+        """Severity of a projection below plan: medium for a month in progress, low for a replay
+        (the month is over; the targets section judges it)."""
+        return "medium" if self.in_progress else "low"
+
+    @property
+    def label(self) -> str:
+        when = f"as of {self.as_of:%m-%d}" if self.as_of is not None else ""
+        replay = ", replayed" if not self.in_progress else ""
+        return f"Projected month end against plan ({when}{replay}) 月底预测达成率"
+
+    @property
+    def view(self):
+        if self.table is None:
+            return self.note
+        return _styled(self.table, money=["to_date", "projected", "straight_line", "plan", "gap", "actual"],
+                       pct=["expected_share", "projected_attainment"], signed_pct=["uplift_needed"])
+
+
+def pacing_report(data, *, as_of=None, day: int = 0, record=None) -> PacingResult:
+    """Section 4b on a Dataset: pace the report month as of ``as_of`` (a date), or as of its
+    ``day``-th day (0: the last day with data). A complete month replayed this way shows how the
+    projection would have done (``actual``)."""
+    cfg = _settings(data)
+    month = _report_month(data)
+    res = PacingResult(month)
+    daily = data.derived("daily_kpis")
+    start = pd.Timestamp(month + "-01")
+    end = start + pd.offsets.MonthBegin(1)
+    inmonth = daily.loc[(daily["date"] >= start) & (daily["date"] < end)]
+    if inmonth.empty:
+        res.note = _skip(record, "Pacing", f"no orders in {month}")
+        return res
+    last = inmonth["date"].max()
+    if as_of is None:
+        as_of = min(start + pd.Timedelta(days=day - 1), last) if day > 0 else last
+    res.as_of = pd.Timestamp(as_of)
+    targets = data["targets"] if data.has("targets") else None
+    campaigns = data["campaigns"] if data.has("campaigns") else None
+    res.table, res.curve = pacing(daily, month, as_of=res.as_of, targets=targets, campaigns=campaigns,
+                                  weeks=int(cfg["weekday_weeks"]))
+    res.method = str(res.curve["method"].iloc[0])
+    shop = res.table.iloc[-1]
+    res.projected, res.straight_line, res.plan = float(shop["projected"]), float(shop["straight_line"]), float(shop["plan"])
+    res.projected_attainment, res.actual = float(shop["projected_attainment"]), float(shop["actual"])
+    res.in_progress = bool(np.isnan(res.actual))  # the data stop before the month's last day
+    if targets is None:
+        _skip(record, "Pacing against the plan", data.missing_note("targets"))
+    if campaigns is None:
+        _skip(record, "Pacing: festival calendar", data.missing_note("campaigns") +
+              " Festivals in the shape come from last year's days alone, without smoothing the rest.")
+    ch = res.table.loc[res.table["channel"] != "all"]
+    if not res.in_progress:  # a replayed month: its channels are judged by the targets section
+        return res
+    behind = ch.loc[ch["projected_attainment"] < float(cfg["attainment_min"])].sort_values("projected_attainment")
+    res.behind = behind.assign(
+        severity=np.where(behind["projected_attainment"] < 0.9, "medium", "low"),
+        message=[f"projected month end {p:.0%} of plan as of {res.as_of:%m-%d} ({g:+,.0f})"
+                 for p, g in zip(behind["projected_attainment"], behind["gap"])])
+    return res
+
+
+def channel_targets(targets: TargetResult, pace: PacingResult) -> pd.DataFrame:
+    """The action list of the monthly target review: per channel the month's plan, actual,
+    attainment and gap, with the pacing as of the pacing day (projected, uplift needed)."""
+    cols = ["channel", "plan", "actual", "attainment", "gap"]
+    base = targets.by_channel[cols] if targets.by_channel is not None else pd.DataFrame(columns=cols)
+    if pace.table is None:
+        return base
+    p = pace.table[["channel", "to_date", "projected", "projected_attainment", "uplift_needed"]].rename(
+        columns={"to_date": f"to_{pace.as_of:%m_%d}"})
+    if base.empty:
+        return p
+    out = base.merge(p, on="channel", how="outer")
+    out = out.assign(_shop=out["channel"].eq("all")).sort_values(["_shop", "plan"], ascending=[True, False])
+    return _rounded(out.drop(columns="_shop").reset_index(drop=True))
+
+
+def _rounded(frame: pd.DataFrame) -> pd.DataFrame:
+    """Money to the fen and ratios to four places, for a spreadsheet."""
+    out = frame.copy()
+    for c in out.select_dtypes("number").columns:  # a dozen columns
+        small = out[c].abs().max() <= 10 if out[c].notna().any() else True
+        out[c] = out[c].round(4 if small else 2)
+    return out
+
+
+def plot_pacing(result: PacingResult, *, ax=None, title: str | None = None):
+    """Cumulative GMV of the month: actual to the pacing day, the shaped projection and the straight
+    line to month end, the plan, and (for a past month) what really happened; festival days shaded."""
+    import matplotlib.pyplot as plt
+
+    from . import charts
+
+    ax = ax or plt.gca()
+    if result.curve is None:
+        return _empty(ax, result.note)
+    c = result.curve
+    known = c["date"] <= result.as_of
+    to_date = float(c.loc[known, "gmv"].sum())
+    proj = to_date + (c["share"].cumsum() - c.loc[known, "share"].sum()) / c.loc[known, "share"].sum() * to_date
+    n_el = int(known.sum())
+    straight = to_date / n_el * np.arange(1, len(c) + 1)
+    ahead = ~known | (c["date"] == result.as_of)  # start the projections at the pacing day
+    ax.plot(c.loc[ahead, "date"], proj[ahead], color="#4C72B0", ls="--", lw=2,
+            label=f"projection (weekday and festival shape) {charts.money(result.projected)}")
+    ax.plot(c.loc[ahead, "date"], straight[ahead], color="grey", ls=":", lw=2,
+            label=f"straight line {charts.money(result.straight_line)}")
+    if c["date"].max() <= c.dropna(subset=["gmv"])["date"].max() and np.isfinite(result.actual):
+        ax.plot(c["date"], c["cum_gmv"], color="#BBBBBB", lw=1.5, label=f"what happened {charts.money(result.actual)}")
+    ax.plot(c.loc[known, "date"], c.loc[known, "cum_gmv"], color="black", lw=2.5,
+            label=f"actual to {result.as_of:%m-%d} {charts.money(to_date)}")
+    if np.isfinite(result.plan):
+        ax.axhline(result.plan, color="#C44E52", lw=1.2, label=f"plan {charts.money(result.plan)}")
+    fest = c.loc[c["festival"] != ""]
+    for _, r in fest.iterrows():  # at most a month of days
+        ax.axvspan(r["date"] - pd.Timedelta(hours=12), r["date"] + pd.Timedelta(hours=12), color="#F2B134", alpha=0.15, lw=0)
+    top = np.nanmax([float(np.nanmax(proj)), result.plan, result.actual, to_date])
+    ax.set_ylim(0, top * 1.1)
+    for name, days in fest.groupby("festival", sort=False)["date"]:  # a few festivals at most
+        ax.text(days.iloc[0], top * 1.07, f" {name} 大促", color="#B07D10", fontsize=9, va="top")
+    ax.axvline(result.as_of + pd.Timedelta(hours=12), color="black", lw=0.8, ls="-.")
+    charts.format_money_axis(ax)
+    ax.legend(frameon=False, loc="upper left", fontsize=9)
+    ax.set_title(title or f"Pacing of {result.month} as of {result.as_of:%Y-%m-%d} 月度进度与月底预测")
+    return ax
+
+
+# ---------------------------------------------------------------------------------------------
+# Exercises
+# ---------------------------------------------------------------------------------------------
+
+@exercise("01.category_share", "Share of the report month's GMV from the category 露营装备 (camping gear)")
+def _camping_share(data) -> float:
+    lines = order_lines(data.month_rows("orders"), data["order_items"], data["products"])
+    return float(lines.loc[lines["category"] == "露营装备", "gmv"].sum() / lines["gmv"].sum())
+
+
+@exercise("01.conversion_contribution", "Contribution of conversion to the change of GMV against the previous month, in yuan")
+def _conversion_contribution(data) -> float:
+    tree = gmv_tree(data.derived("daily_kpis"), _report_month(data), base=_shift(_report_month(data), -1))
+    return float(tree.loc[tree["channel"] == "total", "c_conversion"].iloc[0])
