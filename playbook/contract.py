@@ -56,7 +56,7 @@ class Table:
     ``window`` says how a month's history window is pushed down when loading:
     ``("time", column)`` filters on that timestamp/date column, ``("orders", "order_id")`` keeps
     rows of the window's orders, ``("overlap", start, end)`` keeps rows whose interval overlaps the
-    window, ``("month", column)`` filters a ``YYYY-MM`` column and ``None`` keeps every row
+    window or starts in the quarter after it (plans), ``("month", column)`` filters a ``YYYY-MM`` column and ``None`` keeps every row
     (dimension tables such as products or customers).
     """
 

@@ -30,6 +30,9 @@ from .errors import DataError, PlaybookError
 from .settings import Settings, load_settings
 from .validation import DataQuality, Issue, check_duplicates, check_link, coerce_table, parse_timestamps
 
+#: campaigns (interval tables) are kept when they start up to this many days after the report
+#: month: a campaign calendar is a plan, and the campaigns chapter shows the coming quarter
+PLAN_AHEAD_DAYS = 92
 _FILE = re.compile(r"^(?P<table>[a-z_]+)\.(?P<fmt>csv|csv\.gz|parquet)$")
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -369,7 +372,8 @@ class _Reader:
                              f"AND order_ts < :hi) OR order_id NOT IN (SELECT order_id FROM {o} WHERE order_id IS NOT NULL))")
             elif kind == "overlap" and all(c in columns for c in spec.window[1:]):
                 a, b = q(spec.window[1]), q(spec.window[2])
-                where.append(f"({a} IS NULL OR {b} IS NULL OR ({a} < :hi AND {b} >= :lo))")
+                params["ahead"] = (pd.Timestamp(self.window[1]) + pd.Timedelta(days=PLAN_AHEAD_DAYS)).date().isoformat()
+                where.append(f"({a} IS NULL OR {b} IS NULL OR ({a} < :ahead AND {b} >= :lo))")
             elif kind == "month" and spec.window[1] in columns:
                 c = q(spec.window[1])
                 params.update(mlo=self.window[0][:7], mhi=self.window[1][:7])
@@ -629,7 +633,8 @@ def _read_all(reader: _Reader, wanted: list[str], start, end, month) -> dict[str
                 where.append(f"({d} IS NULL OR {d} BETWEEN DATE '{lo}' AND DATE '{hi}')")
             elif kind == "overlap" and all(c in cols for c in table.window[1:]):
                 s, e = (reader.date_expr(name, c) for c in table.window[1:])
-                where.append(f"({s} IS NULL OR {e} IS NULL OR ({s} <= DATE '{hi}' AND {e} >= DATE '{lo}'))")
+                ahead = (end + pd.Timedelta(days=PLAN_AHEAD_DAYS)).date().isoformat()  # plans for the coming quarter
+                where.append(f"({s} IS NULL OR {e} IS NULL OR ({s} <= DATE '{ahead}' AND {e} >= DATE '{lo}'))")
             elif kind == "month" and table.window[1] in cols:
                 mcol = f"replace(trim(CAST(\"{table.window[1]}\" AS VARCHAR)), '/', '-')"
                 where.append(f"(NOT regexp_matches({mcol}, '^\\d{{4}}-\\d{{2}}') OR substr({mcol}, 1, 7) "

@@ -275,3 +275,12 @@ def test_sql_database_source_reads_only_the_window(shop, tmp_path, monkeypatch):
 
 def test_unreachable_database_is_a_clear_error():
     assert "Cannot open the database" in error_of("postgresql://nobody@127.0.0.1:1/shop")
+
+
+def test_campaigns_planned_for_the_coming_quarter_are_kept(shop):
+    campaigns = ("campaign_id,name,type,start_date,end_date\nOLD,old,discount,2023-01-01,2023-01-05\n"
+                 "OCT,double 11 presale,presale,2026-10-20,2026-10-31\nDEC,double 12,discount,2026-12-10,2026-12-12\n"
+                 "FAR,next summer,discount,2027-06-01,2027-06-18\n")
+    (shop / "campaigns.csv").write_text(campaigns, encoding="utf-8")
+    data = playbook.load(shop, month="2026-10")
+    assert list(data.campaigns["campaign_id"]) == ["OCT", "DEC"]
