@@ -1,0 +1,1622 @@
+"""Campaigns (活动策划与执行): the lift of each campaign against a baseline without it, with the
+pull-forward before a festival and the dip after it; campaign types compared (discount depth,
+margin after discount, spend and ROI, new vs returning buyers); presale share of GMV, coupon and
+full-reduction (满减) uptake and the bunching of baskets just above a threshold; the festival
+calendar of the coming quarter with dates of the moving (lunar) festivals computed; promotion A/B
+tests read with significance and power.
+
+Chapter 05 of the playbook; handbook 000 §4 (营销活动: 限时折扣、满减满赠、秒杀、预售 ...), 001 part 3
+(大促蓄水: presale 30 days before 618 reached 35% of GMV; 周二会员日), 002 part 04 (大促节点活动排期,
+会员专属福利日) and part 05 (A/B测试: 促销策略验证), 003 stage 7 (平台活动: 618、双11, 限时秒杀、满减).
+
+The building blocks work on plain DataFrames and are tested on hand-built tables; the
+``*_report(data)`` functions run one notebook section on a loaded
+:class:`~playbook.loading.Dataset` and return a result carrying the section's tables, or a note
+saying which table is missing (so the notebook needs no ``if``).
+
+Example::
+
+    data = playbook.load("data/samples", month="2026-10")
+    lift = campaigns.lift_report(data)
+    lift.events            # one row per festival or campaign: pre, presale, main, post lifts
+    cal = campaigns.calendar_report(data)
+    cal.calendar           # the coming quarter's festivals with last year's result
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .exercises import exercise
+from .metrics import paid_mask
+
+__all__ = [
+    "SPRING_FESTIVAL", "LUNAR_MONTH7", "LUNAR_MONTH8", "FESTIVALS", "mean_new_moon", "lunar_festival_date",
+    "member_days", "festival_calendar",
+    "daily_sales", "weekday_baseline", "seasonal_index", "campaign_events", "campaign_lift", "window_lift",
+    "order_margins", "campaign_scorecard", "type_comparison",
+    "presale_share", "coupon_uptake", "full_reduction_thresholds", "threshold_bunching",
+    "ab_test",
+    "LiftResult", "TypeResult", "MechanicsResult", "CalendarResult", "ABResult",
+    "lift_report", "type_report", "mechanics_report", "calendar_report", "ab_report", "settings_table",
+    "plot_event_lift", "plot_lift_bars", "plot_type_comparison", "plot_bunching", "plot_calendar", "plot_ab",
+]
+
+DAY = pd.Timedelta(days=1)
+
+# ---------------------------------------------------------------------------------------------
+# The lunar calendar, 2019-2036
+# ---------------------------------------------------------------------------------------------
+# First day of the first, seventh and eighth lunar months (Beijing time), from the published
+# Chinese calendar (农历). A lunar month starts on the day of a new moon, so each date must lie within
+# a day or so of an astronomical new moon: tests/test_campaigns.py checks every entry against
+# :func:`mean_new_moon` and the month lengths (29 or 30 days between month 7 and month 8 here, as no
+# leap month falls between them in these years).
+
+#: 春节, first day of the first lunar month.
+SPRING_FESTIVAL = {
+    2019: "2019-02-05", 2020: "2020-01-25", 2021: "2021-02-12", 2022: "2022-02-01", 2023: "2023-01-22",
+    2024: "2024-02-10", 2025: "2025-01-29", 2026: "2026-02-17", 2027: "2027-02-06", 2028: "2028-01-26",
+    2029: "2029-02-13", 2030: "2030-02-03", 2031: "2031-01-23", 2032: "2032-02-11", 2033: "2033-01-31",
+    2034: "2034-02-19", 2035: "2035-02-08", 2036: "2036-01-28",
+}
+#: First day of the seventh lunar month (七月初一); 七夕 is its seventh day.
+LUNAR_MONTH7 = {
+    2019: "2019-08-01", 2020: "2020-08-19", 2021: "2021-08-08", 2022: "2022-07-29", 2023: "2023-08-16",
+    2024: "2024-08-04", 2025: "2025-08-23", 2026: "2026-08-13", 2027: "2027-08-02", 2028: "2028-08-20",
+    2029: "2029-08-10", 2030: "2030-07-30", 2031: "2031-08-18", 2032: "2032-08-06", 2033: "2033-07-26",
+    2034: "2034-08-14", 2035: "2035-08-04", 2036: "2036-08-22",
+}
+#: First day of the eighth lunar month (八月初一); 中秋 is its fifteenth day.
+LUNAR_MONTH8 = {
+    2019: "2019-08-30", 2020: "2020-09-17", 2021: "2021-09-07", 2022: "2022-08-27", 2023: "2023-09-15",
+    2024: "2024-09-03", 2025: "2025-09-22", 2026: "2026-09-11", 2027: "2027-09-01", 2028: "2028-09-19",
+    2029: "2029-09-08", 2030: "2030-08-29", 2031: "2031-09-17", 2032: "2032-09-05", 2033: "2033-08-25",
+    2034: "2034-09-13", 2035: "2035-09-02", 2036: "2036-09-20",
+}
+
+
+def mean_new_moon(near) -> pd.Timestamp:
+    """The astronomical new moon closest to ``near`` (Beijing time, to within about half a day).
+
+    Formula: Meeus, *Astronomical Algorithms* ch. 49, the mean phase
+    ``JDE = 2451550.09766 + 29.530588861 k + 0.00015437 T^2`` with the two largest periodic terms
+    of the new moon (``-0.4072 sin M' + 0.17241 E sin M``); accurate to a few hours, enough to check
+    that a lunar month starts on the right day.
+
+    Examples
+    --------
+    >>> mean_new_moon("2025-01-29").strftime("%Y-%m-%d")
+    '2025-01-29'
+    """
+    t = pd.Timestamp(near)
+    jd = t.to_julian_date()
+    k = np.round((jd - 2451550.09766) / 29.530588861)
+    T = k / 1236.85
+    jde = 2451550.09766 + 29.530588861 * k + 0.00015437 * T ** 2
+    M = np.radians(2.5534 + 29.10535670 * k)
+    Mp = np.radians(201.5643 + 385.81693528 * k)
+    E = 1 - 0.002516 * T
+    jde += -0.40720 * np.sin(Mp) + 0.17241 * E * np.sin(M)
+    utc = pd.Timestamp("2000-01-01 12:00") + pd.Timedelta(days=float(jde - 2451545.0)) - pd.Timedelta(seconds=69)
+    return utc + pd.Timedelta(hours=8)
+
+
+_LUNAR = {  # festival -> (table, day of the lunar month - 1)
+    "spring_festival": (SPRING_FESTIVAL, 0), "lantern": (SPRING_FESTIVAL, 14),
+    "qixi": (LUNAR_MONTH7, 6), "mid_autumn": (LUNAR_MONTH8, 14),
+}
+
+
+def lunar_festival_date(festival: str, year: int) -> pd.Timestamp:
+    """The Gregorian date of a lunar festival in ``year``: ``spring_festival`` (春节, 1st of the 1st
+    month), ``lantern`` (元宵, 15th of the 1st), ``qixi`` (七夕, 7th of the 7th), ``mid_autumn`` (中秋,
+    15th of the 8th). Covers 2019-2036.
+
+    Examples
+    --------
+    >>> lunar_festival_date("mid_autumn", 2025).strftime("%Y-%m-%d")
+    '2025-10-06'
+    >>> lunar_festival_date("qixi", 2026).strftime("%Y-%m-%d")
+    '2026-08-19'
+    """
+    if festival not in _LUNAR:
+        raise KeyError(f"unknown lunar festival {festival!r}; known: {', '.join(_LUNAR)}")
+    table, offset = _LUNAR[festival]
+    if int(year) not in table:
+        raise KeyError(f"the lunar table covers {min(table)}-{max(table)}, not {year}")
+    return pd.Timestamp(table[int(year)]) + pd.Timedelta(days=offset)
+
+
+#: China's retail festivals: key -> (name, how the window is set). Fixed festivals give month-day
+#: start and end (and a presale); lunar ones give days before and after the festival day.
+FESTIVALS = {
+    "new_year_goods": {"name": "年货节 new-year goods festival", "lunar": "spring_festival", "window": (-24, -10)},
+    "spring_festival": {"name": "春节 spring festival (logistics pause)", "lunar": "spring_festival", "window": (-4, 6)},
+    "womens_day": {"name": "女神节 women's day", "fixed": ("03-01", "03-08")},
+    "520": {"name": "520 表白日", "fixed": ("05-14", "05-20")},
+    "618": {"name": "618 年中大促", "fixed": ("05-31", "06-18"), "presale": ("05-20", "05-30")},
+    "qixi": {"name": "七夕 qixi", "lunar": "qixi", "window": (-6, 0)},
+    "mid_autumn": {"name": "中秋 mid-autumn", "lunar": "mid_autumn", "window": (-10, 0)},
+    "national_day": {"name": "国庆 national day", "fixed": ("10-01", "10-07")},
+    "double11": {"name": "双11", "fixed": ("10-31", "11-11"), "presale": ("10-20", "10-30")},
+    "double12": {"name": "双12", "fixed": ("12-10", "12-12")},
+}
+
+
+def member_days(start, end, *, weekday: int = 1, week: int = 1) -> pd.DatetimeIndex:
+    """The member days (会员日) between ``start`` and ``end`` (inclusive): the ``week``-th
+    ``weekday`` (Monday 0) of each month; 001 part 3's 周二会员日 is ``weekday=1``.
+
+    Examples
+    --------
+    >>> [d.strftime("%m-%d") for d in member_days("2026-11-01", "2026-12-31")]
+    ['11-03', '12-01']
+    """
+    first = pd.date_range(pd.Timestamp(start).to_period("M").to_timestamp(), end, freq="MS")
+    days = first + pd.to_timedelta((weekday - first.day_of_week) % 7 + 7 * (week - 1), unit="D")
+    return days[(days >= pd.Timestamp(start)) & (days <= pd.Timestamp(end))]
+
+
+def festival_calendar(start, end, *, member_day_weekday: int = 1, member_day_week: int = 1,
+                      post_days: int = 10) -> pd.DataFrame:
+    """The retail festivals whose window overlaps ``start`` .. ``end`` (inclusive), with the dates
+    of the moving festivals computed from the lunar tables.
+
+    Returns columns festival (key of :data:`FESTIVALS` or ``member_day``), name, start, end (the
+    selling window), day (the festival day itself), presale_start, presale_end (618 and 双11),
+    sorted by start. A member day that falls inside a festival's selling window (or the
+    ``post_days`` after 618 and 双11) moves to the same weekday of the next week, up to three times.
+
+    Examples
+    --------
+    >>> cal = festival_calendar("2027-01-01", "2027-03-31")
+    >>> cal.loc[cal["festival"] == "new_year_goods", "day"].dt.strftime("%Y-%m-%d").tolist()
+    ['2027-02-06']
+    """
+    start, end = pd.Timestamp(start), pd.Timestamp(end)
+    rows = []
+    for year in range(start.year - 1, end.year + 2):  # a few years, a handful of festivals
+        for key, f in FESTIVALS.items():
+            if "lunar" in f:
+                try:
+                    day = lunar_festival_date(f["lunar"], year)
+                except KeyError:
+                    continue
+                a, b = day + pd.Timedelta(days=f["window"][0]), day + pd.Timedelta(days=f["window"][1])
+                ps = pe = pd.NaT
+            else:
+                a, b = pd.Timestamp(f"{year}-{f['fixed'][0]}"), pd.Timestamp(f"{year}-{f['fixed'][1]}")
+                day = b
+                ps, pe = ((pd.Timestamp(f"{year}-{f['presale'][0]}"), pd.Timestamp(f"{year}-{f['presale'][1]}"))
+                          if "presale" in f else (pd.NaT, pd.NaT))
+            lo = ps if pd.notna(ps) else a
+            if lo <= end and b >= start:
+                rows.append({"festival": key, "name": f["name"], "start": a, "end": b, "day": day,
+                             "presale_start": ps, "presale_end": pe})
+    busy = [(r["presale_start"] if pd.notna(r["presale_start"]) else r["start"],
+             r["end"] + pd.Timedelta(days=post_days if pd.notna(r["presale_start"]) else 0)) for r in rows]
+    for d in member_days(start, end, weekday=member_day_weekday, week=member_day_week):
+        for _ in range(3):  # move a member day out of a festival's window, a week at a time
+            if not any(a <= d <= b for a, b in busy):
+                break
+            d = d + pd.Timedelta(days=7)
+        rows.append({"festival": "member_day", "name": "会员日 member day", "start": d, "end": d, "day": d,
+                     "presale_start": pd.NaT, "presale_end": pd.NaT})
+    cols = ["festival", "name", "start", "end", "day", "presale_start", "presale_end"]
+    out = pd.DataFrame(rows, columns=cols)
+    for c in cols[2:]:
+        out[c] = pd.to_datetime(out[c])
+    return out.sort_values(["start", "festival"]).reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------
+
+def _require(frame: pd.DataFrame | None, table: str, columns: Iterable[str]) -> None:
+    if frame is None:
+        raise KeyError(f"table {table} is needed here")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise KeyError(f"table {table} lacks column(s) {', '.join(missing)}; "
+                       f"it has {', '.join(map(str, frame.columns))}")
+
+
+def _isin(series: pd.Series, values) -> np.ndarray:
+    """``series.isin(values)`` for text ids through pyarrow (fast on a million ids)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    vals = pd.Series(values).dropna()
+    try:
+        left = pa.array(series.astype("str"), from_pandas=True)
+        right = pa.array(vals.astype("str").drop_duplicates(), from_pandas=True)
+        return np.asarray(pc.is_in(left, value_set=right).to_numpy(zero_copy_only=False), dtype=bool)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):  # pragma: no cover
+        return series.isin(vals).to_numpy(dtype=bool)
+
+
+_DEFAULTS = {"baseline_days": 28, "pre_days": 12, "post_days": 10, "seasonal_adjust": True,
+             "presale_share_target": 0.35, "new_buyer_history_days": 180, "roi_min": 1.0, "threshold_bin": 20,
+             "bunching_min": 1.2, "calendar_months": 3, "member_day_weekday": 1, "member_day_week": 1,
+             "ab_alpha": 0.05, "ab_power": 0.8, "ab_mde_relative": 0.10}
+
+
+def _settings(data) -> dict:
+    try:
+        section = data.settings["campaigns"]
+        section = section.to_dict() if hasattr(section, "to_dict") else dict(section)
+    except (KeyError, AttributeError, TypeError):
+        section = {}
+    return {**_DEFAULTS, **section}
+
+
+def settings_table(data) -> pd.DataFrame:
+    """The chapter's thresholds (the ``[campaigns]`` settings) as a two-column table."""
+    cfg = _settings(data)
+    return pd.DataFrame({"setting": list(cfg), "value": [str(v) for v in cfg.values()]})
+
+
+def _cutoff(data) -> pd.Timestamp:
+    if getattr(data, "end", None) is not None:
+        return pd.Timestamp(data.end)
+    return data["orders"]["order_ts"].max().normalize() + DAY
+
+
+def _month(data) -> str:
+    return data.month if getattr(data, "month", None) else (_cutoff(data) - DAY).strftime("%Y-%m")
+
+
+def _type(campaigns: pd.DataFrame) -> pd.Series:
+    """The campaigns' type column, or an empty text where the table has none."""
+    return campaigns["type"].fillna("").astype(str) if "type" in campaigns.columns else pd.Series("", index=campaigns.index)
+
+
+def _note_frame(message: str) -> pd.DataFrame:
+    return pd.DataFrame({"note": [message]})
+
+
+def _skip(record, section: str, note: str) -> str:
+    if record is not None:
+        record.skip(section, note)
+    return note
+
+
+def _alerts_frame(rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["severity", "subject", "message"])
+
+
+def _styled(frame: pd.DataFrame, *, pct: Sequence[str] = (), dec2: Sequence[str] = (), money: Sequence[str] = (),
+            count: Sequence[str] = (), dates: Sequence[str] = (), sci: Sequence[str] = ()):
+    """A table formatted for reading, or the frame itself when empty."""
+    if frame is None or frame.empty:
+        return frame
+    from . import i18n
+
+    frame = i18n.localize(frame)
+    lab = i18n.column_label
+    fmt = {}
+    for cols, f in ((pct, "{:.1%}"), (dec2, "{:,.2f}"), (money, "¥{:,.0f}"), (count, "{:,.0f}"), (sci, "{:.2g}"),
+                    (dates, lambda v: "" if pd.isna(v) else f"{v:%Y-%m-%d}")):
+        fmt.update({lab(c): f for c in cols if lab(c) in frame.columns})
+    return frame.style.format(fmt, na_rep="–").hide(axis="index")
+
+
+def _draw_note(ax, note: str, title: str | None = None):
+    import matplotlib.pyplot as plt
+
+    ax = ax if ax is not None else plt.gca()
+    ax.text(0.5, 0.5, note, ha="center", va="center", wrap=True, transform=ax.transAxes, fontsize="small",
+            color="#555555")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. Lift against a baseline without the campaign
+# ---------------------------------------------------------------------------------------------
+
+def daily_sales(orders: pd.DataFrame) -> pd.DataFrame:
+    """Paid orders and GMV per day and channel, split into presale deposits and ordinary orders.
+
+    A presale order counts on the day it was placed (the deposit), so the presale phase shows the
+    demand it pulls forward. Required columns: orders.order_ts, paid_amount, status (via
+    :func:`~playbook.metrics.paid_mask`); optional channel, is_presale.
+
+    Returns columns date, channel, orders, gmv, presale_orders, presale_gmv (one row per day and
+    channel with at least one paid order).
+    """
+    _require(orders, "orders", ["order_ts", "paid_amount"])
+    paid = paid_mask(orders)
+    o = orders.loc[paid]
+    pre = (o["is_presale"].fillna(False).astype(bool) if "is_presale" in o.columns
+           else pd.Series(False, index=o.index))
+    frame = pd.DataFrame({"date": o["order_ts"].dt.normalize(),
+                          "channel": o["channel"].fillna("unknown") if "channel" in o.columns else "all",
+                          "orders": 1, "gmv": o["paid_amount"], "presale_orders": pre.astype("int64"),
+                          "presale_gmv": o["paid_amount"].where(pre, 0.0)})
+    return frame.groupby(["date", "channel"], observed=True).sum().reset_index()
+
+
+def weekday_baseline(series: pd.Series, days: pd.DatetimeIndex) -> pd.Series:
+    """The expected value of each of ``days`` from a baseline ``series`` (indexed by date): the
+    mean of the baseline days of the same weekday (the overall mean where a weekday is missing).
+
+    Formula: ``expected(d) = mean{ series(b) : b in baseline, weekday(b) = weekday(d) }``.
+
+    Examples
+    --------
+    >>> base = pd.Series([10.0] * 5 + [20.0] * 2, index=pd.date_range("2026-01-05", periods=7))
+    >>> weekday_baseline(base, pd.date_range("2026-01-12", periods=7)).tolist()
+    [10.0, 10.0, 10.0, 10.0, 10.0, 20.0, 20.0]
+    """
+    by_wd = series.groupby(series.index.day_of_week).mean()
+    exp = by_wd.reindex(days.day_of_week).to_numpy()
+    exp = np.where(np.isnan(exp), series.mean(), exp)
+    return pd.Series(exp, index=days, dtype="float64")
+
+
+def _baseline_days(valid: pd.Series, before, n: int, *, lookback_factor: int = 3) -> pd.DatetimeIndex:
+    """The last ``n`` valid days before ``before`` (looking back at most ``lookback_factor * n``)."""
+    before = pd.Timestamp(before)
+    cand = valid.loc[before - pd.Timedelta(days=lookback_factor * n):before - DAY]
+    return cand.index[cand.to_numpy(dtype=bool)][-n:]
+
+
+def seasonal_index(series: pd.Series, valid: pd.Series, window: tuple, baseline: pd.DatetimeIndex, *,
+                   margin_days: int = 14, min_days: int = 7) -> float:
+    """Last year's seasonal index: how much higher ordinary days around the same dates sold than
+    the same baseline days, a year (52 weeks) earlier.
+
+    Formula: ``mean(series over last year's ordinary days within margin_days of the window) /
+    mean(series over the baseline days - 364)``; 1.0 when either side has fewer than ``min_days``
+    ordinary days in the data (the first year, or a window full of campaigns).
+    """
+    shift = pd.Timedelta(days=364)
+    a, b = pd.Timestamp(window[0]) - shift, pd.Timestamp(window[1]) - shift
+    near = valid.loc[a - pd.Timedelta(days=margin_days):b + pd.Timedelta(days=margin_days)]
+    near_days = near.index[near.to_numpy(dtype=bool)]
+    base_days = (baseline - shift)
+    base_days = base_days[base_days.isin(valid.index[valid.to_numpy(dtype=bool)])]
+    if len(near_days) < min_days or len(base_days) < min_days:
+        return 1.0
+    den = series.reindex(base_days).mean()
+    num = series.reindex(near_days).mean()
+    return float(num / den) if den and np.isfinite(den) and den > 0 else 1.0
+
+
+#: days around the spring festival (春节) that no baseline uses: orders fall and logistics stop
+SPRING_FESTIVAL_WINDOW = (-10, 12)
+
+
+def _spring_festival_mask(days: pd.DatetimeIndex) -> np.ndarray:
+    mask = np.zeros(len(days), dtype=bool)
+    for y in sorted({d.year for d in (days.min(), days.max())} | {days.min().year + 1}):  # two or three years
+        if y in SPRING_FESTIVAL:
+            sf = pd.Timestamp(SPRING_FESTIVAL[y])
+            mask |= (days >= sf + pd.Timedelta(days=SPRING_FESTIVAL_WINDOW[0])) & (days <= sf + pd.Timedelta(days=SPRING_FESTIVAL_WINDOW[1]))
+    return mask
+
+
+def campaign_events(campaigns: pd.DataFrame) -> pd.DataFrame:
+    """Campaigns grouped into events: a festival's presale and main phase (same ``festival``,
+    less than 15 days apart) form one event; every other campaign is an event of its own.
+
+    Returns the campaigns with added columns event (e.g. ``2025 double11`` or the campaign id),
+    phase (``presale`` for type presale, else ``main``), event_start and event_end.
+    """
+    _require(campaigns, "campaigns", ["campaign_id", "start_date", "end_date"])
+    c = campaigns.copy()
+    fest = c["festival"].fillna("").astype(str) if "festival" in c.columns else pd.Series("", index=c.index)
+    c["phase"] = np.where(c.get("type", pd.Series("", index=c.index)).astype(str) == "presale", "presale", "main")
+    c = c.assign(_fest=fest).sort_values("start_date", kind="stable")
+    # new group when the festival changes or the gap to the previous phase is 15 days or more
+    prev_end = c.groupby("_fest")["end_date"].shift()
+    new = (c["_fest"] == "") | prev_end.isna() | ((c["start_date"] - prev_end) >= pd.Timedelta(days=15))
+    grp = new.groupby(c["_fest"]).cumsum()
+    c["event"] = np.where(c["_fest"] == "", c["campaign_id"],
+                          c["_fest"] + "#" + grp.astype(str))
+    first = c.groupby("event")["start_date"].transform("min")
+    c["event_start"] = first
+    c["event_end"] = c.groupby("event")["end_date"].transform("max")
+    c["event"] = np.where(c["_fest"] == "", c["event"], first.dt.strftime("%Y") + " " + c["_fest"])
+    return c.drop(columns="_fest").sort_values(["event_start", "start_date"]).reset_index(drop=True)
+
+
+def window_lift(series: pd.Series, start, end, *, valid: pd.Series | None = None, before=None,
+                baseline_days: int = 28, seasonal: bool = False) -> dict:
+    """The lift of ``series`` (a daily series indexed by date) over ``start`` .. ``end`` against a
+    weekday-aware baseline from the ``baseline_days`` ordinary days before ``before`` (default the
+    window's start).
+
+    Formula: ``lift = sum(actual) / sum(expected)``, ``expected(d) = weekday mean of the baseline
+    x seasonal index`` (:func:`weekday_baseline`, :func:`seasonal_index`).
+
+    Returns a dict: actual, expected, lift, incremental (actual - expected), days, season.
+    """
+    idx = pd.date_range(start, end)
+    if valid is None:
+        valid = pd.Series(True, index=series.index)
+    base = _baseline_days(valid, before if before is not None else start, baseline_days)
+    if len(base) < 7:
+        return {"actual": float(series.reindex(idx).fillna(0).sum()), "expected": np.nan, "lift": np.nan,
+                "incremental": np.nan, "days": len(idx), "season": np.nan}
+    season = seasonal_index(series, valid, (idx[0], idx[-1]), base) if seasonal else 1.0
+    exp = weekday_baseline(series.reindex(base).fillna(0.0), idx) * season
+    act = float(series.reindex(idx).fillna(0.0).sum())
+    e = float(exp.sum())
+    return {"actual": act, "expected": e, "lift": act / e if e > 0 else np.nan, "incremental": act - e,
+            "days": len(idx), "season": season}
+
+
+def campaign_lift(daily: pd.DataFrame, campaigns: pd.DataFrame, *, end=None, baseline_days: int = 28,
+                  pre_days: int = 12, post_days: int = 10, seasonal: bool = True) -> pd.DataFrame:
+    """The lift of each campaign event, phase by phase, against a baseline without it.
+
+    For each event (:func:`campaign_events`) the phases are ``pre`` (the ``pre_days`` before its
+    first phase: the pull-forward, buyers waiting for the festival), ``presale`` (deposits and
+    ordinary orders counted apart), ``main`` and ``post`` (the ``post_days`` after: the hangover).
+    The baseline is the weekday mean of the last ``baseline_days`` ordinary days before the pre
+    phase (days of other events and their pre and post periods left out), scaled by last year's
+    seasonal index when ``seasonal``. A campaign on one channel is measured on that channel.
+    ``net`` sums pre through post: the event's effect after the pull-forward and the dip.
+
+    Required columns: daily (from :func:`daily_sales`) date, channel, orders, gmv, presale_orders,
+    presale_gmv; campaigns campaign_id, start_date, end_date (channel, festival, type optional).
+
+    Returns one row per event and phase: event, phase, campaign_id, name, type, festival,
+    channel, start, end, days, complete (the phase is over by ``end``), orders, expected_orders,
+    lift (orders), incremental_orders, gmv, expected_gmv, gmv_lift, incremental_gmv,
+    ordinary_lift (orders without presale deposits), season, control_lift (for a one-channel
+    campaign: the lift of the untouched channels over the same days, a control: a campaign works
+    when its lift clearly exceeds it), note (a phase overlapping the
+    spring festival, whose days no baseline uses either).
+    """
+    _require(daily, "daily", ["date", "channel", "orders", "gmv"])
+    ev = campaign_events(campaigns)
+    end = pd.Timestamp(end) if end is not None else daily["date"].max() + DAY
+    first_day = daily["date"].min()
+    all_days = pd.date_range(first_day, end - DAY)
+    chan = ev["channel"].fillna("").astype(str) if "channel" in ev.columns else pd.Series("", index=ev.index)
+    ev = ev.assign(channel=chan)
+    series = {}
+
+    def get(ch: str):
+        if ch not in series:
+            if ch.startswith("!"):  # every channel but one: the control of a one-channel campaign
+                d = daily.loc[daily["channel"] != ch[1:]]
+            else:
+                d = daily if ch == "" else daily.loc[daily["channel"] == ch]
+            g = d.groupby("date")[["orders", "gmv", "presale_orders", "presale_gmv"]].sum().reindex(all_days, fill_value=0)
+            # days that belong to an event touching this channel (with its pre and post periods for festivals)
+            touch = ev.loc[(ev["channel"] == "") | (ev["channel"] == ch) | (ch == "")] if not ch.startswith("!") \
+                else ev.loc[ev["channel"] != ch[1:]]
+            busy = np.zeros(len(all_days), dtype=bool)
+            pos = all_days.values
+            is_fest = touch["event"] != touch["campaign_id"]
+            lo = np.where(is_fest, touch["event_start"] - pd.Timedelta(days=pre_days), touch["start_date"])
+            hi = np.where(is_fest, touch["event_end"] + pd.Timedelta(days=post_days), touch["end_date"])
+            for a, b in zip(lo, hi):  # a few dozen campaigns
+                busy |= (pos >= np.datetime64(a)) & (pos <= np.datetime64(b))
+            busy |= _spring_festival_mask(all_days)
+            series[ch] = (g, pd.Series(~busy, index=all_days))
+        return series[ch]
+
+    rows = []
+    for name, e in ev.groupby("event", sort=False):  # one per event: a few dozen
+        ch = e["channel"].iloc[0] if (e["channel"] == e["channel"].iloc[0]).all() else ""
+        g, valid = get(ch)
+        is_fest = name != e["campaign_id"].iloc[0]
+        s0, s1 = e["event_start"].iloc[0], e["event_end"].iloc[0]
+        if s0 >= end:
+            continue
+        anchor = s0 - pd.Timedelta(days=pre_days) if is_fest else s0
+        phases = []
+        if is_fest:
+            phases.append(("pre", None, s0 - pd.Timedelta(days=pre_days), s0 - DAY))
+        for _, r in e.iterrows():  # one or two phases
+            phases.append((r["phase"], r, r["start_date"], r["end_date"]))
+        if is_fest:
+            phases.append(("post", None, s1 + DAY, s1 + pd.Timedelta(days=post_days)))
+        for phase, r, a, b in phases:
+            if a < first_day:
+                continue
+            b_in = min(b, end - DAY)
+            if b_in < a:
+                continue
+            lo = window_lift(g["orders"], a, b_in, valid=valid, before=anchor, baseline_days=baseline_days,
+                             seasonal=seasonal)
+            lg = window_lift(g["gmv"], a, b_in, valid=valid, before=anchor, baseline_days=baseline_days,
+                             seasonal=seasonal)
+            ctrl = np.nan
+            if ch:  # untouched channels over the same days, against their own baseline
+                gc, vc = get("!" + ch)
+                ctrl = window_lift(gc["orders"], a, b_in, valid=vc, before=anchor, baseline_days=baseline_days,
+                                   seasonal=seasonal)["lift"]
+            ordinary = g["orders"] - g["presale_orders"]
+            lord = window_lift(ordinary, a, b_in, valid=valid, before=anchor, baseline_days=baseline_days,
+                               seasonal=seasonal)
+            rows.append({
+                "event": name, "phase": phase, "campaign_id": r["campaign_id"] if r is not None else "",
+                "name": r["name"] if r is not None and "name" in r else "",
+                "type": r["type"] if r is not None and "type" in r else "",
+                "festival": (e["festival"].iloc[0] if "festival" in e.columns and pd.notna(e["festival"].iloc[0]) else ""),
+                "channel": ch, "start": a, "end": b, "days": (b - a).days + 1, "complete": bool(b < end),
+                "orders": lo["actual"], "expected_orders": lo["expected"], "lift": lo["lift"],
+                "incremental_orders": lo["incremental"], "gmv": lg["actual"], "expected_gmv": lg["expected"],
+                "gmv_lift": lg["lift"], "incremental_gmv": lg["incremental"], "ordinary_lift": lord["lift"],
+                "season": lo["season"], "control_lift": ctrl,
+                "note": "overlaps the spring festival 春节" if _spring_festival_mask(pd.date_range(a, b)).any() else ""})
+    cols = ["event", "phase", "campaign_id", "name", "type", "festival", "channel", "start", "end", "days",
+            "complete", "orders", "expected_orders", "lift", "incremental_orders", "gmv", "expected_gmv",
+            "gmv_lift", "incremental_gmv", "ordinary_lift", "season", "control_lift", "note"]
+    out = pd.DataFrame(rows, columns=cols)
+    if out.empty:
+        return out
+    # the event's net effect: pre + presale + main + post
+    net = out.groupby("event", sort=False).agg(
+        start=("start", "min"), end=("end", "max"), days=("days", "sum"), complete=("complete", "all"),
+        orders=("orders", "sum"), expected_orders=("expected_orders", "sum"), gmv=("gmv", "sum"),
+        expected_gmv=("expected_gmv", "sum"), festival=("festival", "first"), channel=("channel", "first"),
+        season=("season", "first")).reset_index()
+    multi = out.groupby("event", sort=False).size()
+    net = net.loc[net["event"].map(multi) > 1].assign(phase="net", campaign_id="", name="", type="")
+    net["lift"] = net["orders"] / net["expected_orders"]
+    net["incremental_orders"] = net["orders"] - net["expected_orders"]
+    net["gmv_lift"] = net["gmv"] / net["expected_gmv"]
+    net["incremental_gmv"] = net["gmv"] - net["expected_gmv"]
+    net["ordinary_lift"] = np.nan
+    net["control_lift"] = np.nan
+    net["note"] = net["event"].map(out.groupby("event")["note"].agg(lambda x: next((v for v in x if v), "")))
+    out = pd.concat([out, net[cols]], ignore_index=True)
+    order = {"pre": 0, "presale": 1, "main": 2, "post": 3, "net": 4}
+    out["_o"] = out["phase"].map(order)
+    out["_s"] = out.groupby("event")["start"].transform("min")
+    return out.sort_values(["_s", "event", "_o"]).drop(columns=["_o", "_s"]).reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. Campaign types compared
+# ---------------------------------------------------------------------------------------------
+
+def order_margins(orders: pd.DataFrame, items: pd.DataFrame | None = None, products: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per paid order: goods value (lines at their selling price, before order-level discounts),
+    cost of goods, gross margin after every discount and the discount depth.
+
+    Formulas: ``cogs = sum(qty x unit_cost)``; ``margin = paid_amount - shipping_fee - cogs``
+    (what is left after item discounts, 满减 and coupons); ``discount_depth = discount_amount /
+    gross_amount``. Without order_items and products, cogs and margin are NaN and goods is
+    gross_amount - discount_amount.
+
+    Returns columns order_id, goods, cogs, margin, discount_depth, indexed like the paid rows of
+    ``orders`` (index name ``row``), so callers align by index instead of hashing ids again.
+    """
+    _require(orders, "orders", ["order_id", "paid_amount"])
+    o = orders.loc[paid_mask(orders)]
+    gross = o["gross_amount"] if "gross_amount" in o.columns else o["paid_amount"]
+    disc = o["discount_amount"].fillna(0.0) if "discount_amount" in o.columns else pd.Series(0.0, index=o.index)
+    ship = o["shipping_fee"].fillna(0.0) if "shipping_fee" in o.columns else pd.Series(0.0, index=o.index)
+    out = pd.DataFrame({"order_id": o["order_id"].to_numpy(), "goods": (gross - disc).to_numpy(),
+                        "cogs": np.nan, "margin": np.nan,
+                        "discount_depth": (disc / gross.where(gross > 0)).to_numpy()},
+                       index=pd.Index(o.index, name="row"))
+    if items is not None and {"order_id", "sku", "qty"} <= set(items.columns):
+        pos = pd.Index(o["order_id"]).get_indexer(items["order_id"])  # one hash of the ids, then arrays
+        keep = pos >= 0
+        p = pos[keep]
+        qty = items["qty"].to_numpy(dtype="float64", na_value=0.0)[keep]
+        n = len(o)
+        has = np.bincount(p, minlength=n) > 0
+        if "unit_price" in items.columns:
+            val = qty * items["unit_price"].to_numpy(dtype="float64", na_value=np.nan)[keep]
+            goods = np.bincount(p, weights=np.nan_to_num(val), minlength=n)
+            out["goods"] = np.where(has, goods, out["goods"].to_numpy())
+        if products is not None and {"sku", "unit_cost"} <= set(products.columns):
+            pr = products.drop_duplicates("sku")
+            ci = pd.Index(pr["sku"]).get_indexer(items["sku"].to_numpy()[keep])
+            unit = np.where(ci >= 0, pr["unit_cost"].to_numpy(dtype="float64", na_value=np.nan)[ci], np.nan)
+            line = qty * unit
+            cogs = np.bincount(p, weights=np.nan_to_num(line), minlength=n)
+            known = np.bincount(p, weights=np.isfinite(line).astype(float), minlength=n) > 0
+            out["cogs"] = np.where(has & known, cogs, np.nan)
+            out["margin"] = (o["paid_amount"] - ship).to_numpy() - out["cogs"].to_numpy()
+    return out
+
+
+def campaign_scorecard(orders: pd.DataFrame, campaigns: pd.DataFrame, *, margins: pd.DataFrame | None = None,
+                       spend: pd.DataFrame | None = None, lift: pd.DataFrame | None = None,
+                       first_orders: pd.Series | None = None, history_start=None,
+                       new_buyer_history_days: int = 180) -> pd.DataFrame:
+    """One row per campaign: its orders, GMV, discount depth, margin after discount, spend, ROI,
+    incremental GMV and ROI on the increment, and the share of new buyers.
+
+    An order belongs to a campaign by ``orders.campaign_id`` (or, without it, by date and channel).
+    Formulas: discount depth = sum(discount_amount) / sum(gross_amount); margin rate = sum(margin)
+    / sum(paid_amount - shipping_fee); ROI = sum(margin) / spend (001 part 4: cut what stays under
+    1); incremental ROI = incremental GMV x margin rate / spend; new-buyer share = buyers whose
+    first paid order is the campaign order / buyers (NaN when the data hold fewer than
+    ``new_buyer_history_days`` days before the campaign, as everyone would look new).
+
+    Required columns: orders order_id, order_ts, paid_amount, gross_amount, discount_amount;
+    campaigns campaign_id, start_date, end_date. ``spend``: marketing_spend with campaign_id and
+    spend; ``lift``: :func:`campaign_lift` (main and presale phases give the increment);
+    ``first_orders``: first paid order_ts per customer_id.
+    """
+    _require(orders, "orders", ["order_id", "order_ts", "paid_amount"])
+    _require(campaigns, "campaigns", ["campaign_id", "start_date", "end_date"])
+    o = orders.loc[paid_mask(orders)]
+    if "campaign_id" in o.columns:
+        cid = o["campaign_id"]
+    else:  # by date (and channel)
+        cid = pd.Series(pd.NA, index=o.index, dtype="object")
+        day = o["order_ts"].dt.normalize()
+        for _, c in campaigns.iterrows():  # a few dozen campaigns
+            m = (day >= c["start_date"]) & (day <= c["end_date"])
+            if "channel" in campaigns.columns and pd.notna(c.get("channel")) and c.get("channel"):
+                m &= o["channel"] == c["channel"]
+            cid = cid.where(~m | cid.notna(), c["campaign_id"])
+    o = o.assign(campaign_id=cid).loc[cid.notna()]
+    o = o.loc[_isin(o["campaign_id"], campaigns["campaign_id"])]
+    if margins is None:
+        margins = order_margins(o)
+    if margins.index.name == "row":
+        margin = margins["margin"].reindex(o.index)
+    else:
+        margin = o["order_id"].map(margins.set_index("order_id")["margin"])
+    gross = o["gross_amount"] if "gross_amount" in o.columns else o["paid_amount"]
+    disc = o["discount_amount"].fillna(0.0) if "discount_amount" in o.columns else 0.0 * gross
+    ship = o["shipping_fee"].fillna(0.0) if "shipping_fee" in o.columns else 0.0 * gross
+    frame = pd.DataFrame({"campaign_id": o["campaign_id"], "orders": 1, "gmv": o["paid_amount"], "gross": gross,
+                          "discount": disc, "sales_ex_ship": o["paid_amount"] - ship,
+                          "margin": margin.astype("float64")})
+    if first_orders is not None and "customer_id" in o.columns:
+        first = o["customer_id"].map(first_orders)
+        frame["new"] = (first == o["order_ts"]).astype("float64")
+        frame["buyer"] = o["customer_id"]
+    g = frame.groupby("campaign_id")
+    card = pd.DataFrame({"orders": g["orders"].sum(), "gmv": g["gmv"].sum(), "aov": g["gmv"].mean(),
+                         "discount_depth": g["discount"].sum() / g["gross"].sum(),
+                         "margin": g["margin"].sum(min_count=1),
+                         "margin_rate": g["margin"].sum(min_count=1) / g["sales_ex_ship"].sum()})
+    if "new" in frame.columns:
+        card["buyers"] = g["buyer"].nunique()
+        card["new_buyer_share"] = frame.loc[frame["new"] == 1].groupby("campaign_id")["buyer"].nunique() / card["buyers"]
+        card["new_buyer_share"] = card["new_buyer_share"].fillna(0.0)
+    card = campaigns.set_index("campaign_id")[[c for c in ("name", "type", "festival", "channel", "start_date",
+                                                           "end_date", "budget") if c in campaigns.columns]].join(card, how="inner")
+    if "new_buyer_share" in card.columns and history_start is not None:
+        young = card["start_date"] < pd.Timestamp(history_start) + pd.Timedelta(days=new_buyer_history_days)
+        card.loc[young, "new_buyer_share"] = np.nan
+    if spend is not None and {"campaign_id", "spend"} <= set(spend.columns):
+        card["spend"] = spend.groupby("campaign_id")["spend"].sum().reindex(card.index).fillna(0.0)
+    else:
+        card["spend"] = np.nan
+    card["roi"] = card["margin"] / card["spend"].where(card["spend"] > 0)
+    if lift is not None and not lift.empty:
+        inc = lift.loc[lift["campaign_id"] != ""].set_index("campaign_id")
+        card["lift"] = inc["gmv_lift"].reindex(card.index)
+        card["incremental_gmv"] = inc["incremental_gmv"].reindex(card.index)
+        card["incremental_roi"] = card["incremental_gmv"] * card["margin_rate"] / card["spend"].where(card["spend"] > 0)
+    return card.reset_index()
+
+
+def type_comparison(scorecard: pd.DataFrame) -> pd.DataFrame:
+    """Campaign types compared: per ``type``, campaigns, orders, GMV, discount depth and margin
+    rate (GMV-weighted), spend, ROI (sum of margin / sum of spend), median GMV lift and the
+    new-buyer share (mean over campaigns that have one). Sorted by ROI."""
+    sc = scorecard.copy()
+    if "type" not in sc.columns:
+        sc["type"] = "other"
+    sc["_w_disc"] = sc["discount_depth"] * sc["gmv"]
+    sc["_ex"] = sc["margin"] / sc["margin_rate"]
+    g = sc.groupby("type")
+    out = pd.DataFrame({"campaigns": g.size(), "orders": g["orders"].sum(), "gmv": g["gmv"].sum(),
+                        "aov": g["gmv"].sum() / g["orders"].sum(),
+                        "discount_depth": g["_w_disc"].sum() / g["gmv"].sum(),
+                        "margin_rate": g["margin"].sum(min_count=1) / g["_ex"].sum(min_count=1),
+                        "spend": g["spend"].sum(min_count=1)})
+    out["roi"] = g["margin"].sum(min_count=1) / out["spend"].where(out["spend"] > 0)
+    if "lift" in sc.columns:
+        out["median_lift"] = g["lift"].median()
+    if "new_buyer_share" in sc.columns:
+        out["new_buyer_share"] = g["new_buyer_share"].mean()
+    return out.reset_index().sort_values("roi", ascending=False).reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. Presale, coupons, full reduction
+# ---------------------------------------------------------------------------------------------
+
+def presale_share(orders: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+    """Presale share of each festival's GMV and the deposit-to-balance timing.
+
+    For each event with a presale phase (from :func:`campaign_events`): presale GMV (paid
+    orders flagged ``is_presale`` placed in the presale window) / GMV of the whole event (presale
+    plus the main phase's orders). Handbook 001 part 3: presale reached 35% of GMV. The timing is
+    the median days from placing the presale order (the deposit) to paying it (the balance), and
+    the share of presale orders never paid (deposits lost).
+
+    Returns columns event, presale_start, presale_end, main_end, presale_orders, presale_gmv,
+    event_gmv, presale_share, median_days_to_balance, unpaid_share.
+    """
+    _require(orders, "orders", ["order_ts", "paid_amount", "is_presale"])
+    pre = events.loc[events["phase"] == "presale"]
+    rows = []
+    paid = paid_mask(orders)
+    day = orders["order_ts"].dt.normalize()
+    is_pre = orders["is_presale"].fillna(False).astype(bool)
+    for _, p in pre.iterrows():  # one per festival with a presale
+        main = events.loc[(events["event"] == p["event"]) & (events["phase"] == "main")]
+        m_end = main["end_date"].max() if len(main) else p["end_date"]
+        in_pre = (day >= p["start_date"]) & (day <= p["end_date"]) & is_pre
+        in_event = (day >= p["start_date"]) & (day <= m_end) & paid
+        pre_paid = in_pre & paid
+        timing = (orders.loc[pre_paid, "paid_ts"] - orders.loc[pre_paid, "order_ts"]).dt.total_seconds() / 86400 \
+            if "paid_ts" in orders.columns else pd.Series(dtype="float64")
+        ev_gmv = float(orders.loc[in_event, "paid_amount"].sum())
+        pg = float(orders.loc[pre_paid, "paid_amount"].sum())
+        rows.append({"event": p["event"], "presale_start": p["start_date"], "presale_end": p["end_date"],
+                     "main_end": m_end, "presale_orders": int(pre_paid.sum()), "presale_gmv": pg,
+                     "event_gmv": ev_gmv, "presale_share": pg / ev_gmv if ev_gmv > 0 else np.nan,
+                     "median_days_to_balance": float(timing.median()) if len(timing) else np.nan,
+                     "unpaid_share": float(1 - pre_paid.sum() / in_pre.sum()) if in_pre.sum() else np.nan})
+    return pd.DataFrame(rows, columns=["event", "presale_start", "presale_end", "main_end", "presale_orders",
+                                       "presale_gmv", "event_gmv", "presale_share", "median_days_to_balance",
+                                       "unpaid_share"])
+
+
+def coupon_uptake(orders: pd.DataFrame, *, start=None, end=None) -> pd.DataFrame:
+    """Coupon uptake between ``start`` and ``end`` (exclusive): per coupon code, paid orders, share
+    of all paid orders, AOV with the coupon and AOV of the orders without any coupon; a ``(none)``
+    row for the orders without. Required: orders.order_ts, paid_amount, coupon_code."""
+    _require(orders, "orders", ["order_ts", "paid_amount", "coupon_code"])
+    o = orders.loc[paid_mask(orders)]
+    if start is not None:
+        o = o.loc[o["order_ts"] >= pd.Timestamp(start)]
+    if end is not None:
+        o = o.loc[o["order_ts"] < pd.Timestamp(end)]
+    code = o["coupon_code"].fillna("").astype(str).replace("", "(none)")
+    g = o["paid_amount"].groupby(code)
+    out = pd.DataFrame({"orders": g.size(), "gmv": g.sum(), "aov": g.mean()})
+    out["share"] = out["orders"] / out["orders"].sum() if len(out) else np.nan
+    base = out["aov"].get("(none)", np.nan)
+    out["aov_vs_none"] = out["aov"] / base - 1
+    return out.reset_index(names="coupon_code").sort_values("orders", ascending=False).reset_index(drop=True)
+
+
+_FR = re.compile(r"满\s*(\d+)\s*减\s*(\d+)")
+
+
+def full_reduction_thresholds(campaigns: pd.DataFrame, orders: pd.DataFrame | None = None,
+                              margins: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The 满减 threshold and reduction of each full_reduction campaign: read from its name
+    (``满300减40``), or else inferred from its orders (the most common order-level reduction, and
+    the smallest basket value that got it, rounded down to 10 yuan).
+
+    Returns columns campaign_id, threshold, reduction, source (``name`` or ``orders``).
+    """
+    fr = campaigns.loc[_type(campaigns) == "full_reduction"]
+    rows = []
+    sub = None
+    for _, c in fr.iterrows():  # a few campaigns
+        m = _FR.search(str(c.get("name", "")))
+        if m:
+            rows.append({"campaign_id": c["campaign_id"], "threshold": float(m.group(1)),
+                         "reduction": float(m.group(2)), "source": "name"})
+            continue
+        if orders is None or margins is None or "campaign_id" not in orders.columns:
+            continue
+        if sub is None:  # the paid orders of the full-reduction campaigns, once
+            sub = orders.loc[paid_mask(orders) & _isin(orders["campaign_id"], fr["campaign_id"])]
+        o = sub.loc[sub["campaign_id"] == c["campaign_id"]]
+        goods = (margins["goods"].reindex(o.index) if margins.index.name == "row"
+                 else o["order_id"].map(margins.set_index("order_id")["goods"]))
+        gross = o["gross_amount"] - o["discount_amount"]  # paid before shipping, gross of item discounts
+        order_disc = (goods - gross).round(0)
+        pos = order_disc[order_disc > 0]
+        if len(pos) < 20:
+            continue
+        red = float(pos.mode().iloc[0])
+        thr = float(np.floor(goods[order_disc == red].min() / 10) * 10)
+        rows.append({"campaign_id": c["campaign_id"], "threshold": thr, "reduction": red, "source": "orders"})
+    out = pd.DataFrame(rows, columns=["campaign_id", "threshold", "reduction", "source"])
+    if "festival" in campaigns.columns and len(out):
+        # an inferred threshold takes the most common one of the same festival (a campaign that has
+        # only begun has few orders to infer from)
+        fest = out["campaign_id"].map(campaigns.set_index("campaign_id")["festival"]).fillna("")
+        common = out.groupby(fest)["threshold"].agg(lambda s: s.mode().iloc[0])
+        inferred = (out["source"] == "orders") & (fest != "")
+        out.loc[inferred, "threshold"] = fest[inferred].map(common)
+    return out
+
+
+def threshold_bunching(goods: pd.Series, in_campaign: pd.Series, threshold: float, *, bin_width: float = 20) -> dict:
+    """Bunching of basket values just above a 满减 threshold.
+
+    Formula: ``ratio = n[T, T+w) / n[T-w, T)`` for baskets during the campaign and for ordinary
+    baskets; ``bunching = ratio_campaign / ratio_ordinary`` (1 = no bunching; 1.5 = half again as
+    many baskets just above the line as the ordinary shape of basket values would give). Also the
+    share of baskets at or above T during the campaign and outside.
+
+    ``goods``: the basket value the threshold applies to (lines at their selling price);
+    ``in_campaign``: a boolean Series on the same index.
+    """
+    T, w = float(threshold), float(bin_width)
+    inc = in_campaign.to_numpy(dtype=bool)
+    g = goods.to_numpy(dtype="float64")
+    above = (g >= T) & (g < T + w)
+    below = (g >= T - w) & (g < T)
+    a1, b1, a0, b0 = above[inc].sum(), below[inc].sum(), above[~inc].sum(), below[~inc].sum()
+    r1 = a1 / b1 if b1 else np.nan
+    r0 = a0 / b0 if b0 else np.nan
+    # a test: is the above-share among the two bins higher during the campaign? (2x2 chi-square)
+    p = np.nan
+    if min(a1 + b1, a0 + b0, a1 + a0, b1 + b0) > 0:
+        p = float(stats.chi2_contingency([[a1, b1], [a0, b0]])[1])
+    return {"threshold": T, "campaign_above": int(a1), "campaign_below": int(b1), "ordinary_above": int(a0),
+            "ordinary_below": int(b0), "ratio_campaign": r1, "ratio_ordinary": r0,
+            "bunching": r1 / r0 if r0 and np.isfinite(r0) and r0 > 0 else np.nan, "p_value": p,
+            "share_over_campaign": float((g[inc] >= T).mean()) if inc.any() else np.nan,
+            "share_over_ordinary": float((g[~inc] >= T).mean()) if (~inc).any() else np.nan}
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. A/B tests
+# ---------------------------------------------------------------------------------------------
+
+def ab_test(experiments: pd.DataFrame, *, alpha: float = 0.05, power: float = 0.8, mde_relative: float = 0.10) -> pd.DataFrame:
+    """Each test arm against the control, read with the data-ops helper
+    (:func:`playbook.dataops.ab_readout`: two-proportion z-test on conversion, Welch's t-test on
+    revenue per unit, CUPED with ``pre_metric``, sample-ratio check, planned size), plus the power
+    the test had and a verdict that never reads "no difference" into a test too small to see one.
+
+    Formulas: power = ``Phi(d / se - z_{1-a/2})`` at the planned effect ``d = p_c x mde_relative``
+    with the unpooled ``se = sqrt(p_t q_t / n_t + p_c q_c / n_c)``; MDE (relative) =
+    ``(z_{1-a/2} + z_power) se / p_c`` (002 part 05: test 满减, discounts and gifts against each
+    other before a festival).
+
+    Required columns: experiment_id, unit_id, variant (control named ``control``), converted;
+    optional revenue, pre_metric. Returns one row per experiment and non-control variant: n_control,
+    n_variant, conv_control, conv_variant, uplift, diff, ci_low, ci_high, p_value, power,
+    mde_relative, needed_per_arm, srm_p, rev_control, rev_variant, rev_p, rev_p_cuped, warning,
+    verdict (``variant wins``, ``control wins``, ``no difference (well powered)``,
+    ``inconclusive (under-powered)``, ``invalid (SRM)``).
+    """
+    from .dataops import ab_readout
+
+    r = ab_readout(experiments, alpha=alpha, power=power, mde_relative=mde_relative)
+    r = r.rename(columns={"n_treatment": "n_variant", "conv_treatment": "conv_variant", "lift": "uplift",
+                          "diff_low": "ci_low", "diff_high": "ci_high", "planned_per_arm": "needed_per_arm",
+                          "rpu_control": "rev_control", "rpu_treatment": "rev_variant", "rpu_p": "rev_p",
+                          "cuped_p": "rev_p_cuped"})
+    za, zb = stats.norm.ppf(1 - alpha / 2), stats.norm.ppf(power)
+    pc, pt = r["conv_control"].astype("float64"), r["conv_variant"].astype("float64")
+    se = np.sqrt(pt * (1 - pt) / r["n_variant"] + pc * (1 - pc) / r["n_control"])
+    r["power"] = stats.norm.cdf(pc * mde_relative / se - za)
+    r["mde_relative"] = (za + zb) * se / pc
+    sig = r["p_value"] < alpha
+    r["verdict"] = np.select(
+        [r["verdict"] == "invalid (SRM)", sig & (r["diff"] > 0), sig, r["power"] >= power],
+        ["invalid (SRM)", "variant wins", "control wins", "no difference (well powered)"],
+        default="inconclusive (under-powered)")
+    return r
+
+
+# ---------------------------------------------------------------------------------------------
+# Section results
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class _Result:
+    note: str | None = None
+    month: str = ""
+    alerts: pd.DataFrame = field(default_factory=lambda: _alerts_frame([]))
+
+    @property
+    def skipped(self) -> bool:
+        return self.note is not None
+
+    def _summary(self) -> pd.DataFrame:  # pragma: no cover
+        return pd.DataFrame()
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """The section's figures as a small table (or the skip note)."""
+        return _note_frame(self.note) if self.skipped else self._summary()
+
+    def _repr_html_(self) -> str:
+        return self.summary.to_html(index=False)
+
+
+_PHASE_LABEL = {"pre": "pre (pull-forward) 蓄水期", "presale": "presale 预售", "main": "main 正式期",
+                "post": "post (dip) 返场/回落", "net": "net over the event 净效果"}
+
+
+@dataclass
+class LiftResult(_Result):
+    """Section 1 (see :func:`lift_report`)."""
+
+    lift: pd.DataFrame = field(default_factory=pd.DataFrame)  #: every event and phase
+    daily: pd.DataFrame = field(default_factory=pd.DataFrame)  #: shop-wide daily orders with the focus event's baseline
+    focus: str = ""  #: the event drawn: the last complete festival with a presale
+    focus_rows: pd.DataFrame = field(default_factory=pd.DataFrame)
+    recent: pd.DataFrame = field(default_factory=pd.DataFrame)  #: events of the last 12 months (main phase)
+
+    def _phase(self, phase: str, col: str = "lift"):
+        f = self.focus_rows
+        v = f.loc[f["phase"] == phase, col] if len(f) else pd.Series(dtype="float64")
+        return float(v.iloc[0]) if len(v) and pd.notna(v.iloc[0]) else None
+
+    @property
+    def main_lift(self):
+        """Main-phase lift (orders) of the focus festival."""
+        return self._phase("main")
+
+    @property
+    def net_lift(self):
+        """Net lift (orders) of the focus festival from pre-period to dip."""
+        return self._phase("net")
+
+    @property
+    def net_incremental_gmv(self):
+        """Incremental GMV of the focus festival over the whole event."""
+        return self._phase("net", "incremental_gmv")
+
+    @property
+    def label(self) -> str:
+        return self.focus or "last festival"
+
+    def _summary(self) -> pd.DataFrame:
+        f = self.focus_rows
+        return pd.DataFrame({"figure": [f"{self.focus}: {_PHASE_LABEL[p]}" for p in f["phase"]],
+                             "lift (orders)": [f"{v:.2f}" for v in f["lift"]],
+                             "ordinary orders": [f"{v:.2f}" for v in f["ordinary_lift"]],
+                             "incremental GMV": [f"¥{v:,.0f}" for v in f["incremental_gmv"]]})
+
+    @property
+    def focus_view(self):
+        if self.skipped:
+            return self.summary
+        f = self.focus_rows.assign(phase=lambda x: x["phase"].map(_PHASE_LABEL))
+        cols = ["phase", "campaign_id", "start", "end", "orders", "expected_orders", "lift", "ordinary_lift",
+                "gmv", "expected_gmv", "incremental_gmv"]
+        return _styled(f[cols], dates=["start", "end"], count=["orders", "expected_orders"],
+                       dec2=["lift", "ordinary_lift"], money=["gmv", "expected_gmv", "incremental_gmv"])
+
+    @property
+    def recent_view(self):
+        if self.skipped:
+            return self.summary
+        cols = ["event", "campaign_id", "name", "start", "end", "channel", "orders", "lift", "control_lift", "gmv_lift",
+                "incremental_gmv", "pre_lift", "post_lift", "net_lift", "note"]
+        return _styled(self.recent[[c for c in cols if c in self.recent.columns]], dates=["start", "end"], count=["orders"],
+                       dec2=["lift", "control_lift", "gmv_lift", "pre_lift", "post_lift", "net_lift"], money=["incremental_gmv"])
+
+
+def _orders_daily(data) -> pd.DataFrame:
+    return daily_sales(data["orders"])
+
+
+def lift_report(data, *, record=None) -> LiftResult:
+    """Section 1: the lift of every campaign event against a weekday-aware baseline from its
+    pre-period, with the pull-forward before and the dip after festivals (:func:`campaign_lift`).
+    Needs orders and campaigns."""
+    cfg = _settings(data)
+    res = LiftResult(month=_month(data))
+    note = data.missing_note("campaigns")
+    if note:
+        res.note = _skip(record, "Campaign lift", note)
+        return res
+    end = _cutoff(data)
+    daily = _orders_daily(data)
+    lift = campaign_lift(daily, data["campaigns"], end=end, baseline_days=int(cfg["baseline_days"]),
+                         pre_days=int(cfg["pre_days"]), post_days=int(cfg["post_days"]),
+                         seasonal=bool(cfg["seasonal_adjust"]))
+    res.lift = lift
+    if lift.empty:
+        res.note = _skip(record, "Campaign lift", "no campaign ran within the loaded months")
+        return res
+    # the focus: the last complete festival event with a presale, else the last complete festival
+    net = lift.loc[lift["phase"] == "net"]
+    with_pre = set(lift.loc[lift["phase"] == "presale", "event"])
+    done = net.loc[net["complete"]]
+    pick = done.loc[done["event"].isin(with_pre)]
+    # the next big festival (running or coming within half a year): show its last complete edition
+    nxt = festival_calendar(end - pd.Timedelta(days=30), end + pd.Timedelta(days=183))
+    nxt = nxt.loc[nxt["presale_start"].notna() & (nxt["end"] >= end)]
+    recent = pick.loc[pick["end"] >= end - pd.Timedelta(days=60)]  # a festival just over is the story
+    if len(recent):
+        pick = recent
+    elif len(nxt) and len(pick):
+        same = pick.loc[pick["festival"] == nxt["festival"].iloc[0]]
+        pick = same if len(same) else pick
+    pick = pick if len(pick) else done
+    pick = pick if len(pick) else net
+    res.focus = pick["event"].iloc[-1] if len(pick) else lift["event"].iloc[-1]
+    res.focus_rows = lift.loc[lift["event"] == res.focus].reset_index(drop=True)
+    # shop-wide daily series around the focus event, with its baseline
+    fr = res.focus_rows
+    a, b = fr["start"].min() - pd.Timedelta(days=int(cfg["baseline_days"]) + 7), fr["end"].max() + pd.Timedelta(days=7)
+    d = daily.groupby("date")[["orders", "presale_orders"]].sum()
+    days = pd.date_range(max(a, d.index.min()), min(b, end - DAY))
+    d = d.reindex(days, fill_value=0)
+    ch = fr["channel"].iloc[0]
+    res.daily = d.reset_index(names="date").assign(channel=ch or "all")
+    base_end = fr["start"].min()
+    base = d.loc[:base_end - DAY].tail(int(cfg["baseline_days"]))["orders"]
+    season = float(fr["season"].iloc[0]) if pd.notna(fr["season"].iloc[0]) else 1.0
+    res.daily["expected"] = weekday_baseline(base, days).to_numpy() * season
+    res.daily.loc[res.daily["date"] < base_end, "expected"] = np.nan
+    # events of the last 12 months: main phase with the event's pre, post and net lifts
+    m0 = pd.Timestamp(res.month + "-01") - pd.DateOffset(months=11)
+    main = lift.loc[(lift["phase"] == "main") & (lift["end"] >= m0)].copy()
+    piv = lift.pivot_table(index="event", columns="phase", values="lift", aggfunc="first")
+    for p in ("pre", "post", "net"):
+        main[f"{p}_lift"] = main["event"].map(piv[p]) if p in piv.columns else np.nan
+    ev_note = lift.loc[lift["phase"] == "net"].set_index("event")["note"]
+    main["note"] = main["event"].map(ev_note).fillna(main["note"])
+    res.recent = main.reset_index(drop=True)
+    alerts = []
+    for _, r in res.recent.iterrows():  # a few dozen events
+        if r["complete"] and pd.notna(r["net_lift"]) and r["net_lift"] < 1 and r["festival"] and not r["note"]:
+            alerts.append({"severity": "medium", "subject": r["campaign_id"],
+                           "message": f"{r['event']} sold less over the whole event (pre-period to dip) than "
+                                      f"its baseline: net lift {r['net_lift']:.2f}"})
+    res.alerts = _alerts_frame(alerts)
+    return res
+
+
+@dataclass
+class TypeResult(_Result):
+    """Section 2 (see :func:`type_report`)."""
+
+    scorecard: pd.DataFrame = field(default_factory=pd.DataFrame)
+    types: pd.DataFrame = field(default_factory=pd.DataFrame)
+    roi_min: float = 1.0
+    caveat: str = ""
+    losing: pd.DataFrame = field(default_factory=pd.DataFrame)  #: campaigns with ROI under roi_min
+
+    @property
+    def losing_count(self):
+        """Campaigns with ROI under the line (None when the section is skipped)."""
+        return None if self.skipped or self.scorecard.empty or self.scorecard["roi"].isna().all() else len(self.losing)
+
+    def _summary(self) -> pd.DataFrame:
+        return pd.DataFrame({"figure": ["campaigns compared", "types", f"campaigns with ROI under {self.roi_min:g}"],
+                             "value": [len(self.scorecard), len(self.types), len(self.losing)]})
+
+    @property
+    def types_view(self):
+        if self.skipped:
+            return self.summary
+        return _styled(self.types, count=["campaigns", "orders"], money=["gmv", "aov", "spend"],
+                       pct=["discount_depth", "margin_rate", "new_buyer_share"], dec2=["roi", "median_lift"])
+
+    @property
+    def scorecard_view(self):
+        if self.skipped:
+            return self.summary
+        cols = ["campaign_id", "name", "type", "start_date", "orders", "gmv", "discount_depth", "margin_rate", "spend",
+                "roi", "lift", "incremental_roi", "new_buyer_share"]
+        sc = self.scorecard.sort_values("start_date", ascending=False).head(15)
+        return _styled(sc[[c for c in cols if c in sc.columns]], dates=["start_date"], count=["orders"],
+                       money=["gmv", "spend"], pct=["discount_depth", "margin_rate", "new_buyer_share"],
+                       dec2=["roi", "lift", "incremental_roi"])
+
+
+def type_report(data, *, lift: LiftResult | None = None, record=None) -> TypeResult:
+    """Section 2: campaign types compared (:func:`campaign_scorecard`, :func:`type_comparison`).
+    Needs orders and campaigns; order_items and products give the margin, marketing_spend the ROI."""
+    cfg = _settings(data)
+    res = TypeResult(month=_month(data), roi_min=float(cfg["roi_min"]))
+    note = data.missing_note("campaigns")
+    if note:
+        res.note = _skip(record, "Campaign types", note)
+        return res
+    o = data["orders"]
+    camp = data["campaigns"]
+    camp = camp.loc[camp["start_date"] < _cutoff(data)]
+    items = data["order_items"] if data.has("order_items") else None
+    products = data["products"] if data.has("products") else None
+    margins = order_margins(o, items, products)
+    spend = data["marketing_spend"] if data.has("marketing_spend") else None
+    first = None
+    if "customer_id" in o.columns:
+        cs = data.derived("customer_summary")
+        first = cs.set_index("customer_id")["first_order_ts"]
+    caveats = []
+    if items is None or products is None:
+        caveats.append("no order_items/products: margin and ROI cannot be computed")
+    if spend is None or "campaign_id" not in spend.columns:
+        caveats.append("no marketing_spend by campaign_id: spend and ROI are missing")
+    res.caveat = "; ".join(caveats)
+    sc = campaign_scorecard(o, camp, margins=margins, spend=spend,
+                            lift=lift.lift if lift is not None and not lift.skipped else None,
+                            first_orders=first, history_start=o["order_ts"].min().normalize(),
+                            new_buyer_history_days=int(cfg["new_buyer_history_days"]))
+    res.scorecard = sc
+    res.types = type_comparison(sc) if len(sc) else pd.DataFrame()
+    res.losing = sc.loc[sc["roi"] < res.roi_min].reset_index(drop=True)
+    res.alerts = _alerts_frame([{"severity": "medium", "subject": r["campaign_id"],
+                                 "message": f"{r['name']}: gross margin {r['margin']:,.0f} on spend {r['spend']:,.0f} "
+                                            f"(ROI {r['roi']:.2f}, under {res.roi_min:g})"}
+                                for _, r in res.losing.iterrows()])
+    return res
+
+
+@dataclass
+class MechanicsResult(_Result):
+    """Section 3 (see :func:`mechanics_report`)."""
+
+    presale: pd.DataFrame = field(default_factory=pd.DataFrame)
+    presale_latest: float | None = None
+    presale_event: str = ""
+    target: float = 0.35
+    coupons: pd.DataFrame = field(default_factory=pd.DataFrame)  #: the last 12 months
+    coupon_share: float | None = None
+    thresholds: pd.DataFrame = field(default_factory=pd.DataFrame)
+    bunching: pd.DataFrame = field(default_factory=pd.DataFrame)
+    goods: pd.DataFrame = field(default_factory=pd.DataFrame)  #: basket values (last 12 months) for the histogram
+    notes: list = field(default_factory=list)
+    bunching_min: float = 1.2
+
+    @property
+    def bunching_max(self):
+        """The largest bunching ratio over the thresholds (None without one)."""
+        return None if self.bunching.empty else float(self.bunching["bunching"].max())
+
+    def _summary(self) -> pd.DataFrame:
+        rows = [("presale share of GMV, " + (self.presale_event or "–"),
+                 "–" if self.presale_latest is None else f"{self.presale_latest:.1%}"),
+                ("orders with a coupon (12 months)", "–" if self.coupon_share is None else f"{self.coupon_share:.1%}")]
+        rows += [("skipped", n) for n in self.notes]
+        for _, b in self.bunching.iterrows():  # one per threshold
+            rows.append((f"满{b['threshold']:.0f}: baskets just above / just below, campaign vs ordinary",
+                         f"{b['ratio_campaign']:.2f} vs {b['ratio_ordinary']:.2f} (bunching {b['bunching']:.2f})"))
+        return pd.DataFrame(rows, columns=["figure", "value"])
+
+    @property
+    def presale_view(self):
+        if self.skipped:
+            return self.summary
+        return _styled(self.presale, dates=["presale_start", "presale_end", "main_end"], count=["presale_orders"],
+                       money=["presale_gmv", "event_gmv"], pct=["presale_share", "unpaid_share"],
+                       dec2=["median_days_to_balance"])
+
+    @property
+    def coupon_view(self):
+        if self.skipped:
+            return self.summary
+        return _styled(self.coupons, count=["orders"], money=["gmv", "aov"], pct=["share", "aov_vs_none"])
+
+    @property
+    def bunching_view(self):
+        if self.skipped:
+            return self.summary
+        cols = ["threshold", "reduction", "campaigns", "campaign_below", "campaign_above", "ordinary_below",
+                "ordinary_above", "ratio_campaign", "ratio_ordinary", "bunching", "p_value", "share_over_campaign",
+                "share_over_ordinary", "aov_change"]
+        return _styled(self.bunching[[c for c in cols if c in self.bunching.columns]], count=["campaign_above", "campaign_below", "ordinary_above", "ordinary_below"],
+                       dec2=["threshold", "ratio_campaign", "ratio_ordinary", "bunching"], sci=["p_value"],
+                       pct=["share_over_campaign", "share_over_ordinary", "aov_change"])
+
+
+def mechanics_report(data, *, record=None) -> MechanicsResult:
+    """Section 3: presale share of festival GMV (:func:`presale_share`), coupon uptake
+    (:func:`coupon_uptake`) and 满减 thresholds with the bunching of baskets above them
+    (:func:`threshold_bunching`), over the last 12 months (presale: every festival)."""
+    cfg = _settings(data)
+    res = MechanicsResult(month=_month(data), target=float(cfg["presale_share_target"]),
+                          bunching_min=float(cfg["bunching_min"]))
+    o = data["orders"]
+    end = _cutoff(data)
+    y0 = pd.Timestamp(res.month + "-01") - pd.DateOffset(months=11)
+    if "coupon_code" in o.columns:
+        res.coupons = coupon_uptake(o, start=y0, end=end)
+        none = res.coupons.loc[res.coupons["coupon_code"] == "(none)", "share"]
+        res.coupon_share = float(1 - none.iloc[0]) if len(none) else 1.0
+    else:
+        res.notes.append(_skip(record, "Coupon uptake", "orders carry no coupon_code"))
+    note = data.missing_note("campaigns")
+    if note:
+        res.notes.append(_skip(record, "Presale share and 满减 thresholds", note))
+        return res
+    camp = data["campaigns"].loc[data["campaigns"]["start_date"] < end]
+    ev = campaign_events(camp)
+    if "is_presale" in o.columns:
+        res.presale = presale_share(o, ev)
+        done = res.presale.loc[res.presale["main_end"] < end]
+        if len(done):
+            res.presale_latest = float(done["presale_share"].iloc[-1])
+            res.presale_event = str(done["event"].iloc[-1])
+    else:
+        res.notes.append(_skip(record, "Presale share", "orders carry no is_presale flag"))
+    items = data["order_items"] if data.has("order_items") else None
+    margins = order_margins(o, items, data["products"] if data.has("products") else None)
+    res.thresholds = full_reduction_thresholds(camp, o, margins)
+    if res.thresholds.empty or "campaign_id" not in o.columns:
+        res.notes.append(_skip(record, "满减 thresholds", "no full-reduction campaign with a known threshold"))
+        return res
+    paid = o.loc[paid_mask(o) & (o["order_ts"] >= y0 - pd.DateOffset(months=12)) & (o["order_ts"] < end)]
+    goods = margins["goods"].reindex(paid.index)
+    cid = paid["campaign_id"].fillna("")
+    ordinary = (cid == "") | ~_isin(cid, camp.loc[_type(camp).isin(["full_reduction", "presale", "discount", "flash_sale",
+                                                                      "coupon"]), "campaign_id"])
+    rows = []
+    frames = []
+    for thr, t in res.thresholds.groupby("threshold"):  # one or two thresholds
+        inc = _isin(cid, t["campaign_id"])
+        keep = inc | ordinary.to_numpy()
+        b = threshold_bunching(goods[keep], pd.Series(inc[keep], index=goods[keep].index), thr,
+                               bin_width=float(cfg["threshold_bin"]))
+        aov_c = float(paid.loc[inc, "paid_amount"].mean())
+        aov_o = float(paid.loc[ordinary.to_numpy(), "paid_amount"].mean())
+        b.update({"reduction": float(t["reduction"].iloc[0]), "campaigns": ", ".join(t["campaign_id"]),
+                  "aov_campaign": aov_c, "aov_ordinary": aov_o, "aov_change": aov_c / aov_o - 1})
+        rows.append(b)
+        frames.append(pd.DataFrame({"threshold": thr, "goods": goods[keep].to_numpy(),
+                                    "when": np.where(inc[keep], "campaign", "ordinary")}))
+    res.bunching = pd.DataFrame(rows)
+    res.goods = pd.concat(frames, ignore_index=True)
+    return res
+
+
+@dataclass
+class CalendarResult(_Result):
+    """Section 4 (see :func:`calendar_report`)."""
+
+    calendar: pd.DataFrame = field(default_factory=pd.DataFrame)
+    start: pd.Timestamp | None = None
+    end: pd.Timestamp | None = None
+
+    def _summary(self) -> pd.DataFrame:
+        return pd.DataFrame({"figure": ["quarter", "festivals and member days", "with a planned campaign"],
+                             "value": [f"{self.start:%Y-%m-%d} .. {self.end:%Y-%m-%d}", len(self.calendar),
+                                       int((self.calendar["planned_campaign"] != "").sum())]})
+
+    @property
+    def action(self) -> pd.DataFrame:
+        """The calendar as an action list (one row per festival or member day)."""
+        cols = ["festival", "name", "prepare_by", "presale_start", "presale_end", "start", "end", "day",
+                "planned_campaign", "planned_budget", "last_year_start", "last_year_gmv", "last_year_orders",
+                "last_year_lift"]
+        out = self.calendar[[c for c in cols if c in self.calendar.columns]].copy()
+        for c in ("prepare_by", "presale_start", "presale_end", "start", "end", "day", "last_year_start"):
+            if c in out.columns:
+                out[c] = out[c].dt.strftime("%Y-%m-%d")
+        return out.round({"last_year_gmv": 0, "last_year_lift": 2})
+
+    @property
+    def view(self):
+        if self.skipped or self.calendar.empty:
+            return self.summary
+        cols = ["name", "prepare_by", "start", "end", "day", "presale_start", "planned_campaign", "planned_budget",
+                "last_year_start", "last_year_gmv", "last_year_lift", "last_year_orders"]
+        return _styled(self.calendar[cols], dates=["prepare_by", "start", "end", "day", "presale_start", "last_year_start"],
+                       money=["planned_budget", "last_year_gmv"], dec2=["last_year_lift"], count=["last_year_orders"])
+
+
+def calendar_report(data, *, lift: LiftResult | None = None, record=None) -> CalendarResult:
+    """Section 4: the festivals and member days of the ``calendar_months`` after the report
+    month (:func:`festival_calendar`), each with the campaign planned for it (from the campaigns
+    table, when it lists the coming quarter) and last year's result: GMV, orders and lift against
+    a weekday baseline over the same festival's window a year earlier, when the data hold it."""
+    cfg = _settings(data)
+    res = CalendarResult(month=_month(data))
+    start = pd.Timestamp(res.month + "-01") + pd.DateOffset(months=1)
+    end = start + pd.DateOffset(months=int(cfg["calendar_months"])) - DAY
+    res.start, res.end = start, end
+    cal = festival_calendar(start, end, member_day_weekday=int(cfg["member_day_weekday"]),
+                            member_day_week=int(cfg["member_day_week"]), post_days=int(cfg["post_days"]))
+    cutoff = _cutoff(data)
+    # planned campaigns
+    cal["planned_campaign"] = ""
+    cal["planned_budget"] = np.nan
+    if data.has("campaigns"):
+        c = data["campaigns"]
+        fest = c["festival"].fillna("") if "festival" in c.columns else pd.Series("", index=c.index)
+        for i, r in cal.iterrows():  # a dozen rows
+            lo = r["presale_start"] if pd.notna(r["presale_start"]) else r["start"]
+            if r["festival"] == "member_day":
+                m = (_type(c) == "member_day") & (c["start_date"].dt.to_period("M") == r["day"].to_period("M"))
+                m &= c["end_date"] >= start
+            else:
+                m = (fest == r["festival"]) & (c["end_date"] >= lo - pd.Timedelta(days=10)) & (c["start_date"] <= r["end"] + pd.Timedelta(days=10))
+            hit = c.loc[m]
+            if len(hit):
+                cal.at[i, "planned_campaign"] = ", ".join(hit["campaign_id"] + " " + hit["name"].fillna(""))
+                cal.at[i, "planned_budget"] = hit["budget"].sum() if "budget" in hit.columns else np.nan
+                if r["festival"] == "member_day":  # the shop's own member day, not the default
+                    cal.at[i, "start"] = cal.at[i, "end"] = cal.at[i, "day"] = hit["start_date"].iloc[0]
+    # last year's result over the same window
+    daily = _orders_daily(data)
+    tot = daily.groupby("date")[["orders", "gmv"]].sum()
+    first_day = tot.index.min() if len(tot) else cutoff
+    days = pd.date_range(first_day, cutoff - DAY)
+    tot = tot.reindex(days, fill_value=0)
+    ordinary = pd.Series(~_spring_festival_mask(days), index=days)
+    if data.has("campaigns"):
+        c = data["campaigns"]
+        allch = c.loc[c["channel"].isna() | (c["channel"].astype(str) == "")] if "channel" in c.columns else c
+        for a, b in zip(allch["start_date"], allch["end_date"]):  # a few dozen campaigns
+            ordinary.loc[a - pd.Timedelta(days=int(cfg["pre_days"])):b + pd.Timedelta(days=int(cfg["post_days"]))] = False
+    wm = daily.loc[daily["channel"] == "wechat_mini"].groupby("date")[["orders", "gmv"]].sum().reindex(days, fill_value=0)
+    last = festival_calendar(start - pd.DateOffset(years=1), end - pd.DateOffset(years=1),
+                             member_day_weekday=int(cfg["member_day_weekday"]), member_day_week=int(cfg["member_day_week"]),
+                             post_days=int(cfg["post_days"]))
+    # member days last year: the shop's actual member days where the campaigns table has them
+    out = []
+    for _, r in cal.iterrows():  # a dozen rows
+        ly = last.loc[last["festival"] == r["festival"]]
+        if r["festival"] == "member_day":
+            target = r["day"] - pd.DateOffset(years=1)
+            ly = ly.loc[ly["day"].dt.to_period("M") == target.to_period("M")]
+            if data.has("campaigns"):
+                c = data["campaigns"]
+                md = c.loc[(_type(c) == "member_day") & (c["start_date"].dt.to_period("M") == target.to_period("M"))]
+                if len(md):
+                    ly = ly.assign(start=md["start_date"].iloc[0], end=md["start_date"].iloc[0], day=md["start_date"].iloc[0])
+        rec = {"last_year_start": pd.NaT, "last_year_gmv": np.nan, "last_year_orders": np.nan, "last_year_lift": np.nan}
+        if len(ly):
+            a = ly["presale_start"].iloc[0] if pd.notna(ly["presale_start"].iloc[0]) else ly["start"].iloc[0]
+            b = ly["end"].iloc[0]
+            if a >= first_day and b < cutoff:
+                s = wm if r["festival"] == "member_day" else tot
+                lo = window_lift(s["orders"], a, b, baseline_days=int(cfg["baseline_days"]),
+                                 valid=ordinary if r["festival"] != "member_day" else None,
+                                 before=a - pd.Timedelta(days=int(cfg["pre_days"]) if r["festival"] != "member_day" else 0))
+                rec = {"last_year_start": a, "last_year_gmv": float(s["gmv"].loc[a:b].sum()),
+                       "last_year_orders": float(s["orders"].loc[a:b].sum()), "last_year_lift": lo["lift"]}
+        out.append(rec)
+    cal = pd.concat([cal, pd.DataFrame(out, index=cal.index)], axis=1)
+    # 001 part 3: warm-up (蓄水) starts 30 days before the festival; a member day needs a week
+    first = cal["presale_start"].fillna(cal["start"])
+    lead = np.where(cal["festival"] == "member_day", 7, 30)
+    cal["prepare_by"] = first - pd.to_timedelta(lead, unit="D")
+    res.calendar = cal
+    return res
+
+
+@dataclass
+class ABResult(_Result):
+    """Section 5 (see :func:`ab_report`)."""
+
+    tests: pd.DataFrame = field(default_factory=pd.DataFrame)
+    alpha: float = 0.05
+    power: float = 0.8
+    experiments: pd.DataFrame = field(default_factory=pd.DataFrame)  #: per experiment and variant (for the chart)
+    winners: int = 0
+
+    @property
+    def winner_count(self):
+        """Tests with a significant winner (None when the section is skipped)."""
+        return None if self.skipped else self.winners
+
+    @property
+    def underpowered(self):
+        """Tests too small to detect the planned effect (None when skipped)."""
+        return None if self.skipped or self.tests.empty else int(self.tests["verdict"].str.startswith("inconclusive").sum())
+
+    def _summary(self) -> pd.DataFrame:
+        return pd.DataFrame({"figure": ["tests read", "with a significant winner"],
+                             "value": [len(self.tests), self.winners]})
+
+    @property
+    def view(self):
+        if self.skipped:
+            return self.summary
+        cols = ["experiment_id", "variant", "n_control", "n_variant", "conv_control", "conv_variant", "uplift",
+                "p_value", "power", "mde_relative", "rev_control", "rev_variant", "rev_p", "rev_p_cuped", "verdict"]
+        return _styled(self.tests[[c for c in cols if c in self.tests.columns]], count=["n_control", "n_variant"],
+                       pct=["conv_control", "conv_variant", "uplift", "power", "mde_relative"],
+                       sci=["p_value", "rev_p", "rev_p_cuped"], dec2=["rev_control", "rev_variant"])
+
+
+def ab_report(data, *, record=None) -> ABResult:
+    """Section 5: promotion A/B tests that started before the end of the report month
+    (:func:`ab_test`)."""
+    cfg = _settings(data)
+    res = ABResult(month=_month(data), alpha=float(cfg["ab_alpha"]), power=float(cfg["ab_power"]))
+    note = data.missing_note("experiments", columns={"experiments": ["unit_id", "variant", "converted"]})
+    if note:
+        res.note = _skip(record, "Promotion A/B tests", note)
+        return res
+    ex = data["experiments"]
+    if "assigned_ts" in ex.columns:
+        ex = ex.loc[ex["assigned_ts"].isna() | (ex["assigned_ts"] < _cutoff(data))]
+    if ex.empty:
+        res.note = _skip(record, "Promotion A/B tests", "no experiment ran before the end of the report month")
+        return res
+    res.tests = ab_test(ex, alpha=res.alpha, power=res.power, mde_relative=float(cfg["ab_mde_relative"]))
+    res.winners = int(res.tests["verdict"].str.endswith("wins").sum()) if len(res.tests) else 0
+    g = ex.groupby(["experiment_id", "variant"])["converted"]
+    agg = pd.DataFrame({"n": g.size(), "conv": g.mean().astype("float64")}).reset_index()
+    agg["se"] = np.sqrt(agg["conv"] * (1 - agg["conv"]) / agg["n"])
+    res.experiments = agg
+    alerts = []
+    for _, r in res.tests.iterrows():  # a handful of tests
+        if r["verdict"] == "invalid (SRM)":
+            alerts.append({"severity": "high", "subject": r["experiment_id"],
+                           "message": f"arm sizes {r['n_control']:,} vs {r['n_variant']:,} are too unequal for chance "
+                                      "(sample-ratio mismatch): check the assignment before reading the result"})
+        if r["verdict"].startswith("inconclusive"):
+            alerts.append({"severity": "low", "subject": r["experiment_id"],
+                           "message": f"{r['variant']}: under-powered ({r['power']:.0%} power for the planned effect); "
+                                      "do not read 'no difference' into it"})
+    res.alerts = _alerts_frame(alerts)
+    return res
+
+
+# ---------------------------------------------------------------------------------------------
+# Plots
+# ---------------------------------------------------------------------------------------------
+
+def _ax(ax):
+    import matplotlib.pyplot as plt
+
+    return ax if ax is not None else plt.gca()
+
+
+_PHASE_COLORS = {"pre": "#f2c14e", "presale": "#8fb8de", "main": "#5b9a68", "post": "#e07a5f"}
+
+
+def plot_event_lift(lift: LiftResult, *, ax=None):
+    """Daily paid orders around the focus festival against its weekday baseline, with the pre,
+    presale, main and post phases shaded and presale deposits stacked apart."""
+    ax = _ax(ax)
+    if lift.skipped or lift.daily.empty:
+        return _draw_note(ax, lift.note or "no festival to draw", "Festival lift")
+    d = lift.daily
+    ordinary = d["orders"] - d["presale_orders"]
+    ax.bar(d["date"], ordinary, color="#4c72b0", width=0.85, label="ordinary orders")
+    ax.bar(d["date"], d["presale_orders"], bottom=ordinary, color="#8172b3", width=0.85, label="presale deposits 预售")
+    ax.plot(d["date"], d["expected"], color="black", lw=1.6, ls="--", label="baseline (weekday-aware)")
+    for _, r in lift.focus_rows.loc[lift.focus_rows["phase"] != "net"].iterrows():  # four phases
+        ax.axvspan(r["start"] - pd.Timedelta(hours=12), r["end"] + pd.Timedelta(hours=12),
+                   color=_PHASE_COLORS.get(r["phase"], "#cccccc"), alpha=0.18, lw=0)
+        ax.text(r["start"] + (r["end"] - r["start"]) / 2, 0.97, f"{r['phase']}\n×{r['lift']:.2f}",
+                transform=ax.get_xaxis_transform(), ha="center", va="top", fontsize="small")
+    ax.set_title(f"{lift.focus}: paid orders per day against the baseline without the festival")
+    ax.set_ylabel("paid orders")
+    ax.legend(loc="upper left", fontsize="small")
+    ax.margins(x=0.01)
+    ax.set_ylim(0, d[["orders", "expected"]].max().max() * 1.25)
+    return ax
+
+
+def plot_lift_bars(lift: LiftResult, *, ax=None):
+    """Main-phase GMV lift of each campaign of the last 12 months (1 = no effect)."""
+    ax = _ax(ax)
+    r = lift.recent
+    if lift.skipped or r.empty:
+        return _draw_note(ax, lift.note or "no campaign in the last 12 months", "Campaign lift")
+    lab = (r["campaign_id"] + " " + r["name"].str.slice(0, 18)
+           + np.where(r["complete"], "", " (running)") + " [" + r["orders"].round(0).astype(int).astype(str) + " orders]").to_numpy()
+    colors = np.where(r["gmv_lift"] >= 1, "#5b9a68", "#e07a5f")
+    ax.barh(np.arange(len(r)), r["gmv_lift"], color=colors)
+    ax.set_yticks(np.arange(len(r)), lab, fontsize="small")
+    ax.invert_yaxis()
+    ax.axvline(1, color="black", lw=1)
+    for i, v in enumerate(r["gmv_lift"].to_numpy()):  # a few dozen bars
+        if np.isfinite(v):
+            ax.text(v, i, f" {v:.2f}", va="center", fontsize="x-small")
+    ax.set_xlabel("GMV lift against the baseline (1 = no effect)")
+    ax.set_title("Campaigns of the last 12 months: main-phase GMV lift (few orders: a noisy ratio)")
+    return ax
+
+
+def plot_type_comparison(types: TypeResult, *, ax=None):
+    """Discount depth against margin rate per campaign, sized by GMV and coloured by type."""
+    ax = _ax(ax)
+    sc = types.scorecard
+    if types.skipped or sc.empty or sc["margin_rate"].isna().all():
+        return _draw_note(ax, types.note or types.caveat or "nothing to compare", "Campaign types")
+    palette = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3"]
+    for i, (t, g) in enumerate(sc.groupby("type")):  # a handful of types
+        ax.scatter(g["discount_depth"], g["margin_rate"], s=20 + 400 * g["gmv"] / sc["gmv"].max(),
+                   color=palette[i % len(palette)], alpha=0.7, label=t, edgecolor="white")
+    from .charts import format_pct_axis
+    format_pct_axis(ax)
+    ax.xaxis.set_major_formatter(__import__("matplotlib").ticker.PercentFormatter(1.0, decimals=0))
+    ax.set_xlabel("discount depth (discount / list value)")
+    ax.set_ylabel("gross margin after discount")
+    ax.set_title("Deeper discounts cost margin: each campaign, sized by GMV")
+    ax.legend(fontsize="small", loc="best")
+    return ax
+
+
+def plot_bunching(mech: MechanicsResult, *, threshold: float | None = None, ax=None):
+    """Distribution of basket values around a 满减 threshold, during the full-reduction campaigns
+    and on ordinary days (share of baskets per bin)."""
+    ax = _ax(ax)
+    if mech.skipped or mech.goods.empty:
+        return _draw_note(ax, mech.note or "; ".join(mech.notes) or "no full-reduction threshold to draw", "满减 threshold")
+    thr = threshold if threshold is not None else float(mech.bunching.sort_values("campaign_above")["threshold"].iloc[-1])
+    g = mech.goods.loc[mech.goods["threshold"] == thr]
+    w = float(g["goods"].pipe(lambda s: 20))
+    bins = np.arange(max(thr - 10 * w, 0), thr + 10 * w + 1, w)
+    for when, color in (("ordinary", "#999999"), ("campaign", "#c44e52")):
+        v = g.loc[g["when"] == when, "goods"]
+        h, e = np.histogram(v, bins=bins)
+        share = h / max(len(v), 1)
+        ax.step(e[:-1], share, where="post", color=color, lw=2, label=f"{when} ({len(v):,} baskets)")
+    ax.axvline(thr, color="black", ls="--")
+    ax.text(thr, 0.98, f" 满{thr:.0f}", transform=ax.get_xaxis_transform(), va="top")
+    ax.set_xlabel("basket value at selling price (yuan)")
+    ax.set_ylabel("share of baskets per 20-yuan bin")
+    from .charts import format_pct_axis
+    format_pct_axis(ax)
+    ax.set_title(f"Baskets around the 满{thr:.0f} threshold")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def plot_calendar(cal: CalendarResult, *, ax=None):
+    """The coming quarter as a timeline: one bar per festival window (presale lighter), member
+    days as diamonds."""
+    ax = _ax(ax)
+    c = cal.calendar
+    if cal.skipped or c.empty:
+        return _draw_note(ax, cal.note or "no festival in the coming quarter", "Campaign calendar")
+    fest = c.loc[c["festival"] != "member_day"].reset_index(drop=True)
+    md = c.loc[c["festival"] == "member_day"]
+    y = np.arange(len(fest))
+    ax.barh(y, (fest["end"] - fest["start"]).dt.days + 1, left=fest["start"], color="#4c72b0", height=0.5)
+    pre = fest["presale_start"].notna()
+    ax.barh(y[pre], (fest.loc[pre, "presale_end"] - fest.loc[pre, "presale_start"]).dt.days + 1,
+            left=fest.loc[pre, "presale_start"], color="#8fb8de", height=0.5, label="presale 预售")
+    ax.scatter(md["day"], np.full(len(md), len(fest)), marker="D", color="#dd8452", label="member day 会员日", zorder=3)
+    ax.set_yticks(list(y) + [len(fest)], list(fest["name"]) + ["会员日 member day"], fontsize="small")
+    ax.invert_yaxis()
+    ax.axvspan(cal.start, cal.end + DAY, color="#eeeeee", zorder=0)
+    ax.set_xlim(min(cal.start, c["start"].min(), c["presale_start"].min() if pre.any() else cal.start) - pd.Timedelta(days=3),
+                cal.end + pd.Timedelta(days=3))
+    ax.set_title(f"Campaign calendar {cal.start:%Y-%m} .. {cal.end:%Y-%m}")
+    ax.legend(fontsize="small", loc="lower right")
+    return ax
+
+
+def plot_ab(ab: ABResult, *, ax=None):
+    """Conversion per arm with 95% intervals, one group per experiment."""
+    ax = _ax(ax)
+    e = ab.experiments
+    if ab.skipped or e.empty:
+        return _draw_note(ax, ab.note or "no experiment", "A/B tests")
+    labels = (e["experiment_id"] + "\n" + e["variant"]).to_numpy()
+    colors = np.where(e["variant"] == "control", "#999999", "#4c72b0")
+    x = np.arange(len(e))
+    ax.bar(x, e["conv"], yerr=1.96 * e["se"], color=colors, capsize=4)
+    ax.set_xticks(x, labels, fontsize="small")
+    for i, v in enumerate(e["conv"].to_numpy()):  # a few arms
+        ax.text(i, v / 2, f"{v:.1%}", ha="center", color="white", fontsize="small")
+    from .charts import format_pct_axis
+    format_pct_axis(ax)
+    ax.set_ylabel("conversion")
+    ax.set_title("A/B tests: conversion per arm (bars: 95% interval)")
+    return ax
+
+
+# ---------------------------------------------------------------------------------------------
+# Exercises
+# ---------------------------------------------------------------------------------------------
+
+@exercise("05.presale_orders", "Number of paid presale orders (is_presale) placed in the report month",
+          rel_tol=0.0)
+def _presale_orders(data) -> float:
+    o = data.month_rows("orders")
+    return float((o["is_presale"].fillna(False).astype(bool) & paid_mask(o)).sum())
+
+
+@exercise("05.coupon_share", "Share of the report month's paid orders that used a coupon (coupon_code not empty)")
+def _coupon_share(data) -> float:
+    o = data.month_rows("orders")
+    o = o.loc[paid_mask(o)]
+    return float(o["coupon_code"].fillna("").astype(str).ne("").mean())
