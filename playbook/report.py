@@ -492,7 +492,10 @@ def write_workbook(folder: Path, actions: list[tuple[str, dict]]) -> Path:
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
         used = set()
         for _, a in actions:
-            frame = pd.read_csv(folder / a["path"], encoding="utf-8-sig", dtype=str, keep_default_na=False)
+            try:
+                frame = pd.read_csv(folder / a["path"], encoding="utf-8-sig", dtype=str, keep_default_na=False)
+            except pd.errors.EmptyDataError:  # an empty list without columns: an empty sheet
+                frame = pd.DataFrame()
             name = a["name"][:31]
             suffix = 1
             while name in used:

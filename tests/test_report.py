@@ -138,6 +138,7 @@ record = pack.ChapterRecord("02_works", month=month, output_dir=output_dir)
 record.headline("orders", len(data.orders), label="Orders", unit="count")
 record.rule("Share of tmall", 0.4, 0.3, kind="max")
 record.action("customers", data.customers, title="Customers to call 客户")
+record.action("nothing", data.customers.iloc[0:0, 0:0], title="An empty list")
 print("columns seen:", sorted(data.orders.columns), sorted(data.customers.columns))
 record.save()""", """from playbook import i18n, metrics
 i18n.set_language(lang)
@@ -164,7 +165,7 @@ def test_a_failing_chapter_does_not_stop_the_others(shop, books, tmp_path, monke
     assert "planted failure" in (folder / "01_fails.html").read_text(encoding="utf-8")  # the page shows the error
     works = summary["chapters"]["02_works"]
     assert works["status"] == "ok" and works["metrics"]["orders"] == 3
-    assert works["actions"] == ["actions/customers.csv"]
+    assert works["actions"] == ["actions/customers.csv", "actions/nothing.csv"]
     assert works["alerts"][0]["message"] == "Share of tmall 40.0%: over the 30.0% line"
     index = (folder / "index.html").read_text(encoding="utf-8")
     assert index.index("chapter failed") < index.index("over the 30.0% line")  # sorted by severity
