@@ -62,7 +62,8 @@ def monthly_kpis(orders: pd.DataFrame, *, by: str | list[str] | None = None,
     ----------
     orders : contract ``orders`` (order_ts, paid_amount; status, refund_amount, customer_id used
         when present).
-    by : optional column(s) to split by, e.g. ``"channel"``.
+    by : optional column(s) to split by, e.g. ``"channel"``. A column the source lacks counts
+        every order under ``"all"``, so a chart by channel still draws on a source without one.
 
     Returns
     -------
@@ -81,7 +82,7 @@ def monthly_kpis(orders: pd.DataFrame, *, by: str | list[str] | None = None,
         "gmv": orders["paid_amount"].where(paid, 0.0),
         "refunds": _refunds(orders).where(paid, 0.0),
         "paid_orders": paid.astype("int64"),
-        **{k: orders[k] for k in keys},
+        **{k: orders[k] if k in orders.columns else pd.Series("all", index=orders.index) for k in keys},
     })
     agg = {"gmv": ("gmv", "sum"), "refunds": ("refunds", "sum"), "paid_orders": ("paid_orders", "sum")}
     if "customer_id" in orders.columns:

@@ -96,3 +96,8 @@ def test_exercise_checker_never_gives_the_answer_away():
             return ORDERS.iloc[0:0]
 
     assert "cannot answer" in exercises.check("00.private_domain_share", 0.1, Empty)  # 0 / 0
+
+
+def test_split_by_a_column_the_source_lacks():
+    k = metrics.monthly_kpis(ORDERS.drop(columns="channel"), by="channel")
+    assert set(k["channel"]) == {"all"} and k.loc[k.month == "2026-10", "gmv"].item() == 340.0
