@@ -54,6 +54,7 @@ class Mapping:
     key: str  #: the export header that identifies a row (used for footers and examples)
     constants: dict[str, object] = field(default_factory=dict)  #: contract column -> fixed value
     values: dict[str, dict[str, str]] = field(default_factory=dict)  #: contract column -> {export value: contract value}
+    generate: dict[str, str] = field(default_factory=dict)  #: contract column -> "line" (e.g. order ids a ledger lacks)
     derive: str = ""  #: a named derivation applied after mapping (e.g. "tmall_status")
     notes: str = ""
     encoding: str = "auto"
@@ -69,6 +70,7 @@ class Mapping:
             mapping = cls(name=spec.get("name", path.stem), table=spec["table"], columns=dict(spec["columns"]),
                           key=spec["key"], constants=dict(spec.get("constants", {})),
                           values={k: dict(v) for k, v in spec.get("values", {}).items()},
+                          generate=dict(spec.get("generate", {})),
                           derive=spec.get("derive", ""), notes=spec.get("notes", ""),
                           encoding=spec.get("encoding", "auto"))
         except KeyError as e:
@@ -205,7 +207,16 @@ def map_export(frame: pd.DataFrame, mapping: Mapping, *, file: str, tz: str = "A
         out[col] = value
     for col, value in mapping.constants.items():
         out[col] = value
+    for col, how in mapping.generate.items():
+        if how != "line":
+            raise ExportError(f"Mapping {mapping.name!r}: [generate] {col} must be \"line\", not {how!r}.")
+        out[col] = [f"L{file_tag(file)}-{line}" for line in rows.index + 2]  # stable: the line in the export
     return out.reset_index(drop=True), rejected
+
+
+def file_tag(file: str) -> str:
+    """A short stable tag of an export's name, so generated ids of two files never collide."""
+    return hashlib.sha256(file.encode()).hexdigest()[:6]
 
 
 # ---------------------------------------------------------------------------------------------

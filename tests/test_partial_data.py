@@ -46,3 +46,20 @@ def test_pack_on_a_transactions_only_source(tmp_path):
     assert not result.failed
     pages = _check_pack(tmp_path / "out" / str(month))
     assert "products" in pages and "inventory" in pages  # product chapters name their missing tables
+
+
+def test_a_ledger_of_customer_date_amount_imports_and_reports(tmp_path):
+    orders = pd.read_csv(ROOT / "data" / "samples" / "orders.csv.gz", dtype=str)
+    orders = orders[orders["status"] == "paid"].head(8000)
+    ledger = orders.rename(columns={"customer_id": "客户", "order_ts": "日期", "paid_amount": "金额"})[["客户", "日期", "金额"]]
+    ledger.to_csv(tmp_path / "流水.csv", index=False, encoding="gbk")
+    mapping = tmp_path / "ledger.toml"
+    mapping.write_text('name = "ledger"\ntable = "orders"\nkey = "客户"\n[columns]\ncustomer_id = "客户"\n'
+                       'order_ts = "日期"\npaid_amount = "金额"\n[generate]\norder_id = "line"\n', encoding="utf-8")
+    report = run_import("mapped", [tmp_path / "流水.csv"], tmp_path / "shop", mapping=mapping)
+    assert report.rows_mapped == 8000
+    imported = pd.read_csv(tmp_path / "shop" / "orders.csv", dtype=str)
+    assert imported["order_id"].is_unique and imported["order_id"].iloc[0].endswith("-2")  # line 2 of the file
+    month = pd.to_datetime(imported["order_ts"]).max().to_period("M") - 1
+    result = run_report(str(month), data=tmp_path / "shop", out=tmp_path / "out", chapters="00,04,06", jobs=2, echo=None)
+    assert not result.failed
