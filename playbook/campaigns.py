@@ -34,6 +34,8 @@ from scipy import stats
 
 from .exercises import exercise
 from .metrics import paid_mask
+from .derived import isin_ids as _isin
+from .charts import draw_note as _draw_note, note_frame as _note_frame
 
 __all__ = [
     "SPRING_FESTIVAL", "LUNAR_MONTH7", "LUNAR_MONTH8", "FESTIVALS", "mean_new_moon", "lunar_festival_date",
@@ -228,20 +230,6 @@ def _require(frame: pd.DataFrame | None, table: str, columns: Iterable[str]) -> 
                        f"it has {', '.join(map(str, frame.columns))}")
 
 
-def _isin(series: pd.Series, values) -> np.ndarray:
-    """``series.isin(values)`` for text ids through pyarrow (fast on a million ids)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    vals = pd.Series(values).dropna()
-    try:
-        left = pa.array(series.astype("str"), from_pandas=True)
-        right = pa.array(vals.astype("str").drop_duplicates(), from_pandas=True)
-        return np.asarray(pc.is_in(left, value_set=right).to_numpy(zero_copy_only=False), dtype=bool)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):  # pragma: no cover
-        return series.isin(vals).to_numpy(dtype=bool)
-
-
 _DEFAULTS = {"baseline_days": 28, "pre_days": 12, "post_days": 10, "seasonal_adjust": True,
              "presale_share_target": 0.35, "new_buyer_history_days": 180, "roi_min": 1.0, "threshold_bin": 20,
              "bunching_min": 1.2, "calendar_months": 3, "member_day_weekday": 1, "member_day_week": 1,
@@ -278,10 +266,6 @@ def _type(campaigns: pd.DataFrame) -> pd.Series:
     return campaigns["type"].fillna("").astype(str) if "type" in campaigns.columns else pd.Series("", index=campaigns.index)
 
 
-def _note_frame(message: str) -> pd.DataFrame:
-    return pd.DataFrame({"note": [message]})
-
-
 def _skip(record, section: str, note: str) -> str:
     if record is not None:
         record.skip(section, note)
@@ -306,18 +290,6 @@ def _styled(frame: pd.DataFrame, *, pct: Sequence[str] = (), dec2: Sequence[str]
                     (dates, lambda v: "" if pd.isna(v) else f"{v:%Y-%m-%d}")):
         fmt.update({lab(c): f for c in cols if lab(c) in frame.columns})
     return frame.style.format(fmt, na_rep="–").hide(axis="index")
-
-
-def _draw_note(ax, note: str, title: str | None = None):
-    import matplotlib.pyplot as plt
-
-    ax = ax if ax is not None else plt.gca()
-    ax.text(0.5, 0.5, note, ha="center", va="center", wrap=True, transform=ax.transAxes, fontsize="small",
-            color="#555555")
-    ax.set_axis_off()
-    if title:
-        ax.set_title(title)
-    return ax
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1140,3 +1140,21 @@ def heatmap(
             cb_axis.set_major_formatter(MoneyFormatter(currency))
     _set_title(ax, title)
     return ax
+
+
+# --------------------------------------------------------------------------- skipped sections
+
+def note_frame(message: str) -> pd.DataFrame:
+    """A one-cell table carrying a note (what a skipped section shows instead of its table)."""
+    return pd.DataFrame({"note": [message]})
+
+
+def draw_note(ax=None, note: str = "", title: str | None = None) -> Axes:
+    """An empty chart that says why it is empty (e.g. "needs the inventory table"); returns the Axes."""
+    ax = ax if ax is not None else plt.gca()
+    ax.text(0.5, 0.5, note, ha="center", va="center", wrap=True, transform=ax.transAxes,
+            fontsize="small", color="#555555")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    return ax

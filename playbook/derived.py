@@ -13,11 +13,27 @@ in parallel do not compute them again.
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from .metrics import _refunds, paid_mask
 
 DERIVED = ("daily_kpis", "customer_summary", "sku_daily")
+
+
+def isin_ids(series: pd.Series, values) -> np.ndarray:
+    """``series.isin(values)`` for text ids, through pyarrow: pandas' own ``isin`` on text builds
+    one Python object per value, slow for a million order ids. Returns a boolean array."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    vals = pd.Series(values).dropna()
+    try:
+        left = pa.array(series.astype("str"), from_pandas=True)
+        right = pa.array(vals.astype("str").drop_duplicates(), from_pandas=True)
+        return np.asarray(pc.is_in(left, value_set=right).to_numpy(zero_copy_only=False), dtype=bool)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):  # pragma: no cover
+        return series.isin(vals).to_numpy(dtype=bool)
 
 
 def daily_kpis(data) -> pd.DataFrame:

@@ -35,6 +35,8 @@ from scipy import stats
 
 from .exercises import exercise
 from .metrics import paid_mask
+from .derived import isin_ids as _isin
+from .charts import draw_note as _draw_note, note_frame as _note_frame
 
 __all__ = [
     "SPRING_FESTIVALS", "PROVINCE_REGIONS", "REFUND_REASONS",
@@ -119,21 +121,6 @@ def _month(ts: pd.Series) -> pd.Series:
     return pd.Series(labels[inv.reshape(-1)], index=ts.index, dtype="str")
 
 
-def _isin(series: pd.Series, values) -> np.ndarray:
-    """``series.isin(values)`` for text ids, through pyarrow (pandas' own isin on text builds one
-    Python object per value, slow for a million order ids)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    vals = pd.Series(values).dropna()
-    try:
-        left = pa.array(series.astype("str"), from_pandas=True)
-        right = pa.array(vals.astype("str").drop_duplicates(), from_pandas=True)
-        return np.asarray(pc.is_in(left, value_set=right).to_numpy(zero_copy_only=False), dtype=bool)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):  # pragma: no cover
-        return series.isin(vals).to_numpy(dtype=bool)
-
-
 def _cutoff(data) -> pd.Timestamp:
     """The end of the report month (exclusive), or the day after the last order when the data
     were loaded without a month."""
@@ -204,22 +191,6 @@ def _province(series: pd.Series) -> pd.Series:
         return u.astype("string").str.strip().str.replace(_PROVINCE_SUFFIX, "", regex=True).astype("object")
 
     return _per_value(series, one).fillna("unknown")
-
-
-def _note_frame(message: str) -> pd.DataFrame:
-    return pd.DataFrame({"note": [message]})
-
-
-def _draw_note(ax, note: str, title: str | None = None):
-    import matplotlib.pyplot as plt
-
-    ax = ax if ax is not None else plt.gca()
-    ax.text(0.5, 0.5, note, ha="center", va="center", wrap=True, transform=ax.transAxes,
-            fontsize="small", color="#555555")
-    ax.set_axis_off()
-    if title:
-        ax.set_title(title)
-    return ax
 
 
 def _alerts_frame(rows: list[dict]) -> pd.DataFrame:

@@ -32,6 +32,7 @@ import pandas as pd
 
 from .exercises import exercise
 from .metrics import paid_mask
+from .charts import draw_note as _draw_note, note_frame as _note_frame
 
 __all__ = [
     "settings_table", "sales_lines", "growth_table", "association_rules", "bundle_candidates",
@@ -74,22 +75,6 @@ def _end(data) -> pd.Timestamp:
     if getattr(data, "end", None) is not None:
         return pd.Timestamp(data.end)
     return data["orders"]["order_ts"].max().normalize() + DAY
-
-
-def _note_frame(message: str) -> pd.DataFrame:
-    return pd.DataFrame({"note": [message]})
-
-
-def _draw_note(ax, note: str, title: str | None = None):
-    import matplotlib.pyplot as plt
-
-    ax = ax if ax is not None else plt.gca()
-    ax.text(0.5, 0.5, note, ha="center", va="center", wrap=True, transform=ax.transAxes,
-            fontsize="small", color="#555555")
-    ax.set_axis_off()
-    if title:
-        ax.set_title(title)
-    return ax
 
 
 def _styled(frame: pd.DataFrame, *, pct=(), dec=(), money=(), count=(), head: int | None = None):

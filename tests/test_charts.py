@@ -527,3 +527,13 @@ def test_chinese_axis_labels_under_zh():
         i18n.set_language("en")
     ax = charts.line_chart(frame, x="month", y="gmv", hue="channel")
     assert ax.get_ylabel() == "gmv"
+
+
+def test_draw_note_says_why_a_chart_is_empty():
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    out = charts.draw_note(ax, "needs the inventory table", title="Stock 库存")
+    assert out is ax and not ax.axison and ax.texts[0].get_text() == "needs the inventory table"
+    assert list(charts.note_frame("skipped")["note"]) == ["skipped"]
+    plt.close(fig)

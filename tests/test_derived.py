@@ -59,3 +59,10 @@ def test_prepared_folder_round_trip(data, tmp_path):
     pd.testing.assert_frame_equal(data.derived("daily_kpis"), again.derived("daily_kpis"))
     with pytest.raises(playbook.DataError, match="prepared for 2026-10"):
         playbook.load(folder, month="2026-09")
+
+
+def test_isin_ids_matches_pandas_on_text_ids():
+    from playbook.derived import isin_ids
+
+    ids = pd.Series(["O1", "O2", None, "007"], dtype="str")
+    assert isin_ids(ids, ["O2", "007", None]).tolist() == [False, True, False, True]
