@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from . import probability
 from .exercises import exercise
 from .metrics import paid_mask
 from .derived import isin_ids as _isin
@@ -832,7 +832,7 @@ def threshold_bunching(goods: pd.Series, in_campaign: pd.Series, threshold: floa
     # a test: is the above-share among the two bins higher during the campaign? (2x2 chi-square)
     p = np.nan
     if min(a1 + b1, a0 + b0, a1 + a0, b1 + b0) > 0:
-        p = float(stats.chi2_contingency([[a1, b1], [a0, b0]])[1])
+        p = probability.contingency_p([[a1, b1], [a0, b0]])
     return {"threshold": T, "campaign_above": int(a1), "campaign_below": int(b1), "ordinary_above": int(a0),
             "ordinary_below": int(b0), "ratio_campaign": r1, "ratio_ordinary": r0,
             "bunching": r1 / r0 if r0 and np.isfinite(r0) and r0 > 0 else np.nan, "p_value": p,
@@ -869,10 +869,10 @@ def ab_test(experiments: pd.DataFrame, *, alpha: float = 0.05, power: float = 0.
                           "diff_low": "ci_low", "diff_high": "ci_high", "planned_per_arm": "needed_per_arm",
                           "rpu_control": "rev_control", "rpu_treatment": "rev_variant", "rpu_p": "rev_p",
                           "cuped_p": "rev_p_cuped"})
-    za, zb = stats.norm.ppf(1 - alpha / 2), stats.norm.ppf(power)
+    za, zb = probability.norm_ppf(1 - alpha / 2), probability.norm_ppf(power)
     pc, pt = r["conv_control"].astype("float64"), r["conv_variant"].astype("float64")
     se = np.sqrt(pt * (1 - pt) / r["n_variant"] + pc * (1 - pc) / r["n_control"])
-    r["power"] = stats.norm.cdf(pc * mde_relative / se - za)
+    r["power"] = probability.norm_cdf(pc * mde_relative / se - za)
     r["mde_relative"] = (za + zb) * se / pc
     sig = r["p_value"] < alpha
     r["verdict"] = np.select(

@@ -32,11 +32,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import matplotlib as mpl
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
+from cycler import cycler
 from matplotlib import colors as mcolors
 from matplotlib import font_manager, ticker
 from matplotlib.axes import Axes
@@ -184,6 +185,30 @@ def channel_color(channel: str) -> str:
 
 # --------------------------------------------------------------------------- theme
 
+# seaborn's "whitegrid" style and its plotting contexts (seaborn 0.13, ``sns.set_theme``), written
+# out so that the theme does not import seaborn and scipy.stats in every report kernel (about 0.7 s
+# of CPU each); tests/test_charts.py checks them against seaborn.
+_WHITEGRID: dict[str, Any] = {
+    "figure.facecolor": "white", "axes.facecolor": "white", "axes.labelcolor": ".15", "text.color": ".15",
+    "xtick.direction": "out", "ytick.direction": "out", "xtick.color": ".15", "ytick.color": ".15",
+    "axes.axisbelow": True, "axes.grid": True, "grid.linestyle": "-", "grid.color": ".8", "axes.edgecolor": ".8",
+    "lines.solid_capstyle": "round", "patch.edgecolor": "w", "patch.force_edgecolor": True,
+    "xtick.top": False, "ytick.right": False, "xtick.bottom": False, "ytick.left": False,
+    "axes.spines.left": True, "axes.spines.bottom": True, "axes.spines.right": True, "axes.spines.top": True,
+}
+_CONTEXT_SCALE = {"paper": 0.8, "notebook": 1.0, "talk": 1.5, "poster": 2.0}
+_CONTEXT_LINES = {
+    "axes.linewidth": 1.25, "grid.linewidth": 1.0, "lines.linewidth": 1.5, "lines.markersize": 6.0,
+    "patch.linewidth": 1.0, "xtick.major.width": 1.25, "ytick.major.width": 1.25, "xtick.minor.width": 1.0,
+    "ytick.minor.width": 1.0, "xtick.major.size": 6.0, "ytick.major.size": 6.0, "xtick.minor.size": 4.0,
+    "ytick.minor.size": 4.0,
+}
+_CONTEXT_FONTS = {
+    "font.size": 12.0, "axes.labelsize": 12.0, "axes.titlesize": 12.0, "xtick.labelsize": 11.0,
+    "ytick.labelsize": 11.0, "legend.fontsize": 11.0, "legend.title_fontsize": 12.0,
+}
+
+
 def _theme_rc() -> dict[str, Any]:
     return {
         "font.family": list(FONT_FAMILY),
@@ -243,13 +268,15 @@ def use_theme(*, context: str = "notebook", font_scale: float = 1.0) -> None:
     ['DejaVu Sans', 'Playbook CJK']
     """
     register_font()
-    sns.set_theme(
-        context=context,
-        style="whitegrid",
-        palette=PALETTE,
-        font_scale=font_scale,
-        rc=_theme_rc(),
-    )
+    if context not in _CONTEXT_SCALE:
+        raise ValueError(f"context must be one of {', '.join(_CONTEXT_SCALE)}, not {context!r}")
+    scale = _CONTEXT_SCALE[context]
+    rc = dict(_WHITEGRID)
+    rc.update({k: v * scale for k, v in _CONTEXT_LINES.items()})
+    rc.update({k: v * scale * font_scale for k, v in _CONTEXT_FONTS.items()})
+    rc["axes.prop_cycle"] = cycler(color=[mcolors.to_rgb(c) for c in PALETTE])
+    rc.update(_theme_rc())
+    mpl.rcParams.update(rc)
     pd.set_option("display.max_rows", 25)
     pd.set_option("display.min_rows", 20)
     pd.set_option("display.max_colwidth", 60)
@@ -650,6 +677,8 @@ def _level_colors(
     if isinstance(palette, Mapping):
         return [palette.get(level, ALERT_COLORS["neutral"]) for level in levels]
     if isinstance(palette, str):
+        import seaborn as sns  # named palettes only; imported here to keep kernels light
+
         return [mcolors.to_hex(c) for c in sns.color_palette(palette, n)]
     if palette is not None:
         colors = list(palette)
@@ -1128,6 +1157,8 @@ def heatmap(
     plot_frame.index.name, plot_frame.columns.name = matrix.index.name, matrix.columns.name
     options: dict[str, Any] = {"linewidths": 0.5, "linecolor": "white", "annot_kws": {"fontsize": "small"}}
     options.update(kwargs)
+    import seaborn as sns
+
     sns.heatmap(plot_frame, mask=mask.to_numpy(), annot=annot_arg, fmt="", cmap=cmap, cbar=cbar,
                 vmin=vmin, vmax=vmax, ax=ax, **options)
     ax.tick_params(axis="y", labelrotation=0)

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from . import probability
 from .exercises import exercise
 from .fulfillment import SPRING_FESTIVALS
 from .metrics import paid_mask
@@ -230,8 +230,8 @@ def kpi_alerts(board: pd.DataFrame, festivals: pd.DataFrame | None = None, *, ba
             k = (b["paid_orders"] if metric == "conversion" else b["repeat_buyers"]).to_numpy(dtype="float64")
             p0 = expected.to_numpy().clip(1e-9, 1 - 1e-9)
             with np.errstate(all="ignore"):
-                lo = stats.binom.cdf(k, n, p0)
-                hi = stats.binom.sf(k - 1, n, p0)
+                lo = probability.binom_cdf(k, n, p0)
+                hi = probability.binom_sf(k - 1, n, p0)
                 pval = np.minimum(1.0, 2 * np.minimum(lo, hi))
                 z = (k / n - p0) / np.sqrt(p0 * (1 - p0) / n)
             change = out["actual"] - out["expected"]
@@ -610,7 +610,7 @@ def sample_size(baseline: float, mde: float, alpha: float = 0.05, power: float =
     d = float(mde) * p if relative else float(mde)
     if not 0 < p < 1 or d == 0 or not 0 < p + d < 1:
         raise ValueError("baseline must be in (0, 1) and baseline + mde too, with mde != 0")
-    za, zb = stats.norm.ppf(1 - alpha / 2), stats.norm.ppf(power)
+    za, zb = probability.norm_ppf(1 - alpha / 2), probability.norm_ppf(power)
     q = p + d
     n = (za * np.sqrt(2 * p * (1 - p)) + zb * np.sqrt(p * (1 - p) + q * (1 - q))) ** 2 / d ** 2
     return int(np.ceil(n - 1e-9))
@@ -622,7 +622,7 @@ def srm_check(counts, expected_shares=None) -> float:
     and the test must not be read."""
     counts = np.asarray(counts, dtype="float64")
     shares = np.full(len(counts), 1 / len(counts)) if expected_shares is None else np.asarray(expected_shares)
-    return float(stats.chisquare(counts, counts.sum() * shares / shares.sum()).pvalue)
+    return probability.chisquare_p(counts, counts.sum() * shares / shares.sum())
 
 
 def _welch(x1, v1, n1, x0, v0, n0, alpha):
@@ -630,8 +630,8 @@ def _welch(x1, v1, n1, x0, v0, n0, alpha):
     se = np.sqrt(v1 / n1 + v0 / n0)
     dof = (v1 / n1 + v0 / n0) ** 2 / ((v1 / n1) ** 2 / (n1 - 1) + (v0 / n0) ** 2 / (n0 - 1))
     t = diff / se
-    p = 2 * stats.t.sf(np.abs(t), dof)
-    h = stats.t.ppf(1 - alpha / 2, dof) * se
+    p = 2 * probability.t_sf(np.abs(t), dof)
+    h = probability.t_ppf(1 - alpha / 2, dof) * se
     return diff, diff - h, diff + h, p
 
 
@@ -676,7 +676,7 @@ def ab_readout(experiments: pd.DataFrame, *, alpha: float = 0.05, power: float =
     if missing:
         raise ValueError(f"experiments: no 'control' variant in {', '.join(map(str, missing))}")
     c = ctrl.reindex(trt.index)
-    z = stats.norm.ppf(1 - alpha / 2)
+    z = probability.norm_ppf(1 - alpha / 2)
     n1, n0, p1, p0 = trt["n"], c["n"], trt["conv"], c["conv"]
     diff = p1 - p0
     se = np.sqrt(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0)
@@ -692,7 +692,7 @@ def ab_readout(experiments: pd.DataFrame, *, alpha: float = 0.05, power: float =
     out["diff"] = diff.to_numpy()
     out["diff_low"], out["diff_high"] = (diff - z * se).to_numpy(), (diff + z * se).to_numpy()
     out["lift"] = (diff / p0).to_numpy()
-    out["p_value"] = 2 * stats.norm.sf(np.abs(zstat.to_numpy()))
+    out["p_value"] = 2 * probability.norm_sf(np.abs(zstat.to_numpy()))
     if has_rev:
         d, lo, hi, p = _welch(trt["rpu"], trt["rpu_var"], n1, c["rpu"], c["rpu_var"], n0, alpha)
         out["rpu_control"], out["rpu_treatment"] = c["rpu"].to_numpy(), trt["rpu"].to_numpy()

@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from . import probability
 from .exercises import exercise
 from .metrics import paid_mask
 from .derived import isin_ids as _isin
@@ -156,7 +156,7 @@ def _binom_sf(k, n, p) -> np.ndarray:
     k = np.asarray(k, dtype="float64")
     n = np.asarray(n, dtype="float64")
     p = np.clip(np.asarray(p, dtype="float64"), 1e-6, 1 - 1e-6)
-    out = stats.binom.sf(k - 1, n, p)
+    out = probability.binom_sf(k - 1, n, p)
     return np.where((n > 0) & np.isfinite(p), out, 1.0)
 
 
@@ -497,7 +497,7 @@ def ship_anomalies(status: pd.DataFrame, *, pauses: pd.DataFrame | None = None,
     g["volume_ratio"] = _rate(g["orders"], usual)
     peak = g["volume_ratio"] >= peak_ratio
     peak = peak | peak.shift(1, fill_value=False)
-    p = stats.binom.cdf(g["on_time"].to_numpy(), g["decided"].to_numpy(),
+    p = probability.binom_cdf(g["on_time"].to_numpy(), g["decided"].to_numpy(),
                         np.clip(g["expected"].to_numpy(dtype="float64"), 1e-6, 1 - 1e-6))
     g["p_value"] = np.where(g["decided"] > 0, p, 1.0)
     g["flagged"] = ((g["decided"] >= min_orders) & (g["expected"] - g["rate"] >= min_drop)
@@ -830,7 +830,7 @@ def ticket_category_spikes(times: pd.DataFrame, paid_orders: pd.Series, *, month
     out["expected"] = out["baseline_per_1000"] * n_now / 1000
     out["ratio"] = _rate(out["tickets"], out["expected"])
     lam = out["expected"].to_numpy(dtype="float64")
-    out["p_value"] = np.where(lam > 0, stats.poisson.sf(out["tickets"].to_numpy() - 1, np.nan_to_num(lam)), 1.0)
+    out["p_value"] = np.where(lam > 0, probability.poisson_sf(out["tickets"].to_numpy() - 1, np.nan_to_num(lam)), 1.0)
     tested = max(1, len(out))  # Bonferroni: every category is a test
     out["spike"] = ((out["tickets"] >= min_events) & (out["ratio"] >= min_ratio)
                     & (out["p_value"] * tested < alpha)).fillna(False)

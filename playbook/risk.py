@@ -32,10 +32,10 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from scipy import sparse, stats
+from scipy import sparse
 from scipy.sparse import csgraph
 
-from . import charts
+from . import charts, probability
 from .contract import TABLES
 from .exercises import exercise
 from .metrics import paid_mask
@@ -578,7 +578,7 @@ def _welch_greater(m1, v1, n1, m0, v0, n0) -> np.ndarray:
         se2 = v1 / n1 + v0 / n0
         t = diff / np.sqrt(se2)
         df = se2 ** 2 / ((v1 / n1) ** 2 / np.maximum(n1 - 1, 1) + (v0 / n0) ** 2 / np.maximum(n0 - 1, 1))
-        p = stats.t.sf(t, np.where(np.isfinite(df) & (df > 0), df, 1.0))
+        p = probability.t_sf(t, np.where(np.isfinite(df) & (df > 0), df, 1.0))
     p = np.where(se2 > 0, p, np.where(diff > 0, 0.0, 1.0))
     return np.where((n1 >= 2) & (n0 >= 2), p, np.nan)
 
@@ -956,7 +956,7 @@ def monthly_bad_review_rate(reviews: pd.DataFrame, *, max_rating: int = 2) -> pd
 
 def _wilson(k, n, alpha=0.05) -> tuple[np.ndarray, np.ndarray]:
     k, n = np.asarray(k, dtype="float64"), np.asarray(n, dtype="float64")
-    z = stats.norm.isf(alpha / 2)
+    z = probability.norm_isf(alpha / 2)
     with np.errstate(divide="ignore", invalid="ignore"):
         p = k / n
         centre = (p + z * z / (2 * n)) / (1 + z * z / n)
@@ -1030,7 +1030,7 @@ def review_spikes(reviews: pd.DataFrame, *, start, end, baseline_months: int = 6
     out["baseline_rate"] = p0
     out["expected_bad"] = out["reviews"] * p0
     out["ratio"] = out["bad"] / out["expected_bad"]
-    out["p_value"] = stats.binom.sf(out["bad"] - 1, out["reviews"], p0)
+    out["p_value"] = probability.binom_sf(out["bad"] - 1, out["reviews"], p0)
     out["p_adjusted"] = _holm(out["p_value"].to_numpy())
     out["spike"] = (out["bad"] >= min_bad) & (out["p_adjusted"] < alpha)
     return out.sort_values(["spike", "p_value", "sku"], ascending=[False, True, True]).reset_index(drop=True)[cols]
@@ -1286,7 +1286,7 @@ def abnormal_refunds(orders: pd.DataFrame, groups: pd.DataFrame | None = None, *
     shop = float(refunded.mean()) if len(refunded) else float("nan")
     g["refund_rate"] = g["refunds"] / g["paid_orders"]
     g["shop_rate"] = shop
-    g["p_value"] = stats.binom.sf(g["refunds"] - 1, g["paid_orders"], shop) if len(g) else []
+    g["p_value"] = probability.binom_sf(g["refunds"] - 1, g["paid_orders"], shop) if len(g) else []
     g["p_adjusted"] = _bh(g["p_value"].to_numpy())
     g["abnormal"] = (g["refunds"] >= min_refunds) & (g["p_adjusted"] < alpha)
     return g.sort_values(["p_value", "unit"]).reset_index(drop=True)
@@ -1671,7 +1671,7 @@ def plot_review_funnel(skus: pd.DataFrame, *, spikes: Iterable[str] = (), limit:
         ax.annotate(row["sku"], (row["reviews"], row["rate"]), xytext=(5, 3), textcoords="offset points",
                     fontsize="small", color=charts.ALERT_COLORS["bad"])
     n = np.linspace(5, max(float(skus["reviews"].max()), 10) * 1.05, 200)
-    upper = limit + stats.norm.isf(0.025) * np.sqrt(limit * (1 - limit) / n)
+    upper = limit + probability.norm_isf(0.025) * np.sqrt(limit * (1 - limit) / n)
     ax.plot(n, upper, color=charts.ALERT_COLORS["bad"], linewidth=0.9, linestyle=":",
             label=f"upper edge of the 95% band of a SKU at {limit:.0%}")
     ax.axhline(limit, color=charts.ALERT_COLORS["bad"], linestyle="--", linewidth=1.2, label=f"{limit:.0%} line")

@@ -187,6 +187,31 @@ def test_use_theme_settings_and_idempotence():
     assert cycle[:3] == [c.lower() for c in charts.PALETTE[:3]]
 
 
+
+@pytest.mark.parametrize("context, font_scale", [("notebook", 1.0), ("talk", 1.3)])
+def test_use_theme_matches_seaborn_whitegrid_without_importing_it(context, font_scale):
+    """The theme is seaborn's whitegrid style and plotting context, written out so that kernels do
+    not import seaborn (and scipy.stats); it must stay what ``sns.set_theme`` gives."""
+    import seaborn as sns
+
+    with matplotlib.rc_context():
+        sns.set_theme(context=context, style="whitegrid", palette=charts.PALETTE, font_scale=font_scale,
+                      rc=charts._theme_rc())
+        expected = dict(matplotlib.rcParams)
+    with matplotlib.rc_context():
+        charts.use_theme(context=context, font_scale=font_scale)
+        got = dict(matplotlib.rcParams)
+    differ = {k: (got[k], expected[k]) for k in expected if got[k] != expected[k] and k != "image.cmap"}
+    assert differ == {}
+    with pytest.raises(ValueError, match="context"):
+        charts.use_theme(context="billboard")
+
+
+def test_importing_charts_does_not_import_seaborn_or_scipy_stats():
+    code = "import sys, playbook.charts; print('seaborn' in sys.modules, 'scipy.stats' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
+
 def test_colours():
     assert set(charts.CHANNEL_COLORS) == {
         "tmall", "jd", "douyin", "xiaohongshu", "own_site", "wechat_mini", "other"
