@@ -1120,7 +1120,10 @@ def heatmap(
     currency : str, default "¥"
         Currency prefix when ``fmt="money"``.
     **kwargs
-        Passed to :func:`seaborn.heatmap` (e.g. ``center``, ``annot_kws``).
+        ``annot_kws`` (text properties of the cell labels, e.g. ``{"fontsize": 7}``), ``norm`` (a
+        matplotlib colour normalisation such as ``LogNorm()``), ``linewidths`` and ``linecolor``.
+        Drawn like :func:`seaborn.heatmap` but with matplotlib alone, so that report kernels do
+        not import seaborn and scipy.stats.
 
     Returns
     -------
@@ -1149,18 +1152,11 @@ def heatmap(
         raise ValueError("every cell of the matrix is missing")
     f = _resolve_fmt(fmt, currency)
     ax = _get_ax(ax)
-    annot_arg: Any = False
-    if annot:
-        annot_arg = np.array([[_label(f, v) for v in row] for row in values.to_numpy()], dtype=object)
-    plot_frame = pd.DataFrame(values.to_numpy(), index=_index_labels(matrix.index),
-                              columns=_index_labels(matrix.columns))
-    plot_frame.index.name, plot_frame.columns.name = matrix.index.name, matrix.columns.name
-    options: dict[str, Any] = {"linewidths": 0.5, "linecolor": "white", "annot_kws": {"fontsize": "small"}}
-    options.update(kwargs)
-    import seaborn as sns
-
-    sns.heatmap(plot_frame, mask=mask.to_numpy(), annot=annot_arg, fmt="", cmap=cmap, cbar=cbar,
-                vmin=vmin, vmax=vmax, ax=ax, **options)
+    labels = np.array([[_label(f, v) for v in row] for row in values.to_numpy()], dtype=object) if annot else None
+    _draw_heatmap(ax, np.ma.masked_invalid(values.to_numpy()), labels, _index_labels(matrix.index),
+                  _index_labels(matrix.columns), cmap=cmap, cbar=cbar, vmin=vmin, vmax=vmax, **kwargs)
+    ax.set_ylabel(matrix.index.name or "")
+    ax.set_xlabel(matrix.columns.name or "")
     ax.tick_params(axis="y", labelrotation=0)
     ax.grid(False)
     if cbar and f.axis is not None and ax.collections and ax.collections[0].colorbar is not None:
@@ -1171,6 +1167,58 @@ def heatmap(
             cb_axis.set_major_formatter(MoneyFormatter(currency))
     _set_title(ax, title)
     return ax
+
+
+def _draw_heatmap(ax: Axes, values: np.ma.MaskedArray, labels, rows: list[str], cols: list[str], *, cmap, cbar,
+                  vmin, vmax, annot_kws: Mapping[str, Any] | None = None, norm=None, linewidths: float = 0.5,
+                  linecolor: str = "white") -> None:
+    """The cells (row 0 on top), their labels in a colour that reads on the cell, the tick labels
+    and the colour bar: what ``seaborn.heatmap`` draws, in matplotlib."""
+    n_rows, n_cols = values.shape
+    mesh = ax.pcolormesh(np.arange(n_cols + 1), np.arange(n_rows + 1), values, cmap=cmap, norm=norm,
+                         vmin=None if norm is not None else vmin, vmax=None if norm is not None else vmax,
+                         edgecolors=linecolor, linewidth=linewidths)
+    ax.set(xlim=(0, n_cols), ylim=(n_rows, 0))
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.tick_params(left=False, bottom=False)
+    step_x = _tick_step(ax, n_cols, "x")
+    step_y = _tick_step(ax, n_rows, "y")
+    ax.set_xticks(np.arange(0, n_cols, step_x) + 0.5, [cols[i] for i in range(0, n_cols, step_x)])
+    ax.set_yticks(np.arange(0, n_rows, step_y) + 0.5, [rows[i] for i in range(0, n_rows, step_y)])
+    if any(len(c) > 3 for c in cols) and n_cols > 6:
+        ax.tick_params(axis="x", labelrotation=90)
+    if labels is not None:
+        mesh.update_scalarmappable()
+        colours = mesh.get_facecolors()
+        text_kws = {"fontsize": "small", **dict(annot_kws or {})}
+        cells = ~np.ma.getmaskarray(values)
+        flat = 0
+        for i in range(n_rows):
+            for j in range(n_cols):
+                if cells[i, j]:
+                    r, g, b = (_linear(c) for c in colours[flat][:3])
+                    light = 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.408
+                    ax.text(j + 0.5, i + 0.5, labels[i, j], ha="center", va="center",
+                            color=".15" if light else "w", **text_kws)
+                flat += 1
+    if cbar:
+        bar = ax.figure.colorbar(mesh, ax=ax)
+        bar.outline.set_linewidth(0)
+
+
+def _linear(c: float) -> float:
+    """sRGB channel to linear light (for the relative luminance that picks the label colour)."""
+    return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+
+def _tick_step(ax: Axes, n: int, axis: str) -> int:
+    """Label every cell when the labels fit along the axis, else every k-th (seaborn's "auto")."""
+    bbox = ax.get_window_extent()
+    length = (bbox.width if axis == "x" else bbox.height) / ax.figure.dpi * 72
+    size = mpl.font_manager.FontProperties(size=mpl.rcParams[f"{axis}tick.labelsize"]).get_size_in_points()
+    fits = max(1, int(length / (size * 1.3)))
+    return max(1, int(np.ceil(n / fits)))
 
 
 # --------------------------------------------------------------------------- skipped sections
