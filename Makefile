@@ -11,7 +11,7 @@ MONTH ?=
 DATA ?= data/samples
 OUT ?= reports
 
-.PHONY: setup report test lab samples validate clean-reports pair bench-pack
+.PHONY: setup report test lab samples validate clean-reports pair bench bench-pack bench-scale
 
 setup: $(STAMP)
 
@@ -43,5 +43,13 @@ pair: $(STAMP)
 clean-reports:
 	rm -rf reports/
 
+# Benchmarks (not tests; results in bench/results/). `make bench` runs them all: the pack on the
+# sample shop, then shops of ~1M and ~10M order lines (generated once into bench/.data/).
+SCALES ?= 12,120
+bench: bench-pack bench-scale
+
 bench-pack: $(STAMP)
 	$(BIN)/python bench/pack_bench.py
+
+bench-scale: $(STAMP)
+	$(BIN)/python bench/scale_bench.py --scales $(SCALES)
