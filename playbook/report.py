@@ -134,8 +134,15 @@ def check_notebooks(notebooks: list[Path]) -> dict[Path, dict]:
 # Running chapters
 # ---------------------------------------------------------------------------------------------
 
+_EXPORTERS = threading.local()
+
+
 def html_exporter():
-    """nbconvert's HTML exporter for report pages: no code, no exercises, no prompts, images inline."""
+    """nbconvert's HTML exporter for report pages: no code, no exercises, no prompts, images inline.
+    One per thread of the runner, built once (building one loads its templates)."""
+    exporter = getattr(_EXPORTERS, "exporter", None)
+    if exporter is not None:
+        return exporter
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
     from traitlets.config import Config
@@ -149,6 +156,7 @@ def html_exporter():
     cfg.HTMLExporter.embed_images = True
     exporter = HTMLExporter(config=cfg)
     exporter.register_preprocessor(TagRemovePreprocessor(config=cfg), enabled=True)
+    _EXPORTERS.exporter = exporter
     return exporter
 
 
