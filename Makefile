@@ -11,7 +11,7 @@ MONTH ?=
 DATA ?= data/samples
 OUT ?= reports
 
-.PHONY: setup report test lab samples validate clean-reports pair bench bench-pack bench-scale
+.PHONY: setup report test lab samples validate clean-reports pair test-spark bench bench-pack bench-scale
 
 setup: $(STAMP)
 
@@ -27,6 +27,17 @@ report: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# The Spark path (docs/spark.md): pyspark into the same .venv, then the tests marked `spark`
+# (local mode; needs Java 17). Kept out of `make test`.
+SPARK_STAMP := $(VENV)/.spark-installed
+
+$(SPARK_STAMP): requirements-spark.txt $(STAMP)
+	$(BIN)/python -m pip install --quiet -r requirements-spark.txt
+	@touch $(SPARK_STAMP)
+
+test-spark: $(SPARK_STAMP)
+	$(BIN)/python -m pytest -q -m spark
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root,)

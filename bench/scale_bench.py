@@ -128,9 +128,9 @@ def prepared(scale: int, folder: Path) -> Path:
     if not (out / "prepared.json").exists():
         import playbook
         from playbook.loading import prepare
-        from playbook.report import _without_personal_data
+        from playbook.report import without_personal_data
 
-        prepare(_without_personal_data(playbook.load(folder, month=MONTH)), out)
+        prepare(without_personal_data(playbook.load(folder, month=MONTH)), out)
     return out
 
 

@@ -1,4 +1,4 @@
-"""The ``playbook`` command: samples, validate, report, import, contract.
+"""The ``playbook`` command: samples, validate, prepare, report, import, contract.
 
 Exit codes: 0 success; 1 the data has errors (validate) or a chapter failed (report);
 2 the command cannot start (bad arguments, unreadable source, month outside the data, bad settings).
@@ -48,6 +48,32 @@ def _report(args) -> int:
     return 0
 
 
+def _prepare(args) -> int:
+    if args.engine == "spark":
+        from .lake import prepare_lake
+
+        folder = prepare_lake(args.data, args.month, args.out, master=args.spark_master, settings=args.settings)
+    else:
+        if args.spark_master:
+            raise PlaybookError("--spark-master needs --engine spark.")
+        from .loading import latest_full_month, load, prepare
+        from .report import without_personal_data
+
+        month = args.month or latest_full_month(args.data)
+        data = load(args.data, month=month, settings=args.settings)
+        folder = prepare(without_personal_data(data), args.out)
+    import json
+
+    import pyarrow.parquet as pq
+
+    meta = json.loads((Path(folder) / "prepared.json").read_text(encoding="utf-8"))
+    rows = {name: pq.read_metadata(Path(folder) / f"{name}.parquet").num_rows for name in meta["tables"]}
+    print(f"Prepared {meta['month']} (from {meta['start'][:10]}, derived tables: {', '.join(meta['derived']) or 'none'}) "
+          f"in {folder}: " + ", ".join(f"{name} {n:,}" for name, n in rows.items()))
+    print(f"Next: playbook report --month {meta['month']} --data {folder}")
+    return 0
+
+
 def _import(args) -> int:
     from .importers import run_import
 
@@ -93,6 +119,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lang", default="en", choices=["en", "zh"], help="language of the front page and labels")
     p.add_argument("--jobs", type=int, default=None, help="chapters run in parallel (default: number of cores)")
     p.set_defaults(func=_report)
+
+    p = sub.add_parser("prepare", help="load a month's window once (DuckDB, or Spark from a data lake) into a "
+                                       "prepared folder that `playbook report --data` reads")
+    p.add_argument("--month", help="report month YYYY-MM (default: the latest full month of the data)")
+    p.add_argument("--data", required=True, help="data source: a folder, DuckDB file or database URL (duckdb); "
+                                                 "a lake folder or URI of Parquet tables (spark)")
+    p.add_argument("--out", required=True, help="the prepared folder to write")
+    p.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb",
+                   help="duckdb (default: this machine) or spark (a lake; see docs/spark.md)")
+    p.add_argument("--spark-master", help="Spark master URL, e.g. spark://host:7077, yarn, local[4] "
+                                          "(default: $PLAYBOOK_SPARK_MASTER or local[*])")
+    p.add_argument("--settings", help="settings TOML file")
+    p.set_defaults(func=_prepare)
 
     p = sub.add_parser("import", help="turn platform exports into contract tables")
     p.add_argument("kind", choices=["tmall", "shopify", "mapped"], help="the kind of export")

@@ -1,24 +1,60 @@
 """Derived tables that several chapters share, computed once per report run.
 
-- :func:`daily_kpis`: per day and channel, visitors, orders, paid orders, buyers, GMV, net sales and
+- ``daily_kpis``: per day and channel, visitors, orders, paid orders, buyers, GMV, net sales and
   conversion (chapters 01, 04, 05, 06);
-- :func:`customer_summary`: per customer, first and last paid order, paid orders, GMV and channel of
+- ``customer_summary``: per customer, first and last paid order, paid orders, GMV and channel of
   the first order (chapters 01, 04, 06, 07);
-- :func:`sku_daily`: per day and SKU, units and revenue sold and the stock on hand (chapters 02, 03,
+- ``sku_daily``: per day and SKU, units and revenue sold and the stock on hand (chapters 02, 03,
   05).
 
-Each takes a :class:`~playbook.loading.Dataset` and returns a tidy DataFrame; ``Dataset.derived``
-caches them, and the report runner writes them once into the run's folder so that chapters running
-in parallel do not compute them again.
+Each table has one definition: a SQL query (:func:`sql`) written in the subset of SQL that DuckDB
+and Spark SQL both run unchanged (``CAST``, ``CASE``, ``COALESCE``, ``LEAST``, ``COUNT(DISTINCT)``,
+``ROW_NUMBER() OVER``, ``FULL OUTER JOIN ... USING``; unquoted snake_case names; no dialect
+functions). The query is built from which input tables and columns are present, so a source
+without ``channel``, ``status`` or ``traffic`` gets the same table it always did, with the same
+fall-backs. :func:`finish` turns an engine's Arrow result into the pandas frame every chapter
+reads (dtypes, order, zero-fill), whichever engine ran the query:
+
+- :func:`compute` runs it on DuckDB over a :class:`~playbook.loading.Dataset`'s pandas frames
+  (registered through Arrow, no copy of text columns); ``Dataset.derived`` caches the result and
+  the report runner writes it once into the run's folder so that chapters running in parallel do
+  not compute it again;
+- :mod:`playbook.lake` runs the same text on Spark over a data lake's tables.
+
+The definitions follow ``shared/DATA_CONTRACT.md`` (see :mod:`playbook.metrics`): an order is paid
+unless cancelled (a missing status counts as paid), net sales subtract the refund capped at what
+was paid (without ``refund_amount``, a refunded order's whole payment), and a buyer is a customer
+with a paid order.
 """
 from __future__ import annotations
+
+from collections.abc import Collection, Mapping
 
 import numpy as np
 import pandas as pd
 
-from .metrics import _refunds, paid_mask
-
 DERIVED = ("daily_kpis", "customer_summary", "sku_daily")
+
+#: the input tables each derived table reads (the first one is required)
+INPUTS = {
+    "daily_kpis": ("orders", "traffic"),
+    "customer_summary": ("orders",),
+    "sku_daily": ("orders", "order_items", "inventory"),
+}
+
+#: the columns of each input table that the definitions may read (others are not registered)
+USED_COLUMNS = {
+    "orders": ("order_id", "customer_id", "order_ts", "paid_amount", "status", "channel", "refund_amount"),
+    "order_items": ("order_id", "sku", "qty", "unit_price"),
+    "traffic": ("date", "channel", "visitors"),
+    "inventory": ("date", "sku", "on_hand"),
+}
+
+#: a column the engine adds to ``orders``: the row's position, so that "first order" breaks ties
+#: on equal timestamps the way a stable sort of the loaded table does
+ROW = "_row"
+
+_ZERO = "CAST(0 AS DOUBLE)"
 
 
 def isin_ids(series: pd.Series, values) -> np.ndarray:
@@ -36,90 +72,262 @@ def isin_ids(series: pd.Series, values) -> np.ndarray:
         return series.isin(vals).to_numpy(dtype=bool)
 
 
+# ---------------------------------------------------------------------------------------------
+# The definitions
+# ---------------------------------------------------------------------------------------------
+
+def _paid(cols: Collection[str], alias: str = "") -> str:
+    """SQL: the order was paid (not cancelled; no status or an empty one counts as paid)."""
+    if "status" not in cols:
+        return "TRUE"
+    return f"({alias}status IS NULL OR {alias}status <> 'cancelled')"
+
+
+def _refund(cols: Collection[str]) -> str:
+    """SQL: the refund of an order, at most what was paid (metrics._refunds)."""
+    if "refund_amount" in cols:
+        return f"LEAST(COALESCE(refund_amount, {_ZERO}), paid_amount)"
+    if "status" in cols:
+        return f"CASE WHEN status = 'refunded' THEN paid_amount ELSE {_ZERO} END"
+    return _ZERO
+
+
+def _require(name: str, columns: Mapping[str, Collection[str]], *tables: str) -> None:
+    for t in tables:
+        if t not in columns:
+            raise KeyError(f"the derived table {name} needs the table {t}, which the source does not provide")
+
+
+def _daily_kpis_sql(columns: Mapping[str, Collection[str]]) -> tuple[str, dict[str, str]]:
+    _require("daily_kpis", columns, "orders")
+    oc = columns["orders"]
+    channel = "COALESCE(channel, 'unknown')" if "channel" in oc else "'all'"
+    has_buyers = "customer_id" in oc
+    out = {"date": "date", "channel": "str"}
+    if "traffic" in columns:
+        out["visitors"] = "float64"
+    out.update(orders="int64", paid_orders="int64", gmv="float64", net_sales="float64")
+    if has_buyers:
+        out["buyers"] = "int64"
+    buyers = ",\n         COUNT(DISTINCT CASE WHEN paid THEN customer_id END) AS buyers" if has_buyers else ""
+    kpis = f"""o AS (
+  SELECT CAST(order_ts AS DATE) AS date, {channel} AS channel, {_paid(oc)} AS paid, paid_amount,
+         {_refund(oc)} AS refund{', customer_id' if has_buyers else ''}
+  FROM orders
+  WHERE order_ts IS NOT NULL
+), k AS (
+  SELECT date, channel, COUNT(*) AS orders,
+         CAST(SUM(CASE WHEN paid THEN 1 ELSE 0 END) AS BIGINT) AS paid_orders,
+         COALESCE(SUM(CASE WHEN paid THEN paid_amount ELSE {_ZERO} END), {_ZERO}) AS gmv,
+         COALESCE(SUM(CASE WHEN paid THEN paid_amount - refund ELSE {_ZERO} END), {_ZERO}) AS net_sales{buyers}
+  FROM o
+  GROUP BY date, channel
+)"""
+    if "traffic" not in columns:
+        return f"WITH {kpis}\nSELECT {', '.join(out)}\nFROM k\nORDER BY date, channel", out
+    out["conversion"] = "float64"
+    counts = [c for c in ("orders", "paid_orders", "buyers") if c in out]
+    select = ["date", "channel", "v.visitors"]
+    select += [f"COALESCE(k.{c}, 0) AS {c}" for c in counts[:2]]
+    select += [f"COALESCE(k.{c}, {_ZERO}) AS {c}" for c in ("gmv", "net_sales")]
+    select += [f"COALESCE(k.{c}, 0) AS {c}" for c in counts[2:]]
+    select.append("CASE WHEN v.visitors > 0 THEN COALESCE(k.paid_orders, 0) / v.visitors END AS conversion")
+    text = f"""WITH {kpis}, v AS (
+  SELECT CAST(date AS DATE) AS date, channel, CAST(COALESCE(SUM(visitors), 0) AS DOUBLE) AS visitors
+  FROM traffic
+  WHERE date IS NOT NULL AND channel IS NOT NULL
+  GROUP BY CAST(date AS DATE), channel
+)
+SELECT {', '.join(select)}
+FROM v FULL OUTER JOIN k USING (date, channel)
+ORDER BY date, channel"""
+    return text, out
+
+
+def _customer_summary_sql(columns: Mapping[str, Collection[str]]) -> tuple[str, dict[str, str]]:
+    _require("customer_summary", columns, "orders")
+    oc = columns["orders"]
+    if "customer_id" not in oc:
+        raise KeyError("orders has no customer_id: a per-customer summary needs buyer identity")
+    out = {"customer_id": "str", "first_order_ts": "timestamp", "last_order_ts": "timestamp",
+           "paid_orders": "int64", "order_days": "int64", "gmv": "float64", "net_sales": "float64",
+           "aov": "float64"}
+    has_channel = "channel" in oc
+    if has_channel:
+        out["first_channel"] = "str"
+    # rank the paid orders of each customer only when the first channel is wanted; then two
+    # aggregations (per customer and day, per customer) count the order days without a
+    # COUNT(DISTINCT), which is the slow part of a one-level query
+    rank = (f",\n         ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY order_ts ASC NULLS LAST, {ROW} ASC) AS rank_"
+            if has_channel else "")
+    first = (",\n         MAX(CASE WHEN rank_ = 1 THEN channel END) AS first_channel" if has_channel else "")
+    text = f"""WITH p AS (
+  SELECT customer_id, order_ts, CAST(order_ts AS DATE) AS day_, paid_amount,
+         {_refund(oc)} AS refund{', channel' if has_channel else ''}{rank}
+  FROM orders
+  WHERE {_paid(oc)} AND customer_id IS NOT NULL
+), d AS (
+  SELECT customer_id, day_, MIN(order_ts) AS first_ts, MAX(order_ts) AS last_ts, COUNT(*) AS n,
+         SUM(paid_amount) AS gmv, SUM(paid_amount - refund) AS net{first}
+  FROM p
+  GROUP BY customer_id, day_
+), s AS (
+  SELECT customer_id, MIN(first_ts) AS first_order_ts, MAX(last_ts) AS last_order_ts,
+         CAST(SUM(n) AS BIGINT) AS paid_orders, COUNT(day_) AS order_days,
+         COALESCE(SUM(gmv), {_ZERO}) AS gmv, COALESCE(SUM(net), {_ZERO}) AS net_sales{', MAX(first_channel) AS first_channel' if has_channel else ''}
+  FROM d
+  GROUP BY customer_id
+)
+SELECT {', '.join(c if c != 'aov' else 'gmv / paid_orders AS aov' for c in out)}
+FROM s
+ORDER BY customer_id"""
+    return text, out
+
+
+def _sku_daily_sql(columns: Mapping[str, Collection[str]]) -> tuple[str, dict[str, str]]:
+    _require("sku_daily", columns, "orders", "order_items")
+    oc = columns["orders"]
+    out = {"date": "date", "sku": "str"}
+    if "inventory" in columns:
+        out["on_hand"] = "float64"
+    out.update(units="int64", revenue="float64")
+    sold = f"""s AS (
+  SELECT CAST(o.order_ts AS DATE) AS date, i.sku, CAST(COALESCE(SUM(i.qty), 0) AS BIGINT) AS units,
+         COALESCE(SUM(CAST(i.qty AS DOUBLE) * i.unit_price), {_ZERO}) AS revenue
+  FROM order_items i JOIN orders o ON i.order_id = o.order_id
+  WHERE {_paid(oc, 'o.')} AND o.order_ts IS NOT NULL AND i.sku IS NOT NULL
+  GROUP BY CAST(o.order_ts AS DATE), i.sku
+)"""
+    if "inventory" not in columns:
+        return f"WITH {sold}\nSELECT date, sku, units, revenue\nFROM s\nORDER BY date, sku", out
+    text = f"""WITH {sold}, st AS (
+  SELECT CAST(date AS DATE) AS date, sku, CAST(COALESCE(SUM(on_hand), 0) AS DOUBLE) AS on_hand
+  FROM inventory
+  WHERE date IS NOT NULL AND sku IS NOT NULL
+  GROUP BY CAST(date AS DATE), sku
+)
+SELECT date, sku, st.on_hand, COALESCE(s.units, 0) AS units, COALESCE(s.revenue, {_ZERO}) AS revenue
+FROM st FULL OUTER JOIN s USING (date, sku)
+ORDER BY date, sku"""
+    return text, out
+
+
+_BUILDERS = {"daily_kpis": _daily_kpis_sql, "customer_summary": _customer_summary_sql, "sku_daily": _sku_daily_sql}
+
+
+def definition(name: str, columns: Mapping[str, Collection[str]]) -> tuple[str, dict[str, str]]:
+    """The SQL text of derived table ``name`` and its output columns with their kinds
+    (``date``, ``timestamp``, ``str``, ``int64``, ``float64``).
+
+    ``columns`` maps each input table that is present to its column names. The text reads the
+    tables by their contract names (``orders``, ``order_items``, ``traffic``, ``inventory``) and
+    ``orders.{ROW}`` (the row position) when orders carry a channel. Raises ``KeyError`` when a
+    needed table or column is absent (e.g. ``customer_summary`` without ``customer_id``).
+    """
+    if name not in DERIVED:
+        raise KeyError(f"unknown derived table {name!r}; known: {', '.join(DERIVED)}")
+    return _BUILDERS[name](columns)
+
+
+def sql(name: str, columns: Mapping[str, Collection[str]]) -> str:
+    """The SQL text of derived table ``name`` for the tables and columns present (see :func:`definition`)."""
+    return definition(name, columns)[0]
+
+
+def input_columns(name: str, data) -> dict[str, list[str]]:
+    """The input tables of ``name`` present in ``data`` (a mapping of frames), with the columns the
+    definition may read."""
+    return {t: [c for c in USED_COLUMNS[t] if c in data[t].columns] for t in INPUTS[name] if t in data}
+
+
+def finish(table, kinds: Mapping[str, str]) -> pd.DataFrame:
+    """A query result (a ``pyarrow.Table``) as the pandas frame the chapters read: dates and
+    timestamps as naive ``datetime64[us]``, text as ``str``, counts as ``int64``, amounts as
+    ``float64``, in the order of ``kinds``."""
+    import pyarrow as pa
+
+    arrays = {}
+    for col, kind in kinds.items():
+        a = table.column(col)
+        if kind in ("date", "timestamp"):
+            if pa.types.is_timestamp(a.type) and a.type.tz is not None:
+                a = a.cast(pa.timestamp("us", tz="UTC")).cast(pa.timestamp("us"))  # wall time as stored
+            a = a.cast(pa.timestamp("us"))
+        elif kind == "str":
+            a = a.cast(pa.large_string()) if pa.types.is_large_string(a.type) else a.cast(pa.string())
+        elif kind == "int64":
+            a = a.cast(pa.int64())
+        else:
+            a = a.cast(pa.float64())
+        arrays[col] = a
+    frame = pa.table(arrays).to_pandas()
+    for col, kind in kinds.items():
+        if kind == "str" and frame[col].dtype != "str":
+            frame[col] = frame[col].astype("str")
+        elif kind in ("int64", "float64") and frame[col].dtype != kind:  # e.g. an empty result
+            frame[col] = frame[col].astype(kind)
+    return frame
+
+
+# ---------------------------------------------------------------------------------------------
+# The DuckDB engine (the default)
+# ---------------------------------------------------------------------------------------------
+
+def compute(name: str, data) -> pd.DataFrame:
+    """Derived table ``name`` computed with DuckDB over ``data`` (a Dataset or a mapping of
+    contract tables as pandas frames).
+
+    Returns the tidy frame described in this module's docstring; raises ``KeyError`` when its
+    inputs are absent (the report runner then skips it).
+    """
+    import duckdb
+    import pyarrow as pa
+
+    if name not in DERIVED:
+        raise KeyError(f"unknown derived table {name!r}; known: {', '.join(DERIVED)}")
+    columns = input_columns(name, data)
+    text, kinds = definition(name, columns)
+    con = duckdb.connect()
+    try:
+        for table, cols in columns.items():
+            frame = data[table]
+            arrow = pa.Table.from_pandas(frame[cols], preserve_index=False)
+            if table == "orders":
+                arrow = arrow.append_column(ROW, pa.array(np.arange(len(frame), dtype=np.int64)))
+            con.register(table, arrow)
+        result = con.sql(text).to_arrow_table()
+    finally:
+        con.close()
+    return finish(result, kinds)
+
+
 def daily_kpis(data) -> pd.DataFrame:
     """Per ``date`` and ``channel``: visitors (when traffic is present), orders, paid_orders,
-    buyers (distinct customers with a paid order that day), gmv, net_sales and conversion
-    (paid orders / visitors).
+    gmv, net_sales, buyers (distinct customers with a paid order that day, when orders carry
+    customer_id) and conversion (paid orders / visitors; NaN without visitors).
 
-    Orders without a channel count under ``"unknown"``. Days with traffic but no order appear with
-    zero orders, so a conversion outage shows as a low rate rather than a missing row.
+    Orders without a channel count under ``"unknown"`` (every order under ``"all"`` when the
+    source has no channel column). Days with traffic but no order appear with zero orders, so a
+    conversion outage shows as a low rate rather than a missing row; days with orders but no
+    traffic have NaN visitors. Sorted by date and channel.
     """
-    orders = data["orders"]
-    paid = paid_mask(orders)
-    channel = orders["channel"].fillna("unknown") if "channel" in orders.columns else pd.Series("all", index=orders.index)
-    frame = pd.DataFrame({
-        "date": orders["order_ts"].dt.normalize(), "channel": channel,
-        "orders": 1, "paid_orders": paid.astype("int64"),
-        "gmv": orders["paid_amount"].where(paid, 0.0),
-        "net_sales": (orders["paid_amount"] - _refunds(orders)).where(paid, 0.0),
-    })
-    agg = {"orders": ("orders", "sum"), "paid_orders": ("paid_orders", "sum"), "gmv": ("gmv", "sum"),
-           "net_sales": ("net_sales", "sum")}
-    if "customer_id" in orders.columns:
-        frame["buyer"] = orders["customer_id"].where(paid)
-        agg["buyers"] = ("buyer", "nunique")
-    out = frame.groupby(["date", "channel"], observed=True).agg(**agg).reset_index()
-    if "traffic" in data:
-        visitors = (data["traffic"].assign(date=lambda t: t["date"].dt.normalize())
-                    .groupby(["date", "channel"], observed=True)["visitors"].sum().astype("float64").reset_index())
-        out = visitors.merge(out, on=["date", "channel"], how="outer")
-        fill = {c: 0 for c in agg}
-        out = out.fillna(fill)
-        for c in ("orders", "paid_orders") + (("buyers",) if "buyers" in agg else ()):
-            out[c] = out[c].astype("int64")
-        out["conversion"] = out["paid_orders"] / out["visitors"].where(out["visitors"] > 0)
-    return out.sort_values(["date", "channel"]).reset_index(drop=True)
+    return compute("daily_kpis", data)
 
 
 def customer_summary(data) -> pd.DataFrame:
-    """Per ``customer_id`` with a paid order in the loaded window: first_order_ts, last_order_ts,
-    paid_orders, order_days (distinct days with a paid order), gmv, net_sales, aov and
-    first_channel (channel of the first paid order, when orders carry one)."""
-    orders = data["orders"]
-    if "customer_id" not in orders.columns:
-        raise KeyError("orders has no customer_id: a per-customer summary needs buyer identity")
-    paid = orders.loc[paid_mask(orders) & orders["customer_id"].notna()]
-    net = paid["paid_amount"] - _refunds(paid)
-    frame = pd.DataFrame({"customer_id": paid["customer_id"], "ts": paid["order_ts"],
-                          "day": paid["order_ts"].dt.normalize(), "gmv": paid["paid_amount"], "net": net})
-    g = frame.groupby("customer_id", sort=True)
-    out = pd.DataFrame({
-        "first_order_ts": g["ts"].min(), "last_order_ts": g["ts"].max(), "paid_orders": g.size(),
-        "order_days": g["day"].nunique(), "gmv": g["gmv"].sum(), "net_sales": g["net"].sum(),
-    })
-    out["aov"] = out["gmv"] / out["paid_orders"]
-    if "channel" in paid.columns:
-        first = paid.sort_values("order_ts", kind="stable").drop_duplicates("customer_id")
-        out["first_channel"] = first.set_index("customer_id")["channel"]
-    return out.reset_index()
+    """Per ``customer_id`` with a paid order in the loaded window, sorted by customer_id:
+    first_order_ts, last_order_ts, paid_orders, order_days (distinct days with a paid order), gmv,
+    net_sales, aov and first_channel (channel of the first paid order, the earlier row on a tie,
+    when orders carry a channel)."""
+    return compute("customer_summary", data)
 
 
 def sku_daily(data) -> pd.DataFrame:
-    """Per ``date`` and ``sku``: units and revenue of paid order lines (by order date), and the
-    end-of-day ``on_hand`` when an inventory snapshot exists for that day (NaN otherwise).
+    """Per ``date`` and ``sku``: units and revenue (qty x unit_price) of paid order lines by
+    order date, and the end-of-day ``on_hand`` summed over warehouses when an inventory snapshot
+    exists for that day (NaN otherwise; days with stock and no sale have zero units). Sorted by
+    date and sku.
 
     Needs order_items; inventory is optional.
     """
-    orders = data["orders"]
-    items = data["order_items"]
-    paid = orders.loc[paid_mask(orders), ["order_id", "order_ts"]]
-    lines = items.merge(paid, on="order_id", how="inner")
-    lines = lines.assign(date=lines["order_ts"].dt.normalize(),
-                         revenue=lines["qty"].astype("float64") * lines["unit_price"])
-    out = (lines.groupby(["date", "sku"], observed=True)
-           .agg(units=("qty", "sum"), revenue=("revenue", "sum")).reset_index())
-    out["units"] = out["units"].astype("int64")
-    if "inventory" in data:
-        stock = (data["inventory"].assign(date=lambda t: t["date"].dt.normalize())
-                 .groupby(["date", "sku"], observed=True)["on_hand"].sum().astype("float64").reset_index())
-        out = stock.merge(out, on=["date", "sku"], how="outer")
-        out["units"] = out["units"].fillna(0).astype("int64")
-        out["revenue"] = out["revenue"].fillna(0.0)
-    return out.sort_values(["date", "sku"]).reset_index(drop=True)
-
-
-def compute(name: str, data) -> pd.DataFrame:
-    """One derived table by name."""
-    if name not in DERIVED:
-        raise KeyError(f"unknown derived table {name!r}; known: {', '.join(DERIVED)}")
-    return globals()[name](data)
+    return compute("sku_daily", data)

@@ -269,7 +269,7 @@ def run_report(month: str | None = None, *, data: str | Path = "data/samples", o
     work = Path(tempfile.mkdtemp(prefix="playbook-run-"))
     result = ReportResult(month, final)
     try:
-        prepared = prepare(_without_personal_data(dataset), work / "prepared")
+        prepared = prepare(without_personal_data(dataset), work / "prepared")
         parameters = {"month": month, "data_source": str(prepared), "output_dir": str(staging), "lang": lang,
                       "settings_file": str(Path(settings_file).resolve()) if settings_file else ""}
         progress = _Progress(len(notebooks), echo)
@@ -307,14 +307,15 @@ def personal_columns(table: str, columns) -> list[str]:
     return [c for c in columns if str(c).lower() in PERSONAL_NAMES and c not in kept]
 
 
-def _without_personal_data(dataset: Dataset) -> Dataset:
-    """The dataset with every personal-data column (names, phones, addresses, emails) removed."""
+def without_personal_data(dataset: Dataset) -> Dataset:
+    """The dataset with every personal-data column (names, phones, addresses, emails) removed; the
+    derived tables it already holds (they carry no personal columns) are kept, not computed again."""
     tables = {name: frame.drop(columns=personal_columns(name, frame.columns)) for name, frame in dataset.items()}
     rejected = {name: frame.drop(columns=personal_columns(name, frame.columns))
                 for name, frame in dataset.rejected.items()}
     return Dataset(tables, quality=dataset.quality, rejected=rejected, month=dataset.month, start=dataset.start,
                    end=dataset.end, source=dataset.source, settings=dataset.settings,
-                   fingerprint=dataset.fingerprint)
+                   fingerprint=dataset.fingerprint, derived=dataset._derived)
 
 
 def _swap_in(staging: Path, final: Path) -> None:

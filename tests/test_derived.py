@@ -66,3 +66,197 @@ def test_isin_ids_matches_pandas_on_text_ids():
 
     ids = pd.Series(["O1", "O2", None, "007"], dtype="str")
     assert isin_ids(ids, ["O2", "007", None]).tolist() == [False, True, False, True]
+
+
+# ---------------------------------------------------------------------------------------------
+# The SQL definitions against the pandas code they replaced (kept here as the reference)
+# ---------------------------------------------------------------------------------------------
+
+def _reference_daily_kpis(data):
+    from playbook.metrics import _refunds, paid_mask
+
+    orders = data["orders"]
+    paid = paid_mask(orders)
+    channel = orders["channel"].fillna("unknown") if "channel" in orders.columns else pd.Series("all", index=orders.index)
+    frame = pd.DataFrame({
+        "date": orders["order_ts"].dt.normalize(), "channel": channel,
+        "orders": 1, "paid_orders": paid.astype("int64"),
+        "gmv": orders["paid_amount"].where(paid, 0.0),
+        "net_sales": (orders["paid_amount"] - _refunds(orders)).where(paid, 0.0),
+    })
+    agg = {"orders": ("orders", "sum"), "paid_orders": ("paid_orders", "sum"), "gmv": ("gmv", "sum"),
+           "net_sales": ("net_sales", "sum")}
+    if "customer_id" in orders.columns:
+        frame["buyer"] = orders["customer_id"].where(paid)
+        agg["buyers"] = ("buyer", "nunique")
+    out = frame.groupby(["date", "channel"], observed=True).agg(**agg).reset_index()
+    if "traffic" in data:
+        visitors = (data["traffic"].assign(date=lambda t: t["date"].dt.normalize())
+                    .groupby(["date", "channel"], observed=True)["visitors"].sum().astype("float64").reset_index())
+        out = visitors.merge(out, on=["date", "channel"], how="outer")
+        out = out.fillna({c: 0 for c in agg})
+        for c in ("orders", "paid_orders") + (("buyers",) if "buyers" in agg else ()):
+            out[c] = out[c].astype("int64")
+        out["conversion"] = out["paid_orders"] / out["visitors"].where(out["visitors"] > 0)
+    return out.sort_values(["date", "channel"]).reset_index(drop=True)
+
+
+def _reference_customer_summary(data):
+    from playbook.metrics import _refunds, paid_mask
+
+    orders = data["orders"]
+    if "customer_id" not in orders.columns:
+        raise KeyError("orders has no customer_id")
+    paid = orders.loc[paid_mask(orders) & orders["customer_id"].notna()]
+    net = paid["paid_amount"] - _refunds(paid)
+    frame = pd.DataFrame({"customer_id": paid["customer_id"], "ts": paid["order_ts"],
+                          "day": paid["order_ts"].dt.normalize(), "gmv": paid["paid_amount"], "net": net})
+    g = frame.groupby("customer_id", sort=True)
+    out = pd.DataFrame({
+        "first_order_ts": g["ts"].min(), "last_order_ts": g["ts"].max(), "paid_orders": g.size(),
+        "order_days": g["day"].nunique(), "gmv": g["gmv"].sum(), "net_sales": g["net"].sum(),
+    })
+    out["aov"] = out["gmv"] / out["paid_orders"]
+    if "channel" in paid.columns:
+        first = paid.sort_values("order_ts", kind="stable").drop_duplicates("customer_id")
+        out["first_channel"] = first.set_index("customer_id")["channel"]
+    return out.reset_index()
+
+
+def _reference_sku_daily(data):
+    from playbook.metrics import paid_mask
+
+    orders = data["orders"]
+    items = data["order_items"]
+    paid = orders.loc[paid_mask(orders), ["order_id", "order_ts"]]
+    lines = items.merge(paid, on="order_id", how="inner")
+    lines = lines.assign(date=lines["order_ts"].dt.normalize(),
+                         revenue=lines["qty"].astype("float64") * lines["unit_price"])
+    out = (lines.groupby(["date", "sku"], observed=True)
+           .agg(units=("qty", "sum"), revenue=("revenue", "sum")).reset_index())
+    out["units"] = out["units"].astype("int64")
+    if "inventory" in data:
+        stock = (data["inventory"].assign(date=lambda t: t["date"].dt.normalize())
+                 .groupby(["date", "sku"], observed=True)["on_hand"].sum().astype("float64").reset_index())
+        out = stock.merge(out, on=["date", "sku"], how="outer")
+        out["units"] = out["units"].fillna(0).astype("int64")
+        out["revenue"] = out["revenue"].fillna(0.0)
+    return out.sort_values(["date", "sku"]).reset_index(drop=True)
+
+
+REFERENCE = {"daily_kpis": _reference_daily_kpis, "customer_summary": _reference_customer_summary,
+             "sku_daily": _reference_sku_daily}
+
+
+def _ts(values):
+    return pd.Series(pd.to_datetime(values, format="ISO8601"), dtype="datetime64[us]")
+
+
+def _str(values):
+    return pd.Series(values, dtype="str")
+
+
+def dirty_shop() -> dict[str, pd.DataFrame]:
+    """Contract-typed frames with the awkward cases: missing channel/status/customer, a refund
+    above the payment, a payment without amount, two first orders at the same second on
+    different channels, lines without qty or price, a SKU-less line, a line of an unknown order,
+    traffic and stock on days without sales, visitors missing or zero."""
+    orders = pd.DataFrame({
+        "order_id": _str(["o1", "o2", "o3", "o4", "o5", "o6", "o7", "o8", "o9"]),
+        "customer_id": _str(["A", "A", "B", None, "C", "C", "D", "E", "B"]),
+        "order_ts": _ts(["2026-10-01 09:00", "2026-10-01 18:00", "2026-10-01 20:00", "2026-10-02 10:00",
+                         "2026-10-02 11:00", "2026-10-02 11:00", "2026-10-03 08:00", "2026-10-03 09:00",
+                         "2026-10-04 23:59:59"]),
+        "paid_amount": [100.0, 50.5, 80.0, 70.0, 30.0, 20.0, 10.0, float("nan"), 40.0],
+        "status": _str(["paid", "paid", "cancelled", "refunded", "paid", None, "refunded", "paid", "paid"]),
+        "channel": _str(["tmall", "tmall", "tmall", None, "jd", "douyin", "jd", None, "jd"]),
+        "refund_amount": [0.0, float("nan"), 0.0, 70.0, 45.0, 0.0, 4.0, 0.0, float("nan")],
+    })
+    items = pd.DataFrame({
+        "order_id": _str(["o1", "o1", "o2", "o3", "o4", "o5", "o6", "o7", "o9", "zz"]),
+        "sku": _str(["S1", "S2", "S1", "S1", "S2", None, "S3", "S3", "S1", "S1"]),
+        "qty": pd.array([2, 1, 1, 5, 1, 1, None, 2, 3, 9], dtype="Int64"),
+        "unit_price": [50.0, 10.0, 50.5, 16.0, 70.0, 30.0, 20.0, float("nan"), 13.3, 1.0],
+    })
+    traffic = pd.DataFrame({
+        "date": _ts(["2026-10-01", "2026-10-01", "2026-10-02", "2026-10-05", "2026-10-02", "2026-10-03"]),
+        "channel": _str(["tmall", "tmall", "tmall", "tmall", "jd", "jd"]),
+        "visitors": pd.array([60, 40, 90, 0, None, 25], dtype="Int64"),
+    })
+    inventory = pd.DataFrame({
+        "date": _ts(["2026-10-01", "2026-10-01", "2026-10-02", "2026-10-06"]),
+        "sku": _str(["S1", "S1", "S2", "S9"]),
+        "on_hand": pd.array([10, 5, None, 3], dtype="Int64"),
+    })
+    return {"orders": orders, "order_items": items, "traffic": traffic, "inventory": inventory}
+
+
+VARIANTS = {
+    "everything": {},
+    "no channel": {"orders": ["channel"]},
+    "no status": {"orders": ["status"]},
+    "no refund_amount": {"orders": ["refund_amount"]},
+    "no status nor refund": {"orders": ["status", "refund_amount"]},
+    "no customer_id": {"orders": ["customer_id"]},
+    "no traffic nor inventory": {"traffic": None, "inventory": None},
+}
+
+
+def _variant(drop: dict) -> dict[str, pd.DataFrame]:
+    shop = dirty_shop()
+    for table, cols in drop.items():
+        if cols is None:
+            del shop[table]
+        else:
+            shop[table] = shop[table].drop(columns=cols)
+    return shop
+
+
+@pytest.mark.parametrize("name", ["daily_kpis", "customer_summary", "sku_daily"])
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_sql_definition_returns_what_the_pandas_code_returned(name, variant):
+    from playbook.derived import compute
+
+    data = _variant(VARIANTS[variant])
+    try:
+        expected = REFERENCE[name](data)
+    except KeyError:
+        with pytest.raises(KeyError):
+            compute(name, data)
+        return
+    pd.testing.assert_frame_equal(compute(name, data), expected, check_exact=False, rtol=1e-12)
+
+
+def test_dirty_shop_figures_by_hand():
+    from playbook.derived import compute
+
+    data = dirty_shop()
+    k = compute("daily_kpis", data).set_index(["date", "channel"])
+    oct2 = pd.Timestamp("2026-10-02")
+    # o4 has no channel: counted under "unknown"; refunded in full, so net sales 0
+    assert (k.loc[(oct2, "unknown"), "paid_orders"], k.loc[(oct2, "unknown"), "net_sales"]) == (1, 0.0)
+    # o5: a refund of 45 on a payment of 30 counts 30
+    assert k.loc[(oct2, "jd"), "net_sales"] == 0.0 and k.loc[(oct2, "jd"), "gmv"] == 30.0
+    assert pd.isna(k.loc[(oct2, "jd"), "conversion"])  # visitors missing: summed as 0, so no rate
+    assert k.loc[(pd.Timestamp("2026-10-05"), "tmall"), "orders"] == 0  # traffic, no order
+    assert pd.isna(k.loc[(pd.Timestamp("2026-10-04"), "jd"), "visitors"])  # orders, no traffic
+    c = compute("customer_summary", data).set_index("customer_id")
+    assert c.loc["C", "first_channel"] == "jd"  # o5 and o6 at the same second: the earlier row
+    assert c.loc["E", "gmv"] == 0.0 and c.loc["E", "paid_orders"] == 1  # paid without an amount
+    assert (c.loc["B", "paid_orders"], c.loc["B", "first_channel"]) == (1, "jd")  # o3 was cancelled
+    s = compute("sku_daily", data).set_index(["date", "sku"])
+    oct1 = pd.Timestamp("2026-10-01")
+    # S1 on Oct 1: o1 2 x 50 + o2 1 x 50.5 (o3 cancelled); stock 10 + 5 in two warehouses
+    assert tuple(s.loc[(oct1, "S1"), ["units", "revenue", "on_hand"]]) == (3, 150.5, 15.0)
+    assert s.loc[(pd.Timestamp("2026-10-03"), "S3"), "revenue"] == 0.0  # no unit price: no revenue
+    assert s.loc[(pd.Timestamp("2026-10-06"), "S9"), "units"] == 0  # stock, no sale
+    assert "zz" not in set(data["orders"]["order_id"]) and s["units"].sum() == 2 + 1 + 1 + 1 + 2 + 3
+
+
+def test_unknown_or_impossible_derived_tables_raise_key_error():
+    from playbook.derived import compute
+
+    with pytest.raises(KeyError, match="unknown derived table"):
+        compute("weekly_kpis", dirty_shop())
+    with pytest.raises(KeyError, match="order_items"):
+        compute("sku_daily", {"orders": dirty_shop()["orders"]})
