@@ -11,7 +11,7 @@ MONTH ?=
 DATA ?= data/samples
 OUT ?= reports
 
-.PHONY: setup report test lab samples validate clean-reports pair test-spark bench bench-pack bench-scale
+.PHONY: setup report test lab samples validate clean-reports pair test-spark bench bench-pack bench-scale bench-peers
 
 setup: $(STAMP)
 
@@ -57,10 +57,23 @@ clean-reports:
 # Benchmarks (not tests; results in bench/results/). `make bench` runs them all: the pack on the
 # sample shop, then shops of ~1M and ~10M order lines (generated once into bench/.data/).
 SCALES ?= 12,120
-bench: bench-pack bench-scale
+bench: bench-pack bench-scale bench-peers
 
 bench-pack: $(STAMP)
 	$(BIN)/python bench/pack_bench.py
 
 bench-scale: $(STAMP)
 	$(BIN)/python bench/scale_bench.py --scales $(SCALES)
+
+# Peers (lifetimes, mlxtend, statsforecast) need pandas < 3: each gets its own virtualenv.
+SHOP ?= bench/work/shopB12
+
+bench/.venv-%/.installed: bench/requirements-%.txt
+	@test -x bench/.venv-$*/bin/python || $(PYTHON) -m venv bench/.venv-$*
+	bench/.venv-$*/bin/python -m pip install --quiet --upgrade pip
+	bench/.venv-$*/bin/python -m pip install --quiet -r $<
+	@touch $@
+
+bench-peers: $(STAMP) bench/.venv-lifetimes/.installed bench/.venv-peers/.installed
+	@test -f $(SHOP)/order_items.csv.gz || $(BIN)/python -m playbook.samples --out $(SHOP) --scale 12
+	$(BIN)/python bench/peers_bench.py --shop $(SHOP)

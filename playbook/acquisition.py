@@ -39,6 +39,7 @@ from scipy import optimize, special
 from . import charts, i18n
 from .exercises import exercise
 from .metrics import paid_mask
+from .threads import single_thread_blas
 
 DAY = np.int64(86_400_000_000_000)  # nanoseconds in a day
 #: length of the time units accepted by :func:`customer_summary`, in days
@@ -75,6 +76,7 @@ class _Html:
 
     def _repr_html_(self) -> str:
         return self.text
+
 
 
 def _settings(data, section: str) -> dict:
@@ -1339,33 +1341,38 @@ def customer_summary(orders: pd.DataFrame, *, as_of, unit: str = "W", amount: st
         raise ValueError(f"unit must be one of {', '.join(UNIT_DAYS)}, not {unit!r}")
     _require(orders, "orders", "customer_id", "order_ts", amount)
     as_of = pd.Timestamp(as_of)
-    keep = paid_mask(orders).to_numpy() & orders["customer_id"].notna().to_numpy() & (orders["order_ts"] < as_of).to_numpy()
-    o = orders.loc[keep]
-    codes, ids = pd.factorize(o["customer_id"], sort=True)
-    day = o["order_ts"].to_numpy().astype("datetime64[D]").astype("int64")
-    amt = o[amount].fillna(0.0).to_numpy(dtype="float64")
+    ts = orders["order_ts"].to_numpy(dtype="datetime64[ns]")
+    keep = paid_mask(orders).to_numpy(dtype=bool) & orders["customer_id"].notna().to_numpy() & (ts < as_of.to_datetime64())
+    # factorize only the kept ids, sorted: the codes are then the output's row numbers
+    codes, ids = pd.factorize(orders["customer_id"][keep], sort=True)
+    day = ts[keep].astype("datetime64[D]").astype("int64")
+    amt = orders[amount].to_numpy(dtype="float64", na_value=np.nan)[keep]
+    amt = np.where(np.isnan(amt), 0.0, amt)
     if len(day) == 0:
         return pd.DataFrame({"customer_id": pd.Series(dtype="str"), "frequency": pd.Series(dtype="int64"),
                              "recency": [], "T": [], "monetary_value": []})
+    n = len(ids)
     d0 = day.min()
-    key = codes.astype("int64") * np.int64(day.max() - d0 + 1) + (day - d0)
-    uk, inv = np.unique(key, return_inverse=True)  # sorted by customer, then day
-    day_amt = np.bincount(inv, weights=amt)
-    cust = uk // np.int64(day.max() - d0 + 1)
-    dday = uk % np.int64(day.max() - d0 + 1) + d0
-    starts = np.flatnonzero(np.r_[True, cust[1:] != cust[:-1]])
-    ends = np.r_[starts[1:], len(uk)] - 1
-    n_days = ends - starts + 1
-    total = np.add.reduceat(day_amt, starts)
-    first_amt = day_amt[starts]
+    span = np.int64(day.max() - d0 + 1)
+    # one purchase occasion per customer and day: hash the (customer, day) pairs (no sort needed)
+    occ, pairs = pd.factorize(codes.astype("int64") * span + (day - d0))
+    cust = pairs // span
+    day_amt = np.bincount(occ, weights=amt, minlength=len(pairs))
+    n_days = np.bincount(cust, minlength=n)
+    first = np.full(n, np.iinfo(np.int64).max)
+    last = np.full(n, np.iinfo(np.int64).min)
+    np.minimum.at(first, codes, day)  # ufunc.at is fast since numpy 1.25
+    np.maximum.at(last, codes, day)
+    total = np.bincount(codes, weights=amt, minlength=n)
+    first_amt = np.bincount(cust, weights=np.where(pairs % span + d0 == first[cust], day_amt, 0.0), minlength=n)
     frequency = n_days - 1
     scale = UNIT_DAYS[unit]
     asof_day = as_of.to_datetime64().astype("datetime64[D]").astype("int64")
-    recency = (dday[ends] - dday[starts]) / scale
-    T = (asof_day - dday[starts]) / scale
+    recency = (last - first) / scale
+    T = (asof_day - first) / scale
     with np.errstate(invalid="ignore", divide="ignore"):
         monetary = np.where(frequency > 0, (total - first_amt) / np.maximum(frequency, 1), 0.0)
-    return pd.DataFrame({"customer_id": np.asarray(ids)[cust[starts]], "frequency": frequency.astype("int64"),
+    return pd.DataFrame({"customer_id": pd.Series(ids, copy=False), "frequency": frequency.astype("int64"),
                          "recency": recency, "T": T, "monetary_value": monetary})
 
 
@@ -1419,30 +1426,50 @@ def _compress(*cols):
     """Merge identical (x, t_x, T) rows into one row with the summed weight (the last column).
 
     With times measured in days or weeks, many customers share the same triple, and the likelihood
-    needs each distinct triple only once."""
+    needs each distinct triple only once. Hash-based (no sort): linear in the number of rows."""
     *keys, w = cols
-    codes, sizes = [], []
+    codes, uniques = [], []
     for k in keys:
         c, u = pd.factorize(k)
         codes.append(c.astype("int64"))
-        sizes.append(max(len(u), 1))
+        uniques.append(np.asarray(u))
+    sizes = [max(len(u), 1) for u in uniques]
     if math.prod(sizes) >= 2**62:  # the combined key would overflow: keep the rows as they are
         return cols
     key = codes[0]
     for c, size in zip(codes[1:], sizes[1:]):
         key = key * size + c
-    _, first, inv = np.unique(key, return_index=True, return_inverse=True)
-    if len(first) > 0.8 * len(key):
+    inv, distinct = pd.factorize(key)
+    if len(distinct) > 0.8 * len(key):
         return cols
-    return (*(k[first] for k in keys), np.bincount(inv, weights=w))
+    out = []
+    rest = np.asarray(distinct, dtype="int64")
+    for u, size in zip(uniques[::-1], sizes[::-1]):  # decode the combined key, last column first
+        out.append(u[rest % size])
+        rest = rest // size
+    return (*out[::-1], np.bincount(inv, weights=w, minlength=len(distinct)))
+
+
+def _bg_nbd_args(x, tx, T, w):
+    """The data of :func:`_bg_nbd_nll`, prepared once per fit: terms that depend on x alone are
+    computed once per distinct x, and ``ln(α + T)``, ``ln(α + t_x)`` once per distinct T and t_x."""
+    ux, inv = np.unique(x, return_inverse=True)
+    wx = np.bincount(inv, weights=w, minlength=len(ux))
+    z = x == 0
+    p = ~z
+    uT, iT = np.unique(T[p], return_inverse=True)
+    ut, it = np.unique(tx[p], return_inverse=True)
+    return ux, wx, (T[z], w[z]), (x[p], w[p], uT, iT, ut, it)
 
 
 def _bg_nbd_nll(theta, ux, wx, zero, pos):
     """Negative mean log-likelihood of BG/NBD and its gradient in log-parameters.
 
-    Vectorised over customers; terms that depend only on x are computed once per distinct x.
+    Vectorised over customers (arguments from :func:`_bg_nbd_args`); terms that depend only on x are
+    computed once per distinct x, logarithms of α + T and α + t_x once per distinct value.
     ``zero`` = (T, w) of customers without repeat purchases, for whom the likelihood reduces to
-    ``A1 + A2 + A3``; ``pos`` = (x, t_x, T, w) of the others."""
+    ``A1 + A2 + A3``; ``pos`` = (x, w, distinct T, their index, distinct t_x, their index) of the
+    others."""
     r, alpha, a, b = np.exp(theta)
     wsum = wx.sum()
     # terms of each distinct x
@@ -1462,22 +1489,23 @@ def _bg_nbd_nll(theta, ux, wx, zero, pos):
         ll -= r * (w0 * la).sum()
         dr -= (w0 * la).sum()
         dalpha -= r * (w0 / (alpha + T0)).sum()
-    # repeat buyers: ln(exp(A3) + exp(A4)) = A3 + ln(1 + exp(A4 - A3))
-    x, tx, T, w = pos
+    # repeat buyers: ln(exp(A3) + exp(A4)) = A3 + ln(1 + exp(d)), d = A4 - A3
+    x, w, uT, iT, ut, it = pos
     if x.size:
         rx = r + x
-        la_T = np.log(alpha + T)
-        la_t = np.log(alpha + tx)
-        bx1 = b + x - 1
-        a3 = -rx * la_T
-        d = np.log(a) - np.log(bx1) - rx * la_t - a3
-        ll += (w * (a3 + np.logaddexp(0.0, d))).sum()
-        w4 = special.expit(d)
-        w3 = 1.0 - w4
-        dr -= (w * (w3 * la_T + w4 * la_t)).sum()
-        dalpha -= (w * rx * (w3 / (alpha + T) + w4 / (alpha + tx))).sum()
-        da += (w * w4).sum() / a
-        db -= (w * w4 / bx1).sum()
+        la_T = np.log(alpha + uT)[iT]
+        la_t = np.log(alpha + ut)[it]
+        d = np.log(a) - np.log(b + x - 1) - rx * (la_t - la_T)
+        e = np.exp(-np.abs(d))
+        pos_d = d > 0
+        ll += (w * (np.where(pos_d, d, 0.0) + np.log1p(e) - rx * la_T)).sum()
+        w4 = np.where(pos_d, 1.0, e) / (1.0 + e)  # expit(d), without overflow
+        ww4 = w * w4
+        ww3 = w - ww4
+        dr -= (ww3 * la_T + ww4 * la_t).sum()
+        dalpha -= (rx * (ww3 * (1.0 / (alpha + uT))[iT] + ww4 * (1.0 / (alpha + ut))[it])).sum()
+        da += ww4.sum() / a
+        db -= (ww4 / (b + x - 1)).sum()
     grad = np.array([dr * r, dalpha * alpha, da * a, db * b])
     return -ll / wsum, -grad / wsum
 
@@ -1521,14 +1549,12 @@ class BetaGeoModel:
             rate = max(float(np.average(x / np.maximum(T, 1e-9), weights=w)), 1e-3)
             start = (1.0, 1.0 / rate, 1.0, 1.0)
         x, tx, T, w = _compress(x, tx, T, w)  # identical customers become one weighted row
-        ux, inv = np.unique(x, return_inverse=True)
-        wx = np.bincount(inv, weights=w)
         wsum = w.sum()
         theta0 = np.log(np.asarray(start, dtype=float))
-        z = x == 0
-        args = (ux, wx, (T[z], w[z]), (x[~z], tx[~z], T[~z], w[~z]))
-        res = optimize.minimize(_bg_nbd_nll, theta0, args=args, jac=True, method="L-BFGS-B",
-                                bounds=[(-15, 15)] * 4, options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-9})
+        args = _bg_nbd_args(x, tx, T, w)
+        with single_thread_blas():
+            res = optimize.minimize(_bg_nbd_nll, theta0, args=args, jac=True, method="L-BFGS-B",
+                                    bounds=[(-15, 15)] * 4, options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-9})
         self.params_ = pd.Series(np.exp(res.x), index=list(self.names))
         self.log_likelihood_ = float(-res.fun * wsum)
         self.n_customers_ = int(round(wsum))
@@ -1710,8 +1736,9 @@ class GammaGammaModel:
         args = (x, m, w, wsum, ux, inv, wx, float((w * x * (lm + np.log(x))).sum()), float((w * lm).sum()))
         best = None
         for start in ((1.0, 2.0, mean), (5.0, 5.0, 4.0 * mean / 5.0)):  # a second start only if the first fails
-            res = optimize.minimize(_gg_nll, np.log(start), args=args, jac=True, method="L-BFGS-B",
-                                    bounds=[(-15, 15)] * 3, options={"maxiter": 3000, "ftol": 1e-14, "gtol": 1e-10})
+            with single_thread_blas():
+                res = optimize.minimize(_gg_nll, np.log(start), args=args, jac=True, method="L-BFGS-B",
+                                        bounds=[(-15, 15)] * 3, options={"maxiter": 3000, "ftol": 1e-14, "gtol": 1e-10})
             if best is None or res.fun < best.fun:
                 best = res
             if best.success:

@@ -43,6 +43,7 @@ from matplotlib.axes import Axes
 from scipy import stats
 
 from . import charts
+from .threads import single_thread_blas
 from .exercises import exercise
 
 __all__ = [
@@ -577,7 +578,7 @@ def _ets_fit(y: np.ndarray, *, seasonal_periods: int = 7):
     if series.size < 4 * seasonal_periods or np.nanmax(series) <= 0:
         return None
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), single_thread_blas():  # L-BFGS-B: see single_thread_blas
             warnings.simplefilter("ignore")
             return ExponentialSmoothing(series, seasonal="add", seasonal_periods=seasonal_periods,
                                         initialization_method="heuristic").fit()
@@ -657,6 +658,7 @@ class DemandForecaster:
         if naive.size:
             level.iloc[naive] = _seasonal_naive(arr[:, naive], 7).mean(axis=0)
         self.models_ = {}
+        self._ets_season = {}
         for sku in method.index[method.eq("ets")]:  # bounded list of SKUs (see module docstring)
             res = _ets_fit(demand[sku].to_numpy(dtype="float64"), seasonal_periods=self.seasonal_periods)
             if res is None:
@@ -665,7 +667,9 @@ class DemandForecaster:
                 level[sku], std[sku] = f[0], math.sqrt(sse[0] / max(m[0] - 1, 1))
                 continue
             self.models_[sku] = res
-            level[sku] = float(np.clip(res.forecast(self.seasonal_periods), 0, None).mean())
+            week = np.clip(res.forecast(self.seasonal_periods), 0, None)  # one season ahead
+            self._ets_season[sku] = week
+            level[sku] = float(week.mean())
             std[sku] = float(np.std(res.resid, ddof=1))
         fallback = demand.std(ddof=1)
         std = std.fillna(fallback).fillna(0.0)
@@ -683,11 +687,19 @@ class DemandForecaster:
         if not hasattr(self, "params_"):
             raise RuntimeError("call fit() before predict()")
         dates = pd.date_range(self.end_ + pd.Timedelta(days=1), periods=int(horizon), freq="D", name="date")
-        out = pd.DataFrame(np.repeat(self.params_["level"].to_numpy()[None, :], len(dates), axis=0),
-                           index=dates, columns=self.params_.index)
-        for sku, res in self.models_.items():
-            out[sku] = np.clip(res.forecast(len(dates)), 0, None)
-        return out
+        values = np.repeat(self.params_["level"].to_numpy()[None, :], len(dates), axis=0)
+        if self.models_:
+            cols = self.params_.index.get_indexer(list(self.models_))
+            values[:, cols] = self._ets_path(len(dates))
+        return pd.DataFrame(values, index=dates, columns=self.params_.index)
+
+    def _ets_path(self, horizon: int) -> np.ndarray:
+        """horizon x Holt-Winters SKUs (in ``models_`` order): each SKU's forecast week repeated. With
+        an additive season and no trend the forecast is periodic, so this equals (bit for bit)
+        ``res.forecast(horizon)`` clipped at 0, without a statsmodels call per SKU."""
+        reps = -(-int(horizon) // self.seasonal_periods)
+        weeks = np.column_stack([self._ets_season[sku] for sku in self.models_])
+        return np.tile(weeks, (reps, 1))[:int(horizon)]
 
 
 def _seasonal_naive(arr: np.ndarray, period: int, horizon: int | None = None) -> np.ndarray:
@@ -839,8 +851,8 @@ def backtest(data, *, classes: pd.DataFrame | None = None, days: int | None = No
         f, _, _ = _smooth(arr, alpha=alpha, method=name)
         fc[name] = np.repeat(f[None, :], days, axis=0)
     ets = np.full((days, arr.shape[1]), np.nan)
-    for sku, res in model.models_.items():  # the bounded Holt-Winters list
-        ets[:, train.columns.get_loc(sku)] = np.clip(res.forecast(days), 0, None)
+    if model.models_:  # the bounded Holt-Winters list
+        ets[:, train.columns.get_indexer(list(model.models_))] = model._ets_path(days)
     fc["ets"] = ets
     chosen = np.full((days, arr.shape[1]), np.nan)
     for name in set(p["method"]):

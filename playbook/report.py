@@ -26,6 +26,7 @@ never touched.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import html
 import io
@@ -51,6 +52,7 @@ from .i18n import LANGUAGES, label
 from .loading import Dataset, latest_full_month, load, month_bounds, prepare
 from .pack import PERSONAL_NAMES, SEVERITIES, format_value
 from .settings import load_settings
+from .threads import KERNEL_THREAD_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS_DIR = ROOT / "notebooks"
@@ -280,7 +282,7 @@ def run_report(month: str | None = None, *, data: str | Path = "data/samples", o
             progress.finish(res)
             return res
 
-        with ThreadPoolExecutor(max_workers=min(jobs, len(notebooks))) as pool:
+        with _kernel_environment(jobs), ThreadPoolExecutor(max_workers=min(jobs, len(notebooks))) as pool:
             futures = {pool.submit(one, nb): nb for nb in notebooks}
             done = {futures[f]: f.result() for f in as_completed(futures)}
         progress.close()
@@ -296,6 +298,20 @@ def run_report(month: str | None = None, *, data: str | Path = "data/samples", o
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return result
+
+
+@contextlib.contextmanager
+def _kernel_environment(jobs: int):
+    """Environment the chapter kernels start with: when chapters run side by side, each keeps to one
+    BLAS/OpenMP thread (:data:`playbook.threads.KERNEL_THREAD_ENV`) instead of every kernel
+    starting a thread per core. Variables the user has set are left alone; all is restored after."""
+    added = {k: v for k, v in KERNEL_THREAD_ENV.items() if k not in os.environ} if jobs > 1 else {}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for key in added:
+            os.environ.pop(key, None)
 
 
 def personal_columns(table: str, columns) -> list[str]:

@@ -364,9 +364,7 @@ def test_bg_nbd_log_likelihood_matches_direct_and_integrated_forms(params):
 def test_bg_nbd_gradient_matches_finite_differences_of_the_direct_form():
     params = np.array([0.8, 3.0, 1.2, 2.5])
     x, tx, T = (np.array(c, dtype=float) for c in zip(*TINY))
-    z = x == 0
-    _, grad = acq._bg_nbd_nll(np.log(params), np.unique(x), np.bincount(np.unique(x, return_inverse=True)[1]).astype(float),
-                              (T[z], np.ones(z.sum())), (x[~z], tx[~z], T[~z], np.ones((~z).sum())))
+    _, grad = acq._bg_nbd_nll(np.log(params), *acq._bg_nbd_args(x, tx, T, np.ones_like(x)))
 
     def mean_nll(theta):
         p = np.exp(theta)
@@ -433,6 +431,21 @@ def test_simulated_customers_recover_the_cdnow_parameters():
     # and P(alive) / expected purchases agree with the simulated truth on average
     alive_share = model.p_alive(sim["frequency"], sim["recency"], sim["T"]).mean()
     assert 0.5 < alive_share < 0.95
+
+
+def test_compressed_fit_has_the_row_by_row_likelihood():
+    # times in whole days (as customer_summary gives them): many customers share (x, t_x, T), and the
+    # fit runs on the distinct triples with weights; its likelihood must be the customers' own sum
+    rng = np.random.default_rng(11)
+    T = rng.integers(27 * 7, 39 * 7 + 1, 20_000) / 7
+    sim = acq.simulate_bg_nbd(20_000, r=CDNOW[0], alpha=CDNOW[1], a=CDNOW[2], b=CDNOW[3], T=T, seed=3)
+    x, tx = sim["frequency"].to_numpy(float), np.floor(sim["recency"].to_numpy() * 7) / 7
+    model = acq.fit_bg_nbd(x, tx, T)
+    assert model.n_distinct_ < len(x) / 2
+    assert model.log_likelihood_ == pytest.approx(model.log_likelihood(x, tx, T).sum(), rel=1e-10)
+    weighted = acq.fit_bg_nbd(x[:100], tx[:100], T[:100], weights=np.full(100, 3.0))
+    tripled = acq.fit_bg_nbd(np.tile(x[:100], 3), np.tile(tx[:100], 3), np.tile(T[:100], 3))
+    np.testing.assert_allclose(weighted.params_, tripled.params_, rtol=1e-6)
 
 
 def test_fit_refuses_bad_input():

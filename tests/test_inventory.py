@@ -100,6 +100,19 @@ def test_many_skus_classify_and_forecast_quickly():
 # Demand classes, ABC, XYZ
 # ---------------------------------------------------------------------------------------------
 
+def test_holt_winters_forecast_path_is_statsmodels_own():
+    # predict() repeats each Holt-Winters SKU's forecast week: the same numbers as statsmodels' forecast
+    rng = np.random.default_rng(3)
+    days = pd.date_range("2026-01-01", periods=120, freq="D", name="date")
+    y = pd.DataFrame({"a": 10 + 3 * np.sin(np.arange(120) * 2 * np.pi / 7) + rng.normal(0, 1, 120),
+                      "b": rng.poisson(0.2, 120).astype(float)}, index=days)
+    model = inv.DemandForecaster(ets_skus=["a"]).fit(y)
+    assert model.params_.loc["a", "method"] == "ets" and model.params_.loc["b", "method"] != "ets"
+    path = model.predict(30)
+    np.testing.assert_array_equal(path["a"].to_numpy(), np.clip(model.models_["a"].forecast(30), 0, None))
+    assert (path["b"] == model.params_.loc["b", "level"]).all()
+
+
 def test_demand_classes_by_hand():
     d = pd.DataFrame({
         "smooth": [1, 2, 1, 2],          # ADI 1; sizes 1,2,1,2: mean 1.5, sd 0.577 -> CV² 0.148

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -178,6 +179,19 @@ def test_a_failing_chapter_does_not_stop_the_others(shop, books, tmp_path, monke
     secrets = {"欧阳明月", "司马青云", "13912345678", "13698765432", "文三路100号", "中关村大街1号"}
     assert _leaks(folder, secrets) == []
 
+
+
+def test_parallel_kernels_keep_to_one_blas_thread_each(shop, tmp_path, monkeypatch):
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    folder = tmp_path / "nb"
+    folder.mkdir()
+    _notebook(folder / "01_threads.ipynb",
+              "import os\nfrom threadpoolctl import threadpool_info\nimport numpy\n"
+              "assert os.environ['OPENBLAS_NUM_THREADS'] == '1', os.environ.get('OPENBLAS_NUM_THREADS')\n"
+              "assert {p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas'} == {1}")
+    result = run_report("2026-10", data=shop, out=tmp_path / "out", notebooks_dir=folder, jobs=2, echo=None)
+    assert result.failed == [], result.chapters[0].error
+    assert "OPENBLAS_NUM_THREADS" not in os.environ  # the runner's own environment is restored
 
 @pytest.mark.parametrize("args, message", [
     (["--month", "2026-13"], "YYYY-MM"),
