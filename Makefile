@@ -11,7 +11,7 @@ MONTH ?=
 DATA ?= data/samples
 OUT ?= reports
 
-.PHONY: setup report test lab samples validate clean-reports pair test-spark bench bench-pack bench-scale bench-peers
+.PHONY: setup report test lab samples validate clean-reports pair test-spark bench bench-pack bench-load bench-scale bench-peers
 
 setup: $(STAMP)
 
@@ -57,10 +57,13 @@ clean-reports:
 # Benchmarks (not tests; results in bench/results/). `make bench` runs them all: the pack on the
 # sample shop, then shops of ~1M and ~10M order lines (generated once into bench/.data/).
 SCALES ?= 12,120
-bench: bench-pack bench-scale bench-peers
+bench: bench-pack bench-load bench-scale bench-peers
 
 bench-pack: $(STAMP)
 	$(BIN)/python bench/pack_bench.py
+
+bench-load: $(STAMP)
+	$(BIN)/python bench/load_bench.py
 
 bench-scale: $(STAMP)
 	$(BIN)/python bench/scale_bench.py --scales $(SCALES)

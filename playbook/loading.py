@@ -1,10 +1,14 @@
 """Reading a data source into validated contract tables: :func:`load`.
 
 A source is a folder of ``<table>.csv``, ``<table>.csv.gz`` or ``<table>.parquet`` files, or a
-DuckDB database file whose tables carry the contract's names. DuckDB is the engine that reads and
-filters: a month's report needs a window of history (25 months by default, for year over year), and
-that filter is pushed down into the scan instead of loading all history into pandas. The window's
-rows are then cast to the contract's types and checked (:mod:`playbook.validation`).
+DuckDB database file whose tables carry the contract's names. DuckDB is the engine that reads,
+filters and casts: a month's report needs a window of history (25 months by default, for year over
+year), and that filter runs in the scan instead of loading all history into pandas; in the same
+scan DuckDB casts every plainly written value to the contract's type. pandas receives typed columns
+(text as Arrow-backed ``str``), checks them with vectorised operations and parses only the values
+DuckDB left aside (:mod:`playbook.validation`). Each table is read once, in file order; the orders
+are read first, so that lines, shipments and the like follow their orders into the window and the
+lines of unknown orders are found by a join in DuckDB.
 
 The loader never writes into the source: a GBK-encoded CSV is transcoded into a private temporary
 folder that is removed afterwards.
@@ -23,12 +27,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .contract import TABLES, Table
 from .errors import DataError, PlaybookError
 from .settings import Settings, load_settings
-from .validation import DataQuality, Issue, check_duplicates, check_link, coerce_table, parse_timestamps
+from .validation import (DataQuality, FastCast, Issue, _arrow, check_duplicates, check_link, coerce_fetched,
+                         parse_timestamps, sql_fast_cast, sql_ident, sql_trimmed)
 
 #: campaigns (interval tables) are kept when they start up to this many days after the report
 #: month: a campaign calendar is a plan, and the campaigns chapter shows the coming quarter
@@ -280,29 +288,24 @@ def _window_column(table: Table) -> str | None:
 # Reading
 # ---------------------------------------------------------------------------------------------
 
-def _date_sql(col: str, sql_type: str) -> str:
-    """A DuckDB expression giving the DATE of a column (NULL when it does not parse)."""
-    q = f'"{col}"'
-    if sql_type.startswith(("TIMESTAMP", "DATE")):
-        return f"CAST({q} AS DATE)"
-    t = f"trim(CAST({q} AS VARCHAR))"
-    return (f"coalesce(try_cast(substr({t}, 1, 10) AS DATE), "
-            f"CAST(try_strptime(split_part({t}, ' ', 1), ['%Y/%m/%d', '%Y.%m.%d', '%Y%m%d']) AS DATE))")
-
-
 class _Reader:
     """One DuckDB connection over a source, with the table views and the window pushed down."""
 
-    def __init__(self, source: Source, quality: DataQuality, window: tuple[str, str] | None = None):
+    def __init__(self, source: Source, quality: DataQuality, window: tuple[str, str] | None = None, *,
+                 tz: str | None = None):
         self.source = source
         self.quality = quality
         self.window = window  #: (first day, day after the last) as YYYY-MM-DD, padded; None = all rows
+        self.tz = tz or load_settings()["shop"]["timezone"]
+        self.casts: dict[str, FastCast] = {}
+        self.range: tuple | None = None  #: (first, last) order date, once the orders have been read
         self.engine = None
         if source.kind == "sql":
             import sqlalchemy as sa
 
             self.engine = sa.create_engine(source.url)
         self.con = duckdb.connect()
+        self.con.execute("SET enable_progress_bar = false").fetchall()
         self.tmp: Path | None = None
         self.types: dict[str, dict[str, str]] = {}
         self.renames: dict[str, dict[str, str]] = {}
@@ -310,7 +313,7 @@ class _Reader:
             self.con.execute(f"ATTACH '{source.path}' AS src (READ_ONLY)").fetchall()
 
     def close(self):
-        self.con.close()
+        self.con.close()  # the connection's temporary tables and registered frames go with it
         if self.engine is not None:
             self.engine.dispose()
         if self.tmp is not None:
@@ -396,8 +399,11 @@ class _Reader:
                 lo, hi = conn.execute(sa.text(f"SELECT min(order_ts), max(order_ts) FROM {_sql_quote(self.engine, 'orders')}")).one()
             first, last = parse_timestamps(pd.Series([lo, hi], dtype=object), "UTC")
             return (None, None) if pd.isna(first) else (first.normalize(), last.normalize())
-        day = self.date_expr("orders", "order_ts")
-        return tuple(self.con.execute(f"SELECT min({day}), max({day}) FROM {self.view('orders')}").fetchall()[0])
+        if self.range is not None:
+            return self.range
+        view = self.view("orders")
+        v = self.cast("orders").select["order_ts"]
+        return tuple(self.con.execute(f"SELECT min(CAST({v} AS DATE)), max(CAST({v} AS DATE)) FROM {view}").fetchall()[0])
 
     def _csv_scan(self, table: str, path: Path) -> str:
         encoding = _sniff_encoding(path)
@@ -418,10 +424,12 @@ class _Reader:
                                       "Excel exports from Chinese platforms)",
                                       "No action needed; save as UTF-8 to silence this"))
             path = target
-        # sniff the dialect once, then read with explicit options: every later query skips the sniffer
+        # sniff the dialect once, on the first MiB, then read with explicit options: every later
+        # query skips the sniffer (which on a large gzip file decompresses tens of MB)
+        sample = self._sample(path)
         try:
             delim, quote, escape, has_header, columns = self.con.execute(
-                f"SELECT Delimiter, Quote, Escape, HasHeader, Columns FROM sniff_csv('{_q(str(path))}')").fetchall()[0]
+                f"SELECT Delimiter, Quote, Escape, HasHeader, Columns FROM sniff_csv('{_q(str(sample))}')").fetchall()[0]
         except duckdb.Error as e:
             raise DataError(f"Cannot read table {table} from {path.name}: {_short(e)}. Check that it is a "
                             "comma-separated file with one header row.") from None
@@ -433,14 +441,44 @@ class _Reader:
         return (f"read_csv('{_q(str(path))}', header=true, auto_detect=false, delim={lit(delim)}, "
                 f"quote={lit(quote)}, escape={lit(escape)}, columns={{{names}}})")
 
-    # -- queries --------------------------------------------------------------------------------
-    def date_expr(self, table: str, column: str) -> str:
-        self.view(table)
-        return _date_sql(column, self.types[table].get(column, "VARCHAR"))
+    def _sample(self, path: Path, size: int = 1 << 20) -> Path:
+        """The first ``size`` bytes of a large (or gzip) CSV file, cut after a line end, in the
+        private temporary folder; small plain files are sniffed as they are."""
+        if not path.name.endswith(".gz") and path.stat().st_size <= 2 * size:
+            return path
+        opener = gzip.open if path.name.endswith(".gz") else open
+        with opener(path, "rb") as f:
+            head = f.read(size + 1)
+        if len(head) <= size:
+            cut = head
+        else:
+            end = head.rfind(b"\n", 0, size)
+            if end < 0:
+                return path
+            cut = head[:end + 1]
+        if self.tmp is None:
+            self.tmp = Path(tempfile.mkdtemp(prefix="playbook-"))
+        target = self.tmp / f"sample-{path.name.removesuffix('.gz')}"
+        target.write_bytes(cut)
+        return target
 
-    def fetch(self, sql: str, table: str) -> pd.DataFrame:
+    # -- queries --------------------------------------------------------------------------------
+    def cast(self, table: str) -> FastCast:
+        """How DuckDB casts a table's columns (see :func:`~playbook.validation.sql_fast_cast`)."""
+        if table not in self.casts:
+            self.casts[table] = sql_fast_cast(TABLES[table], self.types[table], tz=self.tz)
+        return self.casts[table]
+
+    def forget(self, table: str) -> None:
+        """Drop the registered frame of a database table once it has been read."""
+        if self.source.kind == "sql":
+            self.con.unregister(f"sql_{table}")
+
+    def fetch(self, sql: str, table: str):
+        """The result of ``sql`` as a pyarrow Table."""
         try:
-            return self.con.sql(sql).to_arrow_table().to_pandas()
+            # streamed in batches: DuckDB does not first materialise the whole result in its own buffers
+            return self.con.sql(sql).to_arrow_reader(1 << 17).read_all()
         except duckdb.Error as e:
             raise DataError(f"Cannot read table {table} from {self.source.tables.get(table)}: {_short(e)}. "
                             "If it is an export, check its encoding and that every row has the same columns.") from None
@@ -510,6 +548,14 @@ def load(source: str | Path, *, month: str | None = None, settings: Settings | s
         when the source has blocking problems; the message lists each with its table, column,
         number of rows, example rows and what to do.
 
+    Notes
+    -----
+    DuckDB reads each table once: it filters the window and casts the plainly written values
+    (:func:`~playbook.validation.sql_fast_cast`); pandas receives typed columns (text as
+    Arrow-backed ``str``, no copy), checks them with vectorised operations and parses with its
+    lenient parsers only the few values DuckDB left aside
+    (:func:`~playbook.validation.coerce_fetched`).
+
     Examples
     --------
     >>> data = load("data/samples", month="2026-10")          # doctest: +SKIP
@@ -539,54 +585,17 @@ def load(source: str | Path, *, month: str | None = None, settings: Settings | s
 
     window = None if start is None else ((start - pd.Timedelta(days=1)).date().isoformat(),
                                          (end + pd.Timedelta(days=1)).date().isoformat())
-    reader = _Reader(src, quality, window)
+    reader = _Reader(src, quality, window, tz=tz)
+    result, rejected = {}, {}
     try:
-        frames = _read_all(reader, wanted, start, end, month)
+        for name, fetched in _read_all(reader, wanted, start, end, month):
+            frame, set_aside = _finish(name, fetched, quality, tz, start, end, reader.con)
+            if frame is not None:
+                result[name] = frame
+            if set_aside is not None:
+                rejected[name] = set_aside
     finally:
         reader.close()
-
-    result, rejected = {}, {}
-    for name in wanted:
-        frame = frames[name]
-        table = TABLES[name]
-        ident = _ident(table)
-        orphan = frame.pop("_orphan") if "_orphan" in frame.columns else None
-        if frame.empty:
-            if table.required:
-                quality.append(Issue("error", name, None, 0, "the table is empty" + (
-                    f" in the window {start:%Y-%m-%d} to {end - pd.Timedelta(days=1):%Y-%m-%d}" if start is not None else ""),
-                    "Export the orders of the period you want to analyse"))
-            else:
-                quality.append(Issue("warning", name, None, 0,
-                                     "the table is empty" + (" in the report window" if start is not None else "")
-                                     + "; the sections that need it are skipped"))
-            continue
-        frame, issues = coerce_table(frame, table, tz=tz, ident=ident)
-        quality.extend(issues)
-        if any(i.severity == "error" for i in issues):
-            result[name] = frame
-            continue
-        if start is not None and table.window and table.window[0] == "time":
-            col = table.window[1]
-            inside = frame[col].isna() | ((frame[col] >= start) & (frame[col] < end))
-            frame = frame.loc[inside]
-        frame, issues = check_duplicates(frame, table)
-        quality.extend(issues)
-        if orphan is not None:
-            orphan = orphan.reindex(frame.index).fillna(False).astype(bool)
-            if orphan.any():
-                set_aside = TABLES[name].column("order_id").required
-                quality.append(Issue("warning", name, "order_id", int(orphan.sum()),
-                                     "points at orders that are not in the orders table"
-                                     + ("; these rows are set aside (see rejected) and left out of every figure"
-                                        if set_aside else "; rows kept, but they cannot be joined to an order"),
-                                     "Export orders and this table for the same period, or remove these rows",
-                                     [f"{', '.join(f'{c}={r[c]}' for c in ident if c in r.index)}"
-                                      for _, r in frame.loc[orphan].head(5).iterrows()]))
-                if set_aside:
-                    rejected[name] = frame.loc[orphan]
-                    frame = frame.loc[~orphan]
-        result[name] = frame.reset_index(drop=True)
 
     _check_links(result, quality)
     _check_orders(result, quality)
@@ -600,15 +609,84 @@ def load(source: str | Path, *, month: str | None = None, settings: Settings | s
                    source=src, settings=settings, fingerprint=src.fingerprint())
 
 
-def _read_all(reader: _Reader, wanted: list[str], start, end, month) -> dict[str, pd.DataFrame]:
-    """Each wanted table's rows in the window, as text (CSV) or native types (Parquet/DuckDB)."""
+@dataclass
+class _Fetched:
+    """One table as DuckDB read it: columns cast where plainly written, ``_raw`` and ``_orphan``."""
+
+    arrow: object  #: a pyarrow Table
+    cast: FastCast
+    orphan: bool  #: whether the ``_orphan`` column is there
+
+
+def _ts_literal(ts: pd.Timestamp) -> str:
+    return f"TIMESTAMP '{pd.Timestamp(ts):%Y-%m-%d %H:%M:%S}'"
+
+
+def _read_all(reader: _Reader, wanted: list[str], start, end, month):
+    """Yield (table, :class:`_Fetched`) for each wanted table: its rows in the window, in file order.
+
+    The orders' ids and times are read first (a narrow scan) so that order lines, shipments and
+    the like follow their orders into the window and the lines of unknown orders are marked.
+    """
     con = reader.con
-    orders = reader.view("orders")
-    if "order_id" not in reader.types["orders"] or "order_ts" not in reader.types["orders"]:
-        return {name: reader.fetch(f"SELECT * FROM {reader.view(name)}", name) for name in wanted}
-    day = reader.date_expr("orders", "order_ts")
-    con.execute(f"CREATE TEMP TABLE order_keys AS SELECT trim(CAST(order_id AS VARCHAR)) AS order_id, "
-                f"{day} AS day FROM {orders}").fetchall()
+    reader.view("orders")
+    ocast = reader.cast("orders")
+    keyed = "order_id" in ocast.select and "order_ts" in ocast.select
+    for name in wanted:
+        view = reader.view(name)
+        table = TABLES[name]
+        cast = reader.cast(name)
+        where, extra = [], []
+        if start is not None and table.window:
+            kind = table.window[0]
+            if kind == "time" and table.window[1] in cast.select:
+                v = cast.select[table.window[1]]
+                where.append(f"({v} IS NULL OR ({v} >= {_ts_literal(start)} AND {v} < {_ts_literal(end)}))")
+            elif kind == "overlap" and all(c in cast.select for c in table.window[1:]):
+                s, e = (cast.select[c] for c in table.window[1:])
+                ahead = end + pd.Timedelta(days=PLAN_AHEAD_DAYS)  # plans for the coming quarter
+                where.append(f"({s} IS NULL OR {e} IS NULL OR ({s} <= {_ts_literal(ahead)} AND {e} >= {_ts_literal(start)}))")
+            elif kind == "month" and table.window[1] in cast.select:
+                m = f"replace(trim(CAST({sql_ident(table.window[1])} AS VARCHAR)), '/', '-')"
+                where.append(f"(NOT regexp_matches({m}, '^\\d{{4}}-\\d{{2}}') OR substr({m}, 1, 7) "
+                             f"BETWEEN '{start:%Y-%m}' AND '{(end - pd.Timedelta(days=1)):%Y-%m}')")
+        orphan = keyed and name != "orders" and "order_id" in cast.select
+        if orphan:
+            t = sql_trimmed(cast.select["order_id"])
+            # IN (subquery) keeps the rows in file order (the subquery is always the hash side)
+            unknown = f"({t} IS NOT NULL AND NOT ({t} IN (SELECT _k_id FROM order_window)))"
+            extra.append(f"{unknown} AS _orphan")
+            if start is not None and table.window and table.window[0] == "orders":
+                where.append(f"({t} IS NULL OR {t} IN (SELECT _k_id FROM order_window WHERE _k_inside) OR {unknown})")
+        if name == "orders" and keyed:
+            # one scan of orders: every order (for the range and the keys of the other tables), with
+            # a flag for the window, filtered here rather than in the scan
+            extra.append((" AND ".join(where) if where else "TRUE") + " AS _inside")
+            where = []
+        sql = f"SELECT {cast.sql(extra)} FROM {view}" + (f" WHERE {' AND '.join(where)}" if where else "")
+        tbl = reader.fetch(sql, name)
+        if name == "orders" and keyed:
+            tbl = _order_window(reader, tbl, ocast, end, month)
+        fetched = _Fetched(tbl, cast, orphan)
+        del tbl  # the consumer drops fetched.arrow once converted: no reference may stay here
+        yield name, fetched
+        reader.forget(name)
+
+
+def _order_window(reader: _Reader, tbl, cast: FastCast, end, month):
+    """From all orders (``tbl``, with its ``_inside`` flag): the temporary table ``order_window``
+    (each order id, and whether the order is in the window), the check that the report month is
+    inside the data, and the orders of the window."""
+    con = reader.con
+    con.register("_orders", tbl.select(["order_id", "order_ts", "_inside"]))
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE order_window AS SELECT {sql_trimmed('order_id')} AS _k_id, "
+                    f"bool_or(_inside) AS _k_inside FROM _orders GROUP BY ALL HAVING _k_id IS NOT NULL").fetchall()
+        first, last = con.execute("SELECT min(CAST(order_ts AS DATE)), max(CAST(order_ts AS DATE)) FROM _orders").fetchall()[0]
+    finally:
+        con.unregister("_orders")
+    if reader.source.kind != "sql":  # a database source gave only the window: ask it for the range
+        reader.range = (first, last)
     if month is not None:
         first, last = reader.order_range()
         m_start = pd.Timestamp(month + "-01")
@@ -616,41 +694,83 @@ def _read_all(reader: _Reader, wanted: list[str], start, end, month) -> dict[str
             raise DataError(f"Month {month} is outside the data: orders in {reader.source.path} run from "
                             f"{first:%Y-%m-%d} to {last:%Y-%m-%d}. Choose a month in that range.",
                             [Issue("error", "orders", "order_ts", 0, f"month {month} is outside the data")])
-    lo = hi = None
-    if start is not None:
-        lo = (start - pd.Timedelta(days=1)).date().isoformat()
-        hi = end.date().isoformat()
-    frames = {}
-    for name in wanted:
-        table = TABLES[name]
-        view = reader.view(name)
-        cols = reader.types[name]
-        where = ["TRUE"]
-        if lo is not None and table.window:
-            kind = table.window[0]
-            if kind == "time" and table.window[1] in cols:
-                d = reader.date_expr(name, table.window[1])
-                where.append(f"({d} IS NULL OR {d} BETWEEN DATE '{lo}' AND DATE '{hi}')")
-            elif kind == "overlap" and all(c in cols for c in table.window[1:]):
-                s, e = (reader.date_expr(name, c) for c in table.window[1:])
-                ahead = (end + pd.Timedelta(days=PLAN_AHEAD_DAYS)).date().isoformat()  # plans for the coming quarter
-                where.append(f"({s} IS NULL OR {e} IS NULL OR ({s} <= DATE '{ahead}' AND {e} >= DATE '{lo}'))")
-            elif kind == "month" and table.window[1] in cols:
-                mcol = f"replace(trim(CAST(\"{table.window[1]}\" AS VARCHAR)), '/', '-')"
-                where.append(f"(NOT regexp_matches({mcol}, '^\\d{{4}}-\\d{{2}}') OR substr({mcol}, 1, 7) "
-                             f"BETWEEN '{start:%Y-%m}' AND '{(end - pd.Timedelta(days=1)):%Y-%m}')")
-        extra = ""
-        links_orders = name != "orders" and "order_id" in cols
-        if links_orders:
-            oid = "trim(CAST(order_id AS VARCHAR))"
-            extra = (f", ({oid} IS NOT NULL AND {oid} <> '' AND {oid} NOT IN "
-                     f"(SELECT order_id FROM order_keys WHERE order_id IS NOT NULL)) AS _orphan")
-            if lo is not None and table.window and table.window[0] == "orders":
-                where.append(f"({oid} IN (SELECT order_id FROM order_keys WHERE day IS NULL OR day BETWEEN "
-                             f"DATE '{lo}' AND DATE '{hi}') OR {oid} IS NULL OR {oid} NOT IN "
-                             f"(SELECT order_id FROM order_keys WHERE order_id IS NOT NULL))")
-        frames[name] = reader.fetch(f"SELECT *{extra} FROM {view} WHERE {' AND '.join(where)}", name)
-    return frames
+    inside = tbl.column("_inside")
+    if pc.all(inside).as_py() is False:
+        tbl = tbl.filter(inside)
+    return tbl.drop_columns(["_inside"])
+
+
+def _finish(name: str, fetched: _Fetched, quality: DataQuality, tz: str, start, end, con):
+    """Turn one fetched table into (frame, rejected rows): the checks and repairs of
+    :func:`~playbook.validation.coerce_fetched`, the window on values only pandas could parse,
+    duplicates, and lines of unknown orders."""
+    table = TABLES[name]
+    ident = _ident(table)
+    tbl, cast = fetched.arrow, fetched.cast
+    fetched.arrow = None
+    if tbl.num_rows == 0:
+        if table.required:
+            quality.append(Issue("error", name, None, 0, "the table is empty" + (
+                f" in the window {start:%Y-%m-%d} to {end - pd.Timedelta(days=1):%Y-%m-%d}" if start is not None else ""),
+                "Export the orders of the period you want to analyse"))
+        else:
+            quality.append(Issue("warning", name, None, 0,
+                                 "the table is empty" + (" in the report window" if start is not None else "")
+                                 + "; the sections that need it are skipped"))
+        return None, None
+    raw = tbl.column("_raw")
+    slow = {}
+    if raw.null_count < len(raw):
+        positions = np.flatnonzero(pc.is_valid(raw).to_numpy(zero_copy_only=False))
+        slow = cast.slow_rows(raw.take(pa.array(positions)).to_pylist(), positions)
+    orphan = tbl.column("_orphan").to_numpy(zero_copy_only=False) if fetched.orphan else None
+    frame = tbl.drop_columns([c for c in ("_raw", "_orphan") if c in tbl.column_names]).to_pandas(split_blocks=True)
+    del tbl, raw
+    frame, issues = coerce_fetched(frame, table, slow, tz=tz, ident=ident, missing=cast.missing)
+    quality.extend(issues)
+    if any(i.severity == "error" for i in issues):
+        return frame, None
+    w = table.window
+    if start is not None and w and w[0] == "time" and w[1] in slow:  # values DuckDB could not read
+        col = frame[w[1]]
+        inside = (col.isna() | ((col >= start) & (col < end))).to_numpy()
+        if not inside.all():
+            frame = frame.loc[inside]
+    if _has_repeated_keys(frame, table, con):
+        frame, dup_issues = check_duplicates(frame, table)
+        quality.extend(dup_issues)
+    set_aside = None
+    if orphan is not None:
+        orphan = orphan[frame.index.to_numpy()]
+        if orphan.any():
+            required = table.column("order_id").required
+            quality.append(Issue("warning", name, "order_id", int(orphan.sum()),
+                                 "points at orders that are not in the orders table"
+                                 + ("; these rows are set aside (see rejected) and left out of every figure"
+                                    if required else "; rows kept, but they cannot be joined to an order"),
+                                 "Export orders and this table for the same period, or remove these rows",
+                                 [f"{', '.join(f'{c}={r[c]}' for c in ident if c in r.index)}"
+                                  for _, r in frame.loc[orphan].head(5).iterrows()]))
+            if required:
+                set_aside = frame.loc[orphan].reset_index(drop=True)
+                frame = frame.loc[~orphan]
+    return frame.reset_index(drop=True), set_aside
+
+
+def _has_repeated_keys(frame: pd.DataFrame, table: Table, con) -> bool:
+    """True when some key of ``table`` appears on more than one row (then duplicates are checked
+    row by row in pandas); one GROUP BY in DuckDB over the key columns, handed over as Arrow."""
+    key = [k for k in table.key if k in frame.columns]
+    if not key or frame.empty:
+        return False
+    keys = pa.table({k: _arrow(frame[k]) for k in key})
+    con.register("_keys", keys)
+    try:
+        cols = ", ".join(sql_ident(k) for k in key)
+        n = con.execute(f"SELECT count(*) FROM (SELECT 1 FROM _keys GROUP BY {cols} HAVING count(*) > 1)").fetchall()[0][0]
+    finally:
+        con.unregister("_keys")
+    return bool(n)
 
 
 def _check_links(result: dict[str, pd.DataFrame], quality: DataQuality) -> None:

@@ -14,6 +14,7 @@ Usage::
     from playbook.samples import generate_sample_shop, write_sample_shop, PLANTED_EVENTS
     tables = generate_sample_shop()            # dict of DataFrames
     write_sample_shop("data/samples")          # the committed files
+    python -m playbook.samples --out /tmp/shop --scale 120 --format parquet   # ~10M order lines
 
 Everything is drawn from ``numpy.random.default_rng`` streams derived from ``seed``; the same seed
 and scale give byte-identical files. ``scale=N`` multiplies customers, orders, traffic, searches
@@ -25,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import io
 import pathlib
 import time
 import zlib
@@ -2169,48 +2169,218 @@ def generate_sample_shop(*, seed: int = DEFAULT_SEED, scale: int = 1) -> dict[st
     return _Shop(seed, scale).build()
 
 
-def _write_csv(df: pd.DataFrame, table: str, handle, chunk: int = 500_000) -> None:
-    """CSV text in chunks: dates as YYYY-MM-DD, timestamps as YYYY-MM-DD HH:MM:SS, \\n endings."""
+def _ls(text: str):
+    """A large_string Arrow scalar (the type of every text column the CSV writer builds)."""
+    import pyarrow as pa
+
+    return pa.scalar(text, pa.large_string())
+
+
+_SAFE_FLOAT = (1e-4, 1e16)  # numpy's plain notation (Arrow's too when it writes no exponent)
+
+
+def _float_text(values: np.ndarray):
+    """Floats as pandas' ``to_csv`` writes them (numpy's shortest repr: ``100.0``, ``1e-05``;
+    NaN empty), as an Arrow string array: Arrow formats the usual range, numpy the rest."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    values = np.asarray(values, dtype="float64")
+    text = pc.cast(pa.array(values, from_pandas=True), pa.large_string())
+    plain = pc.match_substring_regex(text, r"[.en]")
+    exponent = pc.fill_null(pc.match_substring(text, "e"), False).to_numpy(zero_copy_only=False)
+    text = pc.if_else(plain, text, pc.binary_join_element_wise(text, _ls(".0"), _ls("")))
+    mag = np.abs(values)
+    # numpy writes an exponent below 1e-4 and from 1e16; Arrow has its own thresholds
+    odd = ~np.isnan(values) & (exponent | ((mag < _SAFE_FLOAT[0]) & (values != 0)) | (mag >= _SAFE_FLOAT[1])
+                               | (np.signbit(values) & (values == 0)))
+    if odd.any():  # rare: let numpy write these exactly as pandas would
+        fixed = text.to_numpy(zero_copy_only=False).astype(object)
+        fixed[odd] = values[odd].astype(str)
+        text = pa.array(fixed, type=pa.large_string())
+    return pc.fill_null(text, _ls(""))
+
+
+def _datetime_text(values: np.ndarray, with_time: bool):
+    """``YYYY-MM-DD`` or ``YYYY-MM-DD HH:MM:SS`` of datetime64 values (NaT empty) as an Arrow
+    string array, from integer arithmetic on the digits (Arrow's strftime takes ~2 us a value)."""
+    import pyarrow as pa
+
+    values = np.asarray(values).astype("datetime64[s]")
+    nat = np.isnat(values)
+    secs = np.where(nat, 0, values.astype(np.int64))
+    days, sod = np.divmod(secs, 86400)
+    # civil date from days since 1970-01-01 (H. Hinnant's algorithm)
+    z = days + 719468
+    era = z // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = np.where(mp < 10, mp + 3, mp - 9)
+    year = yoe + era * 400 + (month <= 2)
+    fields = [(year, 4), ("-", 0), (month, 2), ("-", 0), (day, 2)]
+    if with_time:
+        hour, rest = np.divmod(sod, 3600)
+        minute, second = np.divmod(rest, 60)
+        fields += [(" ", 0), (hour, 2), (":", 0), (minute, 2), (":", 0), (second, 2)]
+    width = sum(w or 1 for _, w in fields)
+    out = np.empty((len(values), width), dtype=np.uint8)
+    col = 0
+    for value, digits in fields:
+        if not digits:
+            out[:, col] = ord(value)
+            col += 1
+            continue
+        for k in range(digits):
+            out[:, col + k] = (value // 10 ** (digits - 1 - k)) % 10 + 48
+        col += digits
+    lengths = np.where(nat, 0, width)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    data = out[~nat].tobytes()
+    return pa.LargeStringArray.from_buffers(len(values), pa.py_buffer(offsets.tobytes()), pa.py_buffer(data))
+
+
+def _csv_column(series: pd.Series, fmt: str | None):
+    """One column as the text pandas' ``to_csv`` writes (QUOTE_MINIMAL, missing values empty)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    dtype = series.dtype
+    if dtype.kind == "M":
+        return _datetime_text(series.to_numpy(), with_time="%H" in fmt)
+    elif dtype.kind == "f":
+        return _float_text(series.to_numpy())
+    elif dtype.kind == "b" or str(dtype) == "boolean":
+        arr = pa.array(series, from_pandas=True, type=pa.bool_())
+        text = pc.if_else(arr, "True", "False")
+    elif dtype.kind in "iu" or str(dtype) in ("Int64", "Int32"):
+        text = pc.cast(pa.array(series, from_pandas=True), pa.large_string())
+    else:
+        arr = pa.array(series.astype("str"), from_pandas=True)
+        text = pc.cast(arr, pa.large_string())
+        quote = pc.match_substring_regex(text, '[,"\n\r]')
+        if pc.any(quote).as_py():
+            quoted = pc.binary_join_element_wise(_ls('"'), pc.replace_substring(text, '"', '""'), _ls('"'), _ls(""))
+            text = pc.if_else(quote, quoted, text)
+    return pc.fill_null(pc.cast(text, pa.large_string()), _ls(""))
+
+
+def _csv_bytes(df: pd.DataFrame, table: str, header: bool) -> memoryview:
+    """The CSV text of ``df`` (UTF-8, ``\n`` line ends), byte for byte what ``df.to_csv`` writes
+    after dates are formatted YYYY-MM-DD and timestamps YYYY-MM-DD HH:MM:SS; built column-wise
+    with Arrow instead of row by row."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     dates = set(DATE_COLUMNS.get(table, []))
+    cols = [_csv_column(df[c], "%Y-%m-%d" if c in dates else "%Y-%m-%d %H:%M:%S") for c in df.columns]
+    lines = cols[0] if len(cols) == 1 else pc.binary_join_element_wise(*cols, _ls(","))
+    lines = pc.binary_join_element_wise(lines, _ls(""), _ls("\n"))  # "row" + "\n" + ""
+    lines = pa.concat_arrays(lines.chunks) if isinstance(lines, pa.ChunkedArray) else lines
+    body = b""
+    if len(lines):
+        offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset:lines.offset + len(lines) + 1]
+        body = memoryview(lines.buffers()[2])[offsets[0]:offsets[-1]]
+    if not header:
+        return body
+    head = (",".join(f'"{c}"' if any(x in c for x in ',"\n\r') else c for c in df.columns) + "\n").encode()
+    return memoryview(head + bytes(body))
+
+
+def _write_csv(df: pd.DataFrame, table: str, handle, chunk: int = 200_000) -> None:
+    """CSV text in chunks: dates as YYYY-MM-DD, timestamps as YYYY-MM-DD HH:MM:SS, \\n endings
+    (the bytes ``DataFrame.to_csv`` gives, written by :func:`_csv_bytes`). ``handle`` is binary."""
     for start in range(0, max(len(df), 1), chunk):
-        part = df.iloc[start:start + chunk]
-        conv = {}
-        for col in part.columns:
-            if part[col].dtype.kind == "M":
-                conv[col] = part[col].dt.strftime("%Y-%m-%d" if col in dates else "%Y-%m-%d %H:%M:%S")
-        if conv:
-            part = part.assign(**conv)
-        part.to_csv(handle, index=False, header=start == 0, lineterminator="\n")
+        handle.write(_csv_bytes(df.iloc[start:start + chunk], table, header=start == 0))
 
 
-def write_sample_shop(out_dir, *, seed: int = DEFAULT_SEED, scale: int = 1) -> dict[str, pathlib.Path]:
+class _BackgroundWriter:
+    """Writes byte chunks to a (gzip) file in a second thread: zlib releases the GIL, so the
+    compression of one chunk runs while the next is formatted."""
+
+    def __init__(self, handle):
+        import queue
+        import threading
+
+        self.handle = handle
+        self.queue: queue.Queue = queue.Queue(maxsize=2)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while True:
+            item = self.queue.get()
+            if item is None:
+                return
+            if self.error is None:
+                try:
+                    self.handle.write(item)
+                except BaseException as e:  # re-raised in close()
+                    self.error = e
+
+    def write(self, data) -> None:
+        self.queue.put(bytes(data))
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+
+FORMATS = ("csv", "parquet")
+
+
+def _write_parquet(df: pd.DataFrame, path: pathlib.Path) -> None:
+    """A table as Parquet (zstd): timestamps as timestamps, text as strings, ints and floats as such."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), path, compression="zstd")
+
+
+def write_sample_shop(out_dir, *, seed: int = DEFAULT_SEED, scale: int = 1, fmt: str = "csv",
+                      compresslevel: int = 6) -> dict[str, pathlib.Path]:
     """Generate the sample shop and write every table into ``out_dir``.
 
-    Small tables are written as ``<table>.csv``, large ones as ``<table>.csv.gz`` (gzip with mtime 0,
-    so the bytes are reproducible). UTF-8 without BOM, ``\\n`` line endings.
+    With ``fmt="csv"`` small tables are written as ``<table>.csv``, large ones as
+    ``<table>.csv.gz`` (gzip with mtime 0 and ``compresslevel``, so the bytes are reproducible),
+    UTF-8 without BOM, ``\\n`` line endings. With ``fmt="parquet"`` every table is
+    ``<table>.parquet`` (zstd). Tables are generated one after the other and each is freed once
+    written.
 
     Returns
     -------
     dict[str, pathlib.Path]
         The path written for each table.
     """
+    if fmt not in FORMATS:
+        raise ValueError(f"fmt must be one of {', '.join(FORMATS)}, not {fmt!r}")
     out = pathlib.Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {}
     for name, table in _Shop(seed, scale).iter_tables():
-        path = out / TABLE_FILES[name]
-        # remove the other variant of the file if one exists from an earlier run
-        other = out / (f"{name}.csv" if path.suffix == ".gz" else f"{name}.csv.gz")
-        if other.exists():
-            other.unlink()
-        with open(path, "wb") as raw:
-            if path.suffix == ".gz":
-                with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="", compresslevel=6) as gz:
-                    with io.TextIOWrapper(gz, encoding="utf-8", newline="") as fh:
-                        _write_csv(table, name, fh)
-            else:
-                with io.TextIOWrapper(raw, encoding="utf-8", newline="") as fh:
-                    _write_csv(table, name, fh)
+        path = out / (f"{name}.parquet" if fmt == "parquet" else TABLE_FILES[name])
+        # remove the other variants of the file if they exist from an earlier run
+        for other in (f"{name}.csv", f"{name}.csv.gz", f"{name}.parquet"):
+            if other != path.name and (out / other).exists():
+                (out / other).unlink()
+        if fmt == "parquet":
+            _write_parquet(table, path)
+        else:
+            with open(path, "wb") as raw:
+                if path.suffix == ".gz":
+                    with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="", compresslevel=compresslevel) as gz:
+                        writer = _BackgroundWriter(gz)
+                        try:
+                            _write_csv(table, name, writer)
+                        finally:
+                            writer.close()
+                else:
+                    _write_csv(table, name, raw)
         paths[name] = path
         del table
     return {name: paths[name] for name in TABLE_ORDER}
@@ -2253,9 +2423,13 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="data/samples", help="output folder (default data/samples)")
     ap.add_argument("--scale", type=int, default=1, help="multiply customers, orders and traffic (default 1)")
     ap.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
+    ap.add_argument("--format", choices=FORMATS, default="csv", dest="fmt",
+                    help="csv (default: .csv and .csv.gz files) or parquet (one .parquet file per table)")
+    ap.add_argument("--compresslevel", type=int, default=6, choices=range(0, 10), metavar="0-9",
+                    help="gzip level of the .csv.gz files (default 6; 1 writes large shops faster)")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    paths = write_sample_shop(args.out, seed=args.seed, scale=args.scale)
+    paths = write_sample_shop(args.out, seed=args.seed, scale=args.scale, fmt=args.fmt, compresslevel=args.compresslevel)
     for name, p in paths.items():
         print(f"{name:18s} {p}  {p.stat().st_size / 1e6:7.2f} MB")
     print(f"done in {time.perf_counter() - t0:.1f} s")

@@ -22,10 +22,20 @@ optional table empty                                   warning     treated as ab
 =====================================================  ==========  =================================
 
 Nothing is dropped without an issue saying so.
+
+Two implementations of the same rules live here. :func:`sql_cast_plan` writes the DuckDB
+expressions that the loader runs inside its scan: every contract column is cast with ``TRY_CAST``
+and friends, and each check (value does not parse, required value empty, money repaired, out of
+range, unknown enum value, not a whole number) becomes one bit of a per-row flag word, so the rows
+behind each :class:`Issue` are counted and their examples picked without a second pass over the
+data. :func:`coerce_table` does the same on a pandas frame (importers and small frames use it),
+and the ``parse_*`` helpers are the lenient parsers the SQL path falls back to for timestamps in
+formats DuckDB does not read.
 """
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -325,10 +335,336 @@ def check_link(frame: pd.DataFrame, table: Table, column: str, target: pd.Series
     """A warning when some ``column`` values are not in ``target`` (the rows are kept)."""
     if column not in frame.columns:
         return []
-    orphan = frame[column].notna() & ~frame[column].isin(target)
+    values = frame[column]
+    if values.dtype == "str" and target.dtype == "str":  # Arrow hash lookup (pandas' isin loops in Python)
+        import pyarrow.compute as pc
+
+        found = pc.is_in(_arrow(values), value_set=pc.unique(_arrow(target))).to_numpy(zero_copy_only=False)
+        orphan = pd.Series(values.notna().to_numpy() & ~found, index=frame.index)
+    else:
+        orphan = values.notna() & ~values.isin(target)
     if not orphan.any():
         return []
     return [Issue("warning", table.name, column, int(orphan.sum()),
                   f"points at {target_name} that do not exist; rows kept, but they cannot be joined",
                   f"Export {target_name.split('.')[0]} for the same period, or remove these rows",
                   _examples(frame, orphan, ident, column))]
+
+
+# ---------------------------------------------------------------------------------------------
+# The loader's fast path: DuckDB casts, pandas checks, pandas parses only what DuckDB could not
+# ---------------------------------------------------------------------------------------------
+
+_WS = " \t\n\r\x0b\x0c\u00a0\u3000"
+_NATIVE_NUMBER = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+                  "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL", "REAL")
+#: separators inside the ``_raw`` column: entries by chr(31), column number and text by chr(30)
+_SEP_ENTRY, _SEP_VALUE = "\x1f", "\x1e"
+
+
+def sql_ident(name: str) -> str:
+    """A DuckDB identifier in double quotes."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def sql_text(value: str) -> str:
+    """A DuckDB string literal."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def sql_trimmed(x: str) -> str:
+    """DuckDB text without surrounding whitespace (Unicode blanks included), NULL when empty. The
+    full trim is slow in DuckDB, so it only runs on values that start or end with a blank."""
+    blank = " OR ".join(f"ascii({e}) <= 32 OR ascii({e}) IN (160, 12288)" for e in (x, f"{x}[-1]"))
+    return f"(CASE WHEN {blank} THEN nullif(trim({x}, {sql_text(_WS)}), '') ELSE {x} END)"
+
+
+@dataclass
+class FastCast:
+    """How DuckDB reads one table (see :func:`sql_fast_cast`): ``select`` lists the expression of
+    every column, in source order; ``slow`` the SQL condition under which a contract column's value
+    is left to pandas (it is then written into ``_raw``); ``missing`` the absent contract columns."""
+
+    table: Table
+    select: dict[str, str]
+    slow: dict[str, tuple[str, str]]  #: column -> (condition, raw text expression)
+    missing: list[Column]
+
+    def sql(self, extra: Iterable[str] = ()) -> str:
+        """The SELECT list: the columns, ``extra`` expressions, and ``_raw`` (NULL on most rows):
+        ``<i>\x1e<text>`` for each contract column ``i`` whose text DuckDB did not cast."""
+        out = [f"{expr} AS {sql_ident(name)}" for name, expr in self.select.items()]
+        out += list(extra)
+        names = list(self.select)
+        parts = [f"CASE WHEN {cond} THEN '{names.index(name)}{_SEP_VALUE}' || {raw} END"
+                 for name, (cond, raw) in self.slow.items()]
+        out.append(f"nullif(concat_ws(chr(31), {', '.join(parts)}), '') AS _raw" if parts else "NULL::VARCHAR AS _raw")
+        return ", ".join(out)
+
+    def slow_rows(self, raw: list, positions) -> dict[str, tuple[np.ndarray, list]]:
+        """Decode the ``_raw`` texts of the rows at ``positions``: column -> (positions, texts)."""
+        names = list(self.select)
+        out: dict[str, tuple[list, list]] = {}
+        for pos, text in zip(positions, raw):
+            for entry in text.split(_SEP_ENTRY):
+                i, _, value = entry.partition(_SEP_VALUE)
+                got = out.setdefault(names[int(i)], ([], []))
+                got[0].append(pos)
+                got[1].append(value)
+        return {k: (np.asarray(p, dtype=np.int64), v) for k, (p, v) in out.items()}
+
+
+def _is_type(sql_type: str, prefixes) -> bool:
+    return sql_type.upper().startswith(prefixes)
+
+
+def sql_fast_cast(table: Table, source_types: dict[str, str], *, tz: str) -> FastCast:
+    """The DuckDB expressions that read ``table`` from a source whose columns have ``source_types``
+    (name -> DuckDB type; all ``VARCHAR`` for a CSV file).
+
+    DuckDB casts what is plainly written: ``YYYY-MM-DD[ HH:MM:SS]`` timestamps, plain numbers,
+    true/false, and native types of Parquet or database sources (zoned timestamps converted to
+    ``tz``). Text columns pass through. A value that does not cast this way is left empty and its
+    text goes to the ``_raw`` column, where :func:`coerce_fetched` gives it to the lenient pandas
+    parsers (offsets, '2020/2/21 0:00', '¥1,234.00', '是' ...). The rules are those of
+    :func:`coerce_table`, which gives the same result on a frame of text.
+    """
+    select: dict[str, str] = {}
+    slow: dict[str, tuple[str, str]] = {}
+    for name, sql_type in source_types.items():
+        q = sql_ident(name)
+        select[name] = q
+        if name not in table.names:
+            continue
+        col = table.column(name)
+        sql_type = sql_type.upper()
+        text = f"CAST({q} AS VARCHAR)"
+        number = _is_type(sql_type, _NATIVE_NUMBER)
+        floating = _is_type(sql_type, ("FLOAT", "DOUBLE", "REAL"))
+        if col.type in ("str", "month"):
+            if col.type == "str" and floating:  # a numeric id read as float: whole numbers without ".0"
+                select[name] = (f"(CASE WHEN isnan({q}) THEN NULL WHEN isfinite({q}) AND {q} = trunc({q}) "
+                                f"AND abs({q}) < 1e18 THEN CAST(CAST({q} AS BIGINT) AS VARCHAR) ELSE {text} END)")
+            elif sql_type != "VARCHAR":
+                select[name] = text
+            continue
+        if col.type in ("timestamp", "date"):
+            if _is_type(sql_type, ("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ")):
+                value = f"timezone({sql_text(tz)}, {q})"
+            elif _is_type(sql_type, ("TIMESTAMP", "DATE")):
+                value = f"CAST({q} AS TIMESTAMP)"
+            else:
+                value = f"try_strptime({text}, ['%Y-%m-%d %H:%M:%S', '%Y-%m-%d'])"
+            if col.type == "date":
+                value = f"date_trunc('day', {value})"
+        elif col.type in ("money", "int", "number"):
+            value = f"CAST({q} AS DOUBLE)" if number else f"TRY_CAST({text} AS DOUBLE)"
+            value = f"(CASE WHEN isnan({value}) THEN NULL ELSE {value} END)"
+        else:  # bool
+            value = q if sql_type == "BOOLEAN" else (
+                f"(CASE lower({text}) WHEN 'true' THEN true WHEN 'false' THEN false WHEN '1' THEN true "
+                f"WHEN '0' THEN false END)")
+        select[name] = value
+        slow[name] = (f"({q} IS NOT NULL AND {value} IS NULL)", text)
+    missing = [c for c in table.columns if c.name not in source_types]
+    return FastCast(table, select, slow, missing)
+
+
+def _arrow(series: pd.Series):
+    """The Arrow data behind an Arrow-backed pandas column (no copy)."""
+    import pyarrow as pa
+
+    arr = series.array
+    return arr.__arrow_array__() if hasattr(arr, "__arrow_array__") else pa.array(series)
+
+
+def _examples_at(out: pd.DataFrame, positions, ident: list[str], column: str | None, shown=None) -> list[str]:
+    """Examples for the rows at ``positions``: their key values, and ``column=value`` where
+    ``shown`` gives the value to print for each position (the text as written, or a number)."""
+    rows = out.iloc[np.asarray(positions)[:MAX_EXAMPLES]]
+    keys = [c for c in ident if c in out.columns and c != column]
+    lines = []
+    for k, (_, row) in enumerate(rows[keys].iterrows()):
+        who = ", ".join(f"{c}={_plain(row[c])}" for c in keys)
+        lines.append(f"{who} ({column}={shown[k]!r})" if column else who)
+    return lines
+
+
+def _plain(value) -> str:
+    if isinstance(value, pd.Timestamp) and value == value.normalize():
+        return value.strftime("%Y-%m-%d")
+    return str(value)
+
+
+def _same_lengths(a: pd.Series, b: pd.Series) -> bool:
+    """Whether two text columns have the same length on every row (trimming changed nothing)."""
+    import pyarrow.compute as pc
+
+    if a.dtype == "str" and b.dtype == "str":
+        la, lb = pc.utf8_length(_arrow(a)), pc.utf8_length(_arrow(b))
+        return bool(pc.all(pc.equal(la, lb)).as_py() is not False)
+    return bool((a.str.len() == b.str.len()).fillna(True).all())
+
+
+def _number_text(value) -> str:
+    v = float(value)
+    return str(int(v)) if v.is_integer() else repr(v)
+
+
+def coerce_fetched(frame: pd.DataFrame, table: Table, slow: dict[str, tuple[np.ndarray, list]], *, tz: str,
+                   ident: list[str], missing: list[Column]) -> tuple[pd.DataFrame, list[Issue]]:
+    """Finish the contract columns of a frame read by :func:`sql_fast_cast`; returns (frame, issues).
+
+    ``frame`` holds typed values where DuckDB could cast them, the text of text columns as written,
+    and ``slow`` the positions and texts of the values DuckDB left to pandas. Text is trimmed (empty
+    text is missing), enums are matched case-insensitively, money is rounded to cents, ints become
+    ``Int64``; the checks and the issues (with their wording, row counts and examples) are those of
+    :func:`coerce_table`. ``frame`` is modified in place and returned.
+    """
+    issues: list[Issue] = []
+    for col in table.columns:
+        if col in missing:
+            if col.required:
+                issues.append(Issue("error", table.name, col.name, 0,
+                                    f"required column is missing (columns present: {', '.join(frame.columns)})",
+                                    f"Add a column named {col.name!r} or rename the export's column to it"))
+            elif col.default is not None:
+                frame[col.name] = col.default
+                issues.append(Issue("info", table.name, col.name, 0,
+                                    f"column absent: every row taken as {col.default!r}"))
+            continue
+        issues += _finish_column(frame, table, col, slow.get(col.name), tz=tz, ident=ident)
+    return frame, issues
+
+
+def _finish_column(out: pd.DataFrame, table: Table, col: Column, slow, *, tz: str, ident: list[str]) -> list[Issue]:
+    issues: list[Issue] = []
+    name, tname = col.name, table.name
+    values = out[name]
+    n = len(values)
+    raw_text = None  # the values as written, for examples (text columns)
+    if slow is not None:
+        pos, texts = slow
+        slow_raw = pd.Series(texts, index=pos, dtype=object)
+        slow_present = slow_raw.str.strip().ne("").to_numpy()
+    else:
+        pos, slow_raw, slow_present = np.empty(0, dtype=np.int64), None, np.empty(0, dtype=bool)
+    shown_raw = dict(zip(pos.tolist(), slow_raw.tolist())) if slow_raw is not None else {}
+
+    if col.type in ("str", "month"):
+        raw_text = values
+        text = values if values.dtype == "str" else values.astype("str")
+        trimmed = text.str.strip()
+        present = (trimmed.notna() & trimmed.ne("")).to_numpy()
+        if col.type == "month":
+            parsed = parse_month(trimmed.where(present))
+        else:
+            same = _same_lengths(trimmed, text)
+            parsed = text if same else trimmed
+            if not present.all():
+                parsed = parsed.where(present)
+        hint = "Write months as YYYY-MM" if col.type == "month" else ""
+    else:
+        parsed = values.copy() if len(pos) else values
+        present = parsed.notna().to_numpy().copy()
+        repaired = np.zeros(n, dtype=bool)
+        if col.type in ("timestamp", "date"):
+            if len(pos):
+                fixed = parse_timestamps(slow_raw, tz)
+                if col.type == "date":
+                    fixed = fixed.dt.normalize()
+                parsed = parsed.astype("datetime64[us]")
+                parsed.iloc[pos] = fixed.to_numpy()
+            hint = "Write timestamps as YYYY-MM-DD HH:MM:SS" if col.type == "timestamp" else "Write dates as YYYY-MM-DD"
+        elif col.type == "money":
+            parsed = parsed.astype("float64").round(2)
+            if len(pos):
+                fixed, rep = parse_money(slow_raw)
+                parsed.iloc[pos] = fixed.to_numpy()
+                repaired[pos] = rep.to_numpy()
+            if repaired.any():
+                where = np.flatnonzero(repaired)
+                issues.append(Issue("warning", tname, name, int(repaired.sum()),
+                                    "money written as text with a currency sign or thousands separators; read as numbers",
+                                    "No action needed; export plain numbers to silence this",
+                                    _examples_at(out, where, ident, name, [shown_raw[p] for p in where[:MAX_EXAMPLES]])))
+            hint = "Write money as a plain number such as 1234.50"
+        elif col.type in ("int", "number"):
+            parsed = parsed.astype("float64")
+            if len(pos):
+                parsed.iloc[pos] = pd.to_numeric(slow_raw.str.strip(), errors="coerce").astype("float64").to_numpy()
+            hint = "Write a plain number"
+            if col.type == "int":
+                fractional = (parsed.notna() & (parsed != np.floor(parsed.fillna(0)))).to_numpy()
+                if fractional.any():
+                    where = np.flatnonzero(fractional)
+                    issues.append(Issue("error", tname, name, int(fractional.sum()),
+                                        "values are not whole numbers", "Counts and quantities must be integers",
+                                        _examples_at(out, where, ident, name,
+                                                     [shown_raw.get(p, _number_text(parsed.iat[p])) for p in where[:MAX_EXAMPLES]])))
+        else:  # bool
+            parsed = parsed.astype("boolean")
+            if len(pos):
+                parsed.iloc[pos] = parse_bool(slow_raw).to_numpy()
+            hint = "Write true/false (or 1/0, yes/no, 是/否)"
+        if len(pos):
+            present[pos] = slow_present
+
+    bad = present & parsed.isna().to_numpy()
+    if bad.any():
+        sev = "error" if col.required else "warning"
+        what = f"values do not parse as {col.type}" + ("" if col.required else "; set empty, rows kept")
+        where = np.flatnonzero(bad)
+        shown = [shown_raw.get(p, raw_text.iat[p] if raw_text is not None else None) for p in where[:MAX_EXAMPLES]]
+        issues.append(Issue(sev, tname, name, int(bad.sum()), what, hint, _examples_at(out, where, ident, name, shown)))
+
+    if col.required and not present.all():
+        where = np.flatnonzero(~present)
+        issues.append(Issue("error", tname, name, int(len(where)), "required value is empty",
+                            f"Fill {name} on every row, or remove the rows from the export",
+                            _examples_at(out, where, ident, None)))
+
+    if col.enum is not None:
+        if col.type == "str":
+            allowed = [str(v) for v in col.enum]
+            known = parsed.isin(allowed).to_numpy()
+            other = np.flatnonzero(~known & parsed.notna().to_numpy())
+            unknown = np.zeros(n, dtype=bool)
+            if len(other):  # another case ('PAID'), or not an allowed value at all
+                canon = {v.lower(): v for v in allowed}
+                mapped = parsed.iloc[other].str.lower().map(canon)
+                parsed = parsed.copy()
+                parsed.iloc[other] = mapped.to_numpy()
+                unknown[other[mapped.isna().to_numpy()]] = True
+            shown_all = raw_text
+        else:
+            unknown = (parsed.notna() & ~parsed.isin(list(col.enum))).to_numpy()
+            shown_all = None
+        if unknown.any():
+            where = np.flatnonzero(unknown)
+            if shown_all is not None:
+                counts = shown_all.iloc[where].str.strip().value_counts().head(MAX_EXAMPLES)
+                shown = [shown_all.iat[p] for p in where[:MAX_EXAMPLES]]
+            else:
+                counts = parsed.iloc[where].value_counts().head(MAX_EXAMPLES)
+                shown = [shown_raw.get(p, _number_text(parsed.iat[p])) for p in where[:MAX_EXAMPLES]]
+            issues.append(Issue("error", tname, name, int(unknown.sum()),
+                                "unknown values " + ", ".join(f"{v!r} ({k} rows)" for v, k in counts.items()),
+                                f"Allowed: {', '.join(map(str, col.enum))}. Map the export's values to these",
+                                _examples_at(out, where, ident, name, shown)))
+
+    if col.min is not None:
+        too_small = (parsed.notna() & ((parsed <= col.min) if col.min_exclusive else (parsed < col.min))).to_numpy()
+        if too_small.any():
+            rule = f"> {col.min:g}" if col.min_exclusive else f">= {col.min:g}"
+            where = np.flatnonzero(too_small)
+            issues.append(Issue("error", tname, name, int(too_small.sum()),
+                                f"values out of range (must be {rule})",
+                                "Correct the source; refunds belong in refund_amount, not as negative amounts"
+                                if col.type == "money" else "Correct the source",
+                                _examples_at(out, where, ident, name, [float(parsed.iat[p]) for p in where[:MAX_EXAMPLES]])))
+
+    if col.type == "int":
+        parsed = parsed.round().astype("Int64")
+    out[name] = parsed
+    return issues

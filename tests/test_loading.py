@@ -284,3 +284,73 @@ def test_campaigns_planned_for_the_coming_quarter_are_kept(shop):
     (shop / "campaigns.csv").write_text(campaigns, encoding="utf-8")
     data = playbook.load(shop, month="2026-10")
     assert list(data.campaigns["campaign_id"]) == ["OCT", "DEC"]
+
+
+# --- the DuckDB fast path and its pandas fallback ------------------------------------------------
+
+def test_values_duckdb_cannot_cast_are_parsed_by_the_lenient_parsers(tmp_path):
+    orders = ORDERS.replace("2026-10-15 12:00:00", "2026/10/15 12:00").replace("2026-10-20 08:00:00,", "2026年10月20日 8:00,")
+    orders = orders.replace("2026-10-01 10:00:00,", "2026-10-01T02:00:00+00:00,")
+    lines = orders.splitlines()
+    flags = ["is_presale", "是", "", "否", "", "yes"]
+    orders = "\n".join(f"{line},{flag}" for line, flag in zip(lines, flags)) + "\n"
+    data = playbook.load(write(tmp_path / "s", orders=orders))
+    o = data.orders.set_index("order_id")
+    assert o.loc["0003", "order_ts"] == pd.Timestamp("2026-10-15 12:00")
+    assert o.loc["0004", "order_ts"] == pd.Timestamp("2026-10-20 08:00")
+    assert o.loc["0002", "order_ts"] == pd.Timestamp("2026-10-01 10:00")  # UTC 02:00 is 10:00 in Shanghai
+    assert o.loc["0001", "is_presale"] and not o.loc["0003", "is_presale"] and o.loc["0005", "is_presale"]
+    assert pd.isna(o.loc["0002", "is_presale"])
+    assert str(data.orders["is_presale"].dtype) == "boolean"
+    assert not data.quality.errors and not data.quality.warnings
+
+
+def test_blanks_around_values_are_trimmed_and_blank_required_values_are_empty(tmp_path):
+    orders = ORDERS.replace("0002,C2,", " 0002 ,\tC2,").replace(",250.50,", ", 250.50 ,").replace(",jd\n", ",jd\u3000\n", 1)
+    data = playbook.load(write(tmp_path / "s", orders=orders, order_items=ITEMS))
+    o = data.orders.set_index("order_id")
+    assert o.loc["0002", "customer_id"] == "C2" and o.loc["0002", "paid_amount"] == 250.5
+    assert o.loc["0002", "channel"] == "jd"
+    assert set(data.order_items["order_id"]) >= {"0002"} and "order_items" not in data.rejected
+    msg = error_of(write(tmp_path / "b", orders=ORDERS.replace("0003,C1,2026-10-15 12:00:00", "0003,C1,   ")))
+    assert "orders.order_ts (1 row): required value is empty e.g. order_id=0003" in msg
+
+
+def test_unknown_enum_values_are_listed_with_their_counts(tmp_path):
+    orders = ORDERS.replace(",paid,tmall", ",shipped,tmall").replace(",paid,douyin", ",shipped,douyin")
+    reviews = "review_id,sku,rating,review_ts\nR1,SKU1,7,2026-10-05 10:00:00\nR2,SKU1,4,2026-10-05 11:00:00\n"
+    msg = error_of(write(tmp_path / "s", orders=orders, products=PRODUCTS, reviews=reviews))
+    assert "orders.status (1 row): unknown values 'shipped' (1 rows)" in msg
+    assert "reviews.rating (1 row): unknown values 7.0 (1 rows) e.g. review_id=R1 (rating='7')" in msg
+
+
+def test_whole_numbers_and_money_text_in_one_file(tmp_path):
+    items = ITEMS.replace("0002,SKU1,2,100.00", "0002,SKU1,2.5,\"¥100.00\"")
+    msg = error_of(write(tmp_path / "s", orders=ORDERS, order_items=items, products=PRODUCTS))
+    assert "order_items.qty (1 row): values are not whole numbers e.g. order_id=0002, sku=SKU1 (qty='2.5')" in msg
+
+
+def test_zoned_parquet_timestamps_are_converted_to_shop_time(shop, tmp_path):
+    orders = pd.read_csv(shop / "orders.csv", dtype=str)
+    orders["order_ts"] = pd.to_datetime(orders["order_ts"]).dt.tz_localize("UTC")
+    orders["paid_amount"] = orders["paid_amount"].astype(float)
+    folder = tmp_path / "pq"
+    folder.mkdir()
+    orders.to_parquet(folder / "orders.parquet")
+    data = playbook.load(folder)
+    assert data.orders.set_index("order_id").loc["0002", "order_ts"] == pd.Timestamp("2026-10-01 18:00:00")
+    assert data.orders["order_ts"].dtype == "datetime64[us]" and data.orders["order_id"].dtype == "str"
+
+
+def test_rows_keep_the_order_of_the_file(tmp_path):
+    n = 30_000  # several DuckDB vectors and row groups: order lines must not be shuffled by the join
+    ids = [f"{i:06d}" for i in range(n)]
+    orders = pd.DataFrame({"order_id": ids, "customer_id": "C1", "order_ts": "2026-10-01 10:00:00", "paid_amount": 1.0})
+    items = pd.DataFrame({"order_id": ids[::-1], "sku": "SKU1", "qty": 1, "unit_price": 1.0})
+    folder = tmp_path / "big"
+    folder.mkdir()
+    orders.to_csv(folder / "orders.csv", index=False)
+    items.to_csv(folder / "order_items.csv", index=False)
+    data = playbook.load(folder, month="2026-10")
+    assert data.orders["order_id"].tolist() == ids
+    assert data.order_items["order_id"].tolist() == ids[::-1]

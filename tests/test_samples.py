@@ -85,6 +85,38 @@ def test_file_format(written):
         assert text.endswith("\n")
 
 
+def test_csv_writer_gives_the_bytes_of_pandas_to_csv():
+    """The Arrow CSV writer against DataFrame.to_csv on the awkward values: floats that numpy writes
+    in exponent form, negative zero, missing values of every dtype, text that needs quotes."""
+    from playbook.samples import _csv_bytes
+
+    frame = pd.DataFrame({
+        "money": [100.0, 1234.5, 1e-05, 1e15, -0.0, np.nan, 0.1 + 0.2, 12345678901234.0],
+        "n": np.arange(8, dtype=np.int64),
+        "maybe": pd.array([1, None, 3, None, 5, 6, 7, 8], dtype="Int64"),
+        "flag": [True, False] * 4,
+        "text": ["plain", 'say "hi"', "a,b", "line\nbreak", None, "", "露营椅", " lead"],
+        "ts": pd.to_datetime(["2026-10-01 08:09:10", None, "1999-12-31 23:59:59", "2026-02-28 00:00:00",
+                              "2024-02-29 12:00:00", "2026-10-31 00:00:01", None, "2000-01-01 00:00:00"]).astype("datetime64[s]"),
+    })
+    expected = frame.assign(ts=frame["ts"].dt.strftime("%Y-%m-%d %H:%M:%S")).to_csv(index=False, lineterminator="\n")
+    assert bytes(_csv_bytes(frame, "orders", header=True)) == expected.encode("utf-8")
+
+
+def test_parquet_shop_loads_like_the_csv_shop(tmp_path):
+    import playbook
+    from playbook.samples import write_sample_shop
+
+    paths = write_sample_shop(tmp_path / "pq", fmt="parquet")
+    assert {p.suffix for p in paths.values()} == {".parquet"} and len(paths) == len(TABLE_FILES)
+    from_csv = playbook.load(SAMPLES, month="2026-10")
+    from_parquet = playbook.load(tmp_path / "pq", month="2026-10")
+    assert list(from_csv) == list(from_parquet)
+    for name in ("orders", "order_items", "inventory", "campaigns", "targets"):
+        pd.testing.assert_frame_equal(from_parquet[name], from_csv[name], check_dtype=False)
+    assert str(from_parquet.orders["order_ts"].dtype) == "datetime64[us]"
+
+
 def test_scale_two_doubles_the_orders(t):
     t2 = generate_sample_shop(scale=2)
     ratio = len(t2["orders"]) / len(t["orders"])
