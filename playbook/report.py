@@ -283,7 +283,7 @@ def run_report(month: str | None = None, *, data: str | Path = "data/samples", o
             return res
 
         with _kernel_environment(jobs), ThreadPoolExecutor(max_workers=min(jobs, len(notebooks))) as pool:
-            futures = {pool.submit(one, nb): nb for nb in notebooks}
+            futures = {pool.submit(one, nb): nb for nb in longest_first(notebooks, Path(out).resolve())}
             done = {futures[f]: f.result() for f in as_completed(futures)}
         progress.close()
         result.chapters = [done[nb] for nb in notebooks]
@@ -298,6 +298,21 @@ def run_report(month: str | None = None, *, data: str | Path = "data/samples", o
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return result
+
+
+def longest_first(notebooks: list[Path], out: Path) -> list[Path]:
+    """The chapters in the order to start them: the longest first, by their times in the newest
+    earlier pack under ``out`` (its summary.json), so that no long chapter is left to run alone at
+    the end; chapters without a time keep their order after the timed ones. No earlier pack: as given."""
+    summaries = sorted(out.glob("*/summary.json"), key=lambda p: p.stat().st_mtime)
+    seconds: dict[str, float] = {}
+    if summaries:
+        try:
+            chapters = json.loads(summaries[-1].read_text(encoding="utf-8")).get("chapters", {})
+            seconds = {name: float(c.get("seconds") or 0) for name, c in chapters.items()}
+        except (OSError, ValueError, AttributeError):
+            seconds = {}
+    return sorted(notebooks, key=lambda nb: -seconds.get(nb.stem, 0.0))
 
 
 @contextlib.contextmanager

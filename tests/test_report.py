@@ -287,3 +287,12 @@ def test_pages_carry_a_subset_of_the_cjk_font():
     assert {ord(c) for c in "客单价渠道"} <= set(cmap)
     assert ord("库") not in cmap and len(data) < 60_000  # only what the page uses
     assert report.with_cjk_font("<p>plain</p>") == "<p>plain</p>"
+
+
+def test_chapters_start_longest_first_by_the_last_pack(tmp_path):
+    books = [Path(f"{n}.ipynb") for n in ("00_a", "01_b", "02_c", "03_d")]
+    assert report.longest_first(books, tmp_path) == books  # no earlier pack: as given
+    (tmp_path / "2026-09").mkdir()
+    (tmp_path / "2026-09" / "summary.json").write_text(json.dumps(
+        {"chapters": {"00_a": {"seconds": 2.0}, "01_b": {"seconds": 9.5}, "03_d": {"seconds": 4.0}}}))
+    assert [b.stem for b in report.longest_first(books, tmp_path)] == ["01_b", "03_d", "00_a", "02_c"]
