@@ -329,8 +329,9 @@ def _drop_exact_duplicates(df):
 
 def latest_lake_month(spark, source: str) -> str:
     """The last calendar month that the lake's orders cover to its final day, ``YYYY-MM``."""
-    import pandas as pd
     from pyspark.sql import functions as F
+
+    from .loading import last_full_month_by
 
     tables = find_tables(spark, source)
     if "orders" not in tables:
@@ -338,10 +339,7 @@ def latest_lake_month(spark, source: str) -> str:
     last = spark.read.parquet(tables["orders"]).select(F.max("order_ts").cast("date")).first()[0]
     if last is None:
         raise DataError(f"The orders of {source} have no order_ts.")
-    last = pd.Timestamp(last)
-    if (last + pd.Timedelta(days=1)).month != last.month:
-        return f"{last:%Y-%m}"
-    return f"{last.replace(day=1) - pd.Timedelta(days=1):%Y-%m}"
+    return last_full_month_by(last)
 
 
 def prepare_lake(source: str | Path, month: str | None, out: str | Path, *, spark=None, master: str | None = None,

@@ -873,6 +873,12 @@ def latest_full_month(source: str | Path) -> str:
         reader.close()
     if last is None:
         raise DataError(f"The orders of {src.path} have no readable order_ts.")
+    return last_full_month_by(last)
+
+
+def last_full_month_by(last) -> str:
+    """``YYYY-MM`` of the last calendar month covered to its final day by data ending on ``last``:
+    its own month when ``last`` is a month's last day, else the month before."""
     last = pd.Timestamp(last)
     if (last + pd.Timedelta(days=1)).month != last.month:
         return f"{last:%Y-%m}"

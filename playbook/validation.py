@@ -23,14 +23,12 @@ optional table empty                                   warning     treated as ab
 
 Nothing is dropped without an issue saying so.
 
-Two implementations of the same rules live here. :func:`sql_cast_plan` writes the DuckDB
-expressions that the loader runs inside its scan: every contract column is cast with ``TRY_CAST``
-and friends, and each check (value does not parse, required value empty, money repaired, out of
-range, unknown enum value, not a whole number) becomes one bit of a per-row flag word, so the rows
-behind each :class:`Issue` are counted and their examples picked without a second pass over the
-data. :func:`coerce_table` does the same on a pandas frame (importers and small frames use it),
-and the ``parse_*`` helpers are the lenient parsers the SQL path falls back to for timestamps in
-formats DuckDB does not read.
+A table is read in two steps. :func:`sql_fast_cast` writes the DuckDB expressions the loader runs
+inside its scan: every contract column that is plainly written (or natively typed) is cast there
+with ``TRY_CAST`` and friends, and a value that does not cast keeps its text for the second step.
+:func:`coerce_fetched` then finishes the frame DuckDB hands over: it trims text, gives the set-aside
+values to the lenient ``parse_*`` parsers (offsets, '2020/2/21 0:00', '¥1,234.00', '是' ...) and
+runs the checks above, each becoming one :class:`Issue` with its rows and examples.
 """
 from __future__ import annotations
 
@@ -193,121 +191,6 @@ def parse_month(raw: pd.Series) -> pd.Series:
     return dt.dt.strftime("%Y-%m").where(dt.notna()).astype("str")
 
 
-def coerce_table(frame: pd.DataFrame, table: Table, *, tz: str, ident: list[str]) -> tuple[pd.DataFrame, list[Issue]]:
-    """Cast every contract column of ``frame`` to its type and check values; returns (frame, issues).
-
-    ``frame`` is not modified. Extra columns are kept as they are.
-    """
-    issues: list[Issue] = []
-    out = frame.copy()
-    for col in table.columns:
-        if col.name not in out.columns:
-            if col.required:
-                issues.append(Issue("error", table.name, col.name, 0,
-                                    f"required column is missing (columns present: {', '.join(frame.columns)})",
-                                    f"Add a column named {col.name!r} or rename the export's column to it"))
-            elif col.default is not None:
-                out[col.name] = col.default
-                issues.append(Issue("info", table.name, col.name, 0,
-                                    f"column absent: every row taken as {col.default!r}"))
-            continue
-        issues += _coerce_column(out, frame, table, col, tz=tz, ident=ident)
-    return out, issues
-
-
-def _coerce_column(out: pd.DataFrame, frame: pd.DataFrame, table: Table, col: Column, *, tz: str,
-                   ident: list[str]) -> list[Issue]:
-    issues: list[Issue] = []
-    raw = frame[col.name]
-    present = raw.notna()
-    if raw.dtype == "str" or raw.dtype == object:
-        present &= raw.astype("str").str.strip().ne("")
-    name, tname = col.name, table.name
-
-    if col.type in ("timestamp", "date"):
-        parsed = parse_timestamps(raw, tz)
-        if col.type == "date":
-            parsed = parsed.dt.normalize()
-        hint = "Write timestamps as YYYY-MM-DD HH:MM:SS" if col.type == "timestamp" else "Write dates as YYYY-MM-DD"
-    elif col.type == "money":
-        parsed, repaired = parse_money(raw)
-        if repaired.any():
-            issues.append(Issue("warning", tname, name, int(repaired.sum()),
-                                "money written as text with a currency sign or thousands separators; read as numbers",
-                                "No action needed; export plain numbers to silence this",
-                                _examples(frame, repaired, ident, name)))
-        hint = "Write money as a plain number such as 1234.50"
-    elif col.type in ("int", "number"):
-        if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
-            parsed = raw.astype("float64")
-        else:
-            parsed = pd.to_numeric(raw.astype("str").str.strip().where(present), errors="coerce").astype("float64")
-        hint = "Write a plain number"
-        if col.type == "int":
-            fractional = parsed.notna() & (parsed != np.floor(parsed.fillna(0)))
-            if fractional.any():
-                issues.append(Issue("error", tname, name, int(fractional.sum()),
-                                    "values are not whole numbers", "Counts and quantities must be integers",
-                                    _examples(frame, fractional, ident, name)))
-    elif col.type == "bool":
-        parsed = parse_bool(raw)
-        hint = "Write true/false (or 1/0, yes/no, 是/否)"
-    elif col.type == "month":
-        parsed = parse_month(raw)
-        hint = "Write months as YYYY-MM"
-    else:  # str
-        if pd.api.types.is_float_dtype(raw.dtype):
-            # a numeric id read as float (e.g. from Parquet); print whole numbers without ".0"
-            text = raw.map(lambda v: None if pd.isna(v) else (str(int(v)) if float(v).is_integer() else str(v)))
-        else:
-            text = raw.astype("str")
-        parsed = text.str.strip().where(present).astype("str")
-        hint = ""
-
-    bad = present & parsed.isna()
-    if bad.any():
-        sev = "error" if col.required else "warning"
-        what = f"values do not parse as {col.type}" + ("" if col.required else "; set empty, rows kept")
-        issues.append(Issue(sev, tname, name, int(bad.sum()), what, hint, _examples(frame, bad, ident, name)))
-
-    if col.required:
-        empty = ~present
-        if empty.any():
-            issues.append(Issue("error", tname, name, int(empty.sum()), "required value is empty",
-                                f"Fill {name} on every row, or remove the rows from the export",
-                                _examples(frame, empty, ident, None)))
-
-    if col.enum is not None:
-        canon = {str(v).lower(): v for v in col.enum}
-        if col.type == "str":
-            norm = parsed.str.lower().map(canon)
-            unknown = parsed.notna() & norm.isna()
-            parsed = norm.astype("str").where(parsed.notna())
-        else:
-            unknown = parsed.notna() & ~parsed.isin(list(col.enum))
-        if unknown.any():
-            values = pd.Series(parsed[unknown]).value_counts().head(MAX_EXAMPLES)
-            issues.append(Issue("error", tname, name, int(unknown.sum()),
-                                "unknown values " + ", ".join(f"{v!r} ({n} rows)" for v, n in values.items()),
-                                f"Allowed: {', '.join(map(str, col.enum))}. Map the export's values to these",
-                                _examples(frame, unknown, ident, name)))
-
-    if col.min is not None:
-        too_small = parsed.notna() & ((parsed <= col.min) if col.min_exclusive else (parsed < col.min))
-        if too_small.any():
-            rule = f"> {col.min:g}" if col.min_exclusive else f">= {col.min:g}"
-            issues.append(Issue("error", tname, name, int(too_small.sum()),
-                                f"values out of range (must be {rule})",
-                                "Correct the source; refunds belong in refund_amount, not as negative amounts"
-                                if col.type == "money" else "Correct the source",
-                                _examples(frame.assign(**{name: parsed}), too_small, ident, name)))
-
-    if col.type == "int":
-        parsed = parsed.round().astype("Int64")
-    out[name] = parsed
-    return issues
-
-
 def check_duplicates(frame: pd.DataFrame, table: Table) -> tuple[pd.DataFrame, list[Issue]]:
     """Exact duplicate rows are collapsed with a warning; a key repeated with other contents is an error."""
     issues: list[Issue] = []
@@ -426,8 +309,7 @@ def sql_fast_cast(table: Table, source_types: dict[str, str], *, tz: str) -> Fas
     true/false, and native types of Parquet or database sources (zoned timestamps converted to
     ``tz``). Text columns pass through. A value that does not cast this way is left empty and its
     text goes to the ``_raw`` column, where :func:`coerce_fetched` gives it to the lenient pandas
-    parsers (offsets, '2020/2/21 0:00', '¥1,234.00', '是' ...). The rules are those of
-    :func:`coerce_table`, which gives the same result on a frame of text.
+    parsers (offsets, '2020/2/21 0:00', '¥1,234.00', '是' ...).
     """
     select: dict[str, str] = {}
     slow: dict[str, tuple[str, str]] = {}
@@ -519,7 +401,7 @@ def coerce_fetched(frame: pd.DataFrame, table: Table, slow: dict[str, tuple[np.n
     and ``slow`` the positions and texts of the values DuckDB left to pandas. Text is trimmed (empty
     text is missing), enums are matched case-insensitively, money is rounded to cents, ints become
     ``Int64``; the checks and the issues (with their wording, row counts and examples) are those of
-    :func:`coerce_table`. ``frame`` is modified in place and returned.
+    the SQL cast plan. ``frame`` is modified in place and returned.
     """
     issues: list[Issue] = []
     for col in table.columns:
