@@ -154,15 +154,16 @@ def _sql_quote(engine, name: str) -> str:
 class Dataset(Mapping):
     """The validated tables of a source, for one report month (or all of it).
 
-    ``data["orders"]`` or ``data.orders`` is a table; ``data.has("traffic")`` says whether a table
-    is there; ``data.missing_note(...)`` explains a skipped section. ``quality`` holds the
+    ``data["orders"]`` or ``data.orders`` is a table (a prepared run folder's tables are read on
+    first use, so a chapter holds in memory only the tables it touches); ``data.has("traffic")``
+    says whether a table is there; ``data.missing_note(...)`` explains a skipped section. ``quality`` holds the
     data-quality issues, ``rejected`` the rows set aside (never silently dropped), ``month`` the
     report month and ``start``/``end`` the loaded window (end exclusive).
     """
 
     def __init__(self, tables, *, quality, rejected, month, start, end, source, settings, fingerprint,
                  derived=None):
-        self._tables = dict(tables)
+        self._tables: dict[str, pd.DataFrame | Path] = dict(tables)
         self._derived: dict[str, pd.DataFrame | Path] = dict(derived or {})
         self.quality: DataQuality = quality
         self.rejected: dict[str, pd.DataFrame] = rejected
@@ -175,10 +176,22 @@ class Dataset(Mapping):
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         try:
-            return self._tables[name]
+            table = self._tables[name]
         except KeyError:
             raise KeyError(f"Table {name!r} is not in this source ({self.source.path}). "
                            f"Tables present: {', '.join(self._tables) or 'none'}.") from None
+        if isinstance(table, Path):  # a prepared table, read on first use
+            table = self._tables[name] = pd.read_parquet(table)
+        return table
+
+    def rows(self, name: str) -> int:
+        """Rows of a table, without reading a prepared table that is not in memory yet."""
+        table = self._tables[name]
+        if isinstance(table, Path):
+            import pyarrow.parquet as pq
+
+            return pq.ParquetFile(table).metadata.num_rows
+        return len(table)
 
     def __getattr__(self, name: str) -> pd.DataFrame:
         if name.startswith("_"):
@@ -187,6 +200,9 @@ class Dataset(Mapping):
             return self[name]
         raise AttributeError(name)
 
+    def __contains__(self, name) -> bool:  # without reading a prepared table
+        return name in self._tables
+
     def __iter__(self):
         return iter(self._tables)
 
@@ -194,7 +210,7 @@ class Dataset(Mapping):
         return len(self._tables)
 
     def __repr__(self):
-        rows = ", ".join(f"{k}={len(v):,}" for k, v in self._tables.items())
+        rows = ", ".join(f"{k}={self.rows(k):,}" for k in self._tables)
         return f"Dataset(month={self.month}, {rows})"
 
     def _repr_html_(self) -> str:
@@ -202,7 +218,7 @@ class Dataset(Mapping):
 
         window = (f"{self.start:%Y-%m-%d} to {self.end - pd.Timedelta(days=1):%Y-%m-%d}"
                   if self.start is not None else "all dates")
-        tables = " · ".join(f"{html.escape(k)} {len(v):,}" for k, v in self._tables.items())
+        tables = " · ".join(f"{html.escape(k)} {self.rows(k):,}" for k in self._tables)
         issues = (f"{len(self.quality.errors)} errors, {len(self.quality.warnings)} warnings"
                   if self.quality else "no data-quality issues")
         return (f"<p><b>Report month {html.escape(self.month or '-')}</b>, loaded window {window}; "
@@ -218,7 +234,7 @@ class Dataset(Mapping):
         lacking = []
         for t, cols in (columns or {}).items():
             if t in self._tables:
-                frame = self._tables[t]
+                frame = self[t]
                 lacking += [f"{t}.{c}" for c in cols if c not in frame.columns or frame[c].isna().all()]
             elif t not in absent:
                 absent.append(t)
@@ -248,7 +264,7 @@ class Dataset(Mapping):
         missing, extra columns. Absent tables are listed too, so a reader sees what is missing."""
         rows = []
         for name, table in TABLES.items():
-            frame = self._tables.get(name)
+            frame = self[name] if name in self._tables else None
             col = _window_column(table) or (table.window[1] if table.window and table.window[0] == "overlap" else None)
             first = last = None
             if frame is not None and col in frame.columns:
@@ -850,7 +866,7 @@ def _load_prepared(folder: Path, month: str | None, settings: Settings) -> Datas
     if month is not None and month != meta["month"]:
         raise DataError(f"{folder} was prepared for {meta['month']}, not {month}. "
                         "Load the original source for another month.")
-    tables = {name: pd.read_parquet(folder / f"{name}.parquet") for name in meta["tables"]}
+    tables = {name: folder / f"{name}.parquet" for name in meta["tables"]}  # read on first use
     rejected = {name: pd.read_parquet(folder / f"_rejected_{name}.parquet") for name in meta["rejected"]}
     quality = DataQuality(Issue(q["severity"], q["table"], q["column"] or None, q["rows"], q["problem"],
                                 q["action"], q["examples"]) for q in meta["quality"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import subprocess
 import sys
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -13,6 +14,8 @@ import pytest
 import playbook
 from playbook import DataError
 from playbook.validation import parse_money, parse_timestamps
+
+SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 
 ORDERS = """order_id,customer_id,order_ts,paid_ts,paid_amount,status,channel
 0001,C1,2026-09-30 23:30:00,2026-09-30 23:31:00,100.00,paid,tmall
@@ -354,3 +357,18 @@ def test_rows_keep_the_order_of_the_file(tmp_path):
     data = playbook.load(folder, month="2026-10")
     assert data.orders["order_id"].tolist() == ids
     assert data.order_items["order_id"].tolist() == ids[::-1]
+
+
+def test_a_prepared_folder_reads_each_table_on_first_use(tmp_path):
+    from playbook.loading import prepare
+
+    folder = prepare(playbook.load(SAMPLES, month="2026-10"), tmp_path / "prepared")
+    data = playbook.load(folder, month="2026-10")
+    assert all(isinstance(v, Path) for v in data._tables.values())  # nothing read yet
+    assert "traffic" in data and "no_such_table" not in data
+    assert f"orders={data.rows('orders'):,}" in repr(data)
+    assert isinstance(data._tables["orders"], Path)  # membership and row counts read no table
+    orders = data["orders"]
+    assert data["orders"] is orders and len(orders) == data.rows("orders") > 50_000
+    assert isinstance(data._tables["traffic"], Path)
+    assert data.has("orders", columns={"orders": ["channel"]})
