@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import html
 import math
-import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,6 +37,7 @@ from scipy import optimize, special
 
 from . import charts, i18n
 from .exercises import exercise
+from .derived import per_dataset, per_dataset_peek, positions as _positions
 from .metrics import paid_mask
 from .threads import single_thread_blas
 
@@ -137,6 +137,31 @@ def _customer_codes(ids: pd.Series) -> tuple[np.ndarray, pd.Index]:
     return codes.astype("int64"), pd.Index(uniques)
 
 
+_STR = pd.Series([], dtype="str").dtype
+
+
+def _values(column: pd.Series):
+    """A column's values for a new frame: a text column (the default ``str``) as it is, anything
+    else as a NumPy array (a new frame infers the same type either way; text skips the slow round
+    trip through Python objects)."""
+    return column.reset_index(drop=True) if column.dtype == _STR else column.to_numpy()
+
+
+def _mapper(ids: pd.Series, table: pd.DataFrame):
+    """A function ``col -> ids.map(table[col])`` for a ``table`` indexed by unique ids, that looks
+    the ids up once (by :func:`_positions`) for all the columns it is asked for."""
+    pos = _positions(ids, table.index)
+    found = pos >= 0
+
+    def lookup(col: str) -> pd.Series:
+        out = table[col].take(np.where(found, pos, 0)).set_axis(ids.index).rename(ids.name)
+        return out if found.all() else out.where(found)
+
+    if not len(table):
+        return lambda col: ids.map(table[col])
+    return lookup
+
+
 def _empty(columns) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="float64") for c in columns})
 
@@ -146,8 +171,27 @@ def _paid_orders(data, columns: list[str] | None = None) -> pd.DataFrame:
     column of a large orders table costs more than the calculation that follows)."""
     orders = data["orders"]
     _require(orders, "orders", "customer_id", "order_ts", "paid_amount")
-    keep = paid_mask(orders) & orders["customer_id"].notna()
-    return orders.loc[keep, columns] if columns is not None else orders.loc[keep]
+    keep = _cached(data, "paid_rows", _paid_rows)
+    if columns is None:
+        return orders.loc[keep]
+    return orders[[c for c in dict.fromkeys(columns)]].loc[keep]
+
+
+def _paid_rows(data) -> np.ndarray:
+    """True for the orders that are paid and carry a customer id (see :func:`_paid_orders`)."""
+    orders = data["orders"]
+    narrow = orders[[c for c in ("status", "customer_id") if c in orders.columns]]
+    return (paid_mask(narrow) & narrow["customer_id"].notna()).to_numpy(dtype=bool)
+
+
+def _paid_codes(data) -> tuple[np.ndarray, pd.Index]:
+    """:func:`_customer_codes` of the customer ids of :func:`_paid_orders`, once per dataset."""
+    return _cached(data, "paid_codes", lambda d: _customer_codes(_paid_orders(d, ["customer_id"])["customer_id"]))
+
+
+def _margins(data, margins: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``margins`` when given, else :func:`order_gross_margin` of ``data`` (once per dataset)."""
+    return _cached(data, "margins", order_gross_margin) if margins is None else margins
 
 
 def _placeholder(ax, text: str):
@@ -222,12 +266,15 @@ def order_gross_margin(data) -> pd.DataFrame:
     """
     orders = data["orders"]
     _require(orders, "orders", "order_id", "order_ts", "paid_amount")
+    # only the columns used, before the mask: filtering every text column of the orders costs more
+    orders = orders[[c for c in ("order_id", "customer_id", "channel", "order_ts", "paid_amount", "shipping_fee",
+                                 "status") if c in orders.columns]]
     paid = orders.loc[paid_mask(orders)]
     ship = paid["shipping_fee"].fillna(0.0) if "shipping_fee" in paid.columns else 0.0
     out = pd.DataFrame({
-        "order_id": paid["order_id"].to_numpy(),
-        "customer_id": paid["customer_id"].to_numpy() if "customer_id" in paid.columns else None,
-        "channel": paid["channel"].fillna("unknown").to_numpy() if "channel" in paid.columns else "all",
+        "order_id": _values(paid["order_id"]),
+        "customer_id": _values(paid["customer_id"]) if "customer_id" in paid.columns else None,
+        "channel": _values(paid["channel"].fillna("unknown")) if "channel" in paid.columns else "all",
         "order_ts": paid["order_ts"].to_numpy(),
         "month": _month_str(paid["order_ts"]),
         "gmv": paid["paid_amount"].to_numpy(dtype="float64"),
@@ -244,8 +291,8 @@ def order_gross_margin(data) -> pd.DataFrame:
     _require(items, "order_items", "order_id", "sku", "qty", "unit_price")
     products = data["products"].drop_duplicates("sku")
     n = len(out)
-    pos = pd.Index(out["order_id"]).get_indexer(items["order_id"])  # -1: a line of a cancelled order
-    sku_pos = pd.Index(products["sku"]).get_indexer(items["sku"])
+    pos = _positions(items["order_id"], out["order_id"])  # -1: a line of a cancelled order
+    sku_pos = _positions(items["sku"], products["sku"])
     cost_of = np.append(products["unit_cost"].to_numpy(dtype="float64"), np.nan)
     unit_cost = cost_of[sku_pos]  # sku_pos -1 picks the NaN appended last
     qty = items["qty"].astype("float64").to_numpy()
@@ -288,7 +335,7 @@ def monthly_channel_roi(data, *, margins: pd.DataFrame | None = None) -> pd.Data
     """
     spend = data["marketing_spend"]
     _require(spend, "marketing_spend", "date", "channel", "spend")
-    m = order_gross_margin(data) if margins is None else margins
+    m = _margins(data, margins)
     sales = m.groupby(["month", "channel"], observed=True).agg(gmv=("gmv", "sum"),
                                                                gross_margin=("gross_margin", "sum"))
     if m["gross_margin"].isna().all():
@@ -322,30 +369,39 @@ def ltv_curve(data, *, margins: pd.DataFrame | None = None, max_months: int | No
         channel (``"all"`` for the whole shop), months_since, customers (in the cohorts that reach
         ``k``), cum_margin_per_customer, cum_gmv_per_customer.
     """
-    m = order_gross_margin(data) if margins is None else margins
+    cached_codes = margins is None or _peek(data, "margins") is margins
+    m = _margins(data, margins)
     m = m[m["customer_id"].notna()]
     report = _report_month(data)
     first_month = _first_data_month(data["orders"])
-    per = pd.PeriodIndex(pd.to_datetime(m["order_ts"]), freq="M") if len(m) else pd.PeriodIndex([], freq="M")
-    mi = per.year.to_numpy() * 12 + per.month.to_numpy() - 1
-    codes, _ = _customer_codes(m["customer_id"])
-    frame = pd.DataFrame({"customer_id": codes, "mi": mi, "channel": m["channel"].to_numpy(),
-                          "ts": m["order_ts"].to_numpy(), "gm": m["gross_margin"].to_numpy(), "gmv": m["gmv"].to_numpy()})
-    order = np.lexsort((frame["ts"].to_numpy(), codes))
+    ts = m["order_ts"].to_numpy()
+    if len(m) and np.issubdtype(ts.dtype, np.datetime64) and not np.isnat(ts).any():
+        mi = ts.astype("datetime64[M]").astype("int64") + 1970 * 12  # year x 12 + month - 1
+    else:
+        per = pd.PeriodIndex(pd.to_datetime(m["order_ts"]), freq="M") if len(m) else pd.PeriodIndex([], freq="M")
+        mi = per.year.to_numpy() * 12 + per.month.to_numpy() - 1
+    # the rows of the cached margins with a customer are those of _paid_orders, in the same order
+    codes, _ = _paid_codes(data) if cached_codes and hasattr(data, "derived") else _customer_codes(m["customer_id"])
+    # channels as integer codes (a handful of names), compared and picked as integers
+    chan, chan_names = pd.factorize(m["channel"], use_na_sentinel=False)
+    chan_names = np.asarray(chan_names, dtype=object)
+    frame = pd.DataFrame({"customer_id": codes, "mi": mi, "gm": m["gross_margin"].to_numpy(), "gmv": m["gmv"].to_numpy()})
+    order = np.lexsort((ts, codes))
     firsts = order[np.r_[True, codes[order][1:] != codes[order][:-1]]]  # each customer's first order
-    first = pd.DataFrame({"mi": mi[firsts], "channel": frame["channel"].to_numpy()[firsts]}, index=codes[firsts])
+    first = pd.DataFrame({"mi": mi[firsts], "channel": chan_names[chan[firsts]]}, index=codes[firsts])
     first_of = np.empty(codes.max() + 1 if len(codes) else 0, dtype="int64")
     first_of[codes[firsts]] = firsts
     frame["cohort"] = mi[first_of[codes]]
-    frame["acq"] = frame["channel"].to_numpy()[first_of[codes]]
+    frame["acq"] = chan[first_of[codes]]
     frame["k"] = frame["mi"] - frame["cohort"]
+    code_of = {name: i for i, name in enumerate(chan_names)}
     first_mi = first_month.year * 12 + first_month.month - 1
     report_mi = report.year * 12 + report.month - 1
     frame = frame[frame["cohort"] > first_mi]
     cohorts = first[first["mi"] > first_mi].groupby(["channel", "mi"]).size().rename("n").reset_index()
     rows = []
     groups = [("all", frame, cohorts.groupby("mi")["n"].sum().reset_index())]
-    groups += [(c, frame[frame["acq"] == c], cohorts[cohorts["channel"] == c][["mi", "n"]])
+    groups += [(c, frame[frame["acq"] == code_of[c]], cohorts[cohorts["channel"] == c][["mi", "n"]])
                for c in sorted(cohorts["channel"].unique())]
     kmax = report_mi - first_mi - 1 if max_months is None else max_months
     for name, f, sizes in groups:  # a handful of channels
@@ -372,6 +428,12 @@ def ltv_curve(data, *, margins: pd.DataFrame | None = None, max_months: int | No
     if m["gross_margin"].isna().all():
         out["cum_margin_per_customer"] = np.nan
     return out
+
+
+def _ltv_curve(data, margins: pd.DataFrame) -> pd.DataFrame:
+    """:func:`ltv_curve` of ``data`` with its own ``margins`` (:func:`order_gross_margin` of it),
+    once per dataset (a copy each time, so that a caller changing it changes no one else's)."""
+    return _cached(data, "ltv_curve", lambda d: ltv_curve(d, margins=margins)).copy()
 
 
 def _payback(curve: pd.DataFrame, channel: str, cac: float) -> float:
@@ -420,7 +482,7 @@ def channel_matrix(data, *, month: str | None = None, horizon_months: int | None
     cfg = _settings(data, "acquisition")
     horizon = int(horizon_months or cfg["ltv_horizon_months"])
     month = str(month or _report_month(data))
-    m = order_gross_margin(data) if margins is None else margins
+    m = _margins(data, margins)
     roi = monthly_channel_roi(data, margins=m)
     roi = roi[roi["month"] == month].set_index("channel")
     mm = m[m["month"] == month]
@@ -450,7 +512,8 @@ def channel_matrix(data, *, month: str | None = None, horizon_months: int | None
     out["cac"] = spend / out["new_buyers"].where(out["new_buyers"] > 0)
     out["roas"] = out["gmv"] / spend
     out["roi"] = out["gross_margin"] / spend
-    curve = ltv_curve(data, margins=m) if curve is None else curve
+    if curve is None:  # the default curve of the dataset's own margins is computed once per dataset
+        curve = _ltv_curve(data, m) if m is _peek(data, "margins") else ltv_curve(data, margins=m)
     at = curve[curve["months_since"] == horizon - 1].set_index("channel")["cum_margin_per_customer"]
     out["ltv"] = at.reindex(out.index)
     out["ltv_basis"] = np.where(out["ltv"].notna(), "history", "")
@@ -597,7 +660,7 @@ def channel_report(data, *, month: str | None = None) -> ChannelReport:
         return empty
     margins = _cached(data, "margins", order_gross_margin)
     roi = monthly_channel_roi(data, margins=margins)
-    curve = ltv_curve(data, margins=margins)
+    curve = _ltv_curve(data, margins)
     horizon = int(cfg["ltv_horizon_months"])
     value = None
     if not (curve["months_since"] == horizon - 1).any() and margins["gross_margin"].notna().any():
@@ -692,8 +755,10 @@ def first_order_conversion(data, *, window_days: int | None = None, by: str | No
     window = int(window_days or cfg["first_order_window_days"])
     cust = data["customers"]
     _require(cust, "customers", "customer_id", "signup_ts")
-    paid = _paid_orders(data)
-    first = paid.groupby("customer_id")["order_ts"].min()
+    paid = _paid_orders(data, ["order_ts"])
+    codes, ids = _paid_codes(data)  # each customer's first paid order, grouped on integer codes
+    first = pd.Series(paid["order_ts"].to_numpy(), dtype=paid["order_ts"].dtype).groupby(codes).min()
+    first.index = ids[first.index.to_numpy()]
     start = data["orders"]["order_ts"].min().normalize()
     c = cust[cust["signup_ts"].notna() & (cust["signup_ts"] >= start) & (cust["signup_ts"] < _as_of(data))]
     fo = c["customer_id"].map(first)
@@ -731,10 +796,14 @@ def second_order_rates(data, *, windows=None, by: str | None = None) -> pd.DataF
     """
     cfg = _settings(data, "acquisition")
     windows = [int(w) for w in (windows or cfg["second_order_windows"])]
-    paid = _paid_orders(data)
-    codes, ids = _customer_codes(paid["customer_id"])
+    paid = _paid_orders(data, ["customer_id", "order_ts"] + (["channel"] if "channel" in data["orders"].columns else []))
+    codes, ids = _paid_codes(data)
     day = paid["order_ts"].to_numpy().astype("datetime64[D]").astype("int64")
-    chan = paid["channel"].fillna("unknown").to_numpy() if "channel" in paid.columns else np.full(len(paid), "all", dtype=object)
+    if "channel" in paid.columns:  # channel names as integer codes, turned back into names at the end
+        chan, names = pd.factorize(paid["channel"].fillna("unknown"), use_na_sentinel=False)
+        names = np.asarray(names, dtype=object)
+    else:
+        chan, names = np.zeros(len(paid), dtype="int64"), np.array(["all"], dtype=object)
     order = np.lexsort((day, codes))
     c, d, ch = codes[order], day[order], chan[order]
     keep = np.r_[True, (c[1:] != c[:-1]) | (d[1:] != d[:-1])]  # one row per customer and day
@@ -743,7 +812,7 @@ def second_order_rates(data, *, windows=None, by: str | None = None) -> pd.DataF
     first_i = np.flatnonzero(start)
     has_second = np.r_[~start[1:], False][first_i]  # the next row is the same customer's second day
     gap = np.where(has_second, d[np.minimum(first_i + 1, len(d) - 1)] - d[first_i], np.nan)
-    out = pd.DataFrame({"first": d[first_i].astype("datetime64[D]"), "gap": gap, "first_channel": ch[first_i]})
+    out = pd.DataFrame({"first": d[first_i].astype("datetime64[D]"), "gap": gap, "first_channel": names[ch[first_i]]})
     out["first_month"] = _month_str(out["first"])
     first_month = str(_first_data_month(data["orders"]))
     out = out[out["first_month"] > first_month]
@@ -908,10 +977,10 @@ def cohort_matrix(data, *, metric: str = "retention", include_first_month: bool 
     """
     if metric not in ("retention", "revenue", "cumulative_revenue"):
         raise ValueError("metric must be 'retention', 'revenue' or 'cumulative_revenue'")
-    paid = _paid_orders(data, ["customer_id", "order_ts", "paid_amount"])
+    paid = _paid_orders(data, ["order_ts", "paid_amount"])
     per = pd.PeriodIndex(paid["order_ts"], freq="M")
     mi = per.year.to_numpy() * 12 + per.month.to_numpy() - 1
-    codes, _ = _customer_codes(paid["customer_id"])
+    codes, _ = _paid_codes(data)
     f = pd.DataFrame({"c": codes, "mi": mi, "gmv": paid["paid_amount"].to_numpy()})
     cohort = np.full(codes.max() + 1 if len(codes) else 0, np.iinfo(np.int64).max)
     np.minimum.at(cohort, codes, mi)
@@ -962,8 +1031,8 @@ def repurchase_trend(data, *, window_months: int | None = None) -> pd.DataFrame:
     """
     cfg = _settings(data, "acquisition")
     w = int(window_months or cfg["repurchase_window_months"])
-    paid = _paid_orders(data)
-    codes, ids = _customer_codes(paid["customer_id"])
+    paid = _paid_orders(data, ["order_ts"])
+    codes, ids = _paid_codes(data)
     day = paid["order_ts"].to_numpy().astype("datetime64[D]").astype("int64")
     order = np.lexsort((day, codes))
     c, d = codes[order], day[order]
@@ -1083,25 +1152,14 @@ def plot_repurchase_trend(report: CohortReport, *, ax=None):
 # Lifecycle stages
 # =============================================================================================
 
-_CACHE: dict = {}  # (id(dataset), name) -> (weak reference, table ids, value); a few entries at most
-
-
 def _cached(data, name: str, build):
-    """``build(data)``, computed once per loaded dataset and reused by the sections that need it
-    (the customer history, the per-order gross margin). Plain dicts of tables are not cached."""
-    key = tuple(id(data[t]) if t in data else None for t in ("orders", "order_items", "products", "customers"))
-    hit = _CACHE.get((id(data), name))
-    if hit is not None and hit[0]() is data and hit[1] == key:
-        return hit[2]
-    value = build(data)
-    try:
-        ref = weakref.ref(data)
-    except TypeError:
-        return value
-    for k in [k for k, v in _CACHE.items() if v[0]() is None]:  # forget datasets that are gone
-        del _CACHE[k]
-    _CACHE[(id(data), name)] = (ref, key, value)
-    return value
+    """``build(data)`` once per loaded dataset (the customer history, the per-order gross margin)."""
+    return per_dataset(data, f"acquisition.{name}", build)
+
+
+def _peek(data, name: str):
+    """The cached value ``name`` of ``data`` when there is one (None otherwise), without building it."""
+    return per_dataset_peek(data, f"acquisition.{name}")
 
 
 def _history(data) -> _History:
@@ -1112,14 +1170,14 @@ class _History:
     """Customers and their paid orders as sorted arrays, for stage snapshots at any moment."""
 
     def __init__(self, data):
-        paid = _paid_orders(data)
+        paid = _paid_orders(data, ["customer_id", "order_ts"])
         ids = paid["customer_id"].astype("str")
         has_customers = "customers" in data and "customer_id" in data["customers"].columns
         cust = data["customers"] if has_customers else None
         all_ids = pd.Index(pd.concat([cust["customer_id"].astype("str"), ids]) if has_customers else ids).unique()
         self.ids = all_ids
         self.n = len(all_ids)
-        code = all_ids.get_indexer(ids)
+        code = _positions(ids, all_ids)
         ts = paid["order_ts"].to_numpy().astype("datetime64[ns]").astype("int64")
         order = np.lexsort((ts, code))
         self.code, self.ts = code[order], ts[order]
@@ -1133,7 +1191,7 @@ class _History:
         if has_customers and "signup_ts" in cust.columns:
             s = cust["signup_ts"]
             known = s.notna().to_numpy()
-            pos = all_ids.get_indexer(cust["customer_id"].astype("str"))
+            pos = _positions(cust["customer_id"].astype("str"), all_ids)
             self.signup[pos[known]] = s.to_numpy().astype("datetime64[ns]").astype("int64")[known]
 
     def last_before(self, t: pd.Timestamp) -> np.ndarray:
@@ -1925,12 +1983,13 @@ def customer_value(data, *, as_of=None, unit: str | None = None, horizon_months:
     hist = data.derived("customer_summary") if hasattr(data, "derived") else None
     if hist is not None:
         h = hist.set_index("customer_id")
-        s["historical_gmv"] = s["customer_id"].map(h["gmv"])
-        s["paid_orders"] = s["customer_id"].map(h["paid_orders"])
-        s["first_order_ts"] = s["customer_id"].map(h["first_order_ts"])
-        s["last_order_ts"] = s["customer_id"].map(h["last_order_ts"])
+        lookup = _mapper(s["customer_id"], h)  # one lookup of the ids for the five columns
+        s["historical_gmv"] = lookup("gmv")
+        s["paid_orders"] = lookup("paid_orders")
+        s["first_order_ts"] = lookup("first_order_ts")
+        s["last_order_ts"] = lookup("last_order_ts")
         if "first_channel" in h.columns:
-            s["first_channel"] = s["customer_id"].map(h["first_channel"])
+            s["first_channel"] = lookup("first_channel")
         s["days_since_last"] = (as_of.normalize() - s["last_order_ts"].dt.normalize()).dt.days
     return CustomerValue(s, bg, gg, as_of, unit, horizon, rate)
 
@@ -1958,7 +2017,7 @@ def holdout_check(data, *, holdout_months: int | None = None, unit: str | None =
     model = fit_bg_nbd(cal["frequency"], cal["recency"], cal["T"])
     t = (end - cut).days / UNIT_DAYS[unit]
     cal["predicted"] = model.expected_purchases(t, cal["frequency"], cal["recency"], cal["T"])
-    paid = _paid_orders(data)
+    paid = _paid_orders(data, ["customer_id", "order_ts"])
     hold = paid[(paid["order_ts"] >= cut) & (paid["order_ts"] < end)]
     days = pd.DataFrame({"c": hold["customer_id"].to_numpy(),
                          "d": hold["order_ts"].to_numpy().astype("datetime64[D]")}).drop_duplicates()
@@ -2051,19 +2110,20 @@ def member_comparison(data, value: CustomerValue | None = None, *, window_months
     _require(cust, "customers", "customer_id", "member_tier")
     end = _as_of(data)
     start = end - pd.DateOffset(months=w)
-    paid = _paid_orders(data)
+    paid = _paid_orders(data, ["customer_id", "order_ts", "paid_amount"])
     paid = paid[(paid["order_ts"] >= start) & (paid["order_ts"] < end)]
     tier = cust.drop_duplicates("customer_id").set_index("customer_id")["member_tier"].fillna("none").astype("str")
     f = pd.DataFrame({"c": paid["customer_id"].to_numpy(), "gmv": paid["paid_amount"].to_numpy(),
                       "day": paid["order_ts"].to_numpy().astype("datetime64[D]")})
     per = f.groupby("c").agg(orders=("gmv", "size"), gmv=("gmv", "sum"), days=("day", "nunique"))
-    per["tier"] = per.index.map(tier).fillna("none")
+    keys = pd.Series(per.index, index=per.index)
+    per["tier"] = _mapper(keys, tier.to_frame("tier"))("tier").fillna("none")
     per["tier"] = per["tier"].where(per["tier"].str.strip() != "", "none")
     per["member"] = np.where(per["tier"].str.lower() == "none", "non-members", "members (all tiers)")
     if value is not None and not value.table.empty:
-        v = value.table.set_index("customer_id")
-        per["pred"] = per.index.map(v["predicted_gmv"])
-        per["p_alive"] = per.index.map(v["p_alive"])
+        lookup = _mapper(keys, value.table.set_index("customer_id"))
+        per["pred"] = lookup("predicted_gmv")
+        per["p_alive"] = lookup("p_alive")
     else:
         per["pred"] = np.nan
         per["p_alive"] = np.nan
@@ -2248,9 +2308,10 @@ def stage_vs_p_alive(stages: pd.DataFrame, value: CustomerValue) -> pd.DataFrame
         return pd.DataFrame(columns=cols)
     v = value.table.set_index("customer_id")
     s = stages[stages["stage"] != "potential"].copy()
-    s["p_alive"] = s["customer_id"].map(v["p_alive"])
-    s["exp"] = s["customer_id"].map(v["expected_purchases"])
-    s["buyers"] = np.where(s["customer_id"].map(v["frequency"]).fillna(0) > 0, "repeat", "one-time")
+    lookup = _mapper(s["customer_id"], v)
+    s["p_alive"] = lookup("p_alive")
+    s["exp"] = lookup("expected_purchases")
+    s["buyers"] = np.where(lookup("frequency").fillna(0) > 0, "repeat", "one-time")
     s = s.dropna(subset=["p_alive"])
     out = s.groupby(["stage", "buyers"]).agg(customers=("p_alive", "size"), mean_p_alive=("p_alive", "mean"),
                                              median_p_alive=("p_alive", "median"),

@@ -25,7 +25,8 @@ Example::
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+import weakref
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,7 +35,7 @@ import pandas as pd
 from . import probability
 from .exercises import exercise
 from .metrics import paid_mask
-from .derived import isin_ids as _isin
+from .derived import isin_ids as _isin, positions
 from .charts import draw_note as _draw_note, note_frame as _note_frame
 
 __all__ = [
@@ -292,6 +293,35 @@ def _styled(frame: pd.DataFrame, *, pct: Sequence[str] = (), dec2: Sequence[str]
     return frame.style.format(fmt, na_rep="–").hide(axis="index")
 
 
+_MEMO: dict = {}  # id(dataset) -> (weak reference, {name: (table ids, value)}); the last two datasets
+
+
+def _memo(data, name: str, tables: Sequence[str], compute: Callable[[], object]):
+    """``compute()`` once per loaded dataset (and per identity of its ``tables``), shared by the
+    chapter's sections; the value is read-only for callers. Objects that cannot be weakly
+    referenced are not cached."""
+    key = tuple(id(data[t]) if data.has(t) else None for t in tables)
+    entry = _MEMO.get(id(data))
+    if entry is None or entry[0]() is not data:
+        try:
+            ref = weakref.ref(data)
+        except TypeError:
+            return compute()
+        while len(_MEMO) >= 2:
+            _MEMO.pop(next(iter(_MEMO)))
+        entry = _MEMO[id(data)] = (ref, {})
+    hit = entry[1].get(name)
+    if hit is None or hit[0] != key:
+        hit = entry[1][name] = (key, compute())
+    return hit[1]
+
+
+def _narrow(orders: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
+    """The ``columns`` of ``orders`` that exist: picked before a row filter, as filtering every
+    text column of a big orders table is the costly part."""
+    return orders[[c for c in dict.fromkeys(columns) if c in orders.columns]]
+
+
 # ---------------------------------------------------------------------------------------------
 # 1. Lift against a baseline without the campaign
 # ---------------------------------------------------------------------------------------------
@@ -308,7 +338,7 @@ def daily_sales(orders: pd.DataFrame) -> pd.DataFrame:
     """
     _require(orders, "orders", ["order_ts", "paid_amount"])
     paid = paid_mask(orders)
-    o = orders.loc[paid]
+    o = _narrow(orders, ["order_ts", "paid_amount", "channel", "is_presale"]).loc[paid]
     pre = (o["is_presale"].fillna(False).astype(bool) if "is_presale" in o.columns
            else pd.Series(False, index=o.index))
     frame = pd.DataFrame({"date": o["order_ts"].dt.normalize(),
@@ -572,16 +602,17 @@ def order_margins(orders: pd.DataFrame, items: pd.DataFrame | None = None, produ
     ``orders`` (index name ``row``), so callers align by index instead of hashing ids again.
     """
     _require(orders, "orders", ["order_id", "paid_amount"])
-    o = orders.loc[paid_mask(orders)]
+    o = _narrow(orders, ["order_id", "paid_amount", "gross_amount", "discount_amount", "shipping_fee"]).loc[paid_mask(orders)]
     gross = o["gross_amount"] if "gross_amount" in o.columns else o["paid_amount"]
     disc = o["discount_amount"].fillna(0.0) if "discount_amount" in o.columns else pd.Series(0.0, index=o.index)
     ship = o["shipping_fee"].fillna(0.0) if "shipping_fee" in o.columns else pd.Series(0.0, index=o.index)
-    out = pd.DataFrame({"order_id": o["order_id"].to_numpy(), "goods": (gross - disc).to_numpy(),
+    ids = o["order_id"].array if isinstance(o["order_id"].dtype, pd.StringDtype) else o["order_id"].to_numpy()
+    out = pd.DataFrame({"order_id": ids, "goods": (gross - disc).to_numpy(),
                         "cogs": np.nan, "margin": np.nan,
                         "discount_depth": (disc / gross.where(gross > 0)).to_numpy()},
                        index=pd.Index(o.index, name="row"))
     if items is not None and {"order_id", "sku", "qty"} <= set(items.columns):
-        pos = pd.Index(o["order_id"]).get_indexer(items["order_id"])  # one hash of the ids, then arrays
+        pos = positions(items["order_id"], o["order_id"])  # one hash of the ids, then arrays
         keep = pos >= 0
         p = pos[keep]
         qty = items["qty"].to_numpy(dtype="float64", na_value=0.0)[keep]
@@ -593,7 +624,7 @@ def order_margins(orders: pd.DataFrame, items: pd.DataFrame | None = None, produ
             out["goods"] = np.where(has, goods, out["goods"].to_numpy())
         if products is not None and {"sku", "unit_cost"} <= set(products.columns):
             pr = products.drop_duplicates("sku")
-            ci = pd.Index(pr["sku"]).get_indexer(items["sku"].to_numpy()[keep])
+            ci = positions(items["sku"], pr["sku"])[keep]
             unit = np.where(ci >= 0, pr["unit_cost"].to_numpy(dtype="float64", na_value=np.nan)[ci], np.nan)
             line = qty * unit
             cogs = np.bincount(p, weights=np.nan_to_num(line), minlength=n)
@@ -624,7 +655,8 @@ def campaign_scorecard(orders: pd.DataFrame, campaigns: pd.DataFrame, *, margins
     """
     _require(orders, "orders", ["order_id", "order_ts", "paid_amount"])
     _require(campaigns, "campaigns", ["campaign_id", "start_date", "end_date"])
-    o = orders.loc[paid_mask(orders)]
+    o = _narrow(orders, ["order_id", "order_ts", "paid_amount", "gross_amount", "discount_amount", "shipping_fee",
+                         "campaign_id", "channel", "customer_id"]).loc[paid_mask(orders)]
     if "campaign_id" in o.columns:
         cid = o["campaign_id"]
     else:  # by date (and channel)
@@ -750,11 +782,12 @@ def coupon_uptake(orders: pd.DataFrame, *, start=None, end=None) -> pd.DataFrame
     of all paid orders, AOV with the coupon and AOV of the orders without any coupon; a ``(none)``
     row for the orders without. Required: orders.order_ts, paid_amount, coupon_code."""
     _require(orders, "orders", ["order_ts", "paid_amount", "coupon_code"])
-    o = orders.loc[paid_mask(orders)]
+    keep = paid_mask(orders).to_numpy(dtype=bool, copy=True)
     if start is not None:
-        o = o.loc[o["order_ts"] >= pd.Timestamp(start)]
+        keep &= (orders["order_ts"] >= pd.Timestamp(start)).to_numpy(dtype=bool)
     if end is not None:
-        o = o.loc[o["order_ts"] < pd.Timestamp(end)]
+        keep &= (orders["order_ts"] < pd.Timestamp(end)).to_numpy(dtype=bool)
+    o = _narrow(orders, ["paid_amount", "coupon_code"]).loc[keep]
     code = o["coupon_code"].fillna("").astype(str).replace("", "(none)")
     g = o["paid_amount"].groupby(code)
     out = pd.DataFrame({"orders": g.size(), "gmv": g.sum(), "aov": g.mean()})
@@ -974,7 +1007,18 @@ class LiftResult(_Result):
 
 
 def _orders_daily(data) -> pd.DataFrame:
-    return daily_sales(data["orders"])
+    """:func:`daily_sales` of the dataset's orders, once per dataset (sections 1 and 4)."""
+    return _memo(data, "daily_sales", ["orders"], lambda: daily_sales(data["orders"]))
+
+
+def _order_margins(data) -> pd.DataFrame:
+    """:func:`order_margins` of the dataset's orders, lines and products, once per dataset
+    (sections 2 and 3)."""
+    def compute():
+        items = data["order_items"] if data.has("order_items") else None
+        products = data["products"] if data.has("products") else None
+        return order_margins(data["orders"], items, products)
+    return _memo(data, "order_margins", ["orders", "order_items", "products"], compute)
 
 
 def lift_report(data, *, record=None) -> LiftResult:
@@ -1098,7 +1142,7 @@ def type_report(data, *, lift: LiftResult | None = None, record=None) -> TypeRes
     camp = camp.loc[camp["start_date"] < _cutoff(data)]
     items = data["order_items"] if data.has("order_items") else None
     products = data["products"] if data.has("products") else None
-    margins = order_margins(o, items, products)
+    margins = _order_margins(data)
     spend = data["marketing_spend"] if data.has("marketing_spend") else None
     first = None
     if "customer_id" in o.columns:
@@ -1211,13 +1255,13 @@ def mechanics_report(data, *, record=None) -> MechanicsResult:
             res.presale_event = str(done["event"].iloc[-1])
     else:
         res.notes.append(_skip(record, "Presale share", "orders carry no is_presale flag"))
-    items = data["order_items"] if data.has("order_items") else None
-    margins = order_margins(o, items, data["products"] if data.has("products") else None)
+    margins = _order_margins(data)
     res.thresholds = full_reduction_thresholds(camp, o, margins)
     if res.thresholds.empty or "campaign_id" not in o.columns:
         res.notes.append(_skip(record, "满减 thresholds", "no full-reduction campaign with a known threshold"))
         return res
-    paid = o.loc[paid_mask(o) & (o["order_ts"] >= y0 - pd.DateOffset(months=12)) & (o["order_ts"] < end)]
+    paid = _narrow(o, ["campaign_id", "paid_amount"]).loc[
+        paid_mask(o) & (o["order_ts"] >= y0 - pd.DateOffset(months=12)) & (o["order_ts"] < end)]
     goods = margins["goods"].reindex(paid.index)
     cid = paid["campaign_id"].fillna("")
     ordinary = (cid == "") | ~_isin(cid, camp.loc[_type(camp).isin(["full_reduction", "presale", "discount", "flash_sale",

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from . import probability
+from .derived import unique_positions
 from .exercises import exercise
 from .fulfillment import SPRING_FESTIVALS
 from .metrics import paid_mask
@@ -155,10 +156,19 @@ def daily_board(data) -> pd.DataFrame:
     day["repeat_buyers"] = np.nan
     if "customer_id" in orders.columns:
         summary = data.derived("customer_summary")[["customer_id", "first_order_ts"]]
-        paid = orders.loc[paid_mask(orders) & orders["customer_id"].notna(), ["customer_id", "order_ts"]]
-        paid = paid.assign(date=paid["order_ts"].dt.normalize()).drop_duplicates(["customer_id", "date"])
-        paid = paid.merge(summary, on="customer_id", how="left")
-        paid["repeat"] = paid["first_order_ts"].dt.normalize() < paid["date"]
+        paid = orders[["customer_id", "order_ts"]].loc[paid_mask(orders) & orders["customer_id"].notna()]
+        date = paid["order_ts"].dt.normalize()
+        at = unique_positions(paid["customer_id"], summary["customer_id"])
+        if at is None:  # a customer on several summary rows: the merge's own rules
+            paid = paid.assign(date=date).drop_duplicates(["customer_id", "date"])
+            paid = paid.merge(summary, on="customer_id", how="left")
+            paid["repeat"] = paid["first_order_ts"].dt.normalize() < paid["date"]
+        else:  # buyers per day on integer codes; each with the day of their first paid order
+            codes = pd.DataFrame({"c": pd.factorize(paid["customer_id"])[0], "d": date.to_numpy()})
+            once = ~codes.duplicated().to_numpy()
+            first = summary["first_order_ts"].dt.normalize().to_numpy()[np.where(at >= 0, at, 0)]
+            first = np.where(at >= 0, first, np.datetime64("NaT"))
+            paid = pd.DataFrame({"date": date.to_numpy()[once], "repeat": (first < date.to_numpy())[once]})
         g = paid.groupby("date")["repeat"].agg(["size", "sum"])
         day["buyers"] = g["size"].reindex(day.index).astype("float64")
         day["repeat_buyers"] = g["sum"].reindex(day.index).astype("float64")
@@ -650,25 +660,44 @@ def ab_readout(experiments: pd.DataFrame, *, alpha: float = 0.05, power: float =
     Required columns: experiment_id, unit_id, variant, converted; revenue and pre_metric optional.
     """
     _require(experiments, "experiments", ["experiment_id", "unit_id", "variant", "converted"])
-    e = experiments.copy()
-    e["converted"] = e["converted"].astype("float64")
-    has_rev = "revenue" in e.columns
-    e["y"] = e["revenue"].astype("float64").fillna(0.0) if has_rev else np.nan
-    has_pre = "pre_metric" in e.columns and e["pre_metric"].notna().any()
+    # experiments and variants as sorted integer codes (-1: missing): every group-by below works on them
+    ec, eids = pd.factorize(experiments["experiment_id"], sort=True)
+    vc, vids = pd.factorize(experiments["variant"], sort=True)
+    e = pd.DataFrame({"exp": ec, "converted": experiments["converted"].astype("float64").to_numpy()},
+                     index=experiments.index)
+    has_rev = "revenue" in experiments.columns
+    e["y"] = experiments["revenue"].astype("float64").fillna(0.0) if has_rev else np.nan
+    has_pre = "pre_metric" in experiments.columns and experiments["pre_metric"].notna().any()
+    known = ec >= 0
+
+    def per_row(values: pd.Series) -> np.ndarray:  # a value per experiment code, on each row (NaN: no experiment)
+        return np.where(known, values.reindex(range(len(eids))).to_numpy(dtype="float64")[np.where(known, ec, 0)], np.nan)
+
     if has_pre:
-        e["x"] = e["pre_metric"].astype("float64")
-        e["x"] = e["x"].fillna(e.groupby("experiment_id")["x"].transform("mean"))
-        g = e.groupby("experiment_id")
+        e["x"] = experiments["pre_metric"].astype("float64")
+        e["x"] = e["x"].fillna(pd.Series(np.where(known, e.groupby("exp")["x"].transform("mean"), np.nan), index=e.index))
+        g = e.groupby("exp")
         cov = g[["x", "y"]].cov().xs("x", level=1)["y"]
         theta = cov / g["x"].var()
-        e["y_cuped"] = e["y"] - e["experiment_id"].map(theta) * (e["x"] - e["experiment_id"].map(g["x"].mean()))
+        e["y_cuped"] = e["y"] - per_row(theta) * (e["x"] - per_row(g["x"].mean()))
     else:
         e["y_cuped"] = np.nan
-    arms = e.groupby(["experiment_id", "variant"]).agg(
-        n=("unit_id", "size"), conv=("converted", "mean"), rpu=("y", "mean"), rpu_var=("y", "var"),
-        cup=("y_cuped", "mean"), cup_var=("y_cuped", "var"))
-    arms["start"] = e.groupby(["experiment_id", "variant"])["assigned_ts"].min() if "assigned_ts" in e else pd.NaT
-    arms["end"] = e.groupby(["experiment_id", "variant"])["assigned_ts"].max() if "assigned_ts" in e else pd.NaT
+    keep = known & (vc >= 0)
+    e["var"] = vc
+    every = e  # all rows with an experiment, whatever their variant (variance reduction)
+    e = e.loc[keep] if not keep.all() else e
+    by = e.groupby(["exp", "var"])
+    arms = by.agg(n=("converted", "size"), conv=("converted", "mean"), rpu=("y", "mean"), rpu_var=("y", "var"),
+                  cup=("y_cuped", "mean"), cup_var=("y_cuped", "var"))
+    if "assigned_ts" in experiments.columns:
+        ts = experiments["assigned_ts"].loc[e.index] if not keep.all() else experiments["assigned_ts"]
+        ts = ts.groupby([e["exp"].to_numpy(), e["var"].to_numpy()])
+        arms["start"], arms["end"] = ts.min().to_numpy(), ts.max().to_numpy()
+    else:
+        arms["start"] = arms["end"] = pd.NaT
+    codes = arms.index
+    arms.index = pd.MultiIndex.from_arrays([eids.take(codes.get_level_values(0)), vids.take(codes.get_level_values(1))],
+                                           names=["experiment_id", "variant"])
     arms = arms.reset_index()
     ctrl = arms.loc[arms["variant"] == "control"].set_index("experiment_id")
     trt = arms.loc[arms["variant"] != "control"].set_index("experiment_id")
@@ -701,9 +730,12 @@ def ab_readout(experiments: pd.DataFrame, *, alpha: float = 0.05, power: float =
         d, lo, hi, p = _welch(trt["cup"], trt["cup_var"], n1, c["cup"], c["cup_var"], n0, alpha)
         out["cuped_diff"], out["cuped_low"], out["cuped_high"], out["cuped_p"] = (
             d.to_numpy(), lo.to_numpy(), hi.to_numpy(), p)
-        var_y = e.groupby("experiment_id")["y"].var()
-        var_c = e.groupby("experiment_id")["y_cuped"].var()
-        out["variance_reduction"] = (1 - var_c / var_y).reindex(out["experiment_id"]).to_numpy()
+        every = every.loc[known] if not known.all() else every
+        var_y = every.groupby("exp")["y"].var()
+        var_c = every.groupby("exp")["y_cuped"].var()
+        red = 1 - var_c / var_y
+        red.index = eids.take(red.index)
+        out["variance_reduction"] = red.reindex(out["experiment_id"]).to_numpy()
     planned = planned or {}
     out["planned_per_arm"] = [planned.get(x, sample_size(b, mde_relative, alpha, power, relative=True)
                                           if 0 < b < 1 else np.nan)
@@ -794,8 +826,9 @@ def funnel_table(traffic: pd.DataFrame, orders: pd.DataFrame, *, start, end, by=
     t = traffic.loc[(traffic["date"] >= start) & (traffic["date"] < end)]
     steps = [s for s in FUNNEL_STEPS[:-1] if s in t.columns]
     counts = t.groupby(by, observed=True)[steps].sum().astype("float64") if by else t[steps].sum().to_frame().T
-    o = orders.loc[paid_mask(orders) & (orders["order_ts"] >= start) & (orders["order_ts"] < end)]
-    okeys = [b for b in by if b in o.columns]
+    okeys = [b for b in by if b in orders.columns]
+    # only the grouping columns are filtered: a month of orders with every text column is costly
+    o = orders[okeys].loc[paid_mask(orders) & (orders["order_ts"] >= start) & (orders["order_ts"] < end)]
     if okeys == by and by:
         paid = o.groupby(by, observed=True).size().astype("float64")
         counts["paid_orders"] = paid.reindex(counts.index).fillna(0.0)
@@ -1203,7 +1236,7 @@ def _other_drivers(data, lo, hi, plo, scopes) -> dict:
         out["visitors"] = pd.Series([f"{dev} visitors {d.loc[i, dev]:+,.0f}" for i, dev in top.items()], index=d.index)
     if {"gross_amount", "discount_amount", "channel"} <= set(o.columns):
         def per_order(a, b):
-            x = o.loc[paid_mask(o) & (o["order_ts"] >= a) & (o["order_ts"] < b)]
+            x = o[["channel", "gross_amount", "discount_amount"]].loc[paid_mask(o) & (o["order_ts"] >= a) & (o["order_ts"] < b)]
             g = x.groupby("channel", observed=True)[["gross_amount", "discount_amount"]].mean()
             g.loc["shop"] = x[["gross_amount", "discount_amount"]].mean()
             return g

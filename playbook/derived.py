@@ -28,6 +28,7 @@ with a paid order.
 """
 from __future__ import annotations
 
+import weakref
 from collections.abc import Collection, Mapping
 
 import numpy as np
@@ -299,6 +300,79 @@ def compute(name: str, data) -> pd.DataFrame:
     finally:
         con.close()
     return finish(result, kinds)
+
+
+def _arrow_text(values):
+    """``values`` as one Arrow string array, or None when they are not text."""
+    import pyarrow as pa
+
+    try:
+        arr = pa.array(values.array if isinstance(values, (pd.Series, pd.Index)) else values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        return None
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if pa.types.is_string_view(arr.type):
+        arr = arr.cast(pa.large_string())
+    return arr if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) else None
+
+
+def positions(values, keys) -> np.ndarray:
+    """Position of each of ``values`` among ``keys`` (unique), -1 where absent: what
+    ``pd.Index(keys).get_indexer(values)`` gives (and raises on repeated keys), by Arrow's hash
+    lookup when both are text: pandas turns a million text ids into Python objects first.
+    The chapters use it to join ids as integer positions instead of merging text columns."""
+    import pyarrow.compute as pc
+
+    v, k = _arrow_text(values), _arrow_text(keys)
+    if v is None or k is None or pc.count_distinct(k, mode="all").as_py() != len(k):
+        return pd.Index(keys).get_indexer(values)
+    if v.type != k.type:
+        v = v.cast(k.type)
+    return pc.fill_null(pc.index_in(v, value_set=k), -1).to_numpy().astype(np.intp)
+
+
+def unique_positions(values, keys) -> np.ndarray | None:
+    """:func:`positions`, or None when ``keys`` repeat a value (a join would then repeat rows and
+    the caller falls back to a merge)."""
+    if not pd.Index(keys).is_unique:
+        return None
+    return positions(values, keys)
+
+
+_CACHE: dict = {}  # (id(dataset), name) -> (weak reference, ids of its tables, value)
+
+
+def _cache_key(data, tables) -> tuple:
+    return tuple(id(data[t]) if t in data else None for t in tables)
+
+
+def per_dataset(data, name: str, build, *, tables=("orders", "order_items", "products", "customers")):
+    """``build(data)``, computed once per loaded dataset and reused by every section that needs it
+    (order lines, a customer history, per-order margins); recomputed when one of ``tables`` was
+    replaced. Held through a weak reference, so it goes with the dataset; plain dicts of tables are
+    not cached. ``name`` should carry the module's name (``"acquisition.margins"``)."""
+    key = _cache_key(data, tables)
+    hit = _CACHE.get((id(data), name))
+    if hit is not None and hit[0]() is data and hit[1] == key:
+        return hit[2]
+    value = build(data)
+    try:
+        ref = weakref.ref(data)
+    except TypeError:
+        return value
+    for k in [k for k, v in _CACHE.items() if v[0]() is None]:  # forget datasets that are gone
+        del _CACHE[k]
+    _CACHE[(id(data), name)] = (ref, key, value)
+    return value
+
+
+def per_dataset_peek(data, name: str, *, tables=("orders", "order_items", "products", "customers")):
+    """The value :func:`per_dataset` holds for ``name`` (None when there is none), without building it."""
+    hit = _CACHE.get((id(data), name))
+    if hit is None or hit[0]() is not data:
+        return None
+    return hit[2] if hit[1] == _cache_key(data, tables) else None
 
 
 def daily_kpis(data) -> pd.DataFrame:

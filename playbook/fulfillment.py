@@ -113,6 +113,97 @@ def _col(frame: pd.DataFrame, name: str, default=pd.NA) -> pd.Series:
     return pd.Series(default, index=frame.index)
 
 
+_STR = pd.Series([], dtype="str").dtype
+
+
+def _values(column: pd.Series):
+    """A column's values for a new frame: a text column (the default ``str``) as it is, anything
+    else as a NumPy array (a new frame infers the same type either way; text skips the slow round
+    trip through Python objects)."""
+    return column.reset_index(drop=True) if column.dtype == _STR else column.to_numpy()
+
+
+def _arrow_text(values: pd.Series):
+    """The Arrow array behind a text column (the default ``str`` type), one chunk."""
+    import pyarrow as pa
+
+    arr = pa.array(values.array)
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def _id_positions(ids: pd.Series, keys: pd.Series | pd.Index) -> np.ndarray | None:
+    """Position of each of ``ids`` among ``keys`` (-1: absent) by an Arrow hash lookup, or None
+    when this cannot stand in for pandas' own join: ids or keys not text, keys missing or repeated."""
+    import pyarrow.compute as pc
+
+    if ids.dtype != _STR or keys.dtype != _STR or not len(keys) or keys.hasnans or not keys.is_unique:
+        return None
+    return pc.fill_null(pc.index_in(_arrow_text(ids), value_set=_arrow_text(pd.Series(keys))), -1).to_numpy()
+
+
+def _has_id(ids: pd.Series, values: pd.Series) -> np.ndarray:
+    """``ids.isin(values)`` as a boolean array (see :func:`playbook.derived.isin_ids`), straight
+    on the Arrow arrays when both are text (no copy and no deduplication of ``values``)."""
+    import pyarrow.compute as pc
+
+    values = values if isinstance(values, pd.Series) else pd.Series(values)
+    if not isinstance(ids, pd.Series) or ids.dtype != _STR or values.dtype != _STR:
+        return _isin(ids, values)
+    hit = pc.is_in(_arrow_text(ids), value_set=_arrow_text(values.dropna()))
+    return np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _join_orders(items: pd.DataFrame, orders: pd.DataFrame) -> pd.DataFrame:
+    """``items.merge(orders, on="order_id", how="inner")`` (lines in their own order, each with its
+    order's columns), by an Arrow hash lookup of the order ids when they are unique text ids of one
+    type: a merge on a million text ids is several times slower."""
+    pos = None if set(items.columns) & (set(orders.columns) - {"order_id"}) else _id_positions(items["order_id"], orders["order_id"])
+    if pos is None:
+        return items.merge(orders, on="order_id", how="inner")
+    keep = pos >= 0
+    out = items.loc[keep].reset_index(drop=True)
+    pos = pos[keep]
+    for c in orders.columns:
+        if c != "order_id":
+            out[c] = orders[c].take(pos).reset_index(drop=True)
+    return out
+
+
+def _lookup(ids: pd.Series, mapping: pd.Series) -> pd.Series:
+    """``ids.map(mapping)`` for text ids (``mapping`` indexed by unique ids), by an Arrow hash
+    lookup: pandas' own map on text builds one Python object per id, slow on a million."""
+    pos = _id_positions(ids, mapping.index)
+    if pos is None:
+        return ids.map(mapping)
+    return _take_found(mapping, pos).set_axis(ids.index).rename(ids.name)
+
+
+def _take_found(values: pd.Series, pos: np.ndarray) -> pd.Series:
+    """``values`` at positions ``pos`` (a new 0..n-1 index), missing (NaN / NaT) where ``pos`` is -1."""
+    found = pos >= 0
+    out = values.take(np.where(found, pos, 0)).reset_index(drop=True)
+    return out if found.all() else out.where(found)
+
+
+def _left_join(frame: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
+    """``frame.merge(right, on="order_id", how="left")`` for a ``right`` with one row per order id,
+    by one Arrow hash lookup of the ids (no merge on text ids)."""
+    pos = None if set(frame.columns) & (set(right.columns) - {"order_id"}) else _id_positions(frame["order_id"], right["order_id"])
+    if pos is None:
+        return frame.merge(right, on="order_id", how="left")
+    out = frame.reset_index(drop=True)
+    for c in right.columns:
+        if c != "order_id":
+            out[c] = _take_found(right[c], pos)
+    return out
+
+
+def _narrow(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
+    """Only ``columns`` of ``frame`` (those it has): taken before a row filter, so that the filter
+    copies no other (text) column."""
+    return frame[[c for c in columns if c in frame.columns]]
+
+
 def _month(ts: pd.Series) -> pd.Series:
     """``YYYY-MM`` of each timestamp (formatted once per distinct month, not once per row)."""
     m = ts.to_numpy("datetime64[ns]").astype("datetime64[M]")
@@ -297,25 +388,27 @@ def shipping_status(orders: pd.DataFrame, shipments: pd.DataFrame | None = None,
     """
     _require(orders, "orders", ["order_id", "order_ts"])
     cutoff = pd.Timestamp(cutoff)
-    paid = orders.loc[paid_mask(orders)]
+    paid = _narrow(orders, "order_id", "order_ts", "paid_ts", "channel", "province", "status")
+    paid = paid.loc[paid_mask(paid)]
     pay = _col(paid, "paid_ts", pd.NaT)
     pay = pd.to_datetime(pay).fillna(paid["order_ts"])
     frame = pd.DataFrame({
-        "order_id": paid["order_id"].to_numpy(),
-        "channel": _col(paid, "channel", "all").fillna("unknown").to_numpy(),
+        "order_id": _values(paid["order_id"]),
+        "channel": _values(_col(paid, "channel", "all").fillna("unknown")),
         "province": _province(_col(paid, "province")).to_numpy(),
-        "status": _col(paid, "status", "paid").fillna("paid").to_numpy(),
+        "status": _values(_col(paid, "status", "paid").fillna("paid")),
         "paid_ts": pay.to_numpy(),
     })
     frame = frame.loc[frame["paid_ts"] < cutoff]
     if shipments is not None and len(shipments):
         _require(shipments, "shipments", ["order_id", "shipped_ts"])
-        has_parcel = pd.Series(_isin(frame["order_id"], shipments.loc[shipments["shipped_ts"].notna(), "order_id"]),
+        has_parcel = pd.Series(_has_id(frame["order_id"], shipments.loc[shipments["shipped_ts"].notna(), "order_id"]),
                                index=frame.index)
-        sent = shipments.loc[shipments["shipped_ts"].notna() & (shipments["shipped_ts"] < cutoff)]
+        sent = _narrow(shipments, "order_id", "shipped_ts", "carrier")
+        sent = sent.loc[sent["shipped_ts"].notna() & (sent["shipped_ts"] < cutoff)]
         first = (sent.sort_values("shipped_ts", kind="stable").drop_duplicates("order_id")
                  [["order_id", "shipped_ts"] + (["carrier"] if "carrier" in sent.columns else [])])
-        frame = frame.merge(first, on="order_id", how="left")
+        frame = _left_join(frame, first)
         frame = frame.loc[~((frame["status"] == "refunded") & ~has_parcel.to_numpy())]
     else:
         frame = frame.loc[frame["status"] != "refunded"].assign(shipped_ts=pd.NaT)
@@ -548,16 +641,16 @@ def parcel_outcomes(shipments: pd.DataFrame, orders: pd.DataFrame | None = None,
     cutoff = pd.Timestamp(cutoff)
     s = shipments.loc[shipments["shipped_ts"].notna() & (shipments["shipped_ts"] < cutoff)]
     out = pd.DataFrame({
-        "order_id": s["order_id"].to_numpy(), "carrier": s["carrier"].fillna("unknown").to_numpy(),
+        "order_id": _values(s["order_id"]), "carrier": _values(s["carrier"].fillna("unknown")),
         "shipped_ts": s["shipped_ts"].to_numpy(),
         "promised_date": pd.to_datetime(_col(s, "promised_date", pd.NaT)).dt.normalize().to_numpy(),
         "delivered_ts": pd.to_datetime(_col(s, "delivered_ts", pd.NaT)).to_numpy(),
-        "status": _col(s, "status").to_numpy(),
+        "status": _values(_col(s, "status")),
     })
     out.loc[out["delivered_ts"] >= cutoff, "delivered_ts"] = pd.NaT
     if orders is not None and "province" in orders.columns:
-        prov = orders.drop_duplicates("order_id").set_index("order_id")["province"]
-        out["province"] = _province(out["order_id"].map(prov))
+        prov = orders[["order_id", "province"]].drop_duplicates("order_id").set_index("order_id")["province"]
+        out["province"] = _province(_lookup(out["order_id"], prov))
     else:
         out["province"] = "unknown"
     out["region"] = region_of(out["province"].replace("unknown", pd.NA))
@@ -578,9 +671,10 @@ def parcel_outcomes(shipments: pd.DataFrame, orders: pd.DataFrame | None = None,
                          np.where(out["state"] == "overdue", (today - prom) / DAY, 0.0))
     out["days_late"] = days_late
     if ship_due is None and orders is not None and "paid_ts" in orders.columns:
-        ship_due = orders.drop_duplicates("order_id").set_index("order_id")["paid_ts"] + ship_within_hours * HOUR
+        ship_due = (orders[["order_id", "paid_ts"]].drop_duplicates("order_id").set_index("order_id")["paid_ts"]
+                    + ship_within_hours * HOUR)
     if ship_due is not None:
-        due = pd.to_datetime(out["order_id"].map(ship_due))
+        due = pd.to_datetime(_lookup(out["order_id"], ship_due))
         out["dispatched_late"] = (out["shipped_ts"] > due).fillna(False).astype(bool).to_numpy()
     else:
         out["dispatched_late"] = False
@@ -699,7 +793,7 @@ def late_parcels(parcels: pd.DataFrame, *, start, end, orders: pd.DataFrame | No
     due = parcels.loc[(parcels["promised_date"] >= start) & (parcels["promised_date"] < end)
                       & parcels["state"].isin(["late", "overdue"])].copy()
     if orders is not None and "customer_id" in orders.columns:
-        cust = orders.drop_duplicates("order_id").set_index("order_id")["customer_id"]
+        cust = orders[["order_id", "customer_id"]].drop_duplicates("order_id").set_index("order_id")["customer_id"]
         due.insert(1, "customer_id", due["order_id"].map(cust))
     due["state"] = due["state"].map({"late": "delivered late", "overdue": "not delivered, past promise"})
     due["cause"] = np.where(due["dispatched_late"], "warehouse dispatched late", "carrier")
@@ -879,7 +973,8 @@ def refund_reasons(orders: pd.DataFrame, *, parcels: pd.DataFrame | None = None,
         order_id, month (order month), refund_value, full_refund, reason_key, reason.
     """
     _require(orders, "orders", ["order_id", "order_ts", "paid_amount"])
-    paid = orders.loc[paid_mask(orders)]
+    paid = _narrow(orders, "order_id", "order_ts", "paid_amount", "status", "refund_amount")
+    paid = paid.loc[paid_mask(paid)]
     status = _col(paid, "status", "paid").fillna("paid")
     amount = pd.to_numeric(_col(paid, "refund_amount", 0.0), errors="coerce").fillna(0.0)
     full = status.eq("refunded")
@@ -894,6 +989,8 @@ def refund_reasons(orders: pd.DataFrame, *, parcels: pd.DataFrame | None = None,
         best = t.assign(rank=rank).sort_values("rank").drop_duplicates("order_id").set_index("order_id")["category"]
         key = r["order_id"].map(best).astype("object")
     if parcels is not None:
+        # only the parcels of refunded orders (the reason of one order does not depend on the others)
+        parcels = parcels.loc[_has_id(parcels["order_id"], r["order_id"]), ["order_id", "lost", "state", "returned"]]
         p = parcels.assign(
             _k=np.select([parcels["lost"], parcels["state"].isin(["late", "overdue"]), parcels["returned"]],
                          ["lost", "late", "returned"], "after_delivery"))
@@ -946,7 +1043,7 @@ def sku_event_spikes(order_skus: pd.DataFrame, events: pd.Series, *, alpha: floa
     """
     _require(order_skus, "order_skus", ["order_id", "sku", "period"])
     os_ = order_skus.drop_duplicates(["order_id", "sku", "period"])
-    ev = _isin(os_["order_id"], events.index[events.astype(bool).to_numpy()]) if len(events) else np.zeros(len(os_), bool)
+    ev = _has_id(os_["order_id"], events.index[events.astype(bool).to_numpy()]) if len(events) else np.zeros(len(os_), bool)
     os_ = os_.assign(event=ev.astype("int64"))
     orders_per = os_.drop_duplicates(["order_id", "period"])
     shop = orders_per.loc[orders_per["period"] == "baseline", "event"]
@@ -976,7 +1073,7 @@ def sku_event_spikes(order_skus: pd.DataFrame, events: pd.Series, *, alpha: floa
             break
         flagged.append(cand["p_value"].idxmin())
         bad_orders = os_.loc[os_["sku"].isin(flagged), "order_id"].unique()
-        rest = os_.loc[~_isin(os_["order_id"], bad_orders) | os_["sku"].isin(flagged)]
+        rest = os_.loc[~_has_id(os_["order_id"], bad_orders) | os_["sku"].isin(flagged)]
         current = _test(rest)
     out = first.drop(columns=["sig", "p0"]).copy()
     out["spike"] = out.index.isin(flagged)
@@ -1021,7 +1118,7 @@ def sku_refunds(orders: pd.DataFrame, items: pd.DataFrame, *, month: str, reason
     b_start = (this - baseline_months).to_timestamp()
     paid = orders.loc[paid_mask(orders), ["order_id", "order_ts"]]
     paid = paid.loc[(paid["order_ts"] >= b_start) & (paid["order_ts"] < end)]
-    lines = items.merge(paid, on="order_id", how="inner")
+    lines = _join_orders(items, paid)
     lines = lines.assign(value=lines["qty"].astype("float64") * lines["unit_price"],
                          period=np.where(lines["order_ts"] >= start, "current", "baseline"))
     order_skus = lines.groupby(["order_id", "sku", "period"], as_index=False)["value"].sum()
@@ -1038,15 +1135,15 @@ def sku_refunds(orders: pd.DataFrame, items: pd.DataFrame, *, month: str, reason
     order_value = cur.groupby("order_id")["value"].transform("sum")
     rv = reasons.set_index("order_id")
     cur["refund_value"] = cur["order_id"].map(rv["refund_value"]).fillna(0.0) * _rate(cur["value"], order_value).fillna(0)
-    cur["refunded"] = _isin(cur["order_id"], rv.index).astype("int64")
-    cur["full"] = _isin(cur["order_id"], refunded.index).astype("int64")
+    cur["refunded"] = _has_id(cur["order_id"], rv.index).astype("int64")
+    cur["full"] = _has_id(cur["order_id"], refunded.index).astype("int64")
     cur["reason"] = cur["order_id"].map(rv["reason"])
-    cur["quality"] = _isin(cur["order_id"], quality.index).astype("int64")
+    cur["quality"] = _has_id(cur["order_id"], quality.index).astype("int64")
     if parcels is not None:
         ret = parcels.loc[parcels["returned"], "order_id"].unique()
         shipped = parcels["order_id"].unique()
-        cur["returned"] = _isin(cur["order_id"], ret).astype("int64")
-        cur["shipped"] = _isin(cur["order_id"], shipped).astype("int64")
+        cur["returned"] = _has_id(cur["order_id"], ret).astype("int64")
+        cur["shipped"] = _has_id(cur["order_id"], shipped).astype("int64")
     else:
         cur["returned"] = 0
         cur["shipped"] = 0
@@ -1642,7 +1739,8 @@ def refund_report(data, *, carriers: CarrierResult | None = None, record=None) -
     tickets = data["service_tickets"] if data.has("service_tickets") else None
     reasons = refund_reasons(orders, parcels=parcels, tickets=tickets)
     res.reasons = reasons
-    paid = orders.loc[paid_mask(orders)]
+    paid = _narrow(orders, "order_id", "order_ts", "paid_amount", "status")
+    paid = paid.loc[paid_mask(paid)]
     per_month = paid.groupby(_month(paid["order_ts"])).agg(paid_orders=("order_id", "size"), gmv=("paid_amount", "sum"))
     rm = reasons.groupby("month").agg(refunded_orders=("order_id", "size"), refund_value=("refund_value", "sum"),
                                       full_refunds=("full_refund", "sum"))
@@ -1655,7 +1753,7 @@ def refund_report(data, *, carriers: CarrierResult | None = None, record=None) -
         res.refund_rate = float(cur["refund_rate"].iloc[0])
         res.refund_value_share = float(cur["refund_value_share"].iloc[0])
     if parcels is not None:
-        mp = parcels.loc[_isin(parcels["order_id"], paid.loc[(_month(paid["order_ts"]) == month).to_numpy(), "order_id"])]
+        mp = parcels.loc[_has_id(parcels["order_id"], paid.loc[(_month(paid["order_ts"]) == month).to_numpy(), "order_id"])]
         res.return_rate = float(mp["returned"].mean()) if len(mp) else None
     rmon = reasons.loc[reasons["month"] == month]
     rs = rmon.groupby("reason").agg(orders=("order_id", "size"), refund_value=("refund_value", "sum"))
@@ -1677,7 +1775,8 @@ def refund_report(data, *, carriers: CarrierResult | None = None, record=None) -
                        baseline_months=int(cfg["baseline_months"]), alpha=float(cfg["spike_alpha"]),
                        min_events=int(cfg["spike_min_events"]))
     res.skus = skus
-    items = data["order_items"][["order_id", "sku"]].drop_duplicates()
+    items = data["order_items"][["order_id", "sku"]]
+    items = items.loc[_has_id(items["order_id"], rmon["order_id"])].drop_duplicates()  # the month's refunded orders
     sr = rmon[["order_id", "reason"]].merge(items, on="order_id")
     res.sku_reasons = sr.groupby(["sku", "reason"]).size().rename("orders").reset_index()
     review = skus.loc[skus["refund_spike"] | skus["quality_spike"]].copy()

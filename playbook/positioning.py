@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from .exercises import exercise
+from .derived import per_dataset, positions as _positions
 from .metrics import _refunds, paid_mask
 
 __all__ = [
@@ -132,6 +133,29 @@ def _ratio(num, den):
         return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
 
 
+def _cached(data, name: str, build):
+    """``build(data)`` once per loaded dataset (the order lines of every paid order)."""
+    return per_dataset(data, f"positioning.{name}", build, tables=("orders", "order_items", "products"))
+
+
+def _dataset_lines(data, with_items: bool) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, pd.Series | None]:
+    """:func:`order_lines` of all the dataset's orders (with order_items and products when
+    ``with_items``), each line's ``order_ts`` and order code, and the customer of each order code
+    (see :func:`_order_lines`), computed once per dataset."""
+    def build(d):
+        return _order_lines(d["orders"], d["order_items"] if with_items else None,
+                            d["products"] if with_items else None)
+    return _cached(data, f"lines:{with_items}", build)
+
+
+def _period_lines(data, with_items: bool, start: pd.Timestamp, end: pd.Timestamp) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """The lines of orders placed in ``[start, end)`` (what :func:`order_lines` gives on those
+    orders), their ``order_ts`` and their order codes, cut from the dataset's cached lines."""
+    lines, ts, pos, _ = _dataset_lines(data, with_items)
+    keep = (ts >= np.datetime64(start)) & (ts < np.datetime64(end))
+    return lines.loc[keep].reset_index(drop=True), ts[keep], pos[keep]
+
+
 def _styled(frame: pd.DataFrame, *, pct: Sequence[str] = (), money: Sequence[str] = (), count: Sequence[str] = (),
             dec2: Sequence[str] = (), signed_pct: Sequence[str] = ()):
     """A table formatted for reading, with Chinese headers under ``lang="zh"``."""
@@ -177,8 +201,17 @@ def order_lines(orders: pd.DataFrame, items: pd.DataFrame | None = None,
     --------
     >>> lines = order_lines(data.orders, data.order_items, data.products)   # doctest: +SKIP
     """
-    _require(orders, "orders", ["order_id", "order_ts", "paid_amount"])
-    paid = orders.loc[paid_mask(orders)]
+    return _order_lines(orders, items, products)[0]
+
+
+def _paid_head(orders: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """The paid orders' per-order columns of :func:`order_lines` (order_id, customer_id, channel,
+    month, order_gmv, order_net) and their ``order_ts`` as datetime64 values. Only the columns needed
+    are taken before the paid mask, so the orders' other text columns are never copied."""
+    cols = [c for c in ("order_id", "order_ts", "paid_amount", "status", "refund_amount", "channel", "customer_id")
+            if c in orders.columns]
+    narrow = orders[cols]
+    paid = narrow.loc[paid_mask(narrow)]
     head = pd.DataFrame({
         "order_id": paid["order_id"],
         "customer_id": paid["customer_id"] if "customer_id" in paid.columns else pd.Series(pd.NA, index=paid.index, dtype="str"),
@@ -186,32 +219,69 @@ def order_lines(orders: pd.DataFrame, items: pd.DataFrame | None = None,
         "month": _month_of(paid["order_ts"]), "order_gmv": paid["paid_amount"].astype("float64"),
         "order_net": (paid["paid_amount"] - _refunds(paid)).astype("float64"),
     })
+    return head, paid["order_ts"].to_numpy()
+
+
+_LINE_COLUMNS = ["order_id", "customer_id", "channel", "month", "category", "gmv", "net_sales", "cogs"]
+
+
+def _order_lines(orders: pd.DataFrame, items: pd.DataFrame | None = None,
+                 products: pd.DataFrame | None = None) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, pd.Series | None]:
+    """:func:`order_lines` and, per line, its order's ``order_ts`` (for cutting a period out of the
+    lines of all orders without recomputing them) and an integer code of its order (the same code
+    for the lines of one order), and the paid orders' ``customer_id`` indexed by that code (None when order ids repeat)."""
+    _require(orders, "orders", ["order_id", "order_ts", "paid_amount"])
+    head, head_ts = _paid_head(orders)
     if items is None:
-        return head.rename(columns={"order_gmv": "gmv", "order_net": "net_sales"}).assign(
-            category="all", cogs=np.nan)[["order_id", "customer_id", "channel", "month", "category", "gmv",
-                                          "net_sales", "cogs"]]
+        out = head.rename(columns={"order_gmv": "gmv", "order_net": "net_sales"}).assign(category="all", cogs=np.nan)
+        return out[_LINE_COLUMNS], head_ts, np.arange(len(out)), out["customer_id"].reset_index(drop=True)
     _require(items, "order_items", ["order_id", "sku", "qty", "unit_price"])
-    lines = items[["order_id", "sku", "qty", "unit_price"]].merge(head, on="order_id", how="inner")
+    keys = pd.Index(head["order_id"])
+    if keys.hasnans or not keys.is_unique or head["order_id"].dtype != items["order_id"].dtype:
+        # repeated or missing ids, or ids of two types: the join semantics of a plain merge
+        lines = items[["order_id", "sku", "qty", "unit_price"]].merge(head.assign(_ts=head_ts), on="order_id", how="inner")
+        code = lines["order_id"]
+        line_ts = lines.pop("_ts").to_numpy()
+        pos = pd.factorize(code)[0]
+        customers = None  # one order id may stand for orders of different customers
+    else:
+        # each line finds its order by position: an inner join that keeps the lines' order
+        pos = _positions(items["order_id"], head["order_id"])
+        keep = pos >= 0
+        pos = pos[keep]
+        lines = items.loc[keep, ["order_id", "sku", "qty", "unit_price"]].reset_index(drop=True)
+        for c in ("customer_id", "channel", "month", "order_gmv", "order_net"):
+            lines[c] = head[c].take(pos).reset_index(drop=True)
+        code = pos
+        line_ts = head_ts[pos]
+        customers = head["customer_id"].reset_index(drop=True)
     qty = lines["qty"].astype("float64").to_numpy()
     value = qty * lines["unit_price"].to_numpy(dtype="float64")
-    total = pd.Series(value, index=lines.index).groupby(lines["order_id"]).transform("sum").to_numpy()
-    n = lines.groupby("order_id")["sku"].transform("size").to_numpy()
+    by = pd.Series(code)
+    total = pd.Series(value).groupby(by).transform("sum").to_numpy()
+    n = pd.Series(value).groupby(by).transform("size").to_numpy()
     share = np.where(total > 0, value / np.where(total > 0, total, 1.0), 1.0 / n)
-    lines["gmv"] = lines["order_gmv"].to_numpy() * share
-    lines["net_sales"] = lines["order_net"].to_numpy() * share
-    kept = _ratio(lines["order_net"], lines["order_gmv"])
+    order_gmv = lines["order_gmv"].to_numpy()
+    order_net = lines["order_net"].to_numpy()
+    lines["gmv"] = order_gmv * share
+    lines["net_sales"] = order_net * share
+    kept = _ratio(order_net, order_gmv)
     kept = np.where(np.isnan(kept), 1.0, kept)
     if products is not None and "category" in products.columns:
-        cols = ["sku", "category"] + (["unit_cost"] if "unit_cost" in products.columns else [])
-        lines = lines.merge(products[cols].drop_duplicates("sku"), on="sku", how="left")
-        lines["category"] = lines["category"].fillna("unknown")
+        prod = products.drop_duplicates("sku")
+        at = _positions(lines["sku"], prod["sku"])
+        found = at >= 0
+        cat = prod["category"].take(np.where(found, at, 0)).reset_index(drop=True)
+        lines["category"] = cat.where(found).fillna("unknown") if len(prod) else "unknown"
+        if "unit_cost" in prod.columns:
+            cost = prod["unit_cost"].to_numpy(dtype="float64")[np.where(found, at, 0)] if len(prod) else np.full(len(lines), np.nan)
+            lines["cogs"] = qty * np.where(found, cost, np.nan) * kept
+        else:
+            lines["cogs"] = np.nan
     else:
         lines["category"] = "unknown"
-    if "unit_cost" in lines.columns:
-        lines["cogs"] = qty * lines["unit_cost"].to_numpy(dtype="float64") * kept
-    else:
         lines["cogs"] = np.nan
-    return lines[["order_id", "customer_id", "channel", "month", "category", "gmv", "net_sales", "cogs"]]
+    return lines[_LINE_COLUMNS], line_ts, np.asarray(pos), customers
 
 
 def business_table(lines: pd.DataFrame, month: str, *, by: str = "channel") -> pd.DataFrame:
@@ -336,10 +406,15 @@ def business_report(data, *, record=None) -> BusinessResult:
     month = _report_month(data)
     orders = data["orders"]
     have_items = data.has("order_items", "products")
-    lines = order_lines(orders, data["order_items"] if have_items else None,
-                        data["products"] if have_items else None)
+    lines = _dataset_lines(data, have_items)[0]
     res = BusinessResult(month)
-    res.kpis = kpi_comparison(orders, month)
+    # the KPIs of three months need only those months' orders and five columns
+    kcols = [c for c in ("order_ts", "paid_amount", "status", "refund_amount", "customer_id") if c in orders.columns]
+    ts = orders["order_ts"]
+    this = pd.Timestamp(month + "-01")
+    near = ((ts >= this - pd.DateOffset(months=1)) & (ts < this + pd.offsets.MonthBegin(1))) | (
+        (ts >= this - pd.DateOffset(months=12)) & (ts < this - pd.DateOffset(months=11)))
+    res.kpis = kpi_comparison(orders[kcols].loc[near.fillna(False).to_numpy()], month)
     res.by_channel = business_table(lines, month, by="channel")
     res.channel_mix = revenue_mix(lines, month, by="channel")
     if have_items:
@@ -413,7 +488,7 @@ def age_band(birth_year: pd.Series, year: int) -> pd.Series:
     """Age band (年龄段) of each customer in ``year``: <25, 25-34, 35-44, 45-54, 55+; "unknown"
     when the birth year is missing.
 
-    >>> age_band(pd.Series([2003, 1990, None], dtype="Int64"), 2026).tolist()
+    >>> age_band(pd.Series([2003, 1995, None], dtype="Int64"), 2026).tolist()
     ['<25', '25-34', 'unknown']
     """
     age = year - pd.to_numeric(birth_year, errors="coerce").astype("float64")
@@ -546,18 +621,21 @@ def segment_report(data, *, record=None) -> SegmentResult:
         return res
     end = pd.Timestamp(month + "-01") + pd.offsets.MonthBegin(1)
     start = end - pd.DateOffset(months=res.months)
-    orders = data["orders"]
-    orders = orders.loc[(orders["order_ts"] >= start) & (orders["order_ts"] < end)]
     have_items = data.has("order_items", "products")
-    lines = order_lines(orders, data["order_items"] if have_items else None, data["products"] if have_items else None)
-    day = orders.set_index("order_id")["order_ts"].dt.normalize()
-    lines = lines.assign(order_day=day.reindex(lines["order_id"]).to_numpy())
+    lines, ts, pos = _period_lines(data, have_items, start, end)
+    lines = lines.assign(order_day=ts.astype("datetime64[D]").astype(ts.dtype))
     customers = data["customers"].drop_duplicates("customer_id").reset_index(drop=True)
     if "birth_year" in customers.columns:
         customers["age_band"] = age_band(customers["birth_year"], end.year if end.month > 1 else end.year - 1)
     # text ids -> integer codes once, so that the five segment tables group and join on integers
-    code = pd.Index(customers["customer_id"]).get_indexer(lines["customer_id"].fillna(""))
-    lines = lines.assign(customer_id=code, order_id=pd.factorize(lines["order_id"])[0]).loc[code >= 0]
+    # (looked up once per paid order, not per line)
+    by_order = _dataset_lines(data, have_items)[3]
+    ids = pd.Index(customers["customer_id"])
+    code = (ids.get_indexer(lines["customer_id"].fillna("")) if by_order is None
+            else _positions(by_order.fillna(""), customers["customer_id"])[pos])
+    # only the columns the segment tables read, so that their joins copy no other text column
+    lines = pd.DataFrame({"order_id": pos, "customer_id": code, "category": lines["category"], "gmv": lines["gmv"],
+                          "order_day": lines["order_day"]}).loc[code >= 0]
     customers = customers.assign(customer_id=np.arange(len(customers)))
     min_buyers = int(cfg["min_segment_buyers"])
     for dim in ("persona", "age_band", "city_tier", "province", "member_tier"):  # five dimensions
@@ -921,9 +999,12 @@ def _actuals(daily: pd.DataFrame, orders: pd.DataFrame | None = None) -> pd.Data
     shop = d.groupby("month", observed=True).agg(**cols).reset_index().assign(channel="all")
     out = pd.concat([by_ch, shop], ignore_index=True)
     if orders is not None and "customer_id" in orders.columns:
-        paid = orders.loc[paid_mask(orders) & orders["customer_id"].notna(), ["customer_id", "order_ts"]]
-        ch = orders.loc[paid.index, "channel"].fillna("unknown") if "channel" in orders.columns else "all"
-        paid = paid.assign(month=_month_of(paid["order_ts"]), channel=ch)
+        narrow = orders[[c for c in ("customer_id", "order_ts", "status", "channel") if c in orders.columns]]
+        paid = narrow.loc[paid_mask(narrow) & narrow["customer_id"].notna()]
+        ch = paid["channel"].fillna("unknown") if "channel" in paid.columns else "all"
+        # customers as integer codes: the counts below group and deduplicate on integers
+        paid = pd.DataFrame({"customer_id": pd.factorize(paid["customer_id"])[0], "order_ts": paid["order_ts"]},
+                            index=paid.index).assign(month=_month_of(paid["order_ts"]), channel=ch)
         buyers = pd.concat([paid.groupby(["month", "channel"], observed=True)["customer_id"].nunique().reset_index(),
                             paid.groupby("month")["customer_id"].nunique().reset_index().assign(channel="all")])
         first = paid.sort_values("order_ts", kind="stable").drop_duplicates("customer_id")
@@ -1451,7 +1532,11 @@ def plot_pacing(result: PacingResult, *, ax=None, title: str | None = None):
 
 @exercise("01.category_share", "Share of the report month's GMV from the category 露营装备 (camping gear)")
 def _camping_share(data) -> float:
-    lines = order_lines(data.month_rows("orders"), data["order_items"], data["products"])
+    ms = pd.Timestamp(_report_month(data) + "-01") if getattr(data, "month", None) else None
+    if ms is None:
+        lines = _dataset_lines(data, True)[0]
+    else:
+        lines = _period_lines(data, True, ms, ms + pd.offsets.MonthBegin(1))[0]
     return float(lines.loc[lines["category"] == "露营装备", "gmv"].sum() / lines["gmv"].sum())
 
 

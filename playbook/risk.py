@@ -36,6 +36,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 
 from . import charts, probability
+from .derived import unique_positions
 from .contract import TABLES
 from .exercises import exercise
 from .metrics import paid_mask
@@ -947,9 +948,15 @@ def monthly_bad_review_rate(reviews: pd.DataFrame, *, max_rating: int = 2) -> pd
     [0.25]
     """
     _require(reviews, "reviews", "rating", "review_ts")
-    frame = pd.DataFrame({"month": reviews["review_ts"].dt.strftime("%Y-%m"),
-                          "bad": _bad(reviews, max_rating).astype("int64")})
-    out = frame.groupby("month").agg(reviews=("bad", "size"), bad=("bad", "sum")).reset_index()
+    ts = reviews["review_ts"]
+    # month number (year x 12 + month - 1) per review; only the distinct months are formatted
+    month = (ts.dt.year * 12 + ts.dt.month - 1).to_numpy(dtype="float64", na_value=np.nan)
+    bad = pd.Series(_bad(reviews, max_rating).astype("int64").to_numpy())
+    out = bad.groupby(month).agg(["size", "sum"])
+    key = out.index.to_numpy(dtype="int64")
+    first = pd.to_datetime(pd.DataFrame({"year": key // 12, "month": key % 12 + 1, "day": 1}))
+    out = pd.DataFrame({"month": first.dt.strftime("%Y-%m"), "reviews": out["size"].to_numpy(dtype="int64"),
+                        "bad": out["sum"].to_numpy(dtype="int64")})
     out["rate"] = out["bad"] / out["reviews"]
     return out
 
@@ -1132,6 +1139,80 @@ def reputation_watch(data) -> Section:
 # Fraud: linked accounts, coupon abuse, abnormal refunds, a scored review list
 # ---------------------------------------------------------------------------------------------
 
+def _rows(frame: pd.DataFrame, mask, columns=None) -> pd.DataFrame:
+    """``frame`` (or its ``columns``) at the rows of a boolean ``mask``; the columns are picked
+    before the rows, and an all-true mask copies nothing (text columns are costly to filter)."""
+    if columns is not None:
+        frame = frame[[c for c in columns if c in frame.columns]]
+    mask = np.asarray(mask, dtype=bool)
+    return frame if mask.all() else frame.loc[mask]
+
+
+def _linked_labels(cust_codes: np.ndarray, n: int, hash_codes: Iterable[np.ndarray]) -> np.ndarray:
+    """Group number (1-based, by the group's smallest customer code) of each of ``n`` customers
+    linked by shared hashes: ``cust_codes`` per order, each of ``hash_codes`` per order (-1 for
+    no hash), as graph components."""
+    rows, cols, offset = [], [], n
+    for codes in hash_codes:  # one or two hash columns
+        ok = codes >= 0
+        rows.append(cust_codes[ok])
+        cols.append(codes[ok] + offset)
+        offset += int(codes.max()) + 1 if ok.any() else 0
+    if rows:
+        r, c = np.concatenate(rows), np.concatenate(cols)
+    else:
+        r = c = np.array([], dtype="int64")
+    graph = sparse.coo_matrix((np.ones(len(r), dtype=np.int8), (r, c)), shape=(offset, offset)).tocsr()
+    _, labels = csgraph.connected_components(graph, directed=False)
+    cust_labels = labels[:n]
+    # number groups by their smallest customer code (customers are sorted)
+    first = np.full(cust_labels.max() + 1 if n else 0, n, dtype="int64")
+    np.minimum.at(first, cust_labels, np.arange(n))
+    used = first < n
+    rank = np.zeros(len(first), dtype="int64")
+    rank[used] = np.argsort(np.argsort(first[used], kind="stable"), kind="stable") + 1
+    return rank[cust_labels]
+
+
+def _group_names(rank: np.ndarray, groups: int) -> pd.Series:
+    """``L`` + the zero-padded group number, for each of ``rank`` (1-based group numbers)."""
+    width = max(5, len(str(groups)))
+    return "L" + pd.Series(rank).astype("str").str.zfill(width)
+
+
+def _distinct_per(owner: np.ndarray, value: np.ndarray, n: int) -> np.ndarray:
+    """The number of distinct ``value`` codes (>= 0) per ``owner`` code, for owners 0..n-1."""
+    ok = (value >= 0) & (owner >= 0)
+    if not ok.any():
+        return np.zeros(n, dtype="int64")
+    width = int(value.max()) + 1
+    pairs = _sorted_distinct(owner[ok].astype("int64") * width + value[ok])
+    return np.bincount(pairs // width, minlength=n).astype("int64")
+
+
+def _sorted_distinct(keys: np.ndarray) -> np.ndarray:
+    """The distinct values of an integer array, sorted (a sort and a diff: faster than np.unique)."""
+    keys = np.sort(keys)
+    if len(keys) > 1:
+        keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
+    return keys
+
+
+def _linked_frame(cust_codes: np.ndarray, customers, hashes: Mapping[str, np.ndarray]) -> tuple[pd.DataFrame, np.ndarray]:
+    """The :func:`linked_accounts` table from integer codes (customers sorted), with the group
+    number of each customer."""
+    n = len(customers)
+    rank = _linked_labels(cust_codes, n, hashes.values())
+    size = np.bincount(rank, minlength=rank.max() + 1 if n else 1)
+    groups = int(rank.max()) if n else 0
+    out = pd.DataFrame({"customer_id": np.asarray(customers, dtype=object),
+                        "group_id": _group_names(rank, groups),
+                        "group_size": size[rank].astype("int64")})
+    for key, name in (("contact_hash", "contacts"), ("address_hash", "addresses")):
+        out[name] = _distinct_per(cust_codes, hashes[key], n) if key in hashes else 0
+    return out, rank
+
+
 def linked_accounts(orders: pd.DataFrame, *, keys: Iterable[str] = ("contact_hash", "address_hash")) -> pd.DataFrame:
     """Accounts linked by a shared contact or address hash (关联账户), as graph components.
 
@@ -1162,39 +1243,31 @@ def linked_accounts(orders: pd.DataFrame, *, keys: Iterable[str] = ("contact_has
     """
     _require(orders, "orders", "customer_id")
     keys = [k for k in keys if k in orders.columns]
-    o = orders[orders["customer_id"].notna()]
+    o = _rows(orders, orders["customer_id"].notna(), ["customer_id", *keys])
     cust_codes, customers = pd.factorize(o["customer_id"], sort=True)
-    n = len(customers)
-    rows, cols, offset = [], [], n
-    counts = {}
-    for k in keys:  # one or two hash columns
-        h = o[k]
-        ok = h.notna().to_numpy()
-        codes, uniques = pd.factorize(h[ok])
-        rows.append(cust_codes[ok])
-        cols.append(codes + offset)
-        offset += len(uniques)
-        counts[k] = pd.Series(codes).groupby(cust_codes[ok]).nunique()
-    if rows:
-        r, c = np.concatenate(rows), np.concatenate(cols)
-    else:
-        r = c = np.array([], dtype="int64")
-    graph = sparse.coo_matrix((np.ones(len(r), dtype=np.int8), (r, c)), shape=(offset, offset)).tocsr()
-    _, labels = csgraph.connected_components(graph, directed=False)
-    cust_labels = labels[:n]
-    size = np.bincount(cust_labels)
-    # number groups by their smallest customer id (customers are sorted)
-    first = pd.Series(np.arange(n)).groupby(cust_labels).min()
-    rank = first.rank(method="first").astype("int64")
-    width = max(5, len(str(len(rank))))
-    out = pd.DataFrame({"customer_id": np.asarray(customers, dtype=object),
-                        "group_id": "L" + pd.Series(rank.reindex(cust_labels).to_numpy()).astype("str").str.zfill(width),
-                        "group_size": size[cust_labels].astype("int64")})
-    out["contacts"] = counts["contact_hash"].reindex(range(n)).fillna(0).astype("int64").to_numpy() \
-        if "contact_hash" in counts else 0
-    out["addresses"] = counts["address_hash"].reindex(range(n)).fillna(0).astype("int64").to_numpy() \
-        if "address_hash" in counts else 0
-    return out
+    return _linked_frame(cust_codes, customers, {k: pd.factorize(o[k])[0] for k in keys})[0]
+
+
+def _first_rows(orders: pd.DataFrame, cust_codes: np.ndarray) -> np.ndarray:
+    """True for each order that comes first among its customer's orders by (order_ts, order_id),
+    as a stable sort puts them (missing times last); False where the customer code is -1."""
+    t = orders["order_ts"].to_numpy()
+    nat = np.isnat(t)
+    t = np.where(nat, np.iinfo("int64").max, t.view("int64"))
+    valid = cust_codes >= 0
+    m = int(cust_codes.max()) + 1 if valid.any() else 0
+    tmin = np.full(m, np.iinfo("int64").max, dtype="int64")
+    np.minimum.at(tmin, cust_codes[valid], t[valid])
+    cand = valid & (t == tmin[np.where(valid, cust_codes, 0)])
+    ncand = np.bincount(cust_codes[cand], minlength=m)
+    first = cand & (ncand[np.where(valid, cust_codes, 0)] == 1)
+    tie = np.flatnonzero(cand & ~first)
+    if len(tie):  # several orders at a customer's first moment: the order id (then position) decides
+        sub = orders.iloc[tie]
+        keys = ["order_ts", "order_id"] if "order_id" in sub.columns else ["order_ts"]
+        rank = sub[keys].assign(_c=cust_codes[tie]).sort_values(keys).groupby("_c").cumcount()
+        first[tie] = rank.reindex(sub.index).eq(0).to_numpy()
+    return first
 
 
 def new_customer_coupons(orders: pd.DataFrame, *, first_share: float = 0.9, min_uses: int = 10) -> list[str]:
@@ -1210,11 +1283,16 @@ def new_customer_coupons(orders: pd.DataFrame, *, first_share: float = 0.9, min_
     """
     if "coupon_code" not in orders.columns or "customer_id" not in orders.columns:
         return []
-    o = orders[orders["coupon_code"].notna() & orders["customer_id"].notna()]
-    rank = orders.sort_values(["order_ts", "order_id"] if "order_id" in orders.columns else ["order_ts"]) \
-        .groupby("customer_id").cumcount()
-    first = rank.reindex(o.index).eq(0)
-    share = first.groupby(o["coupon_code"]).agg(["mean", "size"])
+    cust_codes = pd.factorize(orders["customer_id"])[0]
+    return _new_customer_coupons(orders, cust_codes, first_share=first_share, min_uses=min_uses)
+
+
+def _new_customer_coupons(orders: pd.DataFrame, cust_codes: np.ndarray, *, first_share: float, min_uses: int) -> list[str]:
+    if "coupon_code" not in orders.columns:
+        return []
+    first = _first_rows(orders, cust_codes)
+    used = orders["coupon_code"].notna().to_numpy() & (cust_codes >= 0)
+    share = pd.Series(first[used]).groupby(orders["coupon_code"].to_numpy()[used]).agg(["mean", "size"])
     return sorted(share.index[(share["mean"] >= first_share) & (share["size"] >= min_uses)].tolist())
 
 
@@ -1232,17 +1310,21 @@ def coupon_abuse(orders: pd.DataFrame, coupons: Iterable[str]) -> pd.DataFrame:
     coupons = list(coupons)
     if not coupons or not {"contact_hash", "coupon_code", "customer_id"} <= set(orders.columns):
         return pd.DataFrame(columns=cols)
-    o = orders[orders["contact_hash"].notna() & orders["customer_id"].notna()]
-    if "status" in o.columns:
-        o = o[paid_mask(o)]
-    accounts = o.groupby("contact_hash")["customer_id"].nunique()
-    used = o[o["coupon_code"].isin(coupons)]
+    base = orders["contact_hash"].notna() & orders["customer_id"].notna()
+    if "status" in orders.columns:
+        base &= paid_mask(orders)
+    base = base.to_numpy(dtype=bool)
+    # only the coupon orders are filtered row by row; the phone's accounts are counted on the phones found
+    use = ["contact_hash", "customer_id", "coupon_code", "order_id", "order_ts"]
+    used = _rows(orders, base & orders["coupon_code"].isin(coupons).to_numpy(dtype=bool), use)
     reused = used.groupby("contact_hash")["customer_id"].nunique()
     used = used[used["contact_hash"].isin(reused.index[reused >= 2])]
     codes = used[["contact_hash", "coupon_code"]].drop_duplicates().sort_values("coupon_code")
     g = used.groupby("contact_hash").agg(coupon_accounts=("customer_id", "nunique"), coupon_orders=("order_id", "size"),
                                          first_use=("order_ts", "min"), last_use=("order_ts", "max"))
     g["coupons"] = codes.groupby("contact_hash")["coupon_code"].agg(", ".join)
+    phones = _rows(orders, base & orders["contact_hash"].isin(g.index).to_numpy(dtype=bool), ["contact_hash", "customer_id"])
+    accounts = phones.groupby("contact_hash")["customer_id"].nunique()
     g.insert(0, "accounts", accounts.reindex(g.index).astype("int64"))
     return g.reset_index().sort_values(["coupon_accounts", "contact_hash"], ascending=[False, True]) \
         .reset_index(drop=True)[cols]
@@ -1276,14 +1358,34 @@ def abnormal_refunds(orders: pd.DataFrame, groups: pd.DataFrame | None = None, *
         significant first.
     """
     _require(orders, "orders", "customer_id")
-    o = orders[orders["customer_id"].notna()]
-    o = o[paid_mask(o)]
-    refunded = _refunded(o)
-    unit = o["customer_id"] if groups is None else o["customer_id"].map(groups.set_index("customer_id")["group_id"])
-    g = pd.DataFrame({"unit": unit, "customer_id": o["customer_id"], "refunded": refunded.astype("int64")}) \
-        .groupby("unit").agg(accounts=("customer_id", "nunique"), paid_orders=("refunded", "size"),
-                             refunds=("refunded", "sum")).reset_index()
+    keep = orders["customer_id"].notna() & paid_mask(orders)
+    o = _rows(orders, keep, ["customer_id", "status", "refund_amount"])
+    cust_codes, customers = pd.factorize(o["customer_id"], sort=True)
+    if groups is None:
+        unit_codes, names = cust_codes, pd.Series(customers)
+    else:
+        gid = pd.Series(groups["group_id"].to_numpy(), index=groups["customer_id"]).reindex(customers)
+        gcodes, names = pd.factorize(gid, sort=True)
+        unit_codes = np.where(cust_codes >= 0, gcodes[cust_codes], -1)
+        names = pd.Series(names)
+    return _refund_units(unit_codes, names, cust_codes, _refunded(o).to_numpy(dtype=bool),
+                         min_refunds=min_refunds, alpha=alpha)
+
+
+def _refund_units(unit_codes: np.ndarray, names: pd.Series, cust_codes: np.ndarray, refunded: np.ndarray, *,
+                  min_refunds: int, alpha: float) -> pd.DataFrame:
+    """:func:`abnormal_refunds` from integer codes: per paid order its unit (-1: none), customer and
+    whether it was refunded; ``names`` the unit names by code (sorted)."""
     shop = float(refunded.mean()) if len(refunded) else float("nan")
+    ok = unit_codes >= 0
+    u = unit_codes[ok]
+    m = len(names)
+    paid_orders = np.bincount(u, minlength=m)
+    seen = np.flatnonzero(paid_orders > 0)
+    g = pd.DataFrame({"unit": names.iloc[seen].reset_index(drop=True),
+                      "accounts": _distinct_per(u, cust_codes[ok], m)[seen],
+                      "paid_orders": paid_orders[seen].astype("int64"),
+                      "refunds": np.bincount(u[refunded[ok]], minlength=m)[seen].astype("int64")})
     g["refund_rate"] = g["refunds"] / g["paid_orders"]
     g["shop_rate"] = shop
     g["p_value"] = probability.binom_sf(g["refunds"] - 1, g["paid_orders"], shop) if len(g) else []
@@ -1363,68 +1465,100 @@ def fraud_scores(orders: pd.DataFrame, *, customers: pd.DataFrame | None = None,
     return _fraud_parts(orders, customers=customers, settings=settings, coupons=coupons, as_of=as_of)["scores"]
 
 
+#: the orders columns the fraud section reads
+_FRAUD_COLUMNS = ["order_id", "customer_id", "order_ts", "status", "channel", "paid_amount", "refund_amount",
+                  "coupon_code", "contact_hash", "address_hash"]
+
+
 def _fraud_parts(orders: pd.DataFrame, *, customers, settings: Mapping, coupons=None, as_of=None) -> dict:
     """The pieces of :func:`fraud_scores`, computed once: scores, groups, refund units, coupon
-    abuse and the coupons used."""
+    abuse and the coupons used (and, for :func:`fraud_review`, the orders read with their
+    customer codes and each customer's group number).
+
+    The text keys (customer, phone, address) are turned into integer codes once; every count
+    after that works on the codes."""
     s = settings
     _require(orders, "orders", "customer_id")
-    o = orders[orders["customer_id"].notna()]
+    keep = orders["customer_id"].notna()
     if as_of is not None:
-        o = o[o["order_ts"] < pd.Timestamp(as_of)]
+        keep &= orders["order_ts"] < pd.Timestamp(as_of)
+    o = _rows(orders, keep, _FRAUD_COLUMNS)
+    cc, customers_sorted = pd.factorize(o["customer_id"], sort=True)
+    n = len(customers_sorted)
+    hashes = {k: pd.factorize(o[k])[0] for k in ("contact_hash", "address_hash") if k in o.columns}
     coupons = list(coupons) if coupons is not None else (
-        list(s["new_customer_coupons"]) or new_customer_coupons(o, first_share=s["new_coupon_first_share"]))
-    groups = linked_accounts(o)
+        list(s["new_customer_coupons"]) or _new_customer_coupons(o, cc, first_share=s["new_coupon_first_share"],
+                                                                 min_uses=10))
+    groups, rank = _linked_frame(cc, customers_sorted, hashes)
     acc = groups.set_index("customer_id")
-    paid = o[paid_mask(o)]
-    per = pd.DataFrame({"customer_id": paid["customer_id"], "refunded": _refunded(paid).astype("int64")}) \
-        .groupby("customer_id").agg(paid_orders=("refunded", "size"), refunds=("refunded", "sum"))
-    acc = acc.join(per).fillna({"paid_orders": 0, "refunds": 0})
+    paid = paid_mask(o).to_numpy(dtype=bool)
+    refunded = _refunded(o).to_numpy(dtype=bool)
+    paid_orders = np.bincount(cc[paid], minlength=n)
+    acc["paid_orders"] = paid_orders
+    acc["refunds"] = np.bincount(cc[paid & refunded], minlength=n)
     # sign-up time: customers.signup_ts, else the first order
-    first_order = o.groupby("customer_id")["order_ts"].min()
+    first_order = pd.Series(o["order_ts"].groupby(cc).min().to_numpy(), index=acc.index)
     signup = first_order
     if customers is not None and "signup_ts" in customers.columns:
-        signup = customers.set_index("customer_id")["signup_ts"].reindex(acc.index).fillna(first_order)
+        at = unique_positions(pd.Series(customers_sorted), customers["customer_id"])
+        if at is None:  # an account on several customer rows: reindex says so
+            signup = customers.set_index("customer_id")["signup_ts"].reindex(acc.index).fillna(first_order)
+        else:
+            signup = customers["signup_ts"].take(np.where(at >= 0, at, 0)).set_axis(acc.index).where(at >= 0) \
+                .fillna(first_order)
     acc["signup_ts"] = signup.reindex(acc.index)
     # shared contact and coupon reuse on one phone
     abuse = coupon_abuse(o, coupons)
+    reuse = np.zeros(n, dtype=bool)
     if "contact_hash" in o.columns:
-        pairs = o[["customer_id", "contact_hash"]].dropna().drop_duplicates()
-        per_phone = pairs.groupby("contact_hash")["customer_id"].transform("size")
-        acc["phone_accounts"] = per_phone.groupby(pairs["customer_id"]).max().reindex(acc.index).fillna(1)
-        users = paid.loc[paid["coupon_code"].isin(coupons), ["customer_id", "contact_hash"]] \
-            if "coupon_code" in paid.columns else paid.iloc[:0][["customer_id", "contact_hash"]]
-        reuse_ids = users.loc[users["contact_hash"].isin(abuse["contact_hash"]), "customer_id"].unique()
+        hc = hashes["contact_hash"]
+        ok = hc >= 0
+        width = int(hc.max()) + 1 if ok.any() else 1
+        pairs = _sorted_distinct(hc[ok].astype("int64") * n + cc[ok])  # distinct (phone, account)
+        phone, account = pairs // n, pairs % n
+        per_phone = np.bincount(phone, minlength=width)[phone]
+        phone_accounts = np.zeros(n, dtype="int64")
+        np.maximum.at(phone_accounts, account, per_phone)
+        acc["phone_accounts"] = np.where(phone_accounts > 0, phone_accounts, 1)
+        if "coupon_code" in o.columns:
+            users = paid & o["coupon_code"].isin(coupons).to_numpy(dtype=bool) \
+                & o["contact_hash"].isin(abuse["contact_hash"]).to_numpy(dtype=bool)
+            reuse[cc[users]] = True
     else:
         acc["phone_accounts"] = 1
-        reuse_ids = []
     # sign-up burst: linked accounts within +-burst days, counted with sorted keys per group
     burst_days = s["signup_burst_days"]
     day = ((acc["signup_ts"] - pd.Timestamp("2000-01-01")).dt.total_seconds() / 86400).fillna(-1e9).to_numpy()
-    gcode = pd.factorize(acc["group_id"])[0].astype("float64")
+    gcode = (rank - 1).astype("float64")  # groups numbered from 0 in order of their first account
     big = (np.nanmax(np.abs(day)) if len(day) else 0) * 4 + burst_days * 4 + 1e6
     key = gcode * big + day
     sorted_key = np.sort(key)
     within = np.searchsorted(sorted_key, key + burst_days, side="right") - np.searchsorted(sorted_key, key - burst_days)
     acc["burst_accounts"] = within
     # refunds: abnormal linked groups (singletons are their own group)
-    refund_units = abnormal_refunds(o, groups, min_refunds=s["refund_min"], alpha=s["refund_alpha"])
-    abnormal_groups = refund_units.loc[refund_units["abnormal"], "unit"]
+    unit_names = groups["group_id"].iloc[np.unique(rank, return_index=True)[1]].reset_index(drop=True)
+    refund_units = _refund_units(rank[cc[paid]] - 1, unit_names, cc[paid], refunded[paid],
+                                 min_refunds=s["refund_min"], alpha=s["refund_alpha"])
+    abnormal = np.zeros(int(rank.max()) + 1 if n else 1, dtype=bool)
+    abnormal[pd.Index(unit_names).get_indexer(refund_units.loc[refund_units["abnormal"], "unit"]) + 1] = True
     # one-order groups
-    one = (acc["paid_orders"] == 1).groupby(acc["group_id"]).transform("mean")
+    members = np.bincount(rank)
+    one = (np.bincount(rank, weights=(paid_orders == 1))[rank] / members[rank]) if n else np.zeros(0)
     points = pd.DataFrame(index=acc.index)
     points["shared_contact"] = np.where(acc["phone_accounts"] >= 2, s["weight_shared_contact"], 0)
     points["signup_burst"] = np.where((acc["group_size"] >= 3) & (acc["burst_accounts"] >= 3),
                                       s["weight_signup_burst"], 0)
-    points["coupon_reuse"] = np.where(acc.index.isin(reuse_ids), s["weight_coupon_reuse"], 0)
-    points["refund_abuse"] = np.where(acc["group_id"].isin(abnormal_groups), s["weight_refunds"], 0)
+    points["coupon_reuse"] = np.where(reuse, s["weight_coupon_reuse"], 0)
+    points["refund_abuse"] = np.where(abnormal[rank], s["weight_refunds"], 0)
     points["one_order"] = np.where((acc["group_size"] >= 2) & (one > 0.5), s["weight_one_order"], 0)
     score = points.sum(axis=1)
     # the texts only for the accounts that score
-    out = acc[score > 0].join(points[score > 0])
-    out["score"] = score[score > 0]
+    scored = (score > 0).to_numpy()
+    out = acc[scored].join(points[scored])
+    out["score"] = score[scored]
     reasons = pd.DataFrame({k: np.where(out[k] > 0, text, None) for k, (_, text) in SIGNALS.items()}, index=out.index)
     out["reasons"] = _join_texts(reasons)
-    mine = o[o["customer_id"].isin(out.index)]
+    mine = _rows(o, scored[cc] if n else np.zeros(len(o), dtype=bool))
     mine_paid = mine[paid_mask(mine)]
     if "coupon_code" in mine_paid.columns:
         used = mine_paid[["customer_id", "coupon_code"]].dropna().drop_duplicates().sort_values("coupon_code")
@@ -1445,7 +1579,17 @@ def _fraud_parts(orders: pd.DataFrame, *, customers, settings: Mapping, coupons=
     scores = out.sort_values(["score", "group_id", "customer_id"], ascending=[False, True, True]) \
         .reset_index(drop=True)[cols]
     return {"scores": scores, "groups": groups, "refund_units": refund_units, "coupon_abuse": abuse,
-            "coupons": coupons}
+            "coupons": coupons, "orders": o, "customer_codes": cc, "group_numbers": rank, "group_names": unit_names,
+            "hashes": hashes}
+
+
+def _members(linked: pd.DataFrame) -> pd.Series:
+    """Per linked group: its first six account ids (sorted) joined by commas, and how many more."""
+    ordered = linked.sort_values("customer_id")
+    head = ordered[ordered.groupby("group_id").cumcount().to_numpy() < 6]
+    text = head.groupby("group_id")["customer_id"].agg(", ".join)
+    more = ordered.groupby("group_id").size().reindex(text.index) - 6
+    return text + np.where(more > 0, " +" + more.astype("str") + " more", "")
 
 
 def fraud_review(data) -> Section:
@@ -1483,49 +1627,61 @@ def fraud_review(data) -> Section:
             "suspect_orders": pd.DataFrame(columns=["order_id", "customer_id", "order_ts", "status", "paid_amount"])},
             figures=figures, notes=[note])
     orders = data["orders"]
-    orders = orders[orders["order_ts"] < end]
+    orders = _rows(orders, orders["order_ts"] < end, _FRAUD_COLUMNS)
     customers = data["customers"] if data.has("customers") else None
     if customers is not None and "signup_ts" in customers.columns:
         customers = customers[customers["signup_ts"].isna() | (customers["signup_ts"] < end)]
     parts = _fraud_parts(orders, customers=customers, settings=s)
     scores, groups_all, coupons = parts["scores"], parts["groups"], parts["coupons"]
     linked = groups_all[groups_all["group_size"] >= 2]
-    # one row per linked group
-    o = orders[orders["customer_id"].isin(linked["customer_id"])]
-    o = o.assign(group_id=o["customer_id"].map(linked.set_index("customer_id")["group_id"]))
-    po = o[paid_mask(o)]
+    # one row per linked group, counted on the integer codes of the orders' customers and hashes
+    oc, cc, rank, names = parts["orders"], parts["customer_codes"], parts["group_numbers"], parts["group_names"]
+    size = groups_all["group_size"].to_numpy()
+    in_group = size[cc] >= 2 if len(size) else np.zeros(len(oc), dtype=bool)
+    row_group = rank[cc[in_group]] - 1 if len(size) else np.zeros(0, dtype="int64")
+    m = len(names)
+
+    def per_group(values: np.ndarray) -> pd.Series:
+        return pd.Series(values, index=pd.Index(names, name="group_id"))
+
     g = pd.DataFrame({"group_id": linked["group_id"].unique()}).set_index("group_id")
     g["accounts"] = linked.groupby("group_id").size()
-    g["phones"] = o.groupby("group_id")["contact_hash"].nunique() if "contact_hash" in o.columns else 0
-    g["addresses"] = o.groupby("group_id")["address_hash"].nunique() if "address_hash" in o.columns else 0
+    for col, name in (("contact_hash", "phones"), ("address_hash", "addresses")):
+        g[name] = per_group(_distinct_per(row_group, parts["hashes"][col][in_group], m)) if col in oc.columns else 0
     signup = scores.set_index("customer_id")["signup_ts"]
     if customers is not None and "signup_ts" in customers.columns:
         signup = customers.set_index("customer_id")["signup_ts"]
     su = linked.assign(signup=linked["customer_id"].map(signup)).groupby("group_id")["signup"]
     g["signup_span_days"] = (su.max() - su.min()).dt.days
-    g["paid_orders"] = po.groupby("group_id").size()
-    g["refunds"] = _refunded(po).groupby(po["group_id"]).sum()
+    paid_in = paid_mask(oc).to_numpy(dtype=bool)[in_group]
+    refunded_in = _refunded(oc).to_numpy(dtype=bool)[in_group]
+    seen = per_group(np.bincount(row_group[paid_in], minlength=m))
+    g["paid_orders"] = seen[seen > 0]
+    g["refunds"] = per_group(np.bincount(row_group[paid_in & refunded_in], minlength=m))[seen > 0]
     best = scores.sort_values("score", ascending=False).drop_duplicates("group_id").set_index("group_id")
     for c in ["score", *SIGNALS, "reasons"]:
         g[c] = best[c] if c in best.columns else None
-    g["members"] = linked.sort_values("customer_id").groupby("group_id")["customer_id"].agg(
-        lambda c: ", ".join(c[:6]) + (f" +{len(c) - 6} more" if len(c) > 6 else ""))
+    g["members"] = _members(linked)
     g = g.reset_index()
     for c in ["paid_orders", "refunds", "score", *SIGNALS]:
         g[c] = g[c].fillna(0).astype("int64")
     g["reasons"] = g["reasons"].fillna("")
     g = g.sort_values(["score", "accounts", "group_id"], ascending=[False, False, True]).reset_index(drop=True)[group_cols]
     review_list = scores[scores["score"] >= s["review_score_min"]].reset_index(drop=True)
-    month_orders = orders[(orders["order_ts"] >= start) & paid_mask(orders)]
-    suspect = month_orders[month_orders["customer_id"].isin(review_list["customer_id"])]
+    month_count = int(((orders["order_ts"] >= start) & paid_mask(orders)).sum())
+    on_list = np.zeros(len(size), dtype=bool)
+    on_list[pd.Index(groups_all["customer_id"]).get_indexer(review_list["customer_id"])] = True
+    suspect_rows = ((oc["order_ts"] >= start) & paid_mask(oc)).to_numpy(dtype=bool) \
+        & (on_list[cc] if len(size) else False)
+    suspect = oc.loc[suspect_rows]
     keep = [c for c in ["order_id", "customer_id", "order_ts", "status", "channel", "paid_amount", "refund_amount",
                         "coupon_code", "contact_hash", "address_hash"] if c in suspect.columns]
     suspect = suspect[keep].sort_values("order_ts").reset_index(drop=True)
-    orders_in_list = month_orders.groupby("customer_id").size()
+    orders_in_list = suspect.groupby("customer_id").size()
     review_list.insert(4, "orders_this_month", review_list["customer_id"].map(orders_in_list).fillna(0).astype("int64"))
     refunds = parts["refund_units"]
     figures.update(
-        fraud_order_rate=(len(suspect) / len(month_orders)) if len(month_orders) else None,
+        fraud_order_rate=(len(suspect) / month_count) if month_count else None,
         suspect_orders_count=int(len(suspect)), accounts_listed=int(len(review_list)),
         linked_groups=int(len(g)), new_customer_coupons=", ".join(coupons))
     listed = g[g["score"] >= s["review_score_min"]]
@@ -1750,5 +1906,7 @@ def _ex_top_share(data) -> float:
 
 @exercise("07.ring_accounts", "How many accounts share the phone (contact_hash) used by the most accounts?")
 def _ex_ring(data) -> float:
-    pairs = data["orders"][["customer_id", "contact_hash"]].dropna().drop_duplicates()
-    return float(pairs.groupby("contact_hash").size().max())
+    o = data["orders"]
+    phones, _ = pd.factorize(o["contact_hash"])
+    accounts = _distinct_per(phones, pd.factorize(o["customer_id"])[0], int(phones.max()) + 1 if len(phones) else 0)
+    return float(accounts.max()) if len(accounts) and accounts.max() > 0 else float("nan")

@@ -30,6 +30,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
+from .derived import isin_ids as _isin, unique_positions
 from .exercises import exercise
 from .metrics import paid_mask
 from .charts import draw_note as _draw_note, note_frame as _note_frame
@@ -122,6 +123,27 @@ def _rank_score(values: pd.Series, *, higher_is_better: bool = True) -> pd.Serie
     return ((r * n - 1) / (n - 1) * 100).astype("float64")
 
 
+def _distinct_per(owner: np.ndarray, value: np.ndarray, n: int) -> np.ndarray:
+    """The number of distinct ``value`` codes (>= 0) per ``owner`` code 0..n-1 (a sort of the
+    code pairs, no hashing of text)."""
+    ok = (owner >= 0) & (value >= 0)
+    if not ok.any():
+        return np.zeros(n, dtype="int64")
+    width = int(value.max()) + 1
+    keys = np.sort(owner[ok].astype("int64") * width + value[ok])
+    keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
+    return np.bincount(keys // width, minlength=n)
+
+
+def _first_rows(codes: np.ndarray) -> np.ndarray:
+    """Positions of the first row of each code, for codes numbered by first appearance (as
+    ``pd.factorize`` gives them): a row is first when its code exceeds every code before it."""
+    if not len(codes):
+        return np.zeros(0, dtype="int64")
+    before = np.maximum.accumulate(np.concatenate(([-1], codes[:-1])))
+    return np.flatnonzero(codes > before)
+
+
 def settings_table(data) -> pd.DataFrame:
     """The chapter's thresholds from the settings (``[selection]``), one row each."""
     s = _settings(data)
@@ -163,18 +185,35 @@ def sales_lines(data, *, start=None, end=None) -> pd.DataFrame:
 
 
 def _sales_lines(data) -> pd.DataFrame:
+    """The join behind :func:`sales_lines`: the lines of paid orders (in the lines' order) with
+    the order's columns, then the product's. Both joins look the keys up once (a hash of the
+    ids) and take rows by position; a key that repeats falls back to a merge."""
     orders = data["orders"]
     items = data["order_items"]
     _require(items, "order_items", ["order_id", "sku", "qty", "unit_price"])
     keep = [c for c in ["order_id", "order_ts", "customer_id", "channel", "paid_amount"] if c in orders.columns]
-    paid = orders.loc[paid_mask(orders), keep]
-    lines = items[["order_id", "sku", "qty", "unit_price"]].merge(paid, on="order_id", how="inner")
+    paid = orders[keep].loc[paid_mask(orders)]
+    left = items[["order_id", "sku", "qty", "unit_price"]]
+    pos = unique_positions(left["order_id"], paid["order_id"])
+    if pos is None:
+        lines = left.merge(paid, on="order_id", how="inner")
+    else:
+        hit = pos >= 0
+        lines = left.loc[hit].reset_index(drop=True)
+        at = pos[hit]
+        for c in keep[1:]:
+            lines[c] = paid[c].take(at).reset_index(drop=True)
     lines["qty"] = lines["qty"].astype("float64")
     lines["revenue"] = lines["qty"] * lines["unit_price"]
     if "products" in data:
         prod = data["products"]
         cols = [c for c in ["sku", "category", "role", "unit_cost"] if c in prod.columns]
-        lines = lines.merge(prod[cols], on="sku", how="left")
+        at = unique_positions(lines["sku"], prod["sku"])
+        if at is None or (at < 0).any():  # repeated or unknown SKUs: the merge's own rules
+            lines = lines.merge(prod[cols], on="sku", how="left")
+        else:
+            for c in cols[1:]:
+                lines[c] = prod[c].take(at).reset_index(drop=True)
         if "unit_cost" in lines.columns:
             lines["cost"] = lines["qty"] * lines["unit_cost"]
     return lines
@@ -521,21 +560,34 @@ def bundle_candidates(rules: pd.DataFrame, lines: pd.DataFrame, *, min_lift: flo
     # the anchor is the item sold more often: its rule is anchor -> partner, the smaller support side
     two = two[two["antecedent_support"] >= two["consequent_support"]]
     two = two.drop_duplicates(subset=["a", "c"])
-    order_val = lines.drop_duplicates("order_id").set_index("order_id")["paid_amount"] if "paid_amount" in lines else \
-        lines.groupby("order_id")["revenue"].sum()
-    n_orders = lines["order_id"].nunique()
-    aov = float(order_val.mean())
+    # orders and SKUs as integer codes (orders by first appearance, as drop_duplicates keeps them)
+    oc, _ = pd.factorize(lines["order_id"], use_na_sentinel=False)
+    sc, skus = pd.factorize(lines["sku"], use_na_sentinel=False)
+    first = _first_rows(oc)  # each order's first line, in order of appearance
+    if "paid_amount" in lines:
+        value = lines["paid_amount"].to_numpy(dtype="float64", na_value=np.nan)[first]
+        aov = float(pd.Series(value).mean())
+    else:
+        value = lines["revenue"].groupby(oc).sum().to_numpy(dtype="float64")
+        aov = float(lines.groupby("order_id")["revenue"].sum().mean())
+    n_orders = len(first) - int(lines["order_id"].iloc[first].isna().any())
     if prices is None:
-        prices = lines.groupby("sku")["revenue"].sum() / lines.groupby("sku")["qty"].sum()
-    sku_orders = lines[["order_id", "sku"]].drop_duplicates()
-    wanted = pd.Index(two["a"]).union(pd.Index(two["c"]))
-    sub = sku_orders[sku_orders["sku"].isin(wanted)]
-    pair_orders = sub.merge(sub, on="order_id", suffixes=("_a", "_c"))
-    pair_orders = pair_orders.merge(two[["a", "c"]], left_on=["sku_a", "sku_c"], right_on=["a", "c"])
-    pair_orders["value"] = pair_orders["order_id"].map(order_val)
-    both = pair_orders.groupby(["a", "c"]).agg(orders_both=("order_id", "size"), aov_both=("value", "mean"))
-    anchor_orders = sub.assign(value=sub["order_id"].map(order_val)).groupby("sku").agg(
-        n=("order_id", "size"), total=("value", "sum"))
+        prices = lines["revenue"].groupby(sc).sum() / lines["qty"].groupby(sc).sum()
+        prices.index = skus.take(prices.index)
+    sku_orders = pd.DataFrame({"o": oc, "sku": sc}).drop_duplicates()
+    code_of = pd.Series(np.arange(len(skus)), index=skus)
+    pair_codes = pd.DataFrame({"a": code_of.reindex(two["a"]).fillna(-1).to_numpy(dtype="int64"),
+                               "c": code_of.reindex(two["c"]).fillna(-1).to_numpy(dtype="int64")})
+    sub = sku_orders[sku_orders["sku"].isin(np.union1d(pair_codes["a"], pair_codes["c"]))]
+    pair_orders = sub.merge(sub, on="o", suffixes=("_a", "_c"))
+    pair_orders = pair_orders.merge(pair_codes, left_on=["sku_a", "sku_c"], right_on=["a", "c"])
+    pair_orders["value"] = value[pair_orders["o"].to_numpy()]
+    both = pair_orders.groupby(["a", "c"]).agg(orders_both=("o", "size"), aov_both=("value", "mean"))
+    both.index = pd.MultiIndex.from_arrays([skus.take(both.index.get_level_values(0)),
+                                            skus.take(both.index.get_level_values(1))], names=["a", "c"])
+    anchor_orders = sub.assign(value=value[sub["o"].to_numpy()]).groupby("sku").agg(
+        n=("o", "size"), total=("value", "sum"))
+    anchor_orders.index = skus.take(anchor_orders.index)
     out = two.set_index(["a", "c"])[["confidence", "lift"]].join(both, how="left").reset_index()
     an = anchor_orders.reindex(out["a"]).to_numpy()
     only_n = an[:, 0] - out["orders_both"].to_numpy()
@@ -603,8 +655,10 @@ def bundle_report(data, *, record=None) -> BundleResult:
         return BundleResult(_note_frame(note), _note_frame(note), note=note)
     end = _end(data)
     lines = sales_lines(data, start=end - int(s["basket_days"]) * DAY, end=end)
-    n = lines["order_id"].nunique()
-    per_order = lines.groupby("order_id")["sku"].nunique()
+    oc, _ = pd.factorize(lines["order_id"])
+    sc, _ = pd.factorize(lines["sku"])
+    n = int(oc.max()) + 1 if len(oc) and oc.max() >= 0 else 0
+    per_order = _distinct_per(oc, sc, n)
     rules = association_rules(lines, min_support=float(s["min_support"]), min_confidence=float(s["min_confidence"]),
                               max_len=int(s["max_itemset"]))
     titles = data["products"].set_index("sku")["title"] if "products" in data and "title" in data["products"] else None
@@ -1072,18 +1126,25 @@ def role_performance(lines: pd.DataFrame, *, first_order_ids=None) -> pd.DataFra
         out["margin_rate"] = out["margin_share"] = np.nan
     share_all = g.size() / len(l)
     if first_order_ids is not None:
-        first = pd.Index(pd.Series(first_order_ids).astype("str"))
-        is_first = l["order_id"].isin(first)
-        fl = l[is_first]
-        share_first = fl.groupby("role").size() / max(len(fl), 1)
+        is_first = _isin(l["order_id"], pd.Series(first_order_ids).astype("str"))
+        fl = l["role"][is_first]
+        share_first = fl.groupby(fl).size() / max(len(fl), 1)
         out["first_order_index"] = share_first.reindex(out.index).fillna(0) / share_all
     else:
         out["first_order_index"] = np.nan
-    value = l.drop_duplicates("order_id").set_index("order_id")["paid_amount"] if "paid_amount" in l else \
-        l.groupby("order_id")["revenue"].sum()
-    aov = value.mean()
-    per = l[["order_id", "role"]].drop_duplicates()
-    out["aov_index"] = per.assign(v=per["order_id"].map(value)).groupby("role")["v"].mean() / aov
+    # orders and roles as integer codes: orders by first appearance (as drop_duplicates keeps them)
+    oc, _ = pd.factorize(l["order_id"], use_na_sentinel=False)
+    rc, roles = pd.factorize(l["role"])
+    if "paid_amount" in l:
+        value = l["paid_amount"].to_numpy(dtype="float64", na_value=np.nan)[_first_rows(oc)]
+        aov = pd.Series(value).mean()
+    else:
+        value = l["revenue"].groupby(oc).sum().to_numpy(dtype="float64")
+        aov = l.groupby("order_id")["revenue"].sum().mean()
+    per = pd.DataFrame({"o": oc, "r": rc}).drop_duplicates()
+    per_role = pd.Series(value[per["o"].to_numpy()]).groupby(per["r"].to_numpy()).mean()
+    per_role.index = roles.take(per_role.index)
+    out["aov_index"] = per_role / aov
     test = {"traffic": out["first_order_index"] >= 1, "profit": out["margin_share"] >= out["revenue_share"],
             "image": out["aov_index"] >= 1}
     out["plays_role"] = [bool(test[r].loc[r]) if r in test else pd.NA for r in out.index]
@@ -1125,10 +1186,15 @@ def role_report(data, *, record=None) -> RoleResult:
     if "customer_id" in data["orders"]:
         cs = data.derived("customer_summary")
         orders = data["orders"]
-        paid = orders.loc[paid_mask(orders), ["order_id", "customer_id", "order_ts"]]
-        paid = paid[paid["order_ts"] >= end - int(s["role_days"]) * DAY]
-        firsts = paid.merge(cs[["customer_id", "first_order_ts"]], on="customer_id")
-        first_ids = firsts.loc[firsts["order_ts"] == firsts["first_order_ts"], "order_id"]
+        paid = orders[["order_id", "customer_id", "order_ts"]].loc[
+            paid_mask(orders) & (orders["order_ts"] >= end - int(s["role_days"]) * DAY)]
+        at = unique_positions(paid["customer_id"], cs["customer_id"])
+        if at is None:  # a customer on several rows: the merge's own rules
+            firsts = paid.merge(cs[["customer_id", "first_order_ts"]], on="customer_id")
+            first_ids = firsts.loc[firsts["order_ts"] == firsts["first_order_ts"], "order_id"]
+        else:  # each paid order with its customer's first order time (inner: customers found)
+            first_ts = cs["first_order_ts"].to_numpy()[np.where(at >= 0, at, 0)]
+            first_ids = paid["order_id"][(at >= 0) & (paid["order_ts"].to_numpy() == first_ts)]
     return RoleResult(role_performance(lines, first_order_ids=first_ids), image_aov_min=float(s["image_aov_index_min"]))
 
 
@@ -1261,8 +1327,8 @@ def launch_curves(sku_daily: pd.DataFrame, launch_dates: pd.Series, *, end, sinc
     sd = sku_daily[sku_daily["sku"].isin(ld.index) & (sku_daily["date"] < end)]
     sd = sd.assign(launch=sd["sku"].map(ld))
     sd = sd[sd["date"] >= sd["launch"]]
-    lp = sd["launch"].dt.to_period("M")
-    age = (sd["date"].dt.to_period("M") - lp).map(lambda x: x.n) if len(sd) else sd["date"]
+    # whole months from the launch month (vectorised: year x 12 + month differences)
+    age = (sd["date"].dt.year - sd["launch"].dt.year) * 12 + (sd["date"].dt.month - sd["launch"].dt.month)
     curve = sd.assign(age=age.astype("int64")).groupby(["sku", "age"])["units"].sum()
     full = pd.MultiIndex.from_tuples([(s, a) for s in ld.index for a in range(months)], names=["sku", "age"])
     c = curve.reindex(full, fill_value=0).astype("float64").reset_index()

@@ -595,3 +595,30 @@ def test_rule_vs_last_year_allows_noise_and_skips_without_history():
     assert cycle.passed is False
     note = acq.rule_vs_last_year(record, "y", ("2026-09", 0.8), ("2025-09", None))
     assert isinstance(note, str) and "2025-09" in note and record.skipped
+
+
+def test_positions_and_mapper_match_pandas_by_hand():
+    # customer ids looked up by Arrow's hash table: positions as pd.Index.get_indexer gives them
+    # (-1 absent), and several columns mapped at once as Series.map would
+    keys = pd.Series(["c2", "c9", "c1"], dtype="str")
+    ids = pd.Series(["c1", "c5", "c2", None, "c1"], dtype="str", name="customer_id")
+    assert acq._positions(ids, keys).tolist() == [2, -1, 0, -1, 2]
+    assert acq._positions(ids, keys).tolist() == pd.Index(keys).get_indexer(ids).tolist()
+    table = pd.DataFrame({"n": [5, 7, 9], "t": pd.to_datetime(["2026-01-01", "2026-02-01", "2026-03-01"])},
+                         index=pd.Index(keys))
+    lookup = acq._mapper(ids, table)
+    pd.testing.assert_series_equal(lookup("n"), ids.map(table["n"]))  # 9, NaN, 5, NaN, 9 (float: gaps)
+    pd.testing.assert_series_equal(lookup("t"), ids.map(table["t"]))
+    full = acq._mapper(ids.iloc[[0, 2]], table)("n")
+    assert full.dtype == "int64" and full.tolist() == [9, 5]
+    with pytest.raises(Exception):  # repeated keys: pandas' own error, as with get_indexer
+        acq._positions(ids, pd.Series(["c1", "c1"], dtype="str"))
+
+
+def test_ltv_curve_cached_for_the_exercise_equals_a_fresh_one():
+    data = playbook.load(ROOT / "data/samples", month="2026-10")
+    report = acq.channel_report(data)
+    fresh = acq.ltv_curve(data, margins=acq.order_gross_margin(data))
+    pd.testing.assert_frame_equal(report.curve, fresh)
+    report.curve.loc[:, "cum_margin_per_customer"] = 0.0  # a caller changing its copy changes no one else's
+    pd.testing.assert_frame_equal(acq.channel_matrix(data), acq.channel_matrix(data, curve=fresh))

@@ -348,3 +348,9 @@ def test_minimal_campaigns_table():
     sc = C.campaign_scorecard(orders, camps2, margins=C.order_margins(orders, items, products), spend=spend)
     assert C.type_comparison(sc)["type"].tolist() == ["other"]
     assert C.full_reduction_thresholds(camps2).empty
+
+
+def test_order_margins_computed_once_per_dataset(data):
+    m = C._order_margins(data)
+    assert C._order_margins(data) is m  # sections 2 and 3 share it
+    pd.testing.assert_frame_equal(m, C.order_margins(data["orders"], data["order_items"], data["products"]))

@@ -423,3 +423,14 @@ def test_orders_only_source_skips_with_notes(tmp_path):
     assert D.rfm_report(data, record=record).segments is not None
     assert len(D.review_table(data)) > 0
     assert len(record.skipped) == 4
+
+
+def test_ab_readout_ignores_rows_without_experiment_or_variant():
+    e = pd.concat([_experiment(1000, 100, 1000, 130), _experiment(400, 40, 400, 40, exp="t2")], ignore_index=True)
+    e["revenue"] = np.where(e["converted"] == 1, 50.0, 0.0)
+    stray = pd.DataFrame({"experiment_id": [None, "t1"], "unit_id": ["s1", "s2"], "variant": ["treatment", None],
+                          "converted": [1, 1], "revenue": [999.0, 999.0]})
+    clean = D.ab_readout(e, mde_relative=0.5)
+    mixed = D.ab_readout(pd.concat([e, stray], ignore_index=True), mde_relative=0.5)
+    assert mixed["experiment_id"].tolist() == ["t1", "t2"]
+    pd.testing.assert_frame_equal(mixed, clean)

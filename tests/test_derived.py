@@ -260,3 +260,16 @@ def test_unknown_or_impossible_derived_tables_raise_key_error():
         compute("weekly_kpis", dirty_shop())
     with pytest.raises(KeyError, match="order_items"):
         compute("sku_daily", {"orders": dirty_shop()["orders"]})
+
+
+def test_positions_match_get_indexer_on_text_and_object_ids():
+    from playbook.derived import positions, unique_positions
+
+    keys = pd.Series(["a", "b", "c"], dtype="str")
+    look = pd.Series(["c", "z", "a", None], dtype="str")
+    assert positions(look, keys).tolist() == [2, -1, 0, -1]
+    assert positions(look.astype(object), keys.astype(object)).tolist() == [2, -1, 0, -1]
+    assert unique_positions(look, keys).tolist() == [2, -1, 0, -1]
+    assert unique_positions(look, pd.Series(["a", "a"], dtype="str")) is None
+    with pytest.raises(Exception):  # repeated keys: pandas' own error, never a silent first match
+        positions(look, pd.Series(["a", "a"], dtype="str"))

@@ -446,3 +446,25 @@ def test_inputs_are_not_modified(data):
     pd.testing.assert_frame_equal(before, data.shipments)
     table = F.settings_table(data).set_index("setting")["value"]
     assert table["ship_within_hours"] == "48" and table["first_response_hours"] == "24"
+
+
+def test_id_joins_by_hash_lookup_match_pandas_by_hand():
+    # The chapter joins a million text order ids by an Arrow hash lookup instead of pandas' merge,
+    # map and isin; hand-built: "o2" is absent from the right side, one id is missing, and the
+    # right side lists its ids in another order than the left.
+    left = pd.DataFrame({"order_id": pd.array(["o3", "o1", "o2", None, "o1"], dtype="str"), "x": [1, 2, 3, 4, 5]})
+    right = pd.DataFrame({"order_id": pd.array(["o1", "o3", "o9"], dtype="str"),
+                          "carrier": pd.array(["sf", "yunda", "ems"], dtype="str"),
+                          "shipped_ts": pd.to_datetime(["2026-10-01", "2026-10-02", "2026-10-03"])})
+    joined = F._left_join(left, right)
+    assert joined["carrier"].fillna("-").tolist() == ["yunda", "sf", "-", "-", "sf"]
+    pd.testing.assert_frame_equal(joined, left.merge(right, on="order_id", how="left"))
+    inner = F._join_orders(left, right)
+    assert inner["x"].tolist() == [1, 2, 5]  # the lines' own order, absent and missing ids dropped
+    pd.testing.assert_frame_equal(inner, left.merge(right, on="order_id", how="inner"))
+    mapping = right.set_index("order_id")["shipped_ts"]
+    pd.testing.assert_series_equal(F._lookup(left["order_id"], mapping), left["order_id"].map(mapping))
+    assert F._has_id(left["order_id"], right["order_id"]).tolist() == [True, True, False, False, True]
+    # a repeated id on the right: pandas' own merge (both rows joined), not the lookup
+    twice = pd.concat([right, right.iloc[:1]], ignore_index=True)
+    assert len(F._join_orders(left, twice)) == 5  # o3 once, o1 twice x 2

@@ -358,3 +358,34 @@ def test_reports_on_orders_only_source(tmp_path, data):
     assert P.target_report(lean).note
     pace = P.pacing_report(lean, day=18)
     assert pace.method == "last year x weekday" and np.isnan(pace.plan)
+
+
+def test_order_lines_fast_join_matches_the_merge_by_hand():
+    # The lines find their orders by an Arrow hash lookup when the paid orders' ids are unique
+    # text. Hand-built: order A (2 lines) and C (1 line, refunded) are paid, B is cancelled, the
+    # line of the unknown order Z and the line without an order id have no order, and SKU Q is not
+    # in products (category "unknown", no cost). Lines keep their own order: A-X, A-Y, C-Y, C-Q.
+    orders = _orders()
+    items = pd.DataFrame({"order_id": ["A", "Z", "A", "B", "C", None, "C"], "sku": ["X", "X", "Y", "X", "Y", "X", "Q"],
+                          "qty": [2, 1, 1, 5, 1, 1, 1], "unit_price": [30.0, 9.0, 40.0, 100.0, 50.0, 1.0, 50.0]})
+    items["order_id"] = items["order_id"].astype("str")
+    lines = P.order_lines(orders, items, _products())
+    assert lines["order_id"].tolist() == ["A", "A", "C", "C"]
+    assert lines["category"].tolist() == ["cx", "cy", "cy", "unknown"]
+    assert lines["gmv"].tolist() == pytest.approx([66.0, 44.0, 25.0, 25.0])  # C: 50 over two lines of 50
+    assert lines["cogs"].iloc[:3].tolist() == pytest.approx([20.0, 20.0, 0.0]) and np.isnan(lines["cogs"].iloc[3])
+    # a repeated order id takes the merge path (each line joins both rows): the same as pandas' merge
+    twice = pd.concat([orders, orders.loc[orders["order_id"] == "A"]], ignore_index=True)
+    doubled = P.order_lines(twice, items, _products())
+    assert doubled["order_id"].tolist() == ["A", "A", "A", "A", "C", "C"]
+
+
+def test_segment_report_and_order_lines_of_a_period_agree(data):
+    # the chapter cuts the period's lines out of the lines of all orders (computed once per
+    # dataset); they must be exactly what order_lines gives on the period's orders
+    month = data.month
+    start = pd.Timestamp(month + "-01")
+    lines, ts, pos = P._period_lines(data, True, start, start + pd.offsets.MonthBegin(1))
+    direct = P.order_lines(data.month_rows("orders"), data["order_items"], data["products"])
+    pd.testing.assert_frame_equal(lines, direct)
+    assert len(set(pos)) == direct["order_id"].nunique()

@@ -484,3 +484,37 @@ def test_exercise_checkers(data):
     assert "correct" in exercises.check("07.bad_review_rate", rate, data)
     assert "correct" in exercises.check("07.ring_accounts", 12, data)
     assert "not yet" in exercises.check("07.top_supplier_share", 0.9, data)
+
+
+def test_new_customer_coupons_break_ties_at_the_first_moment_by_order_id():
+    t = pd.Timestamp("2026-01-05 10:00")
+    o = pd.DataFrame({"order_id": ["o2", "o1", "o3"], "customer_id": ["a", "a", "b"],
+                      "order_ts": [t, t, t + pd.Timedelta(days=1)], "coupon_code": ["NEW", None, "NEW"]})
+    # a placed o1 and o2 at the same moment: o1 (the smaller id) is its first order, so NEW was on
+    # a first order in 1 of its 2 uses (b's o3)
+    assert risk.new_customer_coupons(o, min_uses=2) == []
+    o["order_id"] = ["o1", "o2", "o3"]  # now a's NEW order is o1, its first: 2 of 2 uses
+    assert risk.new_customer_coupons(o, min_uses=2) == ["NEW"]
+
+
+def test_abnormal_refunds_per_account_leave_out_cancelled_and_anonymous_orders():
+    # a: 4 paid orders, all refunded; b: 4 paid, none refunded (and one cancelled); one refunded
+    # order without a customer. Shop rate = 4 / 8; P(X >= 4 | n=4, p=.5) = 1/16; BH over 2 units:
+    # a 1/16 x 2 = 0.125, b 1.0
+    o = pd.DataFrame({"customer_id": ["a"] * 4 + ["b"] * 5 + [None],
+                      "status": ["refunded"] * 4 + ["paid"] * 4 + ["cancelled", "refunded"]})
+    out = risk.abnormal_refunds(o, min_refunds=3, alpha=0.5).set_index("unit")
+    assert out.loc["a", ["accounts", "paid_orders", "refunds"]].tolist() == [1, 4, 4]
+    assert out.loc["b", ["paid_orders", "refunds"]].tolist() == [4, 0]
+    assert out["shop_rate"].eq(0.5).all()
+    assert out.loc["a", "p_value"] == pytest.approx(1 / 16) and out.loc["a", "p_adjusted"] == pytest.approx(0.125)
+    assert out.loc["b", "p_adjusted"] == pytest.approx(1.0)
+    assert out["abnormal"].tolist() == [True, False]  # most significant first
+
+
+def test_group_members_list_six_accounts_then_a_count():
+    linked = pd.DataFrame({"customer_id": [f"c{i}" for i in range(8, 0, -1)] + ["x2", "x1"],
+                           "group_id": ["L1"] * 8 + ["L2"] * 2})
+    m = risk._members(linked)
+    assert m["L1"] == "c1, c2, c3, c4, c5, c6 +2 more"
+    assert m["L2"] == "x1, x2"

@@ -344,3 +344,14 @@ def test_exercises(data):
     b = S.bundle_report(data).bundles.set_index("anchor")
     assert "correct" in exercises.check("02.attach_rate", b.loc["SKU0001", "attach_rate"], data)
     assert "not yet" in exercises.check("02.attach_rate", 0.9, data)
+
+
+def test_sales_lines_equal_the_plain_merges(data):
+    orders, items, prod = data["orders"], data["order_items"], data["products"]
+    paid = orders.loc[playbook.metrics.paid_mask(orders), ["order_id", "order_ts", "customer_id", "channel", "paid_amount"]]
+    want = items[["order_id", "sku", "qty", "unit_price"]].merge(paid, on="order_id")
+    want["qty"] = want["qty"].astype("float64")
+    want["revenue"] = want["qty"] * want["unit_price"]
+    want = want.merge(prod[["sku", "category", "role", "unit_cost"]], on="sku", how="left")
+    want["cost"] = want["qty"] * want["unit_cost"]
+    pd.testing.assert_frame_equal(S._sales_lines(data), want)
