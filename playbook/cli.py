@@ -15,7 +15,7 @@ from .errors import PlaybookError
 def _samples(args) -> int:
     from .samples import write_sample_shop
 
-    paths = write_sample_shop(args.out, seed=args.seed, scale=args.scale)
+    paths = write_sample_shop(args.out, seed=args.seed, scale=args.scale, fmt=args.format)
     print(f"Wrote {len(paths)} tables of the sample shop (scale {args.scale}, seed {args.seed}) to {args.out}")
     return 0
 
@@ -102,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="data/samples", help="folder to write (default data/samples)")
     p.add_argument("--scale", type=int, default=1, help="N times the customers and orders, for benchmarks")
     p.add_argument("--seed", type=int, default=20261031)
+    p.add_argument("--format", choices=("csv", "parquet"), default="csv",
+                   help="csv (.csv and .csv.gz, as data/samples) or parquet (faster to write and read at scale)")
     p.set_defaults(func=_samples)
 
     p = sub.add_parser("validate", help="print the data-quality report of a source; exit 1 on errors")
