@@ -91,7 +91,7 @@ class RuleCheck:
         return f"{self.label} {value}: {side} the {limit} line"
 
     def _repr_markdown_(self) -> str:
-        mark = "➖" if self.passed is None else ("✅" if self.passed else "⚠️")
+        mark = "–" if self.passed is None else ("✔" if self.passed else "⚠️")
         return f"{mark} **{self.text}**"
 
 
@@ -217,7 +217,7 @@ class ChapterRecord:
         parts = [f"<h4>Headline figures: {html.escape(self.chapter)} {html.escape(self.month or '')}</h4>",
                  self.headline_table().to_html(index=False)]
         if self.rules:
-            parts.append("<ul>" + "".join(f"<li>{'✅' if r.passed else ('➖' if r.passed is None else '⚠️')} "
+            parts.append("<ul>" + "".join(f"<li>{'✔' if r.passed else ('–' if r.passed is None else '⚠️')} "
                                           f"{html.escape(r.text)}</li>" for r in self.rules) + "</ul>")
         parts.append(f"<h4>Alerts ({len(self.alerts)})</h4>")
         parts.append(self.alert_table().to_html(index=False) if self.alerts else "<p>No alerts.</p>")
