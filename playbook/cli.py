@@ -56,12 +56,12 @@ def _prepare(args) -> int:
     else:
         if args.spark_master:
             raise PlaybookError("--spark-master needs --engine spark.")
-        from .loading import latest_full_month, load, prepare
-        from .report import without_personal_data
+        from .loading import latest_full_month, prepare_source
+        from .report import personal_columns
 
         month = args.month or latest_full_month(args.data)
-        data = load(args.data, month=month, settings=args.settings)
-        folder = prepare(without_personal_data(data), args.out)
+        prepare_source(args.data, args.out, month=month, settings=args.settings, drop_columns=personal_columns)
+        folder = Path(args.out)
     import json
 
     import pyarrow.parquet as pq

@@ -236,9 +236,21 @@ def sql(name: str, columns: Mapping[str, Collection[str]]) -> str:
 
 
 def input_columns(name: str, data) -> dict[str, list[str]]:
-    """The input tables of ``name`` present in ``data`` (a mapping of frames), with the columns the
-    definition may read."""
-    return {t: [c for c in USED_COLUMNS[t] if c in data[t].columns] for t in INPUTS[name] if t in data}
+    """The input tables of ``name`` present in ``data`` (a mapping of frames, or a Dataset whose
+    prepared tables are not read for this), with the columns the definition may read."""
+    out = {}
+    for t in INPUTS[name]:
+        if t in data:
+            file = data.table_file(t) if hasattr(data, "table_file") else None
+            present = _file_columns(file) if file is not None else data[t].columns
+            out[t] = [c for c in USED_COLUMNS[t] if c in present]
+    return out
+
+
+def _file_columns(file) -> list[str]:
+    import pyarrow.parquet as pq
+
+    return pq.read_schema(file).names
 
 
 def finish(table, kinds: Mapping[str, str]) -> pd.DataFrame:
@@ -290,7 +302,15 @@ def compute(name: str, data) -> pd.DataFrame:
     text, kinds = definition(name, columns)
     con = duckdb.connect()
     try:
+        con.execute("SET enable_progress_bar = false")
         for table, cols in columns.items():
+            file = data.table_file(table) if hasattr(data, "table_file") else None
+            if file is not None:  # a prepared table not in memory: DuckDB scans its file
+                row = f", file_row_number AS {ROW}" if table == "orders" else ""
+                path = str(file).replace("'", "''")
+                con.execute(f"CREATE VIEW {table} AS SELECT {', '.join(cols)}{row} "
+                            f"FROM read_parquet('{path}', file_row_number = true)")
+                continue
             frame = data[table]
             arrow = pa.Table.from_pandas(frame[cols], preserve_index=False)
             if table == "orders":
@@ -302,15 +322,16 @@ def compute(name: str, data) -> pd.DataFrame:
     return finish(result, kinds)
 
 
-def _arrow_text(values):
-    """``values`` as one Arrow string array, or None when they are not text."""
+def _arrow_text(values, *, one_chunk: bool = True):
+    """``values`` as Arrow text (one array, or as chunked as they are stored when ``one_chunk`` is
+    false), or None when they are not text."""
     import pyarrow as pa
 
     try:
         arr = pa.array(values.array if isinstance(values, (pd.Series, pd.Index)) else values)
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
         return None
-    if isinstance(arr, pa.ChunkedArray):
+    if isinstance(arr, pa.ChunkedArray) and (one_chunk or arr.num_chunks == 0):
         arr = arr.combine_chunks()
     if pa.types.is_string_view(arr.type):
         arr = arr.cast(pa.large_string())
@@ -324,9 +345,10 @@ def positions(values, keys) -> np.ndarray:
     The chapters use it to join ids as integer positions instead of merging text columns."""
     import pyarrow.compute as pc
 
-    v, k = _arrow_text(values), _arrow_text(keys)
-    if v is None or k is None or pc.count_distinct(k, mode="all").as_py() != len(k):
-        return pd.Index(keys).get_indexer(values)
+    index = keys if isinstance(keys, pd.Index) else pd.Index(keys)
+    v, k = _arrow_text(values, one_chunk=False), _arrow_text(keys)
+    if v is None or k is None or not index.is_unique:  # pandas' hash check: cheaper than Arrow's count_distinct
+        return index.get_indexer(values)
     if v.type != k.type:
         v = v.cast(k.type)
     return pc.fill_null(pc.index_in(v, value_set=k), -1).to_numpy().astype(np.intp)
@@ -335,9 +357,10 @@ def positions(values, keys) -> np.ndarray:
 def unique_positions(values, keys) -> np.ndarray | None:
     """:func:`positions`, or None when ``keys`` repeat a value (a join would then repeat rows and
     the caller falls back to a merge)."""
-    if not pd.Index(keys).is_unique:
+    index = keys if isinstance(keys, pd.Index) else pd.Index(keys)
+    if not index.is_unique:
         return None
-    return positions(values, keys)
+    return positions(values, index)
 
 
 _CACHE: dict = {}  # (id(dataset), name) -> (weak reference, ids of its tables, value)

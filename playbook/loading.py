@@ -19,6 +19,7 @@ import codecs
 import gzip
 import hashlib
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -183,6 +184,11 @@ class Dataset(Mapping):
         if isinstance(table, Path):  # a prepared table, read on first use
             table = self._tables[name] = pd.read_parquet(table)
         return table
+
+    def table_file(self, name: str) -> Path | None:
+        """The Parquet file of a prepared table that is not read yet, else None."""
+        table = self._tables.get(name)
+        return table if isinstance(table, Path) else None
 
     def rows(self, name: str) -> int:
         """Rows of a table, without reading a prepared table that is not in memory yet."""
@@ -578,51 +584,79 @@ def load(source: str | Path, *, month: str | None = None, settings: Settings | s
     >>> data.orders.paid_amount.sum()                         # doctest: +SKIP
     """
     settings = settings if isinstance(settings, Settings) else load_settings(settings)
-    if Path(source).is_dir() and (Path(source) / PREPARED_MARKER).exists():
+    if _is_prepared(source):
         return _load_prepared(Path(source), month, settings)
-    tz = settings["shop"]["timezone"]
-    quality = DataQuality()
-    src = open_source(source)
-    if "orders" not in src.tables:
-        raise DataError(f"The source {src.path} has no orders table, the one table every chapter needs. "
-                        f"Add orders.csv (or .csv.gz / .parquet). Tables found: "
-                        f"{', '.join(src.tables) or 'none'}" + (f"; other files: {', '.join(src.ignored)}" if src.ignored else "") + ".",
-                        [Issue("error", "orders", None, 0, "required table is missing")])
-    if src.ignored:
-        quality.append(Issue("info", "source", None, 0,
-                             "not contract tables, ignored: " + ", ".join(src.ignored)))
-    wanted = [t for t in TABLES if t in src.tables and (tables is None or t == "orders" or t in set(tables))]
-
-    start = end = None
-    if month is not None:
-        m_start, end = month_bounds(month)
-        n = int(history_months or settings["report"]["history_months"])
-        start = m_start - pd.DateOffset(months=n - 1)
-
-    window = None if start is None else ((start - pd.Timedelta(days=1)).date().isoformat(),
-                                         (end + pd.Timedelta(days=1)).date().isoformat())
-    reader = _Reader(src, quality, window, tz=tz)
+    job = _Loading(source, month=month, settings=settings, tables=tables, history_months=history_months)
     result, rejected = {}, {}
-    try:
-        for name, fetched in _read_all(reader, wanted, start, end, month):
-            frame, set_aside = _finish(name, fetched, quality, tz, start, end, reader.con)
-            if frame is not None:
-                result[name] = frame
-            if set_aside is not None:
-                rejected[name] = set_aside
-    finally:
-        reader.close()
+    for name, frame, set_aside in job.tables():
+        if frame is not None:
+            result[name] = frame
+        if set_aside is not None:
+            rejected[name] = set_aside
+    job.check_across({name: list(frame.columns) for name, frame in result.items()},
+                     lambda name, columns: result[name][columns])
+    return job.dataset(result, rejected)
 
-    _check_links(result, quality)
-    _check_orders(result, quality)
-    if month is not None and "orders" in result and not quality.errors:
-        if not (result["orders"]["order_ts"] >= pd.Timestamp(month + "-01")).any():
-            quality.append(Issue("error", "orders", "order_ts", 0, f"no orders in the report month {month}",
-                                 "Choose a month that the data covers (see `playbook validate`)"))
-    if quality.errors:
-        raise DataError(_error_message(src, quality), quality.errors)
-    return Dataset(result, quality=quality, rejected=rejected, month=month, start=start, end=end,
-                   source=src, settings=settings, fingerprint=src.fingerprint())
+
+def _is_prepared(source) -> bool:
+    return "://" not in str(source) and Path(source).is_dir() and (Path(source) / PREPARED_MARKER).exists()
+
+
+class _Loading:
+    """One read of a source, shared by :func:`load` (tables kept in memory) and
+    :func:`prepare_source` (each table written out as soon as it is checked): the tables one at a
+    time (:meth:`tables`), then the checks that span tables (:meth:`check_across`), then the
+    :class:`Dataset` or the :class:`~playbook.errors.DataError` (:meth:`dataset`)."""
+
+    def __init__(self, source, *, month, settings: Settings, tables=None, history_months=None):
+        self.settings, self.month, self.quality = settings, month, DataQuality()
+        self.src = src = open_source(source)
+        if "orders" not in src.tables:
+            raise DataError(f"The source {src.path} has no orders table, the one table every chapter needs. "
+                            f"Add orders.csv (or .csv.gz / .parquet). Tables found: "
+                            f"{', '.join(src.tables) or 'none'}" + (f"; other files: {', '.join(src.ignored)}" if src.ignored else "") + ".",
+                            [Issue("error", "orders", None, 0, "required table is missing")])
+        if src.ignored:
+            self.quality.append(Issue("info", "source", None, 0,
+                                      "not contract tables, ignored: " + ", ".join(src.ignored)))
+        self.wanted = [t for t in TABLES if t in src.tables and (tables is None or t == "orders" or t in set(tables))]
+        self.start = self.end = None
+        if month is not None:
+            m_start, self.end = month_bounds(month)
+            n = int(history_months or settings["report"]["history_months"])
+            self.start = m_start - pd.DateOffset(months=n - 1)
+        self._order_issues: list[Issue] = []  #: checks inside orders, added when nothing else is wrong
+
+    def tables(self):
+        """Yield (table, frame or None, rows set aside or None) for each wanted table, checked."""
+        start, end, tz = self.start, self.end, self.settings["shop"]["timezone"]
+        window = None if start is None else ((start - pd.Timedelta(days=1)).date().isoformat(),
+                                             (end + pd.Timedelta(days=1)).date().isoformat())
+        reader = _Reader(self.src, self.quality, window, tz=tz)
+        try:
+            for name, fetched in _read_all(reader, self.wanted, start, end, self.month):
+                frame, set_aside = _finish(name, fetched, self.quality, tz, start, end, reader.con)
+                if name == "orders" and frame is not None:
+                    self._order_issues = _check_orders(frame, self.month)
+                yield name, frame, set_aside
+                del frame, set_aside
+        finally:
+            reader.close()
+
+    def check_across(self, columns: Mapping[str, list[str]], read) -> None:
+        """The checks that span tables, on the tables loaded (``columns``: table -> its columns;
+        ``read(table, columns)`` gives those columns of a loaded table as a frame)."""
+        _check_links(columns, read, self.quality)
+        if not self.quality.errors:
+            self.quality.extend(self._order_issues)
+
+    def dataset(self, tables, rejected, derived=None) -> "Dataset":
+        """The loaded :class:`Dataset`, or the :class:`~playbook.errors.DataError` listing every blocking problem."""
+        if self.quality.errors:
+            raise DataError(_error_message(self.src, self.quality), self.quality.errors)
+        return Dataset(tables, quality=self.quality, rejected=rejected, month=self.month, start=self.start,
+                       end=self.end, source=self.src, settings=self.settings, fingerprint=self.src.fingerprint(),
+                       derived=derived)
 
 
 @dataclass
@@ -789,34 +823,40 @@ def _has_repeated_keys(frame: pd.DataFrame, table: Table, con) -> bool:
     return bool(n)
 
 
-def _check_links(result: dict[str, pd.DataFrame], quality: DataQuality) -> None:
-    """Links to dimension tables (products, suppliers, customers): warn, keep the rows."""
-    for name, frame in result.items():
+def _check_links(columns: Mapping[str, list[str]], read, quality: DataQuality) -> None:
+    """Links to dimension tables (products, suppliers, customers): warn, keep the rows.
+    ``columns`` maps each loaded table to its columns, ``read(table, columns)`` reads some of them."""
+    for name, cols in columns.items():
         table = TABLES[name]
         for link in table.links:
-            if link.table == "orders" or link.table not in result or link.column not in frame.columns:
+            if link.table == "orders" or link.table not in columns or link.column not in cols:
                 continue
-            quality.extend(check_link(frame, table, link.column, result[link.table][link.target],
-                                      f"{link.table}.{link.target} values", ident=_ident(table)))
+            ident = _ident(table)
+            frame = read(name, [link.column] + [c for c in ident if c in cols and c != link.column])
+            quality.extend(check_link(frame, table, link.column, read(link.table, [link.target])[link.target],
+                                      f"{link.table}.{link.target} values", ident=ident))
 
 
-def _check_orders(result: dict[str, pd.DataFrame], quality: DataQuality) -> None:
-    """Consistency inside orders that the type checks cannot see."""
-    orders = result.get("orders")
-    if orders is None or quality.errors:
-        return
+def _check_orders(orders: pd.DataFrame, month: str | None) -> list[Issue]:
+    """Consistency inside orders that the type checks cannot see, and whether the report month has
+    orders (these are reported only when no blocking problem was found)."""
+    issues = []
     if "refund_amount" in orders.columns:
         over = orders["refund_amount"] > orders["paid_amount"] + 0.005
         if over.any():
-            quality.append(Issue("warning", "orders", "refund_amount", int(over.sum()),
-                                 "refund larger than what the buyer paid; net sales count these orders as zero",
-                                 "Check the export's refund column",
-                                 [f"order_id={o}" for o in orders.loc[over, "order_id"].head(5)]))
+            issues.append(Issue("warning", "orders", "refund_amount", int(over.sum()),
+                                "refund larger than what the buyer paid; net sales count these orders as zero",
+                                "Check the export's refund column",
+                                [f"order_id={o}" for o in orders.loc[over, "order_id"].head(5)]))
     if "paid_ts" in orders.columns:
         unpaid = (orders["status"] == "paid") & orders["paid_ts"].isna()
         if unpaid.any():
-            quality.append(Issue("info", "orders", "paid_ts", int(unpaid.sum()),
-                                 "status paid without a payment time; payment-time figures leave them out"))
+            issues.append(Issue("info", "orders", "paid_ts", int(unpaid.sum()),
+                                "status paid without a payment time; payment-time figures leave them out"))
+    if month is not None and not (orders["order_ts"] >= pd.Timestamp(month + "-01")).any():
+        issues.append(Issue("error", "orders", "order_ts", 0, f"no orders in the report month {month}",
+                            "Choose a month that the data covers (see `playbook validate`)"))
+    return issues
 
 
 def _error_message(src: Source, quality: DataQuality) -> str:
@@ -828,18 +868,99 @@ def _error_message(src: Source, quality: DataQuality) -> str:
 PREPARED_MARKER = "prepared.json"
 
 
-def prepare(data: Dataset, folder: str | Path) -> Path:
+def prepare(data: Dataset, folder: str | Path, *, drop_columns=None) -> Path:
     """Write a loaded, validated dataset and its derived tables into ``folder`` as Parquet, with a
     ``prepared.json`` that lets :func:`load` read it back without checking it again.
 
-    The report runner prepares once per run; every chapter then loads the prepared folder.
+    ``drop_columns(table, columns)`` names columns to leave out (the report leaves out personal
+    data). A table of a prepared folder that is not in memory is copied through Arrow without
+    being kept, so preparing from a prepared folder holds one table at a time.
     """
-    from .derived import DERIVED
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    for name, frame in data.items():
-        frame.to_parquet(folder / f"{name}.parquet", index=False)
+    for name in data:
+        file = data.table_file(name)
+        if file is not None:
+            import pyarrow.parquet as pq
+
+            table = pq.read_table(file)
+            table = table.drop_columns(_dropped(name, table.column_names, drop_columns))
+            pq.write_table(table, folder / f"{name}.parquet")
+            del table
+        else:
+            frame = data[name]
+            frame.drop(columns=_dropped(name, frame.columns, drop_columns)).to_parquet(
+                folder / f"{name}.parquet", index=False)
+    rejected = {name: frame.drop(columns=_dropped(name, frame.columns, drop_columns))
+                for name, frame in data.rejected.items()}
+    _write_prepared(data, folder, rejected)
+    return folder
+
+
+def prepare_source(source: str | Path, folder: str | Path, *, month: str | None = None,
+                   settings: Settings | str | Path | None = None, history_months: int | None = None,
+                   drop_columns=None) -> Dataset:
+    """Load and validate ``source`` as :func:`load` does, writing each table into the prepared
+    folder ``folder`` as soon as it is checked, then the derived tables (computed by DuckDB from
+    the written files); returns the prepared :class:`Dataset`, whose tables are read on first use.
+
+    Same checks, messages and :class:`~playbook.errors.DataError` as :func:`load`, but only one
+    table is in memory at a time: the report runner prepares a ten-million-line shop this way.
+    ``drop_columns(table, columns)`` names columns to leave out (personal data, for the report).
+    """
+    settings = settings if isinstance(settings, Settings) else load_settings(settings)
+    final = Path(folder).resolve()
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}-building-", dir=final.parent))
+    try:
+        if _is_prepared(source):
+            prepare(load(source, month=month, settings=settings), staging, drop_columns=drop_columns)
+        else:
+            _prepare_streamed(source, staging, month=month, settings=settings, history_months=history_months,
+                              drop_columns=drop_columns)
+        replace_folder(staging, final)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return _load_prepared(final, month, settings)
+
+
+def _prepare_streamed(source, folder: Path, *, month, settings, history_months, drop_columns) -> None:
+    job = _Loading(source, month=month, settings=settings, history_months=history_months)
+    columns, rejected = {}, {}
+    for name, frame, set_aside in job.tables():
+        if frame is not None:
+            frame = frame.drop(columns=_dropped(name, frame.columns, drop_columns))
+            frame.to_parquet(folder / f"{name}.parquet", index=False)
+            columns[name] = list(frame.columns)
+        if set_aside is not None:
+            rejected[name] = set_aside.drop(columns=_dropped(name, set_aside.columns, drop_columns))
+        del frame, set_aside
+    job.check_across(columns, lambda name, cols: pd.read_parquet(folder / f"{name}.parquet", columns=cols))
+    data = job.dataset({name: folder / f"{name}.parquet" for name in columns}, rejected)
+    _write_prepared(data, folder, rejected)
+
+
+def replace_folder(staging: Path, final: Path) -> None:
+    """Put the complete folder ``staging`` in the place of ``final`` in two renames; an older
+    ``final`` is removed only afterwards, so a failure never leaves a half-written folder."""
+    if final.exists():
+        old = final.with_name(f".{final.name}-old-{os.getpid()}")
+        final.rename(old)
+        staging.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        staging.rename(final)
+
+
+def _dropped(table: str, columns, drop_columns) -> list[str]:
+    return list(drop_columns(table, list(columns))) if drop_columns else []
+
+
+def _write_prepared(data: Dataset, folder: Path, rejected: Mapping[str, pd.DataFrame]) -> None:
+    """The derived tables, the rows set aside and ``prepared.json`` of a prepared folder whose
+    tables are written."""
+    from .derived import DERIVED
+
     derived_names = []
     for name in DERIVED:
         try:
@@ -848,17 +969,16 @@ def prepare(data: Dataset, folder: str | Path) -> Path:
             continue
         frame.to_parquet(folder / f"_derived_{name}.parquet", index=False)
         derived_names.append(name)
-    for name, frame in data.rejected.items():
+    for name, frame in rejected.items():
         frame.to_parquet(folder / f"_rejected_{name}.parquet", index=False)
     meta = {
         "month": data.month, "start": None if data.start is None else data.start.isoformat(),
         "end": None if data.end is None else data.end.isoformat(), "source": str(data.source.path),
         "source_kind": data.source.kind, "fingerprint": data.fingerprint, "tables": list(data),
-        "derived": derived_names, "rejected": list(data.rejected),
+        "derived": derived_names, "rejected": list(rejected),
         "quality": [i.as_dict() | {"examples": i.examples} for i in data.quality],
     }
     (folder / PREPARED_MARKER).write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
-    return folder
 
 
 def _load_prepared(folder: Path, month: str | None, settings: Settings) -> Dataset:

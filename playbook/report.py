@@ -49,7 +49,7 @@ from . import metrics
 from .contract import TABLES
 from .errors import PlaybookError
 from .i18n import LANGUAGES, label
-from .loading import Dataset, latest_full_month, load, month_bounds, prepare
+from .loading import Dataset, latest_full_month, month_bounds, prepare_source, replace_folder
 from .pack import PERSONAL_NAMES, SEVERITIES, format_value
 from .settings import load_settings
 from .threads import KERNEL_THREAD_ENV
@@ -263,15 +263,21 @@ def run_report(month: str | None = None, *, data: str | Path = "data/samples", o
     source = str(data) if "://" in str(data) else Path(data).resolve()  # a database URL or a path
     if month is None:
         month = latest_full_month(source)
-    dataset = load(source, month=month, settings=settings)
+    work = Path(tempfile.mkdtemp(prefix="playbook-run-"))
+    try:
+        # read and checked once, one table at a time, without personal data; the chapters and the
+        # front page read the prepared tables they need on first use
+        prepared = work / "prepared"
+        dataset = prepare_source(source, prepared, month=month, settings=settings, drop_columns=personal_columns)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
 
     final = Path(out).resolve() / month
     final.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{month}-building-", dir=final.parent))
-    work = Path(tempfile.mkdtemp(prefix="playbook-run-"))
     result = ReportResult(month, final)
     try:
-        prepared = prepare(without_personal_data(dataset), work / "prepared")
         parameters = {"month": month, "data_source": str(prepared), "output_dir": str(staging), "lang": lang,
                       "settings_file": str(Path(settings_file).resolve()) if settings_file else ""}
         progress = _Progress(len(notebooks), echo)
@@ -292,7 +298,7 @@ def run_report(month: str | None = None, *, data: str | Path = "data/samples", o
                                                           "chapters": [nb.stem for nb in notebooks],
                                                           "settings": str(settings_file or "defaults"),
                                                           "jobs": jobs})
-        _swap_in(staging, final)
+        replace_folder(staging, final)
     finally:
         shutil.rmtree(work, ignore_errors=True)
         if staging.exists():
@@ -336,28 +342,6 @@ def personal_columns(table: str, columns) -> list[str]:
     spec = TABLES.get(table)
     kept = {c.name for c in spec.columns if not c.personal} if spec else set()
     return [c for c in columns if str(c).lower() in PERSONAL_NAMES and c not in kept]
-
-
-def without_personal_data(dataset: Dataset) -> Dataset:
-    """The dataset with every personal-data column (names, phones, addresses, emails) removed; the
-    derived tables it already holds (they carry no personal columns) are kept, not computed again."""
-    tables = {name: frame.drop(columns=personal_columns(name, frame.columns)) for name, frame in dataset.items()}
-    rejected = {name: frame.drop(columns=personal_columns(name, frame.columns))
-                for name, frame in dataset.rejected.items()}
-    return Dataset(tables, quality=dataset.quality, rejected=rejected, month=dataset.month, start=dataset.start,
-                   end=dataset.end, source=dataset.source, settings=dataset.settings,
-                   fingerprint=dataset.fingerprint, derived=dataset._derived)
-
-
-def _swap_in(staging: Path, final: Path) -> None:
-    """Replace ``final`` by ``staging`` in two renames; the old report is removed only afterwards."""
-    if final.exists():
-        old = final.with_name(f".{final.name}-old-{os.getpid()}")
-        final.rename(old)
-        staging.rename(final)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        staging.rename(final)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -526,16 +510,32 @@ def write_pack(folder: Path, result: ReportResult, dataset: Dataset, *, paramete
                                        encoding="utf-8")
 
 
-def write_workbook(folder: Path, actions: list[tuple[str, dict]]) -> Path:
-    """actions.xlsx with one sheet per action list (sheet names cut to Excel's 31 characters)."""
+#: rows of an action list that actions.xlsx holds; a longer list (every buyer of a large shop, say)
+#: is cut there and its sheet says so: the CSV beside it has every row (Excel's own limit is 1,048,576)
+SHEET_MAX_ROWS = 100_000
+
+
+def write_workbook(folder: Path, actions: list[tuple[str, dict]], max_rows: int = SHEET_MAX_ROWS) -> Path:
+    """actions.xlsx with one sheet per action list (sheet names cut to Excel's 31 characters).
+
+    A list longer than ``max_rows`` keeps its first ``max_rows`` rows (the lists come sorted by
+    priority) and ends with a row saying how many more are in its CSV file.
+    """
     path = folder / "actions.xlsx"
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
         used = set()
         for _, a in actions:
             try:
-                frame = pd.read_csv(folder / a["path"], encoding="utf-8-sig", dtype=str, keep_default_na=False)
+                frame = pd.read_csv(folder / a["path"], encoding="utf-8-sig", dtype=str, keep_default_na=False,
+                                    nrows=max_rows + 1)
             except pd.errors.EmptyDataError:  # an empty list without columns: an empty sheet
                 frame = pd.DataFrame()
+            if len(frame) > max_rows:
+                total = int(a.get("rows") or 0)
+                more = f"{total - max_rows:,} more rows" if total > max_rows else "more rows"
+                frame = frame.iloc[:max_rows]
+                note = pd.DataFrame([{frame.columns[0]: f"… {more}: the whole list is in {a['path']} (UTF-8 CSV)"}])
+                frame = pd.concat([frame, note], ignore_index=True).fillna("")
             name = a["name"][:31]
             suffix = 1
             while name in used:

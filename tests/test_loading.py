@@ -372,3 +372,32 @@ def test_a_prepared_folder_reads_each_table_on_first_use(tmp_path):
     assert data["orders"] is orders and len(orders) == data.rows("orders") > 50_000
     assert isinstance(data._tables["traffic"], Path)
     assert data.has("orders", columns={"orders": ["channel"]})
+
+
+def test_prepare_source_writes_what_load_and_prepare_give_one_table_at_a_time(tmp_path):
+    from playbook.loading import prepare_source
+    from playbook.report import personal_columns
+
+    loaded = playbook.load(SAMPLES, month="2026-10")
+    data = prepare_source(SAMPLES, tmp_path / "prepared", month="2026-10", drop_columns=personal_columns)
+    assert all(isinstance(v, Path) for v in data._tables.values())  # returned unread
+    assert list(data) == list(loaded)
+    for name in loaded:
+        expected = loaded[name].drop(columns=personal_columns(name, loaded[name].columns))
+        pd.testing.assert_frame_equal(data[name], expected, check_dtype=True)
+    assert "name" in loaded.customers.columns and "name" not in data.customers.columns
+    for name in ("daily_kpis", "customer_summary", "sku_daily"):  # DuckDB over the written files
+        pd.testing.assert_frame_equal(data.derived(name), loaded.derived(name))
+    assert [str(i) for i in data.quality] == [str(i) for i in loaded.quality]
+    assert data.fingerprint == loaded.fingerprint and data.rows("orders") == len(loaded.orders)
+
+
+def test_prepare_source_stops_like_load_and_leaves_no_folder(tmp_path):
+    from playbook.loading import prepare_source
+
+    bad = write(tmp_path / "s", orders=ORDERS.replace("250.50", "-3"), order_items=ITEMS, products=PRODUCTS)
+    out = tmp_path / "runs" / "prepared"
+    with pytest.raises(DataError) as info:
+        prepare_source(bad, out, month="2026-10")
+    assert str(info.value) == error_of(bad, month="2026-10")
+    assert "paid_amount" in str(info.value) and list((tmp_path / "runs").iterdir()) == []

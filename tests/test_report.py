@@ -296,3 +296,18 @@ def test_chapters_start_longest_first_by_the_last_pack(tmp_path):
     (tmp_path / "2026-09" / "summary.json").write_text(json.dumps(
         {"chapters": {"00_a": {"seconds": 2.0}, "01_b": {"seconds": 9.5}, "03_d": {"seconds": 4.0}}}))
     assert [b.stem for b in report.longest_first(books, tmp_path)] == ["01_b", "03_d", "00_a", "02_c"]
+
+
+def test_a_list_longer_than_a_sheet_is_cut_in_the_workbook_and_whole_in_its_csv(tmp_path):
+    (tmp_path / "actions").mkdir()
+    pd.DataFrame({"customer_id": ["C1", "C2", "C3", "C4", "C5"], "segment": list("abcde")}).to_csv(
+        tmp_path / "actions" / "rfm.csv", index=False, encoding="utf-8-sig")
+    pd.DataFrame({"sku": ["S1"]}).to_csv(tmp_path / "actions" / "short.csv", index=False, encoding="utf-8-sig")
+    lists = [("06", {"name": "rfm", "path": "actions/rfm.csv", "rows": 5}),
+             ("02", {"name": "short", "path": "actions/short.csv", "rows": 1})]
+    report.write_workbook(tmp_path, lists, max_rows=3)
+    cut = pd.read_excel(tmp_path / "actions.xlsx", sheet_name="rfm", dtype=str, keep_default_na=False)
+    assert cut["customer_id"].tolist()[:3] == ["C1", "C2", "C3"] and len(cut) == 4
+    assert cut["customer_id"].iat[3] == "… 2 more rows: the whole list is in actions/rfm.csv (UTF-8 CSV)"
+    assert pd.read_excel(tmp_path / "actions.xlsx", sheet_name="short")["sku"].tolist() == ["S1"]
+    assert len(pd.read_csv(tmp_path / "actions" / "rfm.csv")) == 5

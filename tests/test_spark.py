@@ -68,12 +68,13 @@ def lakes(tmp_path_factory):
 def prepared(spark, lakes, tmp_path_factory):
     """(duckdb folder, spark folder) prepared for MONTH from the two lakes."""
     from playbook.lake import prepare_lake
-    from playbook.loading import prepare
-    from playbook.report import without_personal_data
+    from playbook.loading import prepare_source
+    from playbook.report import personal_columns
 
     flat, spark_lake = lakes
     out = tmp_path_factory.mktemp("prepared")
-    by_duckdb = prepare(without_personal_data(playbook.load(flat, month=MONTH)), out / "duckdb")
+    by_duckdb = out / "duckdb"
+    prepare_source(flat, by_duckdb, month=MONTH, drop_columns=personal_columns)
     by_spark = prepare_lake(spark_lake, MONTH, out / "spark", spark=spark)
     return by_duckdb, by_spark
 
