@@ -16,6 +16,7 @@ folder that is removed afterwards.
 from __future__ import annotations
 
 import codecs
+import datetime
 import gzip
 import hashlib
 import json
@@ -270,21 +271,44 @@ class Dataset(Mapping):
         missing, extra columns. Absent tables are listed too, so a reader sees what is missing."""
         rows = []
         for name, table in TABLES.items():
-            frame = self[name] if name in self._tables else None
+            present = name in self._tables
             col = _window_column(table) or (table.window[1] if table.window and table.window[0] == "overlap" else None)
-            first = last = None
-            if frame is not None and col in frame.columns:
-                first, last = frame[col].min(), frame[col].max()
+            columns, first, last = (self._range(name, col) if present else ([], None, None))
             rows.append({
                 "table": name,
-                "rows": len(frame) if frame is not None else 0,
+                "rows": self.rows(name) if present else 0,
                 "from": first.strftime("%Y-%m-%d") if hasattr(first, "strftime") and pd.notna(first) else (first or ""),
                 "to": last.strftime("%Y-%m-%d") if hasattr(last, "strftime") and pd.notna(last) else (last or ""),
-                "missing columns": "" if frame is None else ", ".join(c for c in table.names if c not in frame.columns),
-                "extra columns": "" if frame is None else ", ".join(c for c in frame.columns if c not in table.names),
-                "status": "loaded" if frame is not None else ("absent (required)" if table.required else "absent"),
+                "missing columns": "" if not present else ", ".join(c for c in table.names if c not in columns),
+                "extra columns": "" if not present else ", ".join(c for c in columns if c not in table.names),
+                "status": "loaded" if present else ("absent (required)" if table.required else "absent"),
             })
         return pd.DataFrame(rows)
+
+    def _range(self, name: str, col: str | None) -> tuple[list[str], object, object]:
+        """A table's columns and the first and last value of ``col``; for a prepared table not in
+        memory, from the Parquet file's schema and statistics (nothing is read)."""
+        file = self.table_file(name)
+        if file is None:
+            frame = self[name]
+            if col in frame.columns:
+                return list(frame.columns), frame[col].min(), frame[col].max()
+            return list(frame.columns), None, None
+        import pyarrow.parquet as pq
+
+        meta = pq.ParquetFile(file).metadata
+        columns = [c for c in meta.schema.to_arrow_schema().names if c != "__index_level_0__"]
+        if col not in columns:
+            return columns, None, None
+        i = columns.index(col)
+        stats = [meta.row_group(g).column(i).statistics for g in range(meta.num_row_groups)]
+        if not all(st is not None and (st.has_min_max or st.null_count == st.num_values) for st in stats):
+            values = pd.read_parquet(file, columns=[col])[col]  # statistics not written: read the column
+            return columns, values.min(), values.max()
+        as_value = (lambda v: pd.Timestamp(v) if isinstance(v, datetime.datetime) else v)
+        lows = [as_value(st.min) for st in stats if st.has_min_max]
+        highs = [as_value(st.max) for st in stats if st.has_min_max]
+        return columns, (min(lows) if lows else None), (max(highs) if highs else None)
 
     def month_rows(self, table: str, column: str | None = None) -> pd.DataFrame:
         """The rows of ``table`` that fall in the report month (by its window column)."""

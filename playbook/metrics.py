@@ -6,10 +6,13 @@
 - AOV (客单价) = GMV / paid orders;
 - a buyer (买家) is a customer with a paid order.
 
-Everything is a group-by over the orders table; nothing loops over orders.
+Everything is a group-by over the orders table; nothing loops over orders. Months and customers
+are grouped as integer codes (:func:`month_labels`): formatting or hashing ten million timestamps
+and ids as text is what makes a large shop slow.
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 
@@ -77,23 +80,57 @@ def monthly_kpis(orders: pd.DataFrame, *, by: str | list[str] | None = None,
     """
     keys = [by] if isinstance(by, str) else list(by or [])
     paid = paid_mask(orders)
+    month = month_codes(orders[time_column])
     frame = pd.DataFrame({
-        "month": orders[time_column].dt.strftime("%Y-%m"),
+        "month": month,
         "gmv": orders["paid_amount"].where(paid, 0.0),
         "refunds": _refunds(orders).where(paid, 0.0),
         "paid_orders": paid.astype("int64"),
         **{k: orders[k] if k in orders.columns else pd.Series("all", index=orders.index) for k in keys},
     })
-    agg = {"gmv": ("gmv", "sum"), "refunds": ("refunds", "sum"), "paid_orders": ("paid_orders", "sum")}
+    grouped = frame.groupby(["month", *keys], observed=True, dropna=False)
+    out = grouped.agg(gmv=("gmv", "sum"), refunds=("refunds", "sum"), paid_orders=("paid_orders", "sum"))
     if "customer_id" in orders.columns:
-        frame["buyer"] = orders["customer_id"].where(paid)
-        agg["buyers"] = ("buyer", "nunique")
-    out = frame.groupby(["month", *keys], observed=True, dropna=False).agg(**agg).reset_index()
+        out["buyers"] = _distinct_per_group(grouped.ngroup().to_numpy(), orders["customer_id"], paid.to_numpy(),
+                                            len(out))
+    out = out.reset_index()
+    out["month"] = _labels_of_codes(out["month"])
     out["net_sales"] = out["gmv"] - out["refunds"]
     out["aov"] = out["gmv"] / out["paid_orders"].where(out["paid_orders"] > 0)
     out["refund_rate"] = out["refunds"] / out["gmv"].where(out["gmv"] > 0)
     cols = ["month", *keys, "gmv", "net_sales", "paid_orders"] + (["buyers"] if "buyers" in out else []) + ["aov", "refund_rate"]
     return out[cols]
+
+
+def month_codes(ts: pd.Series) -> pd.Series:
+    """Calendar month of each timestamp as an integer code, ``year * 12 + month - 1`` (NaN for a
+    missing time); sorts like the month and turns into ``YYYY-MM`` with :func:`month_labels`."""
+    return ts.dt.year * 12 + ts.dt.month - 1
+
+
+def month_labels(ts: pd.Series) -> pd.Series:
+    """``ts.dt.strftime("%Y-%m")`` (text ``str``, NaN for a missing time), formatting each distinct
+    month once: strftime formats every row in Python, 9 s for seven million orders."""
+    return _labels_of_codes(month_codes(ts))
+
+
+def _labels_of_codes(codes: pd.Series) -> pd.Series:
+    import pyarrow as pa
+
+    positions, distinct = pd.factorize(codes, use_na_sentinel=True)
+    labels = pa.array([f"{int(c) // 12:04d}-{int(c) % 12 + 1:02d}" for c in distinct], type=pa.large_string())
+    text = labels.take(pa.array(positions, mask=positions < 0))
+    return pd.Series(text.to_pandas(types_mapper={pa.large_string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get),
+                     index=codes.index, name=codes.name)
+
+
+def _distinct_per_group(group: np.ndarray, values: pd.Series, keep: np.ndarray, n_groups: int) -> np.ndarray:
+    """Distinct non-missing ``values`` per group (``group``: each row's group number, -1 for none)
+    over the rows where ``keep``: a groupby ``nunique`` on integer codes."""
+    codes, distinct = pd.factorize(values)
+    rows = keep & (codes >= 0) & (group >= 0)
+    pairs = pd.unique(group[rows].astype(np.int64) * (len(distinct) + 1) + codes[rows])
+    return np.bincount(pairs // (len(distinct) + 1), minlength=n_groups).astype("int64")
 
 
 KPI_LABELS = {
@@ -111,9 +148,11 @@ def kpi_comparison(orders: pd.DataFrame, month: str) -> pd.DataFrame:
         one row per KPI (index: label) with columns ``this_month``, ``previous_month``, ``mom``
         (relative change), ``last_year``, ``yoy``; a comparison month without orders is NaN.
     """
-    kpis = monthly_kpis(orders).set_index("month")
     this = pd.Period(month, "M")
     months = {"this_month": this, "previous_month": this - 1, "last_year": this - 12}
+    code = month_codes(orders["order_ts"])
+    wanted = [p.year * 12 + p.month - 1 for p in months.values()]
+    kpis = monthly_kpis(orders[code.isin(wanted).to_numpy()]).set_index("month")  # the three months only
     cols = [c for c in KPI_LABELS if c in kpis.columns]
     table = pd.DataFrame({name: kpis.reindex([str(p)])[cols].iloc[0] for name, p in months.items()})
     table["mom"] = table["this_month"] / table["previous_month"] - 1
@@ -136,9 +175,13 @@ def repurchase_rate(orders: pd.DataFrame, month: str, *, window_months: int = 12
     start = end - pd.DateOffset(months=window_months)
     if orders["order_ts"].min() >= start + pd.offsets.MonthBegin(1):
         return float("nan")  # the window starts before the data does
-    paid = orders.loc[paid_mask(orders) & orders["customer_id"].notna(), ["customer_id", "order_ts"]]
-    window = paid[(paid["order_ts"] >= start) & (paid["order_ts"] < end)]
-    if window.empty:
+    ts = orders["order_ts"]
+    inside = (paid_mask(orders) & orders["customer_id"].notna() & (ts >= start) & (ts < end)).to_numpy()
+    if not inside.any():
         return float("nan")
-    days = window.assign(day=window["order_ts"].dt.normalize()).groupby("customer_id")["day"].nunique()
+    customer, _ = pd.factorize(orders["customer_id"][inside])
+    day = ts[inside].to_numpy().astype("datetime64[D]").astype(np.int64)
+    day -= day.min()
+    pairs = pd.unique(customer.astype(np.int64) * (int(day.max()) + 1) + day)  # distinct (customer, day)
+    days = np.bincount(pairs // (int(day.max()) + 1))
     return float((days >= 2).mean())

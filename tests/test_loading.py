@@ -401,3 +401,13 @@ def test_prepare_source_stops_like_load_and_leaves_no_folder(tmp_path):
         prepare_source(bad, out, month="2026-10")
     assert str(info.value) == error_of(bad, month="2026-10")
     assert "paid_amount" in str(info.value) and list((tmp_path / "runs").iterdir()) == []
+
+
+def test_the_overview_of_a_prepared_folder_reads_no_table(tmp_path):
+    from playbook.loading import prepare
+
+    loaded = playbook.load(SAMPLES, month="2026-10")
+    data = playbook.load(prepare(loaded, tmp_path / "prepared"), month="2026-10")
+    pd.testing.assert_frame_equal(data.overview(), loaded.overview())  # from Parquet statistics
+    assert all(isinstance(v, Path) for v in data._tables.values())
+    assert data.overview().set_index("table").loc["targets", "from"] == "2024-11"

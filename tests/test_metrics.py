@@ -101,3 +101,12 @@ def test_exercise_checker_never_gives_the_answer_away():
 def test_split_by_a_column_the_source_lacks():
     k = metrics.monthly_kpis(ORDERS.drop(columns="channel"), by="channel")
     assert set(k["channel"]) == {"all"} and k.loc[k.month == "2026-10", "gmv"].item() == 340.0
+
+
+def test_month_labels_are_strftime_computed_once_per_month():
+    ts = pd.Series(pd.to_datetime(["2025-12-31 23:59:59", None, "2026-01-01 00:00:00", "0999-03-05 08:00:00",
+                                   "2026-01-20 12:00:00"]).astype("datetime64[us]"))
+    labels = metrics.month_labels(ts)
+    assert labels.tolist()[:1] + labels.tolist()[2:] == ["2025-12", "2026-01", "0999-03", "2026-01"]
+    assert pd.isna(labels.iat[1]) and labels.dtype == ts.dt.strftime("%Y-%m").dtype
+    assert metrics.month_codes(ts).iat[0] == 2025 * 12 + 11
