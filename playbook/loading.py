@@ -38,7 +38,7 @@ from .contract import TABLES, Table
 from .errors import DataError, PlaybookError
 from .settings import Settings, load_settings
 from .validation import (DataQuality, FastCast, Issue, _arrow, check_duplicates, check_link, coerce_fetched,
-                         parse_timestamps, sql_fast_cast, sql_ident, sql_trimmed)
+                         parse_timestamps, sql_fast_cast, sql_ident)
 
 #: campaigns (interval tables) are kept when they start up to this many days after the report
 #: month: a campaign calendar is a plan, and the campaigns chapter shows the coming quarter
@@ -345,6 +345,7 @@ class _Reader:
         self.tz = tz or load_settings()["shop"]["timezone"]
         self.casts: dict[str, FastCast] = {}
         self.range: tuple | None = None  #: (first, last) order date, once the orders have been read
+        self.order_keys = None  #: Arrow table of each order id and whether it is in the window
         self.engine = None
         if source.kind == "sql":
             import sqlalchemy as sa
@@ -352,6 +353,8 @@ class _Reader:
             self.engine = sa.create_engine(source.url)
         self.con = duckdb.connect()
         self.con.execute("SET enable_progress_bar = false").fetchall()
+        # text as Arrow large_string, which pandas' str columns hold: no conversion copy
+        self.con.execute("SET arrow_large_buffer_size = true").fetchall()
         self.tmp: Path | None = None
         self.types: dict[str, dict[str, str]] = {}
         self.renames: dict[str, dict[str, str]] = {}
@@ -725,13 +728,6 @@ def _read_all(reader: _Reader, wanted: list[str], start, end, month):
                 where.append(f"(NOT regexp_matches({m}, '^\\d{{4}}-\\d{{2}}') OR substr({m}, 1, 7) "
                              f"BETWEEN '{start:%Y-%m}' AND '{(end - pd.Timedelta(days=1)):%Y-%m}')")
         orphan = keyed and name != "orders" and "order_id" in cast.select
-        if orphan:
-            t = sql_trimmed(cast.select["order_id"])
-            # IN (subquery) keeps the rows in file order (the subquery is always the hash side)
-            unknown = f"({t} IS NOT NULL AND NOT ({t} IN (SELECT _k_id FROM order_window)))"
-            extra.append(f"{unknown} AS _orphan")
-            if start is not None and table.window and table.window[0] == "orders":
-                where.append(f"({t} IS NULL OR {t} IN (SELECT _k_id FROM order_window WHERE _k_inside) OR {unknown})")
         if name == "orders" and keyed:
             # one scan of orders: every order (for the range and the keys of the other tables), with
             # a flag for the window, filtered here rather than in the scan
@@ -741,6 +737,9 @@ def _read_all(reader: _Reader, wanted: list[str], start, end, month):
         tbl = reader.fetch(sql, name)
         if name == "orders" and keyed:
             tbl = _order_window(reader, tbl, ocast, end, month)
+        elif orphan:
+            tbl = _follow_orders(tbl, reader.order_keys,
+                                 window=start is not None and table.window is not None and table.window[0] == "orders")
         fetched = _Fetched(tbl, cast, orphan)
         del tbl  # the consumer drops fetched.arrow once converted: no reference may stay here
         yield name, fetched
@@ -748,14 +747,14 @@ def _read_all(reader: _Reader, wanted: list[str], start, end, month):
 
 
 def _order_window(reader: _Reader, tbl, cast: FastCast, end, month):
-    """From all orders (``tbl``, with its ``_inside`` flag): the temporary table ``order_window``
-    (each order id, and whether the order is in the window), the check that the report month is
-    inside the data, and the orders of the window."""
+    """From all orders (``tbl``, with its ``_inside`` flag): ``reader.order_keys`` (each order id
+    once, and whether the order is in the window), the check that the report month is inside the
+    data, and the orders of the window."""
     con = reader.con
     con.register("_orders", tbl.select(["order_id", "order_ts", "_inside"]))
-    try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE order_window AS SELECT {sql_trimmed('order_id')} AS _k_id, "
-                    f"bool_or(_inside) AS _k_inside FROM _orders GROUP BY ALL HAVING _k_id IS NOT NULL").fetchall()
+    try:  # order_id is trimmed in the scan (an id is text)
+        reader.order_keys = con.sql("SELECT order_id AS _k_id, bool_or(_inside) AS _k_inside FROM _orders "
+                                    "WHERE order_id IS NOT NULL GROUP BY order_id").to_arrow_table()
         first, last = con.execute("SELECT min(CAST(order_ts AS DATE)), max(CAST(order_ts AS DATE)) FROM _orders").fetchall()[0]
     finally:
         con.unregister("_orders")
@@ -772,6 +771,22 @@ def _order_window(reader: _Reader, tbl, cast: FastCast, end, month):
     if pc.all(inside).as_py() is False:
         tbl = tbl.filter(inside)
     return tbl.drop_columns(["_inside"])
+
+
+def _follow_orders(tbl, keys, *, window: bool):
+    """The rows of a table that points at orders (``tbl``, read whole, ``order_id`` trimmed), with
+    ``_orphan`` marking the ids that are no order's; when ``window``, only the rows of orders in the
+    window, of no order, or of unknown orders. Looked up in Arrow, which keeps the file's order
+    (a SQL ``IN (subquery)`` is a join, and DuckDB does not keep row order through joins)."""
+    ids = tbl.column("order_id")
+    at = pc.index_in(ids, value_set=keys.column("_k_id"))
+    orphan = pc.and_(pc.is_valid(ids), pc.is_null(at))
+    if window:
+        inside = pc.fill_null(pc.take(keys.column("_k_inside"), at), False)
+        keep = pc.or_(pc.or_(pc.is_null(ids), inside), orphan)
+        if pc.all(keep).as_py() is False:
+            tbl, orphan = tbl.filter(keep), pc.filter(orphan, keep)
+    return tbl.append_column("_orphan", orphan)
 
 
 def _finish(name: str, fetched: _Fetched, quality: DataQuality, tz: str, start, end, con):
@@ -800,7 +815,8 @@ def _finish(name: str, fetched: _Fetched, quality: DataQuality, tz: str, start, 
     orphan = tbl.column("_orphan").to_numpy(zero_copy_only=False) if fetched.orphan else None
     frame = tbl.drop_columns([c for c in ("_raw", "_orphan") if c in tbl.column_names]).to_pandas(split_blocks=True)
     del tbl, raw
-    frame, issues = coerce_fetched(frame, table, slow, tz=tz, ident=ident, missing=cast.missing)
+    frame, issues = coerce_fetched(frame, table, slow, tz=tz, ident=ident, missing=cast.missing,
+                                   trimmed=cast.trimmed)
     quality.extend(issues)
     if any(i.severity == "error" for i in issues):
         return frame, None

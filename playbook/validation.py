@@ -238,7 +238,8 @@ def check_link(frame: pd.DataFrame, table: Table, column: str, target: pd.Series
 # The loader's fast path: DuckDB casts, pandas checks, pandas parses only what DuckDB could not
 # ---------------------------------------------------------------------------------------------
 
-_WS = " \t\n\r\x0b\x0c\u00a0\u3000"
+#: the characters Python's ``str.strip()`` (and pandas' ``.str.strip()``) removes
+_WS = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
 _NATIVE_NUMBER = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
                   "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL", "REAL")
 #: separators inside the ``_raw`` column: entries by chr(31), column number and text by chr(30)
@@ -255,10 +256,24 @@ def sql_text(value: str) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
+def _sql_blank(code: str) -> str:
+    """SQL: the code point ``code`` is a blank of :data:`_WS`. Written as comparisons: DuckDB turns
+    an ``IN`` list of several constants into a hash join, which does not keep the rows in order."""
+    wide = sorted(ord(c) for c in _WS if ord(c) > 32)
+    runs: list[list[int]] = []
+    for c in wide:
+        if runs and c == runs[-1][1] + 1:
+            runs[-1][1] = c
+        else:
+            runs.append([c, c])
+    parts = [f"{code} = {a}" if a == b else f"({code} >= {a} AND {code} <= {b})" for a, b in runs]
+    return f"({code} <= 32 OR ({code} >= {wide[0]} AND ({' OR '.join(parts)})))"
+
+
 def sql_trimmed(x: str) -> str:
     """DuckDB text without surrounding whitespace (Unicode blanks included), NULL when empty. The
     full trim is slow in DuckDB, so it only runs on values that start or end with a blank."""
-    blank = " OR ".join(f"ascii({e}) <= 32 OR ascii({e}) IN (160, 12288)" for e in (x, f"{x}[-1]"))
+    blank = " OR ".join(_sql_blank(f"ascii({e})") for e in (x, f"{x}[-1]"))
     return f"(CASE WHEN {blank} THEN nullif(trim({x}, {sql_text(_WS)}), '') ELSE {x} END)"
 
 
@@ -272,6 +287,7 @@ class FastCast:
     select: dict[str, str]
     slow: dict[str, tuple[str, str]]  #: column -> (condition, raw text expression)
     missing: list[Column]
+    trimmed: set[str] = field(default_factory=set)  #: text columns DuckDB trims (empty text -> NULL)
 
     def sql(self, extra: Iterable[str] = ()) -> str:
         """The SELECT list: the columns, ``extra`` expressions, and ``_raw`` (NULL on most rows):
@@ -281,7 +297,10 @@ class FastCast:
         names = list(self.select)
         parts = [f"CASE WHEN {cond} THEN '{names.index(name)}{_SEP_VALUE}' || {raw} END"
                  for name, (cond, raw) in self.slow.items()]
-        out.append(f"nullif(concat_ws(chr(31), {', '.join(parts)}), '') AS _raw" if parts else "NULL::VARCHAR AS _raw")
+        # the text is built only on the rare rows where some value did not cast
+        anyslow = " OR ".join(cond for cond, _ in self.slow.values())
+        out.append(f"CASE WHEN {anyslow} THEN nullif(concat_ws(chr(31), {', '.join(parts)}), '') END AS _raw"
+                   if parts else "NULL::VARCHAR AS _raw")
         return ", ".join(out)
 
     def slow_rows(self, raw: list, positions) -> dict[str, tuple[np.ndarray, list]]:
@@ -313,6 +332,7 @@ def sql_fast_cast(table: Table, source_types: dict[str, str], *, tz: str) -> Fas
     """
     select: dict[str, str] = {}
     slow: dict[str, tuple[str, str]] = {}
+    trimmed: set[str] = set()
     for name, sql_type in source_types.items():
         q = sql_ident(name)
         select[name] = q
@@ -329,6 +349,9 @@ def sql_fast_cast(table: Table, source_types: dict[str, str], *, tz: str) -> Fas
                                 f"AND abs({q}) < 1e18 THEN CAST(CAST({q} AS BIGINT) AS VARCHAR) ELSE {text} END)")
             elif sql_type != "VARCHAR":
                 select[name] = text
+            if col.type == "str":  # trimmed here, empty text as missing: pandas has nothing left to do
+                select[name] = sql_trimmed(select[name])
+                trimmed.add(name)
             continue
         if col.type in ("timestamp", "date"):
             if _is_type(sql_type, ("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ")):
@@ -349,7 +372,7 @@ def sql_fast_cast(table: Table, source_types: dict[str, str], *, tz: str) -> Fas
         select[name] = value
         slow[name] = (f"({q} IS NOT NULL AND {value} IS NULL)", text)
     missing = [c for c in table.columns if c.name not in source_types]
-    return FastCast(table, select, slow, missing)
+    return FastCast(table, select, slow, missing, trimmed)
 
 
 def _arrow(series: pd.Series):
@@ -394,11 +417,12 @@ def _number_text(value) -> str:
 
 
 def coerce_fetched(frame: pd.DataFrame, table: Table, slow: dict[str, tuple[np.ndarray, list]], *, tz: str,
-                   ident: list[str], missing: list[Column]) -> tuple[pd.DataFrame, list[Issue]]:
+                   ident: list[str], missing: list[Column], trimmed: Iterable[str] = ()) -> tuple[pd.DataFrame, list[Issue]]:
     """Finish the contract columns of a frame read by :func:`sql_fast_cast`; returns (frame, issues).
 
-    ``frame`` holds typed values where DuckDB could cast them, the text of text columns as written,
-    and ``slow`` the positions and texts of the values DuckDB left to pandas. Text is trimmed (empty
+    ``frame`` holds typed values where DuckDB could cast them, the text of text columns as written
+    (or already trimmed, with empty text missing, for the columns in ``trimmed``), and ``slow`` the
+    positions and texts of the values DuckDB left to pandas. Text is trimmed (empty
     text is missing), enums are matched case-insensitively, money is rounded to cents, ints become
     ``Int64``; the checks and the issues (with their wording, row counts and examples) are those of
     the SQL cast plan. ``frame`` is modified in place and returned.
@@ -415,11 +439,13 @@ def coerce_fetched(frame: pd.DataFrame, table: Table, slow: dict[str, tuple[np.n
                 issues.append(Issue("info", table.name, col.name, 0,
                                     f"column absent: every row taken as {col.default!r}"))
             continue
-        issues += _finish_column(frame, table, col, slow.get(col.name), tz=tz, ident=ident)
+        issues += _finish_column(frame, table, col, slow.get(col.name), tz=tz, ident=ident,
+                                 trimmed=col.name in trimmed)
     return frame, issues
 
 
-def _finish_column(out: pd.DataFrame, table: Table, col: Column, slow, *, tz: str, ident: list[str]) -> list[Issue]:
+def _finish_column(out: pd.DataFrame, table: Table, col: Column, slow, *, tz: str, ident: list[str],
+                   trimmed: bool = False) -> list[Issue]:
     issues: list[Issue] = []
     name, tname = col.name, table.name
     values = out[name]
@@ -436,15 +462,17 @@ def _finish_column(out: pd.DataFrame, table: Table, col: Column, slow, *, tz: st
     if col.type in ("str", "month"):
         raw_text = values
         text = values if values.dtype == "str" else values.astype("str")
-        trimmed = text.str.strip()
-        present = (trimmed.notna() & trimmed.ne("")).to_numpy()
-        if col.type == "month":
-            parsed = parse_month(trimmed.where(present))
+        if trimmed:  # DuckDB trimmed the text and made empty text missing
+            parsed, present = text, text.notna().to_numpy()
         else:
-            same = _same_lengths(trimmed, text)
-            parsed = text if same else trimmed
-            if not present.all():
-                parsed = parsed.where(present)
+            stripped = text.str.strip()
+            present = (stripped.notna() & stripped.ne("")).to_numpy()
+            if col.type == "month":
+                parsed = parse_month(stripped.where(present))
+            else:
+                parsed = text if _same_lengths(stripped, text) else stripped
+                if not present.all():
+                    parsed = parsed.where(present)
         hint = "Write months as YYYY-MM" if col.type == "month" else ""
     else:
         parsed = values.copy() if len(pos) else values
