@@ -147,10 +147,30 @@ def _values(column: pd.Series):
     return column.reset_index(drop=True) if column.dtype == _STR else column.to_numpy()
 
 
+def _same_ids(ids, keys) -> np.ndarray | None:
+    """``arange(len(ids))`` when ``ids`` and ``keys`` hold the same text ids in the same order (a
+    customer table looked up in its own order: one vectorised comparison instead of a hash join),
+    else None."""
+    import pyarrow.compute as pc
+
+    from .derived import _arrow_text
+
+    if len(ids) != len(keys) or not len(ids):
+        return None
+    a, b = _arrow_text(ids), _arrow_text(keys)
+    if a is None or b is None or a.null_count or b.null_count:
+        return None
+    if a.type != b.type:
+        a = a.cast(b.type)
+    return np.arange(len(ids), dtype=np.intp) if pc.all(pc.equal(a, b)).as_py() else None
+
+
 def _mapper(ids: pd.Series, table: pd.DataFrame):
     """A function ``col -> ids.map(table[col])`` for a ``table`` indexed by unique ids, that looks
     the ids up once (by :func:`_positions`) for all the columns it is asked for."""
-    pos = _positions(ids, table.index)
+    pos = _same_ids(ids, table.index)
+    if pos is None:
+        pos = _positions(ids, table.index)
     found = pos >= 0
 
     def lookup(col: str) -> pd.Series:
@@ -185,8 +205,80 @@ def _paid_rows(data) -> np.ndarray:
 
 
 def _paid_codes(data) -> tuple[np.ndarray, pd.Index]:
-    """:func:`_customer_codes` of the customer ids of :func:`_paid_orders`, once per dataset."""
-    return _cached(data, "paid_codes", lambda d: _customer_codes(_paid_orders(d, ["customer_id"])["customer_id"]))
+    """Integer codes of the customer ids of :func:`_paid_orders` and the ids they stand for (every
+    customer of :class:`_Keys`), once per dataset."""
+    keys = _keys(data)
+    return keys.paid, keys.ids
+
+
+def _text_ids(values: pd.Series):
+    """Customer ids as one Arrow text array (None when they cannot be)."""
+    import pyarrow as pa
+
+    try:
+        arr = pa.array(values.astype("str").array)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):  # pragma: no cover
+        return None
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) or pa.types.is_string_view(arr.type)):
+        return None  # pragma: no cover
+    return arr.cast(pa.large_string())
+
+
+class _Keys:
+    """The customer ids of a dataset as integer codes, from one hash pass over the text ids.
+
+    ``ids`` holds every customer: the ids of the ``customers`` table first, in its order, then the
+    ids that only appear on paid orders, in order of appearance (what
+    ``pd.Index(concat([customers ids, paid ids])).unique()`` gives). ``paid`` is the code of each
+    row of :func:`_paid_orders`, ``registered`` the code of each ``customers`` row (None without the
+    table). :meth:`rank` gives each code's place among the ids sorted as text, for results sorted
+    by customer id. Every section joins and groups customers on these codes instead of text."""
+
+    def __init__(self, data):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        paid = _paid_orders(data, ["customer_id"])["customer_id"]
+        self.has_customers = "customers" in data and "customer_id" in data["customers"].columns
+        parts = ([data["customers"]["customer_id"]] if self.has_customers else []) + [paid]
+        arrays = [_text_ids(p) for p in parts]
+        if all(a is not None for a in arrays):
+            both = pa.concat_arrays(arrays) if len(arrays) > 1 else arrays[0]
+            enc = pc.dictionary_encode(both, null_encoding="encode")
+            codes = enc.indices.to_numpy(zero_copy_only=False).astype("int64")
+            self.ids = pd.Index(enc.dictionary.to_pandas())
+            self._text = enc.dictionary
+        else:  # pragma: no cover - ids that Arrow cannot hold as text
+            codes, uniques = pd.factorize(pd.concat([p.astype("str") for p in parts], ignore_index=True),
+                                          use_na_sentinel=False)
+            codes = codes.astype("int64")
+            self.ids = pd.Index(uniques)
+            self._text = None
+        n_reg = len(parts[0]) if self.has_customers else 0
+        self.registered = codes[:n_reg] if self.has_customers else None
+        self.paid = codes[n_reg:]
+        self.n = len(self.ids)
+        self._rank = None
+
+    def rank(self) -> np.ndarray:
+        """Each code's position among the ids sorted as text (what ``pd.factorize(sort=True)`` numbers)."""
+        if self._rank is None:
+            if self._text is not None:
+                import pyarrow.compute as pc
+
+                order = pc.sort_indices(self._text).to_numpy().astype("int64")
+            else:  # pragma: no cover
+                order = np.argsort(self.ids.to_numpy(dtype=object), kind="stable")
+            rank = np.empty(self.n, dtype="int64")
+            rank[order] = np.arange(self.n, dtype="int64")
+            self._rank = rank
+        return self._rank
+
+
+def _keys(data) -> _Keys:
+    return _cached(data, "keys", _Keys)
 
 
 def _margins(data, margins: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -756,15 +848,23 @@ def first_order_conversion(data, *, window_days: int | None = None, by: str | No
     cust = data["customers"]
     _require(cust, "customers", "customer_id", "signup_ts")
     paid = _paid_orders(data, ["order_ts"])
-    codes, ids = _paid_codes(data)  # each customer's first paid order, grouped on integer codes
-    first = pd.Series(paid["order_ts"].to_numpy(), dtype=paid["order_ts"].dtype).groupby(codes).min()
-    first.index = ids[first.index.to_numpy()]
+    codes = _keys(data).registered  # the code of each customers row: no lookup of text ids
+    if codes is None or len(codes) != len(cust):
+        codes = _positions(cust["customer_id"].astype("str"), _keys(data).ids)
+    # each customer's first paid order (ns since the epoch; none: the largest int64), on integer codes
+    big = np.iinfo(np.int64).max
+    ts = paid["order_ts"].to_numpy().astype("datetime64[ns]")
+    known = ~np.isnat(ts)
+    first = np.full(_keys(data).n + 1, big, dtype="int64")  # the last cell: ids not found (-1)
+    np.minimum.at(first, _keys(data).paid[known], ts[known].astype("int64"))
     start = data["orders"]["order_ts"].min().normalize()
-    c = cust[cust["signup_ts"].notna() & (cust["signup_ts"] >= start) & (cust["signup_ts"] < _as_of(data))]
-    fo = c["customer_id"].map(first)
-    converted = fo.notna() & (fo <= c["signup_ts"] + pd.Timedelta(days=window))
+    sel = (cust["signup_ts"].notna() & (cust["signup_ts"] >= start) & (cust["signup_ts"] < _as_of(data))).to_numpy()
+    c = cust[["signup_ts"] + ([by] if by else [])][sel]
+    fo = first[codes[sel]]
+    signup = c["signup_ts"].to_numpy().astype("datetime64[ns]").astype("int64")
+    converted = (fo != big) & (fo <= signup + np.int64(window) * DAY)
     keys = ["signup_month"] + ([by] if by else [])
-    frame = pd.DataFrame({"signup_month": _month_str(c["signup_ts"]), "converted": converted.to_numpy()})
+    frame = pd.DataFrame({"signup_month": _month_str(c["signup_ts"]), "converted": converted})
     if by:
         frame[by] = c[by].fillna("unknown").to_numpy()
     out = frame.groupby(keys).agg(registrants=("converted", "size"), converted=("converted", "sum")).reset_index()
@@ -773,6 +873,25 @@ def first_order_conversion(data, *, window_days: int | None = None, by: str | No
     out["complete"] = np.asarray(month_end + pd.Timedelta(days=window) <= end)
     out["conversion"] = (out["converted"] / out["registrants"]).where(out["complete"])
     return out[keys + ["registrants", "converted", "conversion", "complete"]]
+
+
+def _customer_days(data) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Paid orders merged by customer and day, sorted by customer code and day: the customer code,
+    the day (days since 1970) and the channel code of the first order of that day in the table
+    (``names`` turns channel codes into names; ``"unknown"`` for a missing channel, ``"all"``
+    without a channel column)."""
+    paid = _paid_orders(data, ["order_ts"] + (["channel"] if "channel" in data["orders"].columns else []))
+    codes, _ = _paid_codes(data)
+    day = paid["order_ts"].to_numpy().astype("datetime64[D]").astype("int64")
+    if "channel" in paid.columns:  # channel names as integer codes, turned back into names at the end
+        chan, names = pd.factorize(paid["channel"].fillna("unknown"), use_na_sentinel=False)
+        names = np.asarray(names, dtype=object)
+    else:
+        chan, names = np.zeros(len(paid), dtype="int64"), np.array(["all"], dtype=object)
+    order = np.lexsort((day, codes))
+    c, d = codes[order], day[order]
+    keep = np.r_[True, (c[1:] != c[:-1]) | (d[1:] != d[:-1])]  # one row per customer and day
+    return c[keep], d[keep], chan[order[keep]], names
 
 
 def second_order_rates(data, *, windows=None, by: str | None = None) -> pd.DataFrame:
@@ -796,18 +915,7 @@ def second_order_rates(data, *, windows=None, by: str | None = None) -> pd.DataF
     """
     cfg = _settings(data, "acquisition")
     windows = [int(w) for w in (windows or cfg["second_order_windows"])]
-    paid = _paid_orders(data, ["customer_id", "order_ts"] + (["channel"] if "channel" in data["orders"].columns else []))
-    codes, ids = _paid_codes(data)
-    day = paid["order_ts"].to_numpy().astype("datetime64[D]").astype("int64")
-    if "channel" in paid.columns:  # channel names as integer codes, turned back into names at the end
-        chan, names = pd.factorize(paid["channel"].fillna("unknown"), use_na_sentinel=False)
-        names = np.asarray(names, dtype=object)
-    else:
-        chan, names = np.zeros(len(paid), dtype="int64"), np.array(["all"], dtype=object)
-    order = np.lexsort((day, codes))
-    c, d, ch = codes[order], day[order], chan[order]
-    keep = np.r_[True, (c[1:] != c[:-1]) | (d[1:] != d[:-1])]  # one row per customer and day
-    c, d, ch = c[keep], d[keep], ch[keep]
+    c, d, ch, names = _cached(data, "customer_days", _customer_days)
     start = np.r_[True, c[1:] != c[:-1]]
     first_i = np.flatnonzero(start)
     has_second = np.r_[~start[1:], False][first_i]  # the next row is the same customer's second day
@@ -977,26 +1085,51 @@ def cohort_matrix(data, *, metric: str = "retention", include_first_month: bool 
     """
     if metric not in ("retention", "revenue", "cumulative_revenue"):
         raise ValueError("metric must be 'retention', 'revenue' or 'cumulative_revenue'")
-    paid = _paid_orders(data, ["order_ts", "paid_amount"])
-    per = pd.PeriodIndex(paid["order_ts"], freq="M")
-    mi = per.year.to_numpy() * 12 + per.month.to_numpy() - 1
-    codes, _ = _paid_codes(data)
-    f = pd.DataFrame({"c": codes, "mi": mi, "gmv": paid["paid_amount"].to_numpy()})
-    cohort = np.full(codes.max() + 1 if len(codes) else 0, np.iinfo(np.int64).max)
+    paid = _paid_orders(data, ["order_ts", "paid_amount"] if metric != "retention" else ["order_ts"])
+    mi = paid["order_ts"].to_numpy().astype("datetime64[M]").astype("int64") + 1970 * 12  # year x 12 + month - 1
+    if _peek(data, "keys") is not None or not hasattr(data, "derived"):
+        codes, _ = _paid_codes(data)
+    else:  # alone on a fresh dataset: the buyers' codes suffice (no customers table read and hashed)
+        codes = _cached(data, "paid_only_codes", lambda d: _customer_codes(_paid_orders(d, ["customer_id"])["customer_id"])[0])
+    n = int(codes.max()) + 1 if len(codes) else 0
+    cohort = np.full(n, np.iinfo(np.int64).max)
     np.minimum.at(cohort, codes, mi)
-    f["cohort"] = cohort[codes]
-    f["k"] = f["mi"] - f["cohort"]
     report = _report_month(data)
     report_mi = report.year * 12 + report.month - 1
-    if not include_first_month:
-        f = f[f["cohort"] > f["mi"].min()]
-    sizes = f.groupby("cohort")["c"].nunique()
-    if metric == "retention":
-        val = f.groupby(["cohort", "k"])["c"].nunique()
+    lo = int(mi.min()) if len(mi) else 0
+    span = int(mi.max()) - lo + 1 if len(mi) else 1
+    # each customer once per month with a paid order: a customers x months bitmap (no sort, no hash)
+    seen = np.zeros(n * span, dtype=bool)
+    seen[codes * span + (mi - lo)] = True
+    pairs = np.flatnonzero(seen)
+    del seen
+    pc_, pm = pairs // span, pairs % span + lo
+    pco = cohort[pc_]
+    keep = pco > lo if not include_first_month else np.ones(len(pairs), dtype=bool)
+    pk = pm[keep] - pco[keep]
+    pco = pco[keep]
+    if len(pco):
+        c0, nco = int(pco.min()), int(pco.max()) - int(pco.min()) + 1
+        kmax = int(pk.max())
     else:
-        val = f.groupby(["cohort", "k"])["gmv"].sum()
-    mat = val.unstack("k").reindex(columns=range(0, int(f["k"].max()) + 1 if len(f) else 1)).fillna(0.0)
-    mat = mat.div(sizes, axis=0)
+        c0, nco, kmax = 0, 0, 0
+    ncols = kmax + 1
+    sizes = np.bincount((pco - c0)[pk == 0], minlength=nco)  # month 0: every customer of the cohort
+    rows = np.flatnonzero(sizes > 0)
+    if metric == "retention":
+        cells = np.bincount((pco - c0) * ncols + pk, minlength=nco * ncols).reshape(nco, ncols)[rows]
+    else:  # GMV summed per cohort and month in the orders' order (as a group-by does)
+        oc = cohort[codes]
+        sel = oc > lo if not include_first_month else np.ones(len(codes), dtype=bool)
+        key = (oc[sel] - c0) * ncols + (mi[sel] - oc[sel])
+        gmv = pd.Series(paid["paid_amount"].to_numpy()[sel]).groupby(key).sum()
+        cells = np.zeros(nco * ncols)
+        cells[gmv.index.to_numpy()] = gmv.to_numpy()
+        cells = cells.reshape(nco, ncols)[rows]
+    cohorts = rows + c0
+    mat = pd.DataFrame(cells.astype("float64") / sizes[rows][:, None].astype("float64"),
+                       index=pd.Index(cohorts, name="cohort"), columns=pd.RangeIndex(ncols, name="k"))
+    sizes = pd.Series(sizes[rows], index=mat.index)
     if metric == "cumulative_revenue":
         mat = mat.cumsum(axis=1)
     ks = np.asarray(mat.columns, dtype=int)
@@ -1031,13 +1164,7 @@ def repurchase_trend(data, *, window_months: int | None = None) -> pd.DataFrame:
     """
     cfg = _settings(data, "acquisition")
     w = int(window_months or cfg["repurchase_window_months"])
-    paid = _paid_orders(data, ["order_ts"])
-    codes, ids = _paid_codes(data)
-    day = paid["order_ts"].to_numpy().astype("datetime64[D]").astype("int64")
-    order = np.lexsort((day, codes))
-    c, d = codes[order], day[order]
-    keep = np.r_[True, (c[1:] != c[:-1]) | (d[1:] != d[:-1])]  # one row per customer and order day
-    c, d = c[keep], d[keep]
+    c, d, _, _ = _cached(data, "customer_days", _customer_days)  # one row per customer and order day
     same = np.r_[False, c[1:] == c[:-1]]
     gap = np.where(same, d - np.r_[d[0] if len(d) else 0, d[:-1]], np.nan)
     mon = d.astype("datetime64[D]").astype("datetime64[M]").astype("int64")  # months since 1970-01
@@ -1170,14 +1297,13 @@ class _History:
     """Customers and their paid orders as sorted arrays, for stage snapshots at any moment."""
 
     def __init__(self, data):
-        paid = _paid_orders(data, ["customer_id", "order_ts"])
-        ids = paid["customer_id"].astype("str")
-        has_customers = "customers" in data and "customer_id" in data["customers"].columns
+        paid = _paid_orders(data, ["order_ts"])
+        keys = _keys(data)  # every customer: the customers table's ids first, then buyers not in it
+        has_customers = keys.has_customers
         cust = data["customers"] if has_customers else None
-        all_ids = pd.Index(pd.concat([cust["customer_id"].astype("str"), ids]) if has_customers else ids).unique()
-        self.ids = all_ids
-        self.n = len(all_ids)
-        code = _positions(ids, all_ids)
+        self.ids = keys.ids
+        self.n = keys.n
+        code = keys.paid
         ts = paid["order_ts"].to_numpy().astype("datetime64[ns]").astype("int64")
         order = np.lexsort((ts, code))
         self.code, self.ts = code[order], ts[order]
@@ -1191,7 +1317,7 @@ class _History:
         if has_customers and "signup_ts" in cust.columns:
             s = cust["signup_ts"]
             known = s.notna().to_numpy()
-            pos = _positions(cust["customer_id"].astype("str"), all_ids)
+            pos = keys.registered
             self.signup[pos[known]] = s.to_numpy().astype("datetime64[ns]").astype("int64")[known]
 
     def last_before(self, t: pd.Timestamp) -> np.ndarray:
@@ -1406,8 +1532,37 @@ def customer_summary(orders: pd.DataFrame, *, as_of, unit: str = "W", amount: st
     keep = paid_mask(orders).to_numpy(dtype=bool) & orders["customer_id"].notna().to_numpy() & (ts < as_of.to_datetime64())
     # factorize only the kept ids, sorted: the codes are then the output's row numbers
     codes, ids = pd.factorize(orders["customer_id"][keep], sort=True)
-    day = ts[keep].astype("datetime64[D]").astype("int64")
     amt = orders[amount].to_numpy(dtype="float64", na_value=np.nan)[keep]
+    return _summary_frame(codes, ids, ts[keep], amt, as_of, unit)
+
+
+def _summary(data, *, as_of, unit: str = "W") -> tuple[pd.DataFrame, np.ndarray]:
+    """:func:`customer_summary` of ``data["orders"]`` from the dataset's customer codes (no text ids
+    hashed or sorted again), and the :class:`_Keys` code of each of its rows."""
+    if unit not in UNIT_DAYS:
+        raise ValueError(f"unit must be one of {', '.join(UNIT_DAYS)}, not {unit!r}")
+    as_of = pd.Timestamp(as_of)
+    keys = _keys(data)
+    paid = _paid_orders(data, ["order_ts", "paid_amount"])
+    ts = paid["order_ts"].to_numpy(dtype="datetime64[ns]")
+    keep = ts < as_of.to_datetime64()
+    code = keys.paid[keep]
+    rank = keys.rank()
+    present = np.zeros(keys.n, dtype=bool)
+    present[code] = True
+    order = np.argsort(rank, kind="stable")  # codes by their id's text order
+    rows = order[present[order]]  # the customers of the summary, sorted by id: code of each row
+    row_of = np.full(keys.n, -1, dtype="int64")
+    row_of[rows] = np.arange(len(rows), dtype="int64")
+    ids = keys.ids[rows]
+    amt = paid["paid_amount"].to_numpy(dtype="float64", na_value=np.nan)[keep]
+    return _summary_frame(row_of[code], ids, ts[keep], amt, as_of, unit), rows
+
+
+def _summary_frame(codes, ids, ts, amt, as_of: pd.Timestamp, unit: str) -> pd.DataFrame:
+    """The frame of :func:`customer_summary` from the kept orders: ``codes`` (row number of each
+    order's customer among ``ids``, sorted), order times and amounts."""
+    day = ts.astype("datetime64[D]").astype("int64")
     amt = np.where(np.isnan(amt), 0.0, amt)
     if len(day) == 0:
         return pd.DataFrame({"customer_id": pd.Series(dtype="str"), "frequency": pd.Series(dtype="int64"),
@@ -1970,7 +2125,10 @@ def customer_value(data, *, as_of=None, unit: str | None = None, horizon_months:
     if note:
         return CustomerValue(_empty(["customer_id", "p_alive", "predicted_gmv"]), None, None, None, unit, horizon, note=note)
     as_of = _as_of(data) if as_of is None else pd.Timestamp(as_of)
-    s = customer_summary(data["orders"], as_of=as_of, unit=unit)
+    if hasattr(data, "derived"):  # a dataset: its customer codes, no text ids hashed again
+        s, codes = _summary(data, as_of=as_of, unit=unit)
+    else:
+        s, codes = customer_summary(data["orders"], as_of=as_of, unit=unit), None
     bg = fit_bg_nbd(s["frequency"], s["recency"], s["T"])
     gg = fit_gamma_gamma(s["frequency"], s["monetary_value"])
     t = horizon * UNIT_DAYS["M"] / UNIT_DAYS[unit]
@@ -1991,7 +2149,10 @@ def customer_value(data, *, as_of=None, unit: str | None = None, horizon_months:
         if "first_channel" in h.columns:
             s["first_channel"] = lookup("first_channel")
         s["days_since_last"] = (as_of.normalize() - s["last_order_ts"].dt.normalize()).dt.days
-    return CustomerValue(s, bg, gg, as_of, unit, horizon, rate)
+    out = CustomerValue(s, bg, gg, as_of, unit, horizon, rate)
+    if codes is not None:  # the dataset code of each table row, for lookups without text ids
+        out._keys, out._codes = _keys(data), codes
+    return out
 
 
 def holdout_check(data, *, holdout_months: int | None = None, unit: str | None = None, max_bin: int = 7) -> pd.DataFrame:
@@ -2012,16 +2173,26 @@ def holdout_check(data, *, holdout_months: int | None = None, unit: str | None =
     months = int(holdout_months or acq["holdout_months"])
     end = _as_of(data)
     cut = end - pd.DateOffset(months=months)
-    orders = data["orders"]
-    cal = customer_summary(orders, as_of=cut, unit=unit)
+    if hasattr(data, "derived"):  # a dataset: its customer codes, no text ids hashed again
+        cal, rows = _summary(data, as_of=cut, unit=unit)
+    else:
+        cal = customer_summary(data["orders"], as_of=cut, unit=unit)
+        rows = None
     model = fit_bg_nbd(cal["frequency"], cal["recency"], cal["T"])
     t = (end - cut).days / UNIT_DAYS[unit]
     cal["predicted"] = model.expected_purchases(t, cal["frequency"], cal["recency"], cal["T"])
-    paid = _paid_orders(data, ["customer_id", "order_ts"])
-    hold = paid[(paid["order_ts"] >= cut) & (paid["order_ts"] < end)]
-    days = pd.DataFrame({"c": hold["customer_id"].to_numpy(),
-                         "d": hold["order_ts"].to_numpy().astype("datetime64[D]")}).drop_duplicates()
-    cal["actual"] = cal["customer_id"].map(days.groupby("c").size()).fillna(0).astype("float64")
+    keys = _keys(data)
+    paid = _paid_orders(data, ["order_ts"])
+    ts = paid["order_ts"].to_numpy()
+    inside = (ts >= cut.to_datetime64()) & (ts < end.to_datetime64())
+    # holdout purchase days per customer: distinct (customer code, day) pairs, counted per code
+    code = keys.paid[inside]
+    day = ts[inside].astype("datetime64[D]").astype("int64")
+    pairs = pd.unique(code * np.int64(1 << 32) + (day - (day.min() if len(day) else 0)))
+    per_code = np.bincount(pairs >> 32, minlength=keys.n).astype("float64")
+    if rows is None:
+        rows = _positions(cal["customer_id"], keys.ids)
+    cal["actual"] = np.where(rows >= 0, per_code[rows], 0.0)
     cal["frequency_bin"] = np.minimum(cal["frequency"], max_bin)
     out = cal.groupby("frequency_bin").agg(customers=("actual", "size"), actual=("actual", "mean"),
                                            predicted=("predicted", "mean")).reset_index()
@@ -2071,22 +2242,33 @@ def value_tiers(value: CustomerValue, *, cutoffs=None, data=None) -> pd.DataFram
             "mean_p_alive", "mean_paid_orders", "predicted_per_customer"]
     if value.note or t.empty:
         return pd.DataFrame(columns=cols)
-    order = t.sort_values(["predicted_gmv", "customer_id"], ascending=[False, True], kind="stable")
+    pred = t["predicted_gmv"].to_numpy(dtype="float64")
+    if getattr(value, "_codes", None) is not None and len(value._codes) == len(t):
+        # the table of customer_value is sorted by customer id: a stable sort on the value alone
+        # keeps the ids of equal values in order (as sorting on both would; NaN last)
+        order = t.take(np.argsort(-pred, kind="stable"))
+    else:
+        order = t.sort_values(["predicted_gmv", "customer_id"], ascending=[False, True], kind="stable")
     rank = np.arange(1, len(order) + 1) / len(order)
     lo, hi = float(cutoffs[0]), float(cutoffs[1])
     names = [f"high (top {lo:.0%})", f"middle (next {hi - lo:.0%})", f"low (bottom {1 - hi:.0%})"]
-    tier = np.where(rank <= lo, names[0], np.where(rank <= hi, names[1], names[2]))
-    f = order.assign(tier=tier)
-    if "historical_gmv" not in f.columns:
-        f["historical_gmv"] = np.nan
-        f["paid_orders"] = f["frequency"] + 1
-    out = f.groupby("tier", sort=False).agg(customers=("customer_id", "size"), predicted_gmv=("predicted_gmv", "sum"),
-                                            historical_gmv=("historical_gmv", "sum"), mean_p_alive=("p_alive", "mean"),
-                                            mean_paid_orders=("paid_orders", "mean")).reindex(names).reset_index()
+    tier_code = np.where(rank <= lo, 0, np.where(rank <= hi, 1, 2))
+    tier = np.array(names, dtype=object)[tier_code]
+    f = pd.DataFrame({"tier": tier_code, "predicted_gmv": order["predicted_gmv"].to_numpy(),
+                      "historical_gmv": (order["historical_gmv"].to_numpy() if "historical_gmv" in order.columns
+                                         else np.full(len(order), np.nan)),
+                      "p_alive": order["p_alive"].to_numpy(),
+                      "paid_orders": (order["paid_orders"].to_numpy() if "historical_gmv" in order.columns
+                                      else (order["frequency"] + 1).to_numpy())})
+    out = f.groupby("tier").agg(customers=("tier", "size"), predicted_gmv=("predicted_gmv", "sum"),
+                                historical_gmv=("historical_gmv", "sum"), mean_p_alive=("p_alive", "mean"),
+                                mean_paid_orders=("paid_orders", "mean"))
+    out.index = pd.Index(np.array(names, dtype=object)[out.index.to_numpy()], name="tier")
+    out = out.reindex(names).reset_index()
     out["predicted_share"] = out["predicted_gmv"] / out["predicted_gmv"].sum()
     out["historical_share"] = out["historical_gmv"] / out["historical_gmv"].sum()
     out["predicted_per_customer"] = out["predicted_gmv"] / out["customers"]
-    out.attrs["tier_of"] = pd.Series(tier, index=order["customer_id"].to_numpy())
+    out.attrs["tier_of"] = pd.Series(tier, index=pd.Index(order["customer_id"]).rename(None))
     return out[cols]
 
 
@@ -2110,20 +2292,45 @@ def member_comparison(data, value: CustomerValue | None = None, *, window_months
     _require(cust, "customers", "customer_id", "member_tier")
     end = _as_of(data)
     start = end - pd.DateOffset(months=w)
-    paid = _paid_orders(data, ["customer_id", "order_ts", "paid_amount"])
-    paid = paid[(paid["order_ts"] >= start) & (paid["order_ts"] < end)]
-    tier = cust.drop_duplicates("customer_id").set_index("customer_id")["member_tier"].fillna("none").astype("str")
-    f = pd.DataFrame({"c": paid["customer_id"].to_numpy(), "gmv": paid["paid_amount"].to_numpy(),
-                      "day": paid["order_ts"].to_numpy().astype("datetime64[D]")})
-    per = f.groupby("c").agg(orders=("gmv", "size"), gmv=("gmv", "sum"), days=("day", "nunique"))
-    keys = pd.Series(per.index, index=per.index)
-    per["tier"] = _mapper(keys, tier.to_frame("tier"))("tier").fillna("none")
-    per["tier"] = per["tier"].where(per["tier"].str.strip() != "", "none")
+    keys = _keys(data)
+    paid = _paid_orders(data, ["order_ts", "paid_amount"])
+    ts = paid["order_ts"].to_numpy()
+    inside = (ts >= start.to_datetime64()) & (ts < end.to_datetime64())
+    code = keys.paid[inside]
+    # buyers grouped on integer codes ranked as their ids sort: the rows come out in customer-id order
+    ranked = keys.rank()[code]
+    per = pd.DataFrame({"r": ranked, "gmv": paid["paid_amount"].to_numpy()[inside]}).groupby("r").agg(
+        orders=("gmv", "size"), gmv=("gmv", "sum"))
+    buyer = np.empty(keys.n, dtype="int64")
+    buyer[keys.rank()] = np.arange(keys.n, dtype="int64")
+    buyer = buyer[per.index.to_numpy()]  # the code of each buyer
+    day = ts[inside].astype("datetime64[D]").astype("int64")
+    pairs = pd.unique(code * np.int64(1 << 32) + (day - (day.min() if len(day) else 0)))
+    per["days"] = np.bincount(pairs >> 32, minlength=keys.n)[buyer]
+    # member tier of each buyer: the first customers row of the id ("none" when absent or blank)
+    tier_codes, tier_names = pd.factorize(cust["member_tier"].fillna("none").astype("str"))
+    tier_names = np.asarray(tier_names, dtype=object)
+    tier_names = np.where(np.array([str(t).strip() == "" for t in tier_names], dtype=bool), "none", tier_names)
+    reg = keys.registered if keys.registered is not None and len(keys.registered) == len(cust) else \
+        _positions(cust["customer_id"].astype("str"), keys.ids)
+    tier_of = np.full(keys.n + 1, -1, dtype="int64")  # the last cell: ids not found
+    tier_of[reg[::-1]] = tier_codes[::-1]  # the first row of a repeated id wins
+    labels = np.append(tier_names, "none").astype(object)
+    per["tier"] = labels[tier_of[buyer]]
     per["member"] = np.where(per["tier"].str.lower() == "none", "non-members", "members (all tiers)")
     if value is not None and not value.table.empty:
-        lookup = _mapper(keys, value.table.set_index("customer_id"))
-        per["pred"] = lookup("predicted_gmv")
-        per["p_alive"] = lookup("p_alive")
+        if getattr(value, "_keys", None) is keys:  # the value table's rows as codes: no text lookup
+            row = np.full(keys.n, -1, dtype="int64")
+            row[value._codes] = np.arange(len(value._codes), dtype="int64")
+            at = row[buyer]
+            found = at >= 0
+            pick = (lambda col: np.where(found, value.table[col].to_numpy(dtype="float64")[np.where(found, at, 0)], np.nan))
+        else:
+            ids = pd.Series(keys.ids[buyer])
+            lookup = _mapper(ids, value.table.set_index("customer_id"))
+            pick = (lambda col: lookup(col).to_numpy(dtype="float64"))
+        per["pred"] = pick("predicted_gmv")
+        per["p_alive"] = pick("p_alive")
     else:
         per["pred"] = np.nan
         per["p_alive"] = np.nan
