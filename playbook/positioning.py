@@ -22,6 +22,7 @@ Example::
 """
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -29,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from .exercises import exercise
-from .derived import per_dataset, positions as _positions
+from .derived import _arrow_text, per_dataset, positions as _positions
 from .metrics import _refunds, paid_mask
 
 __all__ = [
@@ -133,29 +134,6 @@ def _ratio(num, den):
         return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
 
 
-def _cached(data, name: str, build):
-    """``build(data)`` once per loaded dataset (the order lines of every paid order)."""
-    return per_dataset(data, f"positioning.{name}", build, tables=("orders", "order_items", "products"))
-
-
-def _dataset_lines(data, with_items: bool) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, pd.Series | None]:
-    """:func:`order_lines` of all the dataset's orders (with order_items and products when
-    ``with_items``), each line's ``order_ts`` and order code, and the customer of each order code
-    (see :func:`_order_lines`), computed once per dataset."""
-    def build(d):
-        return _order_lines(d["orders"], d["order_items"] if with_items else None,
-                            d["products"] if with_items else None)
-    return _cached(data, f"lines:{with_items}", build)
-
-
-def _period_lines(data, with_items: bool, start: pd.Timestamp, end: pd.Timestamp) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    """The lines of orders placed in ``[start, end)`` (what :func:`order_lines` gives on those
-    orders), their ``order_ts`` and their order codes, cut from the dataset's cached lines."""
-    lines, ts, pos, _ = _dataset_lines(data, with_items)
-    keep = (ts >= np.datetime64(start)) & (ts < np.datetime64(end))
-    return lines.loc[keep].reset_index(drop=True), ts[keep], pos[keep]
-
-
 def _styled(frame: pd.DataFrame, *, pct: Sequence[str] = (), money: Sequence[str] = (), count: Sequence[str] = (),
             dec2: Sequence[str] = (), signed_pct: Sequence[str] = ()):
     """A table formatted for reading, with Chinese headers under ``lang="zh"``."""
@@ -170,6 +148,373 @@ def _styled(frame: pd.DataFrame, *, pct: Sequence[str] = (), money: Sequence[str
                     (signed_pct, "{:+.1%}")):
         fmt.update({lab(c): f for c in cols if lab(c) in frame.columns})
     return frame.style.format(fmt, na_rep="–").hide(axis="index")
+
+
+# ---------------------------------------------------------------------------------------------
+# Paid orders and their lines as integer codes (built once per dataset)
+# ---------------------------------------------------------------------------------------------
+
+_NO_MONTH = np.iinfo(np.int64).min  #: month code of an order without order_ts (NaT as int64)
+
+
+def _month_codes(ts: np.ndarray) -> np.ndarray:
+    """Months since 1970-01 of datetime64 values (``_NO_MONTH`` for NaT); they sort as the
+    ``YYYY-MM`` labels do."""
+    return np.asarray(ts).astype("datetime64[M]").astype(np.int64)
+
+
+def _month_labels(codes: np.ndarray) -> np.ndarray:
+    """``YYYY-MM`` of month codes (see :func:`_month_codes`), as an object array."""
+    return np.datetime_as_string(np.asarray(codes, dtype=np.int64).astype("datetime64[M]"), unit="M").astype(object)
+
+
+def _coded(values: pd.Series, missing: str) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes of ``values.fillna(missing)`` numbered in the sorted order of the labels (the
+    order a groupby on those labels gives), and the labels. The values are factorized once and the
+    labels formed on the distinct values only."""
+    codes, uniq = pd.factorize(values, use_na_sentinel=False)
+    labels = pd.Series(uniq).fillna(missing)
+    lab_codes, lab_uniq = pd.factorize(labels, sort=True)  # a missing value and a real `missing` merge here
+    return lab_codes[codes], lab_uniq
+
+
+def _segment_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """:func:`_coded` for a segment label: ``values.astype("str").fillna("unknown")``."""
+    codes, uniq = pd.factorize(values, use_na_sentinel=False)
+    labels = pd.Series(uniq).astype("str").fillna("unknown")
+    lab_codes, lab_uniq = pd.factorize(labels, sort=True)
+    return lab_codes[codes], lab_uniq
+
+
+def _group_sums(values: np.ndarray, codes: np.ndarray, n: int) -> np.ndarray:
+    """Sum of ``values`` per integer code in ``[0, n)`` (0 for a code without rows), as a groupby
+    sum computes it: each group adds its values in row order with pandas' compensated summation,
+    so the sums are those of a groupby on the labels the codes stand for. The codes are passed as
+    a categorical, so pandas groups on them directly instead of hashing them."""
+    key = pd.Categorical.from_codes(codes, categories=pd.RangeIndex(n))
+    return pd.Series(values).groupby(key, observed=False).sum().to_numpy()
+
+
+def _pair_counts(group: np.ndarray, item: np.ndarray, n_groups: int, n_items: int) -> np.ndarray:
+    """Number of distinct ``item`` values per ``group`` code (both non-negative integer codes)."""
+    if len(group) == 0:
+        return np.zeros(n_groups, dtype=np.int64)
+    if n_groups * max(n_items, 1) < 2**62:
+        key = pd.unique(group.astype(np.int64) * max(n_items, 1) + item)
+        return np.bincount(key // max(n_items, 1), minlength=n_groups)
+    pairs = pd.DataFrame({"g": group, "i": item}).drop_duplicates()
+    return np.bincount(pairs["g"].to_numpy(), minlength=n_groups)
+
+
+def _aligned_positions(values: pd.Series, keys: pd.Series, *, max_blocks: int = 256) -> np.ndarray | None:
+    """Position of each of ``values`` among ``keys`` when the values come in runs of equal ids that
+    follow the keys one by one over long stretches (order lines stored order by order, in the
+    orders' order, perhaps in a few blocks written apart): each stretch is found by looking up its
+    first id and comparing the following ids with the following keys, without a hash table. None
+    when the values do not follow the keys so (more than ``max_blocks`` stretches, a value not
+    among the keys), or when either is not text or has gaps: then a hash lookup is needed. The
+    keys' uniqueness is the caller's to check."""
+    import pyarrow.compute as pc
+
+    if not len(values) or not len(keys):
+        return None
+    v, k = _arrow_text(values, one_chunk=False), _arrow_text(keys, one_chunk=False)
+    if v is None or k is None or v.null_count or k.null_count:
+        return None
+    if v.type != k.type:
+        v = v.cast(k.type)
+    change = np.asarray(pc.not_equal(v.slice(1), v.slice(0, len(v) - 1)))
+    starts = np.concatenate([[0], np.flatnonzero(change) + 1])
+    runs = v.take(starts)  # one id per run
+    at = np.empty(len(starts), dtype=np.intp)
+    ascending = _ascending(k)
+    i = 0
+    for _ in range(max_blocks if ascending else 8):  # one stretch of consecutive keys per pass
+        first = runs[i].as_py()
+        if ascending:  # binary search of the sorted keys, a few dozen comparisons
+            p = bisect.bisect_left(_TextAt(k), first)
+            p = p if p < len(k) and k[p].as_py() == first else -1
+        else:
+            p = pc.index(k, first).as_py()
+        if p < 0:
+            return None
+        n, width = 0, 4096
+        while i + n < len(runs) and p + n < len(k):  # compare in growing windows up to the first mismatch
+            w = min(width, len(runs) - i - n, len(k) - p - n)
+            same = np.asarray(pc.equal(runs.slice(i + n, w), k.slice(p + n, w)))
+            if not same.all():
+                n += int(np.argmin(same))
+                break
+            n, width = n + w, width * 2
+        at[i:i + n] = np.arange(p, p + n)
+        i += n
+        if i == len(runs):
+            return np.repeat(at, np.diff(np.append(starts, len(v))))
+    return None
+
+
+def _ascending(keys) -> bool:
+    """True when text ``keys`` (a Series or Arrow text) strictly increase, so are unique: checked
+    by comparing neighbours, without hashing."""
+    import pyarrow.compute as pc
+
+    k = keys if not isinstance(keys, (pd.Series, pd.Index)) else _arrow_text(keys, one_chunk=False)
+    if k is None or k.null_count:
+        return False
+    return len(k) < 2 or bool(pc.all(pc.less(k.slice(0, len(k) - 1), k.slice(1))).as_py())
+
+
+class _TextAt(Sequence):
+    """The Python strings of an Arrow text array, read one at a time (for :mod:`bisect`)."""
+
+    def __init__(self, array):
+        self.array = array
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def __getitem__(self, i):
+        return self.array[i].as_py()
+
+
+@dataclass
+class _Orders:
+    """The paid orders of :func:`order_lines` as arrays, with integer codes for the text columns."""
+
+    orders: pd.DataFrame       #: the source orders (text columns are read from here when a frame is made)
+    rows: np.ndarray           #: paid order -> its row among ``orders``
+    ts: np.ndarray             #: paid order -> order_ts (datetime64)
+    month: np.ndarray          #: paid order -> month code (:func:`_month_codes`)
+    channel: np.ndarray        #: paid order -> code into ``channels``
+    channels: pd.Index         #: channel labels (missing channel: "unknown"; no channel column: "all"), sorted
+    gmv: np.ndarray            #: paid order -> paid_amount
+    net: np.ndarray            #: paid order -> paid_amount - refund
+
+
+def _build_orders(orders: pd.DataFrame) -> _Orders:
+    """:class:`_Orders` of ``orders``: the channels are factorized once, and only the paid rows'
+    numbers are taken (no text column is copied)."""
+    _require(orders, "orders", ["order_id", "order_ts", "paid_amount"])
+    narrow = orders[[c for c in ("paid_amount", "status", "refund_amount") if c in orders.columns]]
+    rows = np.flatnonzero(paid_mask(narrow).to_numpy(dtype=bool))
+    ts = orders["order_ts"].to_numpy()[rows]
+    if "channel" in orders.columns:
+        codes, channels = _coded(orders["channel"], "unknown")
+        channel = codes[rows]
+    else:
+        channel, channels = np.zeros(len(rows), dtype=np.intp), pd.Index(["all"], dtype="str")
+    return _Orders(orders, rows, ts, _month_codes(ts), channel, channels,
+                   gmv=narrow["paid_amount"].astype("float64").to_numpy()[rows],
+                   net=(narrow["paid_amount"] - _refunds(narrow)).astype("float64").to_numpy()[rows])
+
+
+def _paid_orders(data) -> _Orders:
+    """:func:`_build_orders` of the dataset's orders, computed once per dataset."""
+    return per_dataset(data, "positioning.orders", lambda d: _build_orders(d["orders"]), tables=("orders",))
+
+
+@dataclass
+class _Lines:
+    """What :func:`order_lines` computes, kept as arrays with integer codes for the text columns:
+    the form in which the chapter holds the lines of all paid orders once per dataset, and groups
+    and cuts them without touching text. :func:`_lines_frame` turns it into the public frame."""
+
+    head: _Orders              #: the paid orders
+    line_order: np.ndarray     #: line -> its paid order
+    line_key: np.ndarray       #: line -> its order key (one per order id; -1 for a missing id)
+    category: np.ndarray       #: line -> code into ``categories``
+    categories: pd.Index       #: category labels, sorted
+    gmv: np.ndarray
+    net_sales: np.ndarray
+    cogs: np.ndarray
+    items: pd.DataFrame | None = None      #: the source order_items (None: one line per order)
+    item_rows: np.ndarray | None = None    #: line -> its row among ``items``
+    order_ids: pd.Series | None = None     #: line -> order_id, when the lines came from a merge
+
+
+def _build_lines(orders: pd.DataFrame | _Orders, items: pd.DataFrame | None = None,
+                 products: pd.DataFrame | None = None) -> _Lines:
+    """The arrays behind :func:`order_lines` (see there for the definitions) of ``orders`` (or of
+    their :class:`_Orders`). Text is read once: categories are factorized, and the lines find
+    their orders and products by position (an Arrow hash lookup of the ids)."""
+    head = orders if isinstance(orders, _Orders) else _build_orders(orders)
+    rows, order_gmv, order_net = head.rows, head.gmv, head.net
+    if items is None:
+        every = np.arange(len(rows))
+        return _Lines(head, line_order=every, line_key=every, category=np.zeros(len(rows), dtype=np.intp),
+                      categories=pd.Index(["all"], dtype="str"), gmv=order_gmv, net_sales=order_net,
+                      cogs=np.full(len(rows), np.nan))
+    _require(items, "order_items", ["order_id", "sku", "qty", "unit_price"])
+    item_rows, line_order, order_ids = _join_orders(head.orders, rows, items)
+    every_item = order_ids is None and len(item_rows) == len(items)  # no line dropped: no need to take
+
+    def of_lines(a: np.ndarray) -> np.ndarray:
+        return a if every_item else a[item_rows]
+
+    # the arrays are large (one value per line): built in place where the values stay the same
+    qty = of_lines(items["qty"].astype("float64").to_numpy())
+    value = qty * of_lines(items["unit_price"].to_numpy(dtype="float64"))
+    if order_ids is None:  # one order per key: group on the paid order's position
+        line_key = line_order
+        total = _group_sums(value, line_order, len(rows))[line_order]
+        share = 1.0 / np.bincount(line_order, minlength=len(rows))[line_order]
+    else:  # ids repeat: the lines of one order id share its value, as pandas' merge joined them
+        line_key = pd.factorize(order_ids)[0]
+        grouped = pd.Series(value).groupby(order_ids)
+        total = grouped.transform("sum").to_numpy()
+        share = 1.0 / grouped.transform("size").to_numpy()
+    np.divide(value, total, out=share, where=total > 0)  # by line value; equal parts when the order's value is 0
+    del value, total
+    gmv, net = order_gmv[line_order], order_net[line_order]
+    kept = _ratio(net, gmv)
+    kept[np.isnan(kept)] = 1.0
+    cogs = np.full(len(line_order), np.nan)
+    if products is not None and "category" in products.columns:
+        prod = products.drop_duplicates("sku")
+        at = of_lines(_positions(items["sku"], prod["sku"]))
+        missing = at < 0
+        at[missing] = 0
+        names = prod["category"].fillna("unknown")
+        codes, categories = pd.factorize(pd.concat([names, pd.Series(["unknown"], dtype=names.dtype)],
+                                                   ignore_index=True), sort=True)
+        if len(prod):
+            category = codes[:-1][at]
+            category[missing] = codes[-1]
+        else:
+            category = np.full(len(line_order), codes[-1])
+        if "unit_cost" in prod.columns and len(prod):
+            cogs = prod["unit_cost"].to_numpy(dtype="float64")[at]
+            cogs[missing] = np.nan
+            np.multiply(qty, cogs, out=cogs)
+            np.multiply(cogs, kept, out=cogs)
+    else:
+        category, categories = np.zeros(len(line_order), dtype=np.intp), pd.Index(["unknown"], dtype="str")
+    del kept, qty
+    gmv *= share
+    net *= share
+    return _Lines(head, line_order=line_order, line_key=line_key, category=category, categories=categories,
+                  gmv=gmv, net_sales=net, cogs=cogs, items=items, item_rows=item_rows, order_ids=order_ids)
+
+
+def _join_orders(orders: pd.DataFrame, rows: np.ndarray, items: pd.DataFrame
+                 ) -> tuple[np.ndarray, np.ndarray, pd.Series | None]:
+    """The inner join of order_items with the paid orders (``rows`` of ``orders``) on order_id:
+    per line, its row among the items and its paid order, and (only when the ids repeat or are
+    missing, or the two id columns differ in type) the line's order_id. Unique ids are looked up by
+    position, keeping the items' order; otherwise pandas' merge decides, as it always did."""
+    ids = orders["order_id"]
+    if ids.dtype == items["order_id"].dtype:
+        every = pd.Index(ids)
+        at = _aligned_positions(items["order_id"], ids)  # lines stored order by order: no hash table
+        if at is not None and not (_ascending(ids) or every.is_unique):
+            at = None
+        if at is None and not every.hasnans and every.is_unique:  # all orders' ids: no text of the paid ones is copied
+            at = _positions(items["order_id"], every)
+        if at is not None:
+            pos = np.full(len(ids), -1, dtype=np.intp)  # orders row -> paid order
+            pos[rows] = np.arange(len(rows))
+            pos = pos[at]
+            pos[at < 0] = -1
+        else:
+            keys = pd.Index(ids.take(rows))
+            pos = _positions(items["order_id"], keys) if not keys.hasnans and keys.is_unique else None
+        if pos is not None:
+            item_rows = np.flatnonzero(pos >= 0)
+            return item_rows, (pos if len(item_rows) == len(pos) else pos[item_rows]), None
+    left = pd.DataFrame({"order_id": items["order_id"].reset_index(drop=True), "_item": np.arange(len(items))})
+    right = pd.DataFrame({"order_id": ids.take(rows).reset_index(drop=True), "_paid": np.arange(len(rows))})
+    lines = left.merge(right, on="order_id", how="inner")
+    return lines["_item"].to_numpy(), lines["_paid"].to_numpy(), lines["order_id"]
+
+
+def _lines_frame(lines: _Lines, which: np.ndarray | None = None) -> pd.DataFrame:
+    """The :func:`order_lines` frame of ``lines`` (of the lines at positions ``which``, all when
+    None): the text columns are read from the source tables for those lines only."""
+    which = np.arange(len(lines.line_order)) if which is None else np.asarray(which)
+    head = lines.head
+    paid = lines.line_order[which]
+    source = head.rows[paid]
+    if lines.order_ids is not None:
+        order_id = lines.order_ids.take(which).reset_index(drop=True)
+    elif lines.items is not None:
+        order_id = lines.items["order_id"].take(lines.item_rows[which]).reset_index(drop=True)
+    else:
+        order_id = head.orders["order_id"].take(source).reset_index(drop=True)
+    if "customer_id" in head.orders.columns:
+        customer = head.orders["customer_id"].take(source).reset_index(drop=True)
+    else:
+        customer = pd.Series(pd.NA, index=range(len(which)), dtype="str")
+    month = head.month[paid]
+    uniq, inv = np.unique(month, return_inverse=True)
+    labels = np.where(uniq == _NO_MONTH, None, _month_labels(np.where(uniq == _NO_MONTH, 0, uniq)))
+    out = pd.DataFrame({
+        "order_id": order_id, "customer_id": customer,
+        "channel": pd.Series(head.channels.take(head.channel[paid])),
+        "month": pd.Series(labels[inv.reshape(-1)], dtype="str"),
+        "category": pd.Series(lines.categories.take(lines.category[which])),
+        "gmv": lines.gmv[which], "net_sales": lines.net_sales[which], "cogs": lines.cogs[which],
+    })
+    if lines.items is None:  # one line per order: the orders' own index, as the paid orders had it
+        out.index = head.orders.index.take(source)
+    return out
+
+
+def _lines(data, with_items: bool) -> _Lines:
+    """:func:`_build_lines` of all the dataset's orders (with order_items and products when
+    ``with_items``), computed once per dataset."""
+    def build(d):
+        return _build_lines(_paid_orders(d), d["order_items"] if with_items else None,
+                            d["products"] if with_items else None)
+    return per_dataset(data, f"positioning.lines:{with_items}", build, tables=("orders", "order_items", "products"))
+
+
+def _in_period(lines: _Lines, start: pd.Timestamp, end: pd.Timestamp) -> np.ndarray:
+    """Positions of the lines whose order was placed in ``[start, end)``."""
+    ts = lines.head.ts
+    placed = (ts >= np.datetime64(start)) & (ts < np.datetime64(end))
+    return np.flatnonzero(placed[lines.line_order])
+
+
+@dataclass
+class _Customers:
+    """The customers table with one row per customer_id (the first), and each order's customer."""
+
+    frame: pd.DataFrame     #: customers, one row per customer_id
+    of_order: np.ndarray    #: orders row -> row of ``frame`` (-1: no customer_id, or not in customers)
+
+
+def _customers(data) -> _Customers:
+    """:class:`_Customers` of the dataset, computed once (one hash lookup of every order's
+    customer_id among the customers)."""
+    def build(d):
+        customers = d["customers"]
+        ids = pd.Index(customers["customer_id"])
+        if not ids.is_unique:
+            keep = ~customers["customer_id"].duplicated().to_numpy()
+            customers = customers.loc[keep].reset_index(drop=True)
+            ids = pd.Index(customers["customer_id"])
+        orders = d["orders"]
+        if "customer_id" not in orders.columns:
+            return _Customers(customers, np.full(len(orders), -1, dtype=np.intp))
+        of_order = _positions(orders["customer_id"], ids)
+        of_order[orders["customer_id"].isna().to_numpy()] = -1  # a missing id is nobody, not a customer without id
+        return _Customers(customers, of_order)
+    return per_dataset(data, "positioning.customers", build, tables=("orders", "customers"))
+
+
+def _order_customers(data, head: _Orders) -> np.ndarray | None:
+    """An integer code of each paid order's customer_id (-1: missing), equal for equal ids: the
+    customer's row in customers when every id is found there, else a factorization of the ids.
+    None when orders carry no customer_id."""
+    orders = data["orders"]
+    if "customer_id" not in orders.columns:
+        return None
+    if data.has("customers") and "customer_id" in data["customers"].columns:
+        code = _customers(data).of_order[head.rows]
+        missing = orders["customer_id"].isna().to_numpy()[head.rows]
+        if not ((code < 0) & ~missing).any():
+            return code
+    return pd.factorize(orders["customer_id"])[0][head.rows]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -201,87 +546,7 @@ def order_lines(orders: pd.DataFrame, items: pd.DataFrame | None = None,
     --------
     >>> lines = order_lines(data.orders, data.order_items, data.products)   # doctest: +SKIP
     """
-    return _order_lines(orders, items, products)[0]
-
-
-def _paid_head(orders: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
-    """The paid orders' per-order columns of :func:`order_lines` (order_id, customer_id, channel,
-    month, order_gmv, order_net) and their ``order_ts`` as datetime64 values. Only the columns needed
-    are taken before the paid mask, so the orders' other text columns are never copied."""
-    cols = [c for c in ("order_id", "order_ts", "paid_amount", "status", "refund_amount", "channel", "customer_id")
-            if c in orders.columns]
-    narrow = orders[cols]
-    paid = narrow.loc[paid_mask(narrow)]
-    head = pd.DataFrame({
-        "order_id": paid["order_id"],
-        "customer_id": paid["customer_id"] if "customer_id" in paid.columns else pd.Series(pd.NA, index=paid.index, dtype="str"),
-        "channel": paid["channel"].fillna("unknown") if "channel" in paid.columns else "all",
-        "month": _month_of(paid["order_ts"]), "order_gmv": paid["paid_amount"].astype("float64"),
-        "order_net": (paid["paid_amount"] - _refunds(paid)).astype("float64"),
-    })
-    return head, paid["order_ts"].to_numpy()
-
-
-_LINE_COLUMNS = ["order_id", "customer_id", "channel", "month", "category", "gmv", "net_sales", "cogs"]
-
-
-def _order_lines(orders: pd.DataFrame, items: pd.DataFrame | None = None,
-                 products: pd.DataFrame | None = None) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, pd.Series | None]:
-    """:func:`order_lines` and, per line, its order's ``order_ts`` (for cutting a period out of the
-    lines of all orders without recomputing them) and an integer code of its order (the same code
-    for the lines of one order), and the paid orders' ``customer_id`` indexed by that code (None when order ids repeat)."""
-    _require(orders, "orders", ["order_id", "order_ts", "paid_amount"])
-    head, head_ts = _paid_head(orders)
-    if items is None:
-        out = head.rename(columns={"order_gmv": "gmv", "order_net": "net_sales"}).assign(category="all", cogs=np.nan)
-        return out[_LINE_COLUMNS], head_ts, np.arange(len(out)), out["customer_id"].reset_index(drop=True)
-    _require(items, "order_items", ["order_id", "sku", "qty", "unit_price"])
-    keys = pd.Index(head["order_id"])
-    if keys.hasnans or not keys.is_unique or head["order_id"].dtype != items["order_id"].dtype:
-        # repeated or missing ids, or ids of two types: the join semantics of a plain merge
-        lines = items[["order_id", "sku", "qty", "unit_price"]].merge(head.assign(_ts=head_ts), on="order_id", how="inner")
-        code = lines["order_id"]
-        line_ts = lines.pop("_ts").to_numpy()
-        pos = pd.factorize(code)[0]
-        customers = None  # one order id may stand for orders of different customers
-    else:
-        # each line finds its order by position: an inner join that keeps the lines' order
-        pos = _positions(items["order_id"], head["order_id"])
-        keep = pos >= 0
-        pos = pos[keep]
-        lines = items.loc[keep, ["order_id", "sku", "qty", "unit_price"]].reset_index(drop=True)
-        for c in ("customer_id", "channel", "month", "order_gmv", "order_net"):
-            lines[c] = head[c].take(pos).reset_index(drop=True)
-        code = pos
-        line_ts = head_ts[pos]
-        customers = head["customer_id"].reset_index(drop=True)
-    qty = lines["qty"].astype("float64").to_numpy()
-    value = qty * lines["unit_price"].to_numpy(dtype="float64")
-    by = pd.Series(code)
-    total = pd.Series(value).groupby(by).transform("sum").to_numpy()
-    n = pd.Series(value).groupby(by).transform("size").to_numpy()
-    share = np.where(total > 0, value / np.where(total > 0, total, 1.0), 1.0 / n)
-    order_gmv = lines["order_gmv"].to_numpy()
-    order_net = lines["order_net"].to_numpy()
-    lines["gmv"] = order_gmv * share
-    lines["net_sales"] = order_net * share
-    kept = _ratio(order_net, order_gmv)
-    kept = np.where(np.isnan(kept), 1.0, kept)
-    if products is not None and "category" in products.columns:
-        prod = products.drop_duplicates("sku")
-        at = _positions(lines["sku"], prod["sku"])
-        found = at >= 0
-        cat = prod["category"].take(np.where(found, at, 0)).reset_index(drop=True)
-        lines["category"] = cat.where(found).fillna("unknown") if len(prod) else "unknown"
-        if "unit_cost" in prod.columns:
-            cost = prod["unit_cost"].to_numpy(dtype="float64")[np.where(found, at, 0)] if len(prod) else np.full(len(lines), np.nan)
-            lines["cogs"] = qty * np.where(found, cost, np.nan) * kept
-        else:
-            lines["cogs"] = np.nan
-    else:
-        lines["category"] = "unknown"
-        lines["cogs"] = np.nan
-    return lines[_LINE_COLUMNS], line_ts, np.asarray(pos), customers
+    return _lines_frame(_build_lines(orders, items, products))
 
 
 def business_table(lines: pd.DataFrame, month: str, *, by: str = "channel") -> pd.DataFrame:
@@ -311,6 +576,44 @@ def business_table(lines: pd.DataFrame, month: str, *, by: str = "channel") -> p
     g = (sub.groupby(["month", by], observed=True)
          .agg(gmv=("gmv", "sum"), net_sales=("net_sales", "sum"), cogs=("cogs", "sum"),
               known=("cost_known", "all")).reset_index())
+    return _business_from_sums(g, month, by)
+
+
+def _monthly_sums(lines: _Lines, by: str) -> pd.DataFrame:
+    """What :func:`business_table` sums per month and ``by`` (``"channel"`` or ``"category"``),
+    over every month of ``lines``: month, by, gmv, net_sales, cogs, known (every line's unit cost
+    known), sorted by month and ``by``. Grouped on one integer code (month x label), so each
+    group adds its lines in the same order as a groupby of the text columns does."""
+    month = lines.head.month[lines.line_order]
+    if by == "channel":
+        code, labels = lines.head.channel[lines.line_order], lines.head.channels
+    else:
+        code, labels = lines.category, lines.categories
+    gmv, net, cogs = lines.gmv, lines.net_sales, lines.cogs
+    dated = month != _NO_MONTH
+    if not dated.all():
+        gmv, net, cogs, month, code = gmv[dated], net[dated], cogs[dated], month[dated], code[dated]
+    if not len(month):
+        return pd.DataFrame({"month": pd.Series(dtype="str"), by: pd.Series(dtype=labels.dtype), "gmv": [], "net_sales": [],
+                             "cogs": [], "known": pd.Series(dtype=bool)})
+    first = int(month.min())
+    n = (int(month.max()) - first + 1) * len(labels)
+    key = (month - first) * len(labels) + code
+    rows = np.bincount(key, minlength=n)
+    g = pd.DataFrame({"gmv": _group_sums(gmv, key, n), "net_sales": _group_sums(net, key, n),
+                      "cogs": _group_sums(cogs, key, n),
+                      "known": np.bincount(key[np.isnan(cogs)], minlength=n) == 0}).loc[rows > 0]
+    key = g.index.to_numpy()
+    g.insert(0, "month", pd.array(_month_labels(key // len(labels) + first), dtype="str"))
+    g.insert(1, by, labels.take(key % len(labels)))
+    return g.reset_index(drop=True)
+
+
+def _business_from_sums(g: pd.DataFrame, month: str, by: str) -> pd.DataFrame:
+    """:func:`business_table` from the sums per month and ``by`` (month, by, gmv, net_sales, cogs,
+    known) of any months including the three it compares."""
+    months = [month, _shift(month, -1), _shift(month, -12)]
+    g = g.loc[g["month"].isin(months)]
     wide = g.pivot(index=by, columns="month", values="gmv").reindex(columns=months)
     this = g.loc[g["month"] == month].set_index(by)
     out = pd.DataFrame(index=wide.index.union(this.index))
@@ -336,7 +639,8 @@ def revenue_mix(lines: pd.DataFrame, month: str, *, by: str = "channel", months:
     """Share of GMV per ``by`` in each of the ``months`` months ending with ``month`` (收入结构).
 
     Returns a wide DataFrame: one row per month (index ``YYYY-MM``), one column per group, rows
-    summing to 1; columns ordered by the report month's GMV.
+    summing to 1; columns ordered by the report month's GMV. ``lines`` may also be GMV already
+    summed per month and ``by`` (the same result).
     """
     wanted = [_shift(month, -i) for i in range(months - 1, -1, -1)]
     sub = lines.loc[lines["month"].isin(wanted)]
@@ -395,7 +699,6 @@ class BusinessResult:
         return _styled(self.by_category, money=["gmv", "net_sales", "gross_profit", "gmv_prev", "gmv_ly"],
                        pct=["share", "gross_margin"], signed_pct=["mom", "yoy"])
 
-
 def business_report(data, *, record=None) -> BusinessResult:
     """Section 1 on a Dataset: shop KPIs against last month and last year (metrics.kpi_comparison),
     GMV, net sales and gross margin by channel and category, and the channel mix over 13 months.
@@ -406,7 +709,7 @@ def business_report(data, *, record=None) -> BusinessResult:
     month = _report_month(data)
     orders = data["orders"]
     have_items = data.has("order_items", "products")
-    lines = _dataset_lines(data, have_items)[0]
+    lines = _lines(data, have_items)
     res = BusinessResult(month)
     # the KPIs of three months need only those months' orders and five columns
     kcols = [c for c in ("order_ts", "paid_amount", "status", "refund_amount", "customer_id") if c in orders.columns]
@@ -415,10 +718,11 @@ def business_report(data, *, record=None) -> BusinessResult:
     near = ((ts >= this - pd.DateOffset(months=1)) & (ts < this + pd.offsets.MonthBegin(1))) | (
         (ts >= this - pd.DateOffset(months=12)) & (ts < this - pd.DateOffset(months=11)))
     res.kpis = kpi_comparison(orders[kcols].loc[near.fillna(False).to_numpy()], month)
-    res.by_channel = business_table(lines, month, by="channel")
-    res.channel_mix = revenue_mix(lines, month, by="channel")
+    by_channel = _monthly_sums(lines, "channel")  # once for the table and the 13 months' mix
+    res.by_channel = _business_from_sums(by_channel, month, "channel")
+    res.channel_mix = revenue_mix(by_channel, month, by="channel")
     if have_items:
-        res.by_category = business_table(lines, month, by="category")
+        res.by_category = _business_from_sums(_monthly_sums(lines, "category"), month, "category")
     else:
         res.category_note = _skip(record, "Business model by category",
                                   data.missing_note("order_items", "products") or "order_items and products are needed")
@@ -491,10 +795,19 @@ def age_band(birth_year: pd.Series, year: int) -> pd.Series:
     >>> age_band(pd.Series([2003, 1995, None], dtype="Int64"), 2026).tolist()
     ['<25', '25-34', 'unknown']
     """
-    age = year - pd.to_numeric(birth_year, errors="coerce").astype("float64")
+    codes, labels = _age_band_codes(birth_year, year)
+    return pd.Series(labels.take(codes), index=birth_year.index, name=birth_year.name)
+
+
+def _age_band_codes(birth_year: pd.Series, year: int) -> tuple[np.ndarray, pd.Index]:
+    """:func:`age_band` as codes into its sorted labels, banded once per distinct birth year."""
+    codes, uniq = pd.factorize(birth_year, use_na_sentinel=False)
+    age = year - pd.to_numeric(pd.Series(uniq), errors="coerce").astype("float64")
     bins = [b for b, _ in AGE_BANDS] + [np.inf]
     band = pd.cut(age, bins=[-np.inf] + bins[1:], right=False, labels=[lab for _, lab in AGE_BANDS])
-    return band.astype("object").where(age.notna(), "unknown").astype("str")
+    labels = band.astype("object").where(age.notna(), "unknown").astype("str")
+    lab_codes, lab_uniq = pd.factorize(labels, sort=True)
+    return lab_codes[codes], lab_uniq
 
 
 def segment_table(lines: pd.DataFrame, customers: pd.DataFrame, *, by: str, min_buyers: int = 30) -> pd.DataFrame:
@@ -514,26 +827,79 @@ def segment_table(lines: pd.DataFrame, customers: pd.DataFrame, *, by: str, min_
     order counts as its own day) order_id, customer_id, category, gmv; customers.customer_id, ``by``.
     """
     _require(customers, "customers", ["customer_id", by])
+    _require(lines, "order lines", ["order_id", "customer_id", "category", "gmv"])
     seg = customers[["customer_id", by]].drop_duplicates("customer_id")
-    seg = seg.assign(**{by: seg[by].astype("str").fillna("unknown")})
-    size = seg.groupby(by, observed=True).size().rename("customers")
-    lines = lines.loc[lines["customer_id"].notna()].merge(seg, on="customer_id", how="inner")
+    code, labels = _segment_codes(seg[by])
+    lines = lines.loc[lines["customer_id"].notna()]
+    customer = pd.Index(seg["customer_id"]).get_indexer(lines["customer_id"])
+    keep = customer >= 0  # the lines of customers in the table (an inner join)
     day = lines["order_day"] if "order_day" in lines.columns else lines["order_id"]
-    orders = lines.assign(_day=day).drop_duplicates("order_id")
-    per_buyer = (orders.groupby([by, "customer_id"], observed=True)
-                 .agg(orders=("order_id", "size"), days=("_day", "nunique")).reset_index())
-    g = per_buyer.groupby(by, observed=True)
-    out = pd.DataFrame({"buyers": g.size(), "paid_orders": g["orders"].sum(),
-                        "repeaters": per_buyer["days"].ge(2).groupby(per_buyer[by], observed=True).sum()})
-    out["gmv"] = lines.groupby(by, observed=True)["gmv"].sum()
-    out = out.reindex(size.index.union(out.index)).fillna(0)
-    out.insert(0, "customers", size.reindex(out.index).fillna(0).astype("int64"))
+    category, categories = pd.factorize(lines["category"], sort=True)
+    period = _segment_lines(pd.factorize(lines["order_id"], use_na_sentinel=False)[0][keep], customer[keep],
+                            pd.factorize(day)[0][keep], category[keep], categories,
+                            np.asarray(lines["gmv"], dtype="float64")[keep], len(seg))
+    return _segment_table(period, code, labels, by=by, min_buyers=min_buyers)[0]
+
+
+@dataclass
+class _PeriodLines:
+    """The lines of a period for :func:`segment_table`, as codes (their orders and customers
+    counted once, whichever dimension segments them)."""
+
+    customer: np.ndarray    #: line -> customer (row of the customers table)
+    category: np.ndarray    #: line -> code into ``categories`` (-1: missing)
+    categories: pd.Index
+    gmv: np.ndarray
+    orders: np.ndarray      #: customer -> paid orders in the period
+    repeat: np.ndarray      #: customer -> paid orders on two or more different days
+    order_customer: np.ndarray  #: each order (its first line) -> customer
+
+
+def _segment_lines(order: np.ndarray, customer: np.ndarray, day: np.ndarray, category: np.ndarray,
+                   categories: pd.Index, gmv: np.ndarray, n_customers: int) -> _PeriodLines:
+    """:class:`_PeriodLines` from per-line codes: ``order`` (an order key), ``customer`` (row of
+    the customers table), ``day`` (a code of the order's day, -1: unknown). An order counts for
+    the customer and day of its first line."""
+    first = ~pd.Series(order).duplicated().to_numpy()
+    who, when = customer[first], day[first]
+    dated = when >= 0
+    who, when = who[dated], when[dated]
+    earliest = np.full(n_customers, np.iinfo(np.int64).max)
+    latest = np.full(n_customers, -1, dtype=np.int64)
+    np.minimum.at(earliest, who, when)  # two different days <=> the first and the last differ
+    np.maximum.at(latest, who, when)
+    return _PeriodLines(customer, category, categories, gmv, np.bincount(customer[first], minlength=n_customers),
+                        latest > earliest, customer[first])
+
+
+def _segment_table(period: _PeriodLines, code: np.ndarray, labels: pd.Index, *, by: str,
+                   min_buyers: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`segment_table` of the customers segmented by ``code`` (customer -> code into the
+    sorted ``labels``), and its :func:`category_preference`."""
+    n = len(labels)
+    buyer = period.orders > 0
+    out = pd.DataFrame({
+        "customers": np.bincount(code, minlength=n).astype("int64"),
+        "buyers": np.bincount(code[buyer], minlength=n),
+        "paid_orders": np.bincount(code[period.order_customer], minlength=n),
+        "repeaters": np.bincount(code[period.repeat], minlength=n),
+    }, index=pd.Index(labels, name=by))
+    line_segment = code[period.customer]
+    out["gmv"] = np.where(out["buyers"] > 0, _group_sums(period.gmv, line_segment, n), 0.0)  # no buyers: no GMV row
     out["customer_share"] = _ratio(out["customers"], out["customers"].sum())
     out["gmv_share"] = _ratio(out["gmv"], out["gmv"].sum())
     out["aov"] = _ratio(out["gmv"], out["paid_orders"])
     out["orders_per_buyer"] = _ratio(out["paid_orders"], out["buyers"])
     out["repurchase_rate"] = _ratio(out["repeaters"], out["buyers"])
-    pref = category_preference(lines, by=by)
+    ncat = len(period.categories)
+    pair, gmv = line_segment * ncat + period.category, period.gmv
+    known = period.category >= 0
+    if not known.all():  # lines without a category have no place in the preference
+        pair, gmv = pair[known], gmv[known]
+    key = np.flatnonzero(np.bincount(pair, minlength=n * ncat))  # the pairs with lines, in label order
+    sums = _group_sums(gmv, pair, n * ncat)[key]
+    pref = _preference_from_sums(pd.DataFrame({by: labels.take(key // ncat), "category": period.categories.take(key % ncat),
+                                               "gmv": sums}), by=by)
     if not pref.empty:
         share = pref.pivot(index=by, columns="category", values="share")
         index = pref.pivot(index=by, columns="category", values="index")
@@ -553,7 +919,7 @@ def segment_table(lines: pd.DataFrame, customers: pd.DataFrame, *, by: str, min_
     out = out.sort_values("gmv", ascending=False).rename_axis(by).reset_index()
     for c in ("buyers", "paid_orders", "repeaters"):
         out[c] = out[c].astype("int64")
-    return out
+    return out, pref
 
 
 def category_preference(lines: pd.DataFrame, *, by: str) -> pd.DataFrame:
@@ -566,6 +932,12 @@ def category_preference(lines: pd.DataFrame, *, by: str) -> pd.DataFrame:
     """
     _require(lines, "order lines", [by, "category", "gmv"])
     g = lines.groupby([by, "category"], observed=True)["gmv"].sum().rename("gmv").reset_index()
+    return _preference_from_sums(g, by=by)
+
+
+def _preference_from_sums(g: pd.DataFrame, *, by: str) -> pd.DataFrame:
+    """:func:`category_preference` from the GMV summed per segment and category (by, category,
+    gmv; sorted by both)."""
     if g.empty:
         return g.assign(share=[], index=[])
     g["share"] = _ratio(g["gmv"], g.groupby(by, observed=True)["gmv"].transform("sum"))
@@ -622,25 +994,29 @@ def segment_report(data, *, record=None) -> SegmentResult:
     end = pd.Timestamp(month + "-01") + pd.offsets.MonthBegin(1)
     start = end - pd.DateOffset(months=res.months)
     have_items = data.has("order_items", "products")
-    lines, ts, pos = _period_lines(data, have_items, start, end)
-    lines = lines.assign(order_day=ts.astype("datetime64[D]").astype(ts.dtype))
-    customers = data["customers"].drop_duplicates("customer_id").reset_index(drop=True)
-    if "birth_year" in customers.columns:
-        customers["age_band"] = age_band(customers["birth_year"], end.year if end.month > 1 else end.year - 1)
-    # text ids -> integer codes once, so that the five segment tables group and join on integers
-    # (looked up once per paid order, not per line)
-    by_order = _dataset_lines(data, have_items)[3]
-    ids = pd.Index(customers["customer_id"])
-    code = (ids.get_indexer(lines["customer_id"].fillna("")) if by_order is None
-            else _positions(by_order.fillna(""), customers["customer_id"])[pos])
-    # only the columns the segment tables read, so that their joins copy no other text column
-    lines = pd.DataFrame({"order_id": pos, "customer_id": code, "category": lines["category"], "gmv": lines["gmv"],
-                          "order_day": lines["order_day"]}).loc[code >= 0]
-    customers = customers.assign(customer_id=np.arange(len(customers)))
+    lines = _lines(data, have_items)
+    known = _customers(data)
+    customers = known.frame
+    # the period's lines of known customers as integer codes: orders, customers and days are
+    # counted once here, and each dimension only relabels the customers
+    which = _in_period(lines, start, end)
+    paid = lines.line_order[which]
+    customer = known.of_order[lines.head.rows[paid]]
+    keep = customer >= 0
+    which, paid, customer = which[keep], paid[keep], customer[keep]
+    day = lines.head.ts[paid].astype("datetime64[D]").astype(np.int64)
+    period = _segment_lines(lines.line_key[which], customer, day - day.min() if len(day) else day,
+                            lines.category[which], lines.categories, lines.gmv[which], len(customers))
     min_buyers = int(cfg["min_segment_buyers"])
+    prefs = {}
     for dim in ("persona", "age_band", "city_tier", "province", "member_tier"):  # five dimensions
-        if dim in customers.columns and customers[dim].notna().any():
-            res.tables[dim] = segment_table(lines, customers, by=dim, min_buyers=min_buyers)
+        if dim == "age_band" and "birth_year" in customers.columns and len(customers):
+            code, labels = _age_band_codes(customers["birth_year"], end.year if end.month > 1 else end.year - 1)
+        elif dim in customers.columns and customers[dim].notna().any():
+            code, labels = _segment_codes(customers[dim])
+        else:
+            continue
+        res.tables[dim], prefs[dim] = _segment_table(period, code, labels, by=dim, min_buyers=min_buyers)
     if not res.tables:
         res.note = _skip(record, "Personas and segments", "customers has none of persona, birth_year, city_tier, province")
         return res
@@ -655,8 +1031,7 @@ def segment_report(data, *, record=None) -> SegmentResult:
         res.top_persona = str(t.iloc[0]["persona"])
         res.top_persona_gmv_share = float(t.iloc[0]["gmv_share"])
         if have_items:
-            seg = customers["persona"].astype("str").fillna("unknown").to_numpy()
-            pref = category_preference(lines.assign(persona=seg[lines["customer_id"].to_numpy()]), by="persona")
+            pref = prefs["persona"]  # the persona table's own category preference
             res.preference = pref.pivot(index="persona", columns="category", values="index").reindex(t["persona"])
             res.preference_share = pref.pivot(index="persona", columns="category", values="share").reindex(t["persona"])
     return res
@@ -987,9 +1362,10 @@ def plot_daily_conversion(result: TreeResult, *, ax=None, title: str | None = No
 # 4. Targets and pacing
 # ---------------------------------------------------------------------------------------------
 
-def _actuals(daily: pd.DataFrame, orders: pd.DataFrame | None = None) -> pd.DataFrame:
+def _actuals(daily: pd.DataFrame, counts: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> pd.DataFrame:
     """Monthly actuals per channel and shop-wide ("all"): gmv, orders (paid), aov, conversion_rate,
-    buyers (when orders carry customer_id) and new_customers (first paid order in the window)."""
+    and with ``counts`` (:func:`_buyer_counts`) buyers and new_customers (first paid order in the
+    window) in the months those cover (NaN in the others)."""
     d = daily.assign(month=_month_of(daily["date"]))
     cols = {"gmv": ("gmv", "sum"), "orders": ("paid_orders", "sum")}
     has_v = "visitors" in d.columns
@@ -998,24 +1374,46 @@ def _actuals(daily: pd.DataFrame, orders: pd.DataFrame | None = None) -> pd.Data
     by_ch = d.groupby(["month", "channel"], observed=True).agg(**cols).reset_index()
     shop = d.groupby("month", observed=True).agg(**cols).reset_index().assign(channel="all")
     out = pd.concat([by_ch, shop], ignore_index=True)
-    if orders is not None and "customer_id" in orders.columns:
-        narrow = orders[[c for c in ("customer_id", "order_ts", "status", "channel") if c in orders.columns]]
-        paid = narrow.loc[paid_mask(narrow) & narrow["customer_id"].notna()]
-        ch = paid["channel"].fillna("unknown") if "channel" in paid.columns else "all"
-        # customers as integer codes: the counts below group and deduplicate on integers
-        paid = pd.DataFrame({"customer_id": pd.factorize(paid["customer_id"])[0], "order_ts": paid["order_ts"]},
-                            index=paid.index).assign(month=_month_of(paid["order_ts"]), channel=ch)
-        buyers = pd.concat([paid.groupby(["month", "channel"], observed=True)["customer_id"].nunique().reset_index(),
-                            paid.groupby("month")["customer_id"].nunique().reset_index().assign(channel="all")])
-        first = paid.sort_values("order_ts", kind="stable").drop_duplicates("customer_id")
-        new = pd.concat([first.groupby(["month", "channel"], observed=True).size().rename("customer_id").reset_index(),
-                         first.groupby("month").size().rename("customer_id").reset_index().assign(channel="all")])
+    if counts is not None:
+        buyers, new = counts
         out = out.merge(buyers.rename(columns={"customer_id": "buyers"}), on=["month", "channel"], how="left")
         out = out.merge(new.rename(columns={"customer_id": "new_customers"}), on=["month", "channel"], how="left")
     out["aov"] = _ratio(out["gmv"], out["orders"])
     if has_v:
         out["conversion_rate"] = _ratio(out["orders"], out["visitors"])
     return out
+
+
+def _buyer_counts(head: _Orders, customer: np.ndarray, months: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Buyers (distinct customers with a paid order) and new customers (whose first paid order in
+    the window, the earlier row on equal order_ts, falls there) per month and channel and per
+    month (channel ``"all"``), for the ``months`` asked (``YYYY-MM``), from the paid orders
+    ``head`` and their ``customer`` codes (-1: none). Two frames of month, channel, customer_id
+    (the count), with a row for each month and channel that has one."""
+    has = customer >= 0
+    month, channel, who = head.month[has], head.channel[has], customer[has]
+    wanted = np.unique(_month_codes(np.array(list(months), dtype="datetime64[M]")))
+    n_ch, n_m, n_who = len(head.channels), len(wanted), int(who.max()) + 1 if len(who) else 1
+    rel = np.searchsorted(wanted, month)  # the month's place among the wanted ones
+    inside = (rel < n_m) & (wanted[np.minimum(rel, n_m - 1)] == month) if n_m else np.zeros(len(month), dtype=bool)
+    first = np.argsort(head.ts[has], kind="stable")  # NaT last, as a sort of order_ts puts it
+    first = first[~pd.Series(who[first]).duplicated().to_numpy()]  # each customer's first paid order
+    first = first[inside[first]]
+
+    def frame(counts: np.ndarray, per_channel: bool) -> pd.DataFrame:
+        key = np.flatnonzero(counts)
+        m = wanted[key // n_ch if per_channel else key]
+        return pd.DataFrame({"month": pd.array(_month_labels(m), dtype="str"),
+                             "channel": (head.channels.take(key % n_ch) if per_channel
+                                         else pd.array(["all"] * len(key), dtype="str")),
+                             "customer_id": counts[key].astype("int64")})
+
+    pair = rel * n_ch + channel
+    buyers = pd.concat([frame(_pair_counts(pair[inside], who[inside], n_m * n_ch, n_who), True),
+                        frame(_pair_counts(rel[inside], who[inside], n_m, n_who), False)], ignore_index=True)
+    new = pd.concat([frame(np.bincount(pair[first], minlength=n_m * n_ch), True),
+                     frame(np.bincount(rel[first], minlength=n_m), False)], ignore_index=True)
+    return buyers, new
 
 
 def plan_vs_actual(targets: pd.DataFrame, actuals: pd.DataFrame, *, metric: str = "gmv") -> pd.DataFrame:
@@ -1310,7 +1708,11 @@ def target_report(data, *, record=None) -> TargetResult:
     if note:
         res.note = _skip(record, "Targets", note)
         return res
-    actuals = _actuals(data.derived("daily_kpis"), data["orders"])
+    head = _paid_orders(data)
+    customer = _order_customers(data, head)
+    # buyers and new customers are read for the report month's scorecard only
+    counts = None if customer is None else _buyer_counts(head, customer, [month])
+    actuals = _actuals(data.derived("daily_kpis"), counts)
     pva = plan_vs_actual(data["targets"], actuals, metric="gmv")
     pva = pva.loc[pva["month"] <= month]
     res.pva = pva
@@ -1532,12 +1934,15 @@ def plot_pacing(result: PacingResult, *, ax=None, title: str | None = None):
 
 @exercise("01.category_share", "Share of the report month's GMV from the category 露营装备 (camping gear)")
 def _camping_share(data) -> float:
-    ms = pd.Timestamp(_report_month(data) + "-01") if getattr(data, "month", None) else None
-    if ms is None:
-        lines = _dataset_lines(data, True)[0]
+    lines = _lines(data, True)
+    if getattr(data, "month", None):
+        start = pd.Timestamp(_report_month(data) + "-01")
+        which = _in_period(lines, start, start + pd.offsets.MonthBegin(1))
     else:
-        lines = _period_lines(data, True, ms, ms + pd.offsets.MonthBegin(1))[0]
-    return float(lines.loc[lines["category"] == "露营装备", "gmv"].sum() / lines["gmv"].sum())
+        which = np.arange(len(lines.gmv))
+    gmv = pd.Series(lines.gmv[which])
+    camping = lines.categories.get_indexer(["露营装备"])[0]
+    return float(gmv.loc[lines.category[which] == camping].sum() / gmv.sum())
 
 
 @exercise("01.conversion_contribution", "Contribution of conversion to the change of GMV against the previous month, in yuan")

@@ -382,10 +382,67 @@ def test_order_lines_fast_join_matches_the_merge_by_hand():
 
 def test_segment_report_and_order_lines_of_a_period_agree(data):
     # the chapter cuts the period's lines out of the lines of all orders (computed once per
-    # dataset); they must be exactly what order_lines gives on the period's orders
+    # dataset, with integer codes for the text); as a frame they must be exactly what order_lines
+    # gives on the period's orders
     month = data.month
     start = pd.Timestamp(month + "-01")
-    lines, ts, pos = P._period_lines(data, True, start, start + pd.offsets.MonthBegin(1))
+    lines = P._lines(data, True)
+    which = P._in_period(lines, start, start + pd.offsets.MonthBegin(1))
     direct = P.order_lines(data.month_rows("orders"), data["order_items"], data["products"])
-    pd.testing.assert_frame_equal(lines, direct)
-    assert len(set(pos)) == direct["order_id"].nunique()
+    pd.testing.assert_frame_equal(P._lines_frame(lines, which), direct)
+    assert len(set(lines.line_key[which])) == direct["order_id"].nunique()
+
+
+def test_reports_on_codes_equal_the_public_functions_on_text(data):
+    # the sections group integer codes; the public functions group the text columns of
+    # order_lines: the tables must be the same to the last bit (same sums in the same order)
+    month = data.month
+    res = P.business_report(data)
+    lines = P.order_lines(data["orders"], data["order_items"], data["products"])
+    pd.testing.assert_frame_equal(res.by_channel, P.business_table(lines, month, by="channel"))
+    pd.testing.assert_frame_equal(res.by_category, P.business_table(lines, month, by="category"))
+    pd.testing.assert_frame_equal(res.channel_mix, P.revenue_mix(lines, month, by="channel"))
+    seg = P.segment_report(data)
+    end = pd.Timestamp(month + "-01") + pd.offsets.MonthBegin(1)
+    ts = data["orders"]["order_ts"]
+    period = data["orders"].loc[(ts >= end - pd.DateOffset(months=12)) & (ts < end)]
+    plines = P.order_lines(period, data["order_items"], data["products"])
+    day = period["order_ts"].dt.normalize().set_axis(period["order_id"])
+    plines["order_day"] = day.reindex(plines["order_id"]).to_numpy()
+    customers = data["customers"].assign(age_band=P.age_band(data["customers"]["birth_year"], 2026))
+    for dim in ("persona", "age_band", "province"):
+        pd.testing.assert_frame_equal(seg.tables[dim], P.segment_table(plines, customers, by=dim), obj=dim)
+
+
+def test_buyers_and_new_customers_by_hand():
+    # c1 buys in January (tmall) and February (jd); c2 twice in February (tmall); c3 only cancels
+    # in January; one paid order has no customer; c4 places two orders at the same time in March,
+    # jd first: its first order is the jd one (the earlier row on a tie).
+    orders = pd.DataFrame({
+        "order_id": ["A", "B", "C", "D", "E", "F", "G", "H"],
+        "customer_id": ["c1", "c1", "c2", "c2", "c3", None, "c4", "c4"],
+        "order_ts": pd.to_datetime(["2026-01-05 09:00", "2026-02-03 09:00", "2026-02-01 09:00", "2026-02-20 09:00",
+                                    "2026-01-09 09:00", "2026-01-10 09:00", "2026-03-01 10:00", "2026-03-01 10:00"]),
+        "paid_amount": [10.0] * 8, "status": ["paid"] * 4 + ["cancelled"] + ["paid"] * 3,
+        "channel": ["tmall", "jd", "tmall", "tmall", "tmall", "tmall", "jd", "tmall"],
+    })
+    head = P._build_orders(orders)
+    customer = pd.factorize(orders["customer_id"])[0][head.rows]
+    buyers, new = P._buyer_counts(head, customer, ["2026-01", "2026-02", "2026-03"])
+    got = {(m, c): int(n) for m, c, n in buyers.itertuples(index=False)}
+    assert got == {("2026-01", "tmall"): 1, ("2026-01", "all"): 1, ("2026-02", "jd"): 1, ("2026-02", "tmall"): 1,
+                   ("2026-02", "all"): 2, ("2026-03", "jd"): 1, ("2026-03", "tmall"): 1, ("2026-03", "all"): 1}
+    got = {(m, c): int(n) for m, c, n in new.itertuples(index=False)}
+    assert got == {("2026-01", "tmall"): 1, ("2026-01", "all"): 1, ("2026-02", "tmall"): 1, ("2026-02", "all"): 1,
+                   ("2026-03", "jd"): 1, ("2026-03", "all"): 1}
+    # asked for February alone: February's rows, the same counts
+    buyers, new = P._buyer_counts(head, customer, ["2026-02"])
+    assert buyers["month"].eq("2026-02").all() and buyers["customer_id"].tolist() == [1, 1, 2]
+    assert new["channel"].tolist() == ["tmall", "all"] and new["customer_id"].tolist() == [1, 1]
+
+
+def test_order_lines_with_an_empty_products_table():
+    # no product known: every line is "unknown" with no cost, and GMV is still spread by line value
+    lines = P.order_lines(_orders(), _items(), _products().iloc[:0])
+    assert lines["category"].tolist() == ["unknown"] * 3 and lines["cogs"].isna().all()
+    assert lines["gmv"].tolist() == pytest.approx([66.0, 44.0, 50.0])
