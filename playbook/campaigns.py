@@ -35,7 +35,7 @@ import pandas as pd
 from . import probability
 from .exercises import exercise
 from .metrics import paid_mask
-from .derived import isin_ids as _isin, positions
+from .derived import isin_ids as _isin, positions, unique_positions
 from .charts import draw_note as _draw_note, note_frame as _note_frame
 
 __all__ = [
@@ -252,10 +252,29 @@ def settings_table(data) -> pd.DataFrame:
     return pd.DataFrame({"setting": list(cfg), "value": [str(v) for v in cfg.values()]})
 
 
+#: the columns this chapter reads from the large tables (a prepared table is read with these only)
+COLUMNS = {
+    "orders": ("order_id", "customer_id", "order_ts", "paid_ts", "paid_amount", "status", "channel", "gross_amount",
+               "discount_amount", "shipping_fee", "campaign_id", "coupon_code", "is_presale"),
+    "order_items": ("order_id", "sku", "qty", "unit_price"),
+    "products": ("sku", "unit_cost"),
+    "experiments": ("experiment_id", "variant", "assigned_ts", "converted", "revenue", "pre_metric"),
+}
+
+
+def _table(data, name: str) -> pd.DataFrame:
+    """``data[name]``, or for a prepared table not read yet only its :data:`COLUMNS` (once per
+    dataset; see :func:`playbook.loading.read_columns`): addresses, cities and hashes of the
+    orders, or the experiments' unit ids, are much of the text and never used here."""
+    from .loading import read_columns
+
+    return read_columns(data, name, COLUMNS[name])
+
+
 def _cutoff(data) -> pd.Timestamp:
     if getattr(data, "end", None) is not None:
         return pd.Timestamp(data.end)
-    return data["orders"]["order_ts"].max().normalize() + DAY
+    return _table(data, "orders")["order_ts"].max().normalize() + DAY
 
 
 def _month(data) -> str:
@@ -300,7 +319,7 @@ def _memo(data, name: str, tables: Sequence[str], compute: Callable[[], object])
     """``compute()`` once per loaded dataset (and per identity of its ``tables``), shared by the
     chapter's sections; the value is read-only for callers. Objects that cannot be weakly
     referenced are not cached."""
-    key = tuple(id(data[t]) if data.has(t) else None for t in tables)
+    key = tuple(id(_table(data, t)) if data.has(t) else None for t in tables)
     entry = _MEMO.get(id(data))
     if entry is None or entry[0]() is not data:
         try:
@@ -314,6 +333,15 @@ def _memo(data, name: str, tables: Sequence[str], compute: Callable[[], object])
     if hit is None or hit[0] != key:
         hit = entry[1][name] = (key, compute())
     return hit[1]
+
+
+def _labels(codes: np.ndarray, labels: Sequence[str]):
+    """``labels[codes]`` as a text column (one Arrow take from the few labels, not a Python
+    string per row)."""
+    import pyarrow as pa
+
+    return pd.array(pa.array(list(labels), type=pa.large_string()).take(pa.array(np.asarray(codes, dtype="int64"))),
+                    dtype="str")
 
 
 def _narrow(orders: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
@@ -338,6 +366,9 @@ def daily_sales(orders: pd.DataFrame) -> pd.DataFrame:
     """
     _require(orders, "orders", ["order_ts", "paid_amount"])
     paid = paid_mask(orders)
+    if (orders["order_ts"].dtype.kind == "M" and "channel" in orders.columns
+            and pd.api.types.is_string_dtype(orders["channel"])):
+        return _daily_sales_codes(orders, paid.to_numpy(dtype=bool))
     o = _narrow(orders, ["order_ts", "paid_amount", "channel", "is_presale"]).loc[paid]
     pre = (o["is_presale"].fillna(False).astype(bool) if "is_presale" in o.columns
            else pd.Series(False, index=o.index))
@@ -346,6 +377,37 @@ def daily_sales(orders: pd.DataFrame) -> pd.DataFrame:
                           "orders": 1, "gmv": o["paid_amount"], "presale_orders": pre.astype("int64"),
                           "presale_gmv": o["paid_amount"].where(pre, 0.0)})
     return frame.groupby(["date", "channel"], observed=True).sum().reset_index()
+
+
+def _daily_sales_codes(orders: pd.DataFrame, paid: np.ndarray) -> pd.DataFrame:
+    """:func:`daily_sales` grouped on integer codes: day numbers and the channels' ranks by name
+    (the same groups, in the same order, summed over the same rows in the same order)."""
+    ts = orders["order_ts"].to_numpy()
+    day = ts.astype("datetime64[D]").view("int64")
+    ok = paid & ~np.isnat(ts)
+    code, names = pd.factorize(orders["channel"])
+    names = [str(c) for c in names]
+    if (code[ok] < 0).any():  # a missing channel counts as "unknown"
+        if "unknown" not in names:
+            names.append("unknown")
+        code = np.where(code < 0, names.index("unknown"), code)
+    rank = np.argsort(np.argsort(np.array(names, dtype=object), kind="stable"))  # each name's place in sorted order
+    nc = len(names)
+    lo = int(day[ok].min()) if ok.any() else 0
+    key = np.where(ok, (day - lo) * nc + rank[code], -1)
+    groups = pd.Categorical.from_codes(key, categories=pd.RangeIndex(int(key.max()) + 1 if ok.any() else 0))
+    amount = orders["paid_amount"]
+    pre = (orders["is_presale"].fillna(False).astype(bool) if "is_presale" in orders.columns
+           else pd.Series(False, index=orders.index))
+    frame = pd.concat({"orders": pd.Series(np.ones(len(orders), dtype="int64")), "gmv": pd.Series(amount.to_numpy()),
+                       "presale_orders": pd.Series(pre.astype("int64").to_numpy()),
+                       "presale_gmv": pd.Series(amount.where(pre, 0.0).to_numpy())}, axis=1)
+    out = frame.groupby(groups, observed=True).sum()
+    at = np.asarray(out.index, dtype="int64")
+    by_rank = np.array(names, dtype=object)[np.argsort(rank)]
+    out.insert(0, "channel", pd.array(by_rank[at % nc].tolist(), dtype=orders["channel"].dtype))
+    out.insert(0, "date", (at // nc + lo).astype("datetime64[D]").astype(ts.dtype))
+    return out.reset_index(drop=True)
 
 
 def weekday_baseline(series: pd.Series, days: pd.DatetimeIndex) -> pd.Series:
@@ -655,11 +717,15 @@ def campaign_scorecard(orders: pd.DataFrame, campaigns: pd.DataFrame, *, margins
     """
     _require(orders, "orders", ["order_id", "order_ts", "paid_amount"])
     _require(campaigns, "campaigns", ["campaign_id", "start_date", "end_date"])
-    o = _narrow(orders, ["order_id", "order_ts", "paid_amount", "gross_amount", "discount_amount", "shipping_fee",
-                         "campaign_id", "channel", "customer_id"]).loc[paid_mask(orders)]
-    if "campaign_id" in o.columns:
+    cols = ["order_id", "order_ts", "paid_amount", "gross_amount", "discount_amount", "shipping_fee", "campaign_id",
+            "channel", "customer_id"]
+    if "campaign_id" in orders.columns:  # the paid orders of the listed campaigns, in one row filter
+        keep = paid_mask(orders).to_numpy(dtype=bool) & orders["campaign_id"].notna().to_numpy(dtype=bool)
+        keep &= _isin(orders["campaign_id"], campaigns["campaign_id"])
+        o = _narrow(orders, cols).loc[keep]
         cid = o["campaign_id"]
     else:  # by date (and channel)
+        o = _narrow(orders, cols).loc[paid_mask(orders)]
         cid = pd.Series(pd.NA, index=o.index, dtype="object")
         day = o["order_ts"].dt.normalize()
         for _, c in campaigns.iterrows():  # a few dozen campaigns
@@ -667,8 +733,8 @@ def campaign_scorecard(orders: pd.DataFrame, campaigns: pd.DataFrame, *, margins
             if "channel" in campaigns.columns and pd.notna(c.get("channel")) and c.get("channel"):
                 m &= o["channel"] == c["channel"]
             cid = cid.where(~m | cid.notna(), c["campaign_id"])
-    o = o.assign(campaign_id=cid).loc[cid.notna()]
-    o = o.loc[_isin(o["campaign_id"], campaigns["campaign_id"])]
+        o = o.assign(campaign_id=cid).loc[cid.notna()]
+        o = o.loc[_isin(o["campaign_id"], campaigns["campaign_id"])]
     if margins is None:
         margins = order_margins(o)
     if margins.index.name == "row":
@@ -682,9 +748,24 @@ def campaign_scorecard(orders: pd.DataFrame, campaigns: pd.DataFrame, *, margins
                           "discount": disc, "sales_ex_ship": o["paid_amount"] - ship,
                           "margin": margin.astype("float64")})
     if first_orders is not None and "customer_id" in o.columns:
-        first = o["customer_id"].map(first_orders)
+        at = unique_positions(o["customer_id"], first_orders.index)  # one Arrow hash lookup of the ids
+        if at is None:  # a customer on several rows: the map's own rules
+            first = o["customer_id"].map(first_orders)
+            buyer = o["customer_id"]
+        else:
+            ts = first_orders.to_numpy()
+            first = pd.Series(np.where(at >= 0, ts[np.maximum(at, 0)], ts.dtype.type("NaT")) if ts.dtype.kind == "M"
+                              else first_orders.reindex(first_orders.index[np.maximum(at, 0)]).where(at >= 0).to_numpy(),
+                              index=o.index)
+            # a buyer as an integer: the row in first_orders, or a code of its own after them
+            code = at.astype("float64")
+            miss = (at < 0) & o["customer_id"].notna().to_numpy()
+            if miss.any():
+                code[miss] = len(first_orders) + pd.factorize(o["customer_id"].to_numpy()[miss])[0]
+            code[o["customer_id"].isna().to_numpy()] = np.nan
+            buyer = pd.Series(code, index=o.index)
         frame["new"] = (first == o["order_ts"]).astype("float64")
-        frame["buyer"] = o["customer_id"]
+        frame["buyer"] = buyer
     g = frame.groupby("campaign_id")
     card = pd.DataFrame({"orders": g["orders"].sum(), "gmv": g["gmv"].sum(), "aov": g["gmv"].mean(),
                          "discount_depth": g["discount"].sum() / g["gross"].sum(),
@@ -787,10 +868,24 @@ def coupon_uptake(orders: pd.DataFrame, *, start=None, end=None) -> pd.DataFrame
         keep &= (orders["order_ts"] >= pd.Timestamp(start)).to_numpy(dtype=bool)
     if end is not None:
         keep &= (orders["order_ts"] < pd.Timestamp(end)).to_numpy(dtype=bool)
+    if pd.api.types.is_string_dtype(orders["coupon_code"]):  # group on codes: the codes' text is not rewritten
+        code, names = pd.factorize(orders["coupon_code"])
+        names = np.array(["(none)" if c == "" else str(c) for c in names] + ["(none)"], dtype=object)
+        label, at = np.unique(names, return_inverse=True)  # "" and missing read "(none)"; groups sorted by name
+        group = pd.Categorical.from_codes(np.where(keep, at[code], -1), categories=pd.Index(label.tolist(), dtype="str"))
+        g = orders["paid_amount"].groupby(group, observed=True)
+        out = pd.DataFrame({"orders": g.size(), "gmv": g.sum(), "aov": g.mean()})
+        out.index = pd.Index(out.index.astype("str"), name="coupon_code")
+        return _coupon_table(out)
     o = _narrow(orders, ["paid_amount", "coupon_code"]).loc[keep]
     code = o["coupon_code"].fillna("").astype(str).replace("", "(none)")
     g = o["paid_amount"].groupby(code)
     out = pd.DataFrame({"orders": g.size(), "gmv": g.sum(), "aov": g.mean()})
+    return _coupon_table(out)
+
+
+def _coupon_table(out: pd.DataFrame) -> pd.DataFrame:
+    """:func:`coupon_uptake`'s table from orders, gmv and aov per coupon code."""
     out["share"] = out["orders"] / out["orders"].sum() if len(out) else np.nan
     base = out["aov"].get("(none)", np.nan)
     out["aov_vs_none"] = out["aov"] / base - 1
@@ -819,8 +914,9 @@ def full_reduction_thresholds(campaigns: pd.DataFrame, orders: pd.DataFrame | No
             continue
         if orders is None or margins is None or "campaign_id" not in orders.columns:
             continue
-        if sub is None:  # the paid orders of the full-reduction campaigns, once
-            sub = orders.loc[paid_mask(orders) & _isin(orders["campaign_id"], fr["campaign_id"])]
+        if sub is None:  # the paid orders of the full-reduction campaigns, once (only the columns used)
+            sub = _narrow(orders, ["order_id", "campaign_id", "gross_amount", "discount_amount"]).loc[
+                paid_mask(orders) & _isin(orders["campaign_id"], fr["campaign_id"])]
         o = sub.loc[sub["campaign_id"] == c["campaign_id"]]
         goods = (margins["goods"].reindex(o.index) if margins.index.name == "row"
                  else o["order_id"].map(margins.set_index("order_id")["goods"]))
@@ -895,9 +991,19 @@ def ab_test(experiments: pd.DataFrame, *, alpha: float = 0.05, power: float = 0.
     verdict (``variant wins``, ``control wins``, ``no difference (well powered)``,
     ``inconclusive (under-powered)``, ``invalid (SRM)``).
     """
-    from .dataops import ab_readout
+    return _ab_test(experiments, alpha=alpha, power=power, mde_relative=mde_relative)
 
-    r = ab_readout(experiments, alpha=alpha, power=power, mde_relative=mde_relative)
+
+def _ab_test(experiments: pd.DataFrame, *, alpha: float, power: float, mde_relative: float,
+             units_checked: bool = False) -> pd.DataFrame:
+    """:func:`ab_test`; ``units_checked``: the caller made sure the table has unit ids (each row
+    is one unit), so the frame may come without the column."""
+    from .dataops import _ab_readout, ab_readout
+
+    if units_checked:
+        r = _ab_readout(experiments, alpha=alpha, power=power, mde_relative=mde_relative, srm_p=0.001, planned=None)
+    else:
+        r = ab_readout(experiments, alpha=alpha, power=power, mde_relative=mde_relative)
     r = r.rename(columns={"n_treatment": "n_variant", "conv_treatment": "conv_variant", "lift": "uplift",
                           "diff_low": "ci_low", "diff_high": "ci_high", "planned_per_arm": "needed_per_arm",
                           "rpu_control": "rev_control", "rpu_treatment": "rev_variant", "rpu_p": "rev_p",
@@ -1008,16 +1114,16 @@ class LiftResult(_Result):
 
 def _orders_daily(data) -> pd.DataFrame:
     """:func:`daily_sales` of the dataset's orders, once per dataset (sections 1 and 4)."""
-    return _memo(data, "daily_sales", ["orders"], lambda: daily_sales(data["orders"]))
+    return _memo(data, "daily_sales", ["orders"], lambda: daily_sales(_table(data, "orders")))
 
 
 def _order_margins(data) -> pd.DataFrame:
     """:func:`order_margins` of the dataset's orders, lines and products, once per dataset
     (sections 2 and 3)."""
     def compute():
-        items = data["order_items"] if data.has("order_items") else None
-        products = data["products"] if data.has("products") else None
-        return order_margins(data["orders"], items, products)
+        items = _table(data, "order_items") if data.has("order_items") else None
+        products = _table(data, "products") if data.has("products") else None
+        return order_margins(_table(data, "orders"), items, products)
     return _memo(data, "order_margins", ["orders", "order_items", "products"], compute)
 
 
@@ -1137,11 +1243,11 @@ def type_report(data, *, lift: LiftResult | None = None, record=None) -> TypeRes
     if note:
         res.note = _skip(record, "Campaign types", note)
         return res
-    o = data["orders"]
+    o = _table(data, "orders")
     camp = data["campaigns"]
     camp = camp.loc[camp["start_date"] < _cutoff(data)]
-    items = data["order_items"] if data.has("order_items") else None
-    products = data["products"] if data.has("products") else None
+    items = _table(data, "order_items") if data.has("order_items") else None
+    products = _table(data, "products") if data.has("products") else None
     margins = _order_margins(data)
     spend = data["marketing_spend"] if data.has("marketing_spend") else None
     first = None
@@ -1232,7 +1338,7 @@ def mechanics_report(data, *, record=None) -> MechanicsResult:
     cfg = _settings(data)
     res = MechanicsResult(month=_month(data), target=float(cfg["presale_share_target"]),
                           bunching_min=float(cfg["bunching_min"]))
-    o = data["orders"]
+    o = _table(data, "orders")
     end = _cutoff(data)
     y0 = pd.Timestamp(res.month + "-01") - pd.DateOffset(months=11)
     if "coupon_code" in o.columns:
@@ -1263,23 +1369,29 @@ def mechanics_report(data, *, record=None) -> MechanicsResult:
     paid = _narrow(o, ["campaign_id", "paid_amount"]).loc[
         paid_mask(o) & (o["order_ts"] >= y0 - pd.DateOffset(months=12)) & (o["order_ts"] < end)]
     goods = margins["goods"].reindex(paid.index)
-    cid = paid["campaign_id"].fillna("")
-    ordinary = (cid == "") | ~_isin(cid, camp.loc[_type(camp).isin(["full_reduction", "presale", "discount", "flash_sale",
-                                                                      "coupon"]), "campaign_id"])
+    cid = paid["campaign_id"]  # a missing id reads as "" (no campaign), without rewriting the text column
+    blank = (cid.isna() | cid.eq("")).to_numpy(dtype=bool)
+
+    def member(ids) -> np.ndarray:  # campaign id among ``ids`` (a blank one only if "" is listed)
+        return _isin(cid, ids) | (blank & bool((pd.Series(ids) == "").any()))
+    ordinary = pd.Series(blank | ~member(camp.loc[_type(camp).isin(["full_reduction", "presale", "discount",
+                                                                     "flash_sale", "coupon"]), "campaign_id"]),
+                         index=paid.index)
     rows = []
     frames = []
     for thr, t in res.thresholds.groupby("threshold"):  # one or two thresholds
-        inc = _isin(cid, t["campaign_id"])
+        inc = member(t["campaign_id"])
         keep = inc | ordinary.to_numpy()
-        b = threshold_bunching(goods[keep], pd.Series(inc[keep], index=goods[keep].index), thr,
+        kept = goods[keep]
+        b = threshold_bunching(kept, pd.Series(inc[keep], index=kept.index), thr,
                                bin_width=float(cfg["threshold_bin"]))
         aov_c = float(paid.loc[inc, "paid_amount"].mean())
         aov_o = float(paid.loc[ordinary.to_numpy(), "paid_amount"].mean())
         b.update({"reduction": float(t["reduction"].iloc[0]), "campaigns": ", ".join(t["campaign_id"]),
                   "aov_campaign": aov_c, "aov_ordinary": aov_o, "aov_change": aov_c / aov_o - 1})
         rows.append(b)
-        frames.append(pd.DataFrame({"threshold": thr, "goods": goods[keep].to_numpy(),
-                                    "when": np.where(inc[keep], "campaign", "ordinary")}))
+        frames.append(pd.DataFrame({"threshold": thr, "goods": kept.to_numpy(),
+                                    "when": _labels(np.where(inc[keep], 0, 1), ["campaign", "ordinary"])}))
     res.bunching = pd.DataFrame(rows)
     res.goods = pd.concat(frames, ignore_index=True)
     return res
@@ -1441,20 +1553,35 @@ def ab_report(data, *, record=None) -> ABResult:
     (:func:`ab_test`)."""
     cfg = _settings(data)
     res = ABResult(month=_month(data), alpha=float(cfg["ab_alpha"]), power=float(cfg["ab_power"]))
-    note = data.missing_note("experiments", columns={"experiments": ["unit_id", "variant", "converted"]})
+    from .loading import column_has_values
+
+    needed = ("unit_id", "variant", "converted")
+    ready = data.has("experiments") and all(column_has_values(data, "experiments", c) for c in needed)
+    note = None if ready else data.missing_note("experiments", columns={"experiments": list(needed)})
     if note:
         res.note = _skip(record, "Promotion A/B tests", note)
         return res
-    ex = data["experiments"]
+    ex = _table(data, "experiments")
     if "assigned_ts" in ex.columns:
-        ex = ex.loc[ex["assigned_ts"].isna() | (ex["assigned_ts"] < _cutoff(data))]
+        keep = ex["assigned_ts"].isna() | (ex["assigned_ts"] < _cutoff(data))
+        ex = ex if keep.all() else ex.loc[keep]  # usually every unit: no copy of the table
     if ex.empty:
         res.note = _skip(record, "Promotion A/B tests", "no experiment ran before the end of the report month")
         return res
-    res.tests = ab_test(ex, alpha=res.alpha, power=res.power, mde_relative=float(cfg["ab_mde_relative"]))
+    res.tests = _ab_test(ex, alpha=res.alpha, power=res.power, mde_relative=float(cfg["ab_mde_relative"]),
+                         units_checked=True)
     res.winners = int(res.tests["verdict"].str.endswith("wins").sum()) if len(res.tests) else 0
-    g = ex.groupby(["experiment_id", "variant"])["converted"]
-    agg = pd.DataFrame({"n": g.size(), "conv": g.mean().astype("float64")}).reset_index()
+    # units and conversion per experiment and variant, grouped on sorted integer codes
+    ec, eids = pd.factorize(ex["experiment_id"], sort=True)
+    vc, vids = pd.factorize(ex["variant"], sort=True)
+    nv = max(len(vids), 1)
+    arm = pd.Categorical.from_codes(np.where((ec >= 0) & (vc >= 0), ec * nv + vc, -1),
+                                    categories=pd.RangeIndex(len(eids) * nv))
+    g = ex["converted"].groupby(arm, observed=True)
+    size, conv = g.size(), g.mean().astype("float64")
+    at = np.asarray(size.index, dtype="int64")
+    agg = pd.DataFrame({"experiment_id": eids.take(at // nv), "variant": vids.take(at % nv),
+                        "n": size.array, "conv": conv.to_numpy()})
     agg["se"] = np.sqrt(agg["conv"] * (1 - agg["conv"]) / agg["n"])
     res.experiments = agg
     alerts = []
@@ -1624,15 +1751,25 @@ def plot_ab(ab: ABResult, *, ax=None):
 # Exercises
 # ---------------------------------------------------------------------------------------------
 
+def _month_orders(data, columns: Sequence[str]) -> pd.DataFrame:
+    """The report month's orders (by order_ts, as ``data.month_rows("orders")``), of ``columns``
+    (those present)."""
+    o = _table(data, "orders")
+    if getattr(data, "month", None) is None:
+        return _narrow(o, columns)
+    ms = pd.Timestamp(data.month + "-01")
+    return _narrow(o, columns)[(o["order_ts"] >= ms) & (o["order_ts"] < ms + pd.offsets.MonthBegin(1))]
+
+
 @exercise("05.presale_orders", "Number of paid presale orders (is_presale) placed in the report month",
           rel_tol=0.0)
 def _presale_orders(data) -> float:
-    o = data.month_rows("orders")
+    o = _month_orders(data, ["is_presale", "status"])
     return float((o["is_presale"].fillna(False).astype(bool) & paid_mask(o)).sum())
 
 
 @exercise("05.coupon_share", "Share of the report month's paid orders that used a coupon (coupon_code not empty)")
 def _coupon_share(data) -> float:
-    o = data.month_rows("orders")
+    o = _month_orders(data, ["coupon_code", "status"])
     o = o.loc[paid_mask(o)]
     return float(o["coupon_code"].fillna("").astype(str).ne("").mean())

@@ -18,12 +18,13 @@ from . import probability
 from .derived import unique_positions
 from .exercises import exercise
 from .fulfillment import SPRING_FESTIVALS
+from .loading import has_column, read_columns
 from .metrics import paid_mask
 
 __all__ = [
     "settings_table", "festival_calendar", "daily_board", "kpi_alerts", "KpiBoard", "kpi_board",
     "plot_kpi_board", "rfm_scores", "rfm_segments", "RFM_ACTIONS", "plot_rfm",
-    "sample_size", "srm_check", "ab_readout", "AbResult", "ab_report",
+    "sample_size", "srm_check", "ab_readout", "AbResult", "ab_report", "paid_order_counts",
     "rfm_report", "RfmResult", "funnel_table", "funnel_leaks", "funnel_gaps", "FunnelResult", "funnel_report", "plot_funnel",
     "attribution_paths", "rule_based_attribution", "markov_attribution", "attribution_table",
     "AttributionResult", "attribution_report", "plot_attribution",
@@ -84,6 +85,39 @@ def _pretty(frame: pd.DataFrame, *, pct=(), pp=(), money=(), count=(), dec=(), p
     fmt(dec, "{:,.2f}".format)
     fmt(pval, lambda v: "<0.0001" if v < 1e-4 else f"{v:.4f}")
     return out
+
+
+#: the columns this chapter reads from each large table (a prepared table is read with these only)
+COLUMNS = {
+    "orders": ("order_id", "customer_id", "order_ts", "status", "paid_amount", "channel", "device",
+               "gross_amount", "discount_amount"),
+    "experiments": ("experiment_id", "variant", "assigned_ts", "converted", "revenue", "pre_metric"),
+}
+
+
+def _table(data, name: str) -> pd.DataFrame:
+    """``data[name]``, or, for a prepared table not read yet, only the :data:`COLUMNS` the chapter
+    uses (once per dataset): orders' addresses, cities, coupons and hashes, or the experiments'
+    unit ids, are a large share of the table's text and are never looked at here."""
+    return read_columns(data, name, COLUMNS[name])
+
+
+def _orders_key(data) -> tuple:
+    """What a per-dataset value built from the orders is checked against: the orders table when
+    it is in memory (it may be replaced), nothing for a prepared file read by :func:`_table`."""
+    prepared = hasattr(data, "table_file") and data.table_file("orders") is not None
+    return () if prepared else ("orders",)
+
+
+def _customer_positions(data) -> np.ndarray | None:
+    """Row of each order's customer in ``data.derived("customer_summary")`` (-1: not there, e.g.
+    no paid order), one Arrow hash lookup of the text ids per loaded dataset; None when the
+    summary repeats a customer."""
+    from .derived import per_dataset
+
+    def build(data):
+        return unique_positions(_table(data, "orders")["customer_id"], data.derived("customer_summary")["customer_id"])
+    return per_dataset(data, "dataops.customer_positions", build, tables=_orders_key(data))
 
 
 def settings_table(data) -> pd.DataFrame:
@@ -151,25 +185,42 @@ def daily_board(data) -> pd.DataFrame:
     day = kpis.groupby("date")[cols].sum(min_count=1)
     if "visitors" not in day.columns:
         day["visitors"] = np.nan
-    orders = data["orders"]
+    orders = _table(data, "orders")
     day["buyers"] = np.nan
     day["repeat_buyers"] = np.nan
     if "customer_id" in orders.columns:
         summary = data.derived("customer_summary")[["customer_id", "first_order_ts"]]
-        paid = orders[["customer_id", "order_ts"]].loc[paid_mask(orders) & orders["customer_id"].notna()]
-        date = paid["order_ts"].dt.normalize()
-        at = unique_positions(paid["customer_id"], summary["customer_id"])
-        if at is None:  # a customer on several summary rows: the merge's own rules
-            paid = paid.assign(date=date).drop_duplicates(["customer_id", "date"])
+        at = _customer_positions(data)
+        ts = orders["order_ts"]
+        if at is not None and ts.dtype.kind == "M":  # integer customer codes and day numbers
+            days = ts.to_numpy().astype("datetime64[D]").view("int64")
+            keep = (paid_mask(orders) & orders["customer_id"].notna()).to_numpy() & ~np.isnat(ts.to_numpy())
+            code, days = at[keep], days[keep]
+            if (code < 0).any():  # customers not in the summary: codes of their own, after the summary's
+                miss = code < 0
+                code = code.copy()
+                code[miss] = len(summary) + pd.factorize(orders["customer_id"].iloc[np.flatnonzero(keep)[miss]])[0]
+            lo = days.min() if len(days) else 0
+            span = int(days.max() - lo + 1) if len(days) else 1
+            pair = np.sort(code * span + (days - lo))  # each buyer once per day: sorted, repeats dropped
+            pair = pair[np.r_[True, pair[1:] != pair[:-1]]] if len(pair) else pair
+            code, days = pair // span, pair % span + lo
+            first = summary["first_order_ts"].to_numpy().astype("datetime64[D]").view("int64")
+            known = code < len(summary)
+            first_day = np.where(known, first[np.where(known, code, 0)], np.iinfo("int64").max)
+            nat = np.isnat(summary["first_order_ts"].to_numpy())[np.where(known, code, 0)] & known
+            repeat = (first_day < days) & ~nat
+            counts = np.bincount(days - lo, minlength=span)
+            repeats = np.bincount(days - lo, weights=repeat, minlength=span)
+            on = counts > 0
+            index = pd.DatetimeIndex((np.arange(span)[on] + lo).astype("datetime64[D]")).as_unit(ts.dt.unit)
+            g = pd.DataFrame({"size": counts[on], "sum": repeats[on].astype("int64")}, index=index)
+        else:  # a customer on several summary rows: the merge's own rules
+            paid = orders[["customer_id", "order_ts"]].loc[paid_mask(orders) & orders["customer_id"].notna()]
+            paid = paid.assign(date=paid["order_ts"].dt.normalize()).drop_duplicates(["customer_id", "date"])
             paid = paid.merge(summary, on="customer_id", how="left")
             paid["repeat"] = paid["first_order_ts"].dt.normalize() < paid["date"]
-        else:  # buyers per day on integer codes; each with the day of their first paid order
-            codes = pd.DataFrame({"c": pd.factorize(paid["customer_id"])[0], "d": date.to_numpy()})
-            once = ~codes.duplicated().to_numpy()
-            first = summary["first_order_ts"].dt.normalize().to_numpy()[np.where(at >= 0, at, 0)]
-            first = np.where(at >= 0, first, np.datetime64("NaT"))
-            paid = pd.DataFrame({"date": date.to_numpy()[once], "repeat": (first < date.to_numpy())[once]})
-        g = paid.groupby("date")["repeat"].agg(["size", "sum"])
+            g = paid.groupby("date")["repeat"].agg(["size", "sum"])
         day["buyers"] = g["size"].reindex(day.index).astype("float64")
         day["repeat_buyers"] = g["sum"].reindex(day.index).astype("float64")
     day["conversion"] = day["paid_orders"] / day["visitors"].where(day["visitors"] > 0)
@@ -476,6 +527,58 @@ RFM_ACTIONS = {
 }
 
 
+def _text(codes: np.ndarray, labels) -> pd.api.extensions.ExtensionArray:
+    """``labels[codes]`` as the text column pandas reads (one Arrow take from the few labels,
+    instead of formatting or copying a Python string per row)."""
+    import pyarrow as pa
+
+    taken = pa.array(list(labels), type=pa.large_string()).take(pa.array(np.asarray(codes, dtype="int64")))
+    return pd.array(taken, dtype="str")
+
+
+def _rank_min(values: np.ndarray) -> np.ndarray:
+    """``Series.rank(method="min")`` of values without NaN: 1 + how many values are smaller (one
+    sort; every value of a run of ties takes the run's first position)."""
+    order = np.argsort(values)
+    ordered = values[order]
+    first = np.ones(len(values), dtype=bool)
+    first[1:] = ordered[1:] != ordered[:-1]
+    start = np.maximum.accumulate(np.where(first, np.arange(len(values)), 0))
+    rank = np.empty(len(values), dtype="float64")
+    rank[order] = start + 1
+    return rank
+
+
+def _rfm_scores(summary: pd.DataFrame, *, asof, bins: int = 5) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """:func:`rfm_scores`, with each customer's segment (position in :data:`RFM_ACTIONS`) and
+    RFM cell (position in the ``bins``^3 grid) as integer codes."""
+    _require(summary, "customer_summary", ["customer_id", "last_order_ts", "paid_orders", "gmv"])
+    asof = pd.Timestamp(asof)
+    out = pd.DataFrame({"customer_id": summary["customer_id"].array,
+                        "recency_days": ((asof - summary["last_order_ts"]) / DAY).to_numpy(dtype="float64"),
+                        "frequency": summary["paid_orders"].to_numpy(dtype="int64"),
+                        "monetary": summary["gmv"].to_numpy(dtype="float64")})
+
+    def score(s: pd.Series, reverse: bool = False) -> np.ndarray:
+        v = (-s if reverse else s).to_numpy()
+        if s.isna().any():  # pandas keeps NaN out of the ranks
+            rank = (-s if reverse else s).rank(method="min").to_numpy()
+        else:
+            rank = _rank_min(v)
+        pr = rank / len(s)
+        return np.clip(np.ceil(pr * bins), 1, bins).astype("int64")
+    out["r"] = score(out["recency_days"], reverse=True)
+    out["f"] = score(out["frequency"])
+    out["m"] = score(out["monetary"])
+    r, f, m = (out[c].to_numpy() for c in ("r", "f", "m"))
+    cell = ((r - 1) * bins + (f - 1)) * bins + (m - 1)
+    grid = [f"{i}{j}{k}" for i in range(1, bins + 1) for j in range(1, bins + 1) for k in range(1, bins + 1)]
+    out["rfm"] = _text(cell, grid)
+    seg = _segment_codes(r, f, m)
+    out["segment"] = _text(seg, RFM_ACTIONS)
+    return out, seg, cell
+
+
 def rfm_scores(summary: pd.DataFrame, *, asof, bins: int = 5) -> pd.DataFrame:
     """RFM scores by quintile (002 part 05, RFM模型).
 
@@ -489,22 +592,16 @@ def rfm_scores(summary: pd.DataFrame, *, asof, bins: int = 5) -> pd.DataFrame:
 
     >>> rfm_scores(summary, asof="2026-11-01")  # doctest: +SKIP
     """
-    _require(summary, "customer_summary", ["customer_id", "last_order_ts", "paid_orders", "gmv"])
-    asof = pd.Timestamp(asof)
-    out = pd.DataFrame({"customer_id": summary["customer_id"].to_numpy(),
-                        "recency_days": ((asof - summary["last_order_ts"]) / DAY).to_numpy(dtype="float64"),
-                        "frequency": summary["paid_orders"].to_numpy(dtype="int64"),
-                        "monetary": summary["gmv"].to_numpy(dtype="float64")})
+    return _rfm_scores(summary, asof=asof, bins=bins)[0]
 
-    def score(s: pd.Series, reverse: bool = False) -> np.ndarray:
-        pr = (-s if reverse else s).rank(method="min") / len(s)
-        return np.clip(np.ceil(pr.to_numpy() * bins), 1, bins).astype("int64")
-    out["r"] = score(out["recency_days"], reverse=True)
-    out["f"] = score(out["frequency"])
-    out["m"] = score(out["monetary"])
-    out["rfm"] = out["r"].astype(str) + out["f"].astype(str) + out["m"].astype(str)
-    out["segment"] = rfm_segments(out["r"], out["f"], out["m"])
-    return out
+
+def _segment_codes(r, f, m) -> np.ndarray:
+    """Position in :data:`RFM_ACTIONS` of each (R, F, M) triple's segment (see :func:`rfm_segments`)."""
+    r = np.asarray(r)
+    fm = (np.asarray(f) + np.asarray(m)) / 2
+    conds = [(r >= 4) & (fm >= 4), (r >= 3) & (fm >= 3.5), (r >= 4) & (fm >= 2.5), r >= 4,
+             (r <= 1) & (fm >= 4), (r <= 2) & (fm >= 3), r == 3, r == 2]
+    return np.select(conds, [0, 1, 2, 3, 6, 5, 4, 7], default=8).astype("int64")
 
 
 def rfm_segments(r, f, m) -> np.ndarray:
@@ -514,13 +611,7 @@ def rfm_segments(r, f, m) -> np.ndarray:
     New R>=4; Can't lose R<=1 & FM>=4; At risk R<=2 & FM>=3; Need attention R=3;
     Hibernating R=2; Lost otherwise.
     """
-    r = np.asarray(r)
-    fm = (np.asarray(f) + np.asarray(m)) / 2
-    names = list(RFM_ACTIONS)
-    conds = [(r >= 4) & (fm >= 4), (r >= 3) & (fm >= 3.5), (r >= 4) & (fm >= 2.5), r >= 4,
-             (r <= 1) & (fm >= 4), (r <= 2) & (fm >= 3), r == 3, r == 2]
-    choices = [names[0], names[1], names[2], names[3], names[6], names[5], names[4], names[7]]
-    return np.select(conds, choices, default=names[8])
+    return np.array(list(RFM_ACTIONS))[_segment_codes(r, f, m)]
 
 
 @dataclass
@@ -528,6 +619,8 @@ class RfmResult:
     customers: pd.DataFrame | None = None  #: one row per customer (see :func:`rfm_scores`)
     segments: pd.DataFrame | None = None  #: one row per segment with its suggested action
     note: str | None = None
+    #: each customer's segment as its position in RFM_ACTIONS (built with the scores; else from the names)
+    segment_codes: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def view(self) -> pd.DataFrame:
@@ -554,35 +647,51 @@ class RfmResult:
 
     @property
     def action_list(self) -> pd.DataFrame:
-        """Customers with their segment and suggested action, the most valuable segments first."""
+        """Customers with their segment and suggested action, the most valuable segments first
+        (then by GMV, largest first; ties keep the customers' order)."""
         if self.customers is None:
             return pd.DataFrame(columns=["customer_id", "segment", "action"])
-        order = {s: i for i, s in enumerate(RFM_ACTIONS)}
-        c = self.customers.assign(action=self.customers["segment"].map(RFM_ACTIONS),
-                                  recency_days=self.customers["recency_days"].round(0),
-                                  monetary=self.customers["monetary"].round(2))
-        return c.sort_values(["segment", "monetary"], key=lambda s: s.map(order) if s.name == "segment" else -s)[
-            ["customer_id", "segment", "rfm", "recency_days", "frequency", "monetary", "action"]].reset_index(drop=True)
+        c = self.customers
+        seg = self.segment_codes
+        if seg is None or len(seg) != len(c):
+            seg = pd.Categorical(c["segment"], categories=list(RFM_ACTIONS)).codes.astype("int64")
+        if (seg < 0).any():
+            raise ValueError("RFM customers: segment names outside RFM_ACTIONS: "
+                             + ", ".join(map(str, c.loc[seg < 0, "segment"].unique()[:5])))
+        monetary = c["monetary"].round(2).to_numpy()
+        order = np.argsort(-monetary, kind="stable")  # by GMV, then by segment: stable sorts keep ties in order
+        order = order[np.argsort(seg[order].astype(np.int16), kind="stable")]
+        segment = seg[order]
+        return pd.DataFrame({
+            "customer_id": c["customer_id"].array.take(order),
+            "segment": _text(segment, RFM_ACTIONS),
+            "rfm": c["rfm"].array.take(order),
+            "recency_days": c["recency_days"].round(0).to_numpy()[order],
+            "frequency": c["frequency"].to_numpy()[order],
+            "monetary": monetary[order],
+            "action": _text(segment, RFM_ACTIONS.values()),
+        })
 
 
 def rfm_report(data, *, record=None) -> RfmResult:
     """Customers with a paid order in the loaded window, scored and segmented as of the end of the
     report month; segments carry customers, share, GMV share, mean recency / frequency / monetary
     and the suggested action. A note instead when orders carry no customer_id."""
-    if "customer_id" not in data["orders"].columns:
+    if "customer_id" not in _table(data, "orders").columns:
         return RfmResult(note=_skip(record, "RFM", "orders carry no customer_id: RFM needs buyer identity"))
     summary = data.derived("customer_summary")
     summary = summary.loc[summary["last_order_ts"] < data.end]
-    cust = rfm_scores(summary, asof=data.end)
-    seg = cust.groupby("segment").agg(customers=("customer_id", "size"), recency_days=("recency_days", "mean"),
-                                      frequency=("frequency", "mean"), monetary=("monetary", "mean"),
-                                      gmv=("monetary", "sum"))
-    seg = seg.reindex([s for s in RFM_ACTIONS if s in seg.index])
+    cust, codes, _ = _rfm_scores(summary, asof=data.end)
+    names = np.array(list(RFM_ACTIONS), dtype=object)
+    seg = cust[["recency_days", "frequency", "monetary"]].groupby(codes).agg(
+        customers=("recency_days", "size"), recency_days=("recency_days", "mean"), frequency=("frequency", "mean"),
+        monetary=("monetary", "mean"), gmv=("monetary", "sum"))  # segments in RFM_ACTIONS order
+    seg.index = pd.Index(names[seg.index.to_numpy()].tolist())
     seg["share"] = seg["customers"] / seg["customers"].sum()
     seg["gmv_share"] = seg["gmv"] / seg["gmv"].sum()
     seg["action"] = [RFM_ACTIONS[s] for s in seg.index]
     seg = seg[["customers", "share", "gmv_share", "recency_days", "frequency", "monetary", "action"]]
-    return RfmResult(cust, seg.rename_axis("segment").reset_index())
+    return RfmResult(cust, seg.rename_axis("segment").reset_index(), segment_codes=codes)
 
 
 def plot_rfm(result: RfmResult, *, ax=None):
@@ -660,43 +769,63 @@ def ab_readout(experiments: pd.DataFrame, *, alpha: float = 0.05, power: float =
     Required columns: experiment_id, unit_id, variant, converted; revenue and pre_metric optional.
     """
     _require(experiments, "experiments", ["experiment_id", "unit_id", "variant", "converted"])
-    # experiments and variants as sorted integer codes (-1: missing): every group-by below works on them
+    return _ab_readout(experiments, alpha=alpha, power=power, mde_relative=mde_relative, srm_p=srm_p,
+                       planned=planned)
+
+
+def _ab_readout(experiments: pd.DataFrame, *, alpha, power, mde_relative, srm_p, planned) -> pd.DataFrame:
+    """:func:`ab_readout` once the columns are checked (each row is one unit: ``unit_id`` is not read)."""
+    _require(experiments, "experiments", ["experiment_id", "variant", "converted"])
+    # experiments and variants as sorted integer codes (-1: missing); every group-by below groups on
+    # them as categorical codes, so no key is hashed again
     ec, eids = pd.factorize(experiments["experiment_id"], sort=True)
     vc, vids = pd.factorize(experiments["variant"], sort=True)
-    e = pd.DataFrame({"exp": ec, "converted": experiments["converted"].astype("float64").to_numpy()},
-                     index=experiments.index)
-    has_rev = "revenue" in experiments.columns
-    e["y"] = experiments["revenue"].astype("float64").fillna(0.0) if has_rev else np.nan
-    has_pre = "pre_metric" in experiments.columns and experiments["pre_metric"].notna().any()
     known = ec >= 0
+    by_exp = pd.Categorical.from_codes(ec, categories=pd.RangeIndex(len(eids)))  # missing: NaN, left out
+    converted = pd.Series(experiments["converted"].astype("float64").to_numpy())
+    has_rev = "revenue" in experiments.columns
+    y = pd.Series(experiments["revenue"].astype("float64").fillna(0.0).to_numpy() if has_rev
+                  else np.full(len(experiments), np.nan))
+    has_pre = "pre_metric" in experiments.columns and experiments["pre_metric"].notna().any()
 
     def per_row(values: pd.Series) -> np.ndarray:  # a value per experiment code, on each row (NaN: no experiment)
-        return np.where(known, values.reindex(range(len(eids))).to_numpy(dtype="float64")[np.where(known, ec, 0)], np.nan)
+        return np.r_[values.reindex(range(len(eids))).to_numpy(dtype="float64"), np.nan][ec]  # code -1: the NaN
+
+    def exp_int(frame: pd.DataFrame) -> pd.DataFrame:  # indexed by experiment code
+        frame.index = np.asarray(frame.index, dtype="int64")
+        return frame
 
     if has_pre:
-        e["x"] = experiments["pre_metric"].astype("float64")
-        e["x"] = e["x"].fillna(pd.Series(np.where(known, e.groupby("exp")["x"].transform("mean"), np.nan), index=e.index))
-        g = e.groupby("exp")
-        cov = g[["x", "y"]].cov().xs("x", level=1)["y"]
-        theta = cov / g["x"].var()
-        e["y_cuped"] = e["y"] - per_row(theta) * (e["x"] - per_row(g["x"].mean()))
+        x = pd.Series(experiments["pre_metric"].astype("float64").to_numpy())
+        if x.isna().any():  # a unit without pre-period data gets its experiment's mean
+            x = x.fillna(pd.Series(np.where(known, x.groupby(by_exp, observed=True).transform("mean"), np.nan)))
+        exp_stats = exp_int(pd.concat({"x": x, "y": y}, axis=1).groupby(by_exp, observed=True).agg(
+            x_var=("x", "var"), x_mean=("x", "mean"), y_var=("y", "var")))
+        # theta = cov(x, y) / var(x) per experiment: DataFrame.cov of each experiment's rows, in order
+        order = np.argsort(ec.astype(np.int16 if len(eids) < 2 ** 15 else np.int64), kind="stable")
+        bounds = np.searchsorted(ec[order], np.arange(len(eids) + 1), side="left")
+        cov = pd.Series({i: pd.DataFrame({"x": x.to_numpy()[rows], "y": y.to_numpy()[rows]}).cov().loc["x", "y"]
+                         for i, rows in ((i, order[bounds[i]:bounds[i + 1]]) for i in range(len(eids)))
+                         if len(rows)}, dtype="float64")  # one per experiment
+        theta = cov / exp_stats["x_var"]
+        y_cuped = y - per_row(theta) * (x - per_row(exp_stats["x_mean"]))
     else:
-        e["y_cuped"] = np.nan
-    keep = known & (vc >= 0)
-    e["var"] = vc
-    every = e  # all rows with an experiment, whatever their variant (variance reduction)
-    e = e.loc[keep] if not keep.all() else e
-    by = e.groupby(["exp", "var"])
-    arms = by.agg(n=("converted", "size"), conv=("converted", "mean"), rpu=("y", "mean"), rpu_var=("y", "var"),
-                  cup=("y_cuped", "mean"), cup_var=("y_cuped", "var"))
+        y_cuped = pd.Series(np.full(len(experiments), np.nan))
+    nv = max(len(vids), 1)
+    arm = np.where(known & (vc >= 0), ec * nv + vc, -1)  # (experiment, variant); -1: left out
+    by_arm = pd.Categorical.from_codes(arm, categories=pd.RangeIndex(len(eids) * nv))
+    frame = {"converted": converted, "y": y, "y_cuped": y_cuped}
+    spans = {}
     if "assigned_ts" in experiments.columns:
-        ts = experiments["assigned_ts"].loc[e.index] if not keep.all() else experiments["assigned_ts"]
-        ts = ts.groupby([e["exp"].to_numpy(), e["var"].to_numpy()])
-        arms["start"], arms["end"] = ts.min().to_numpy(), ts.max().to_numpy()
-    else:
+        frame["ts"] = pd.Series(experiments["assigned_ts"].array)
+        spans = {"start": ("ts", "min"), "end": ("ts", "max")}
+    arms = pd.concat(frame, axis=1).groupby(by_arm, observed=True).agg(  # columns side by side, not copied
+        n=("converted", "size"), conv=("converted", "mean"), rpu=("y", "mean"), rpu_var=("y", "var"),
+        cup=("y_cuped", "mean"), cup_var=("y_cuped", "var"), **spans)
+    if not spans:
         arms["start"] = arms["end"] = pd.NaT
-    codes = arms.index
-    arms.index = pd.MultiIndex.from_arrays([eids.take(codes.get_level_values(0)), vids.take(codes.get_level_values(1))],
+    codes = np.asarray(arms.index, dtype="int64")
+    arms.index = pd.MultiIndex.from_arrays([eids.take(codes // nv), vids.take(codes % nv)],
                                            names=["experiment_id", "variant"])
     arms = arms.reset_index()
     ctrl = arms.loc[arms["variant"] == "control"].set_index("experiment_id")
@@ -730,10 +859,7 @@ def ab_readout(experiments: pd.DataFrame, *, alpha: float = 0.05, power: float =
         d, lo, hi, p = _welch(trt["cup"], trt["cup_var"], n1, c["cup"], c["cup_var"], n0, alpha)
         out["cuped_diff"], out["cuped_low"], out["cuped_high"], out["cuped_p"] = (
             d.to_numpy(), lo.to_numpy(), hi.to_numpy(), p)
-        every = every.loc[known] if not known.all() else every
-        var_y = every.groupby("exp")["y"].var()
-        var_c = every.groupby("exp")["y_cuped"].var()
-        red = 1 - var_c / var_y
+        red = 1 - exp_int(y_cuped.groupby(by_exp, observed=True).var().to_frame("v"))["v"] / exp_stats["y_var"]
         red.index = eids.take(red.index)
         out["variance_reduction"] = red.reindex(out["experiment_id"]).to_numpy()
     planned = planned or {}
@@ -801,11 +927,13 @@ def ab_report(data, *, record=None) -> AbResult:
     cfg = _settings(data)
     if not data.has("experiments"):
         return AbResult(None, _skip(record, "A/B tests", data.missing_note("experiments") or "no experiments table"))
-    exp = data["experiments"]
+    exp = _table(data, "experiments")
     if len(exp) == 0:
         return AbResult(None, _skip(record, "A/B tests", "no experiment was running in the loaded window"))
-    r = ab_readout(exp, alpha=cfg["ab_alpha"], power=cfg["ab_power"], mde_relative=cfg["ab_mde_relative"],
-                   srm_p=cfg["srm_p"])
+    if not has_column(data, "experiments", "unit_id"):
+        raise KeyError("experiments lacks column(s) unit_id needed here")
+    r = _ab_readout(exp, alpha=cfg["ab_alpha"], power=cfg["ab_power"], mde_relative=cfg["ab_mde_relative"],
+                    srm_p=cfg["srm_p"], planned=None)
     al = r.loc[r["warning"] != ""]
     alerts = pd.DataFrame({"severity": np.where(al["verdict"] == "invalid (SRM)", "high", "low"),
                            "subject": al["experiment_id"], "message": al["warning"]})
@@ -813,27 +941,42 @@ def ab_report(data, *, record=None) -> AbResult:
 
 
 # == 4. Funnel ==========================================================================================
-def funnel_table(traffic: pd.DataFrame, orders: pd.DataFrame, *, start, end, by=("channel", "device")) -> pd.DataFrame:
+def funnel_table(traffic: pd.DataFrame, orders: pd.DataFrame, *, start, end, by=("channel", "device"),
+                 paid_counts: pd.DataFrame | None = None) -> pd.DataFrame:
     """Funnel counts and step rates between ``start`` and ``end`` (exclusive) by ``by``.
 
     Steps (traffic table, unique visitors per day): visitors -> product_views -> add_to_cart ->
     checkouts, then paid orders from ``orders`` (by order date, paid_mask). Step rate = step /
     previous step; overall conversion = paid / visitors. Returns one row per group with the counts,
     ``rate_<step>`` for each step after visitors, and ``conversion``.
+
+    ``paid_counts`` (optional, :func:`paid_order_counts` of the same orders) holds the paid orders
+    per day, channel and device: with whole days as bounds the orders are then not read again.
     """
     by = [b for b in by if b in traffic.columns]
     start, end = pd.Timestamp(start), pd.Timestamp(end)
     t = traffic.loc[(traffic["date"] >= start) & (traffic["date"] < end)]
     steps = [s for s in FUNNEL_STEPS[:-1] if s in t.columns]
     counts = t.groupby(by, observed=True)[steps].sum().astype("float64") if by else t[steps].sum().to_frame().T
-    okeys = [b for b in by if b in orders.columns]
-    # only the grouping columns are filtered: a month of orders with every text column is costly
-    o = orders[okeys].loc[paid_mask(orders) & (orders["order_ts"] >= start) & (orders["order_ts"] < end)]
-    if okeys == by and by:
-        paid = o.groupby(by, observed=True).size().astype("float64")
-        counts["paid_orders"] = paid.reindex(counts.index).fillna(0.0)
-    elif not by:
-        counts["paid_orders"] = float(len(o))
+    whole_days = start == start.normalize() and end == end.normalize()
+    if paid_counts is not None and whole_days and all(b in paid_counts.columns for b in by
+                                                      if b in orders.columns):
+        okeys = [b for b in by if b in orders.columns]
+        pc = paid_counts.loc[(paid_counts["date"] >= start) & (paid_counts["date"] < end)]
+        if okeys == by and by:
+            paid = pc.groupby(by, observed=True)["n"].sum().astype("float64")
+            counts["paid_orders"] = paid.reindex(counts.index).fillna(0.0)
+        elif not by:
+            counts["paid_orders"] = float(pc["n"].sum())
+    else:
+        okeys = [b for b in by if b in orders.columns]
+        # only the grouping columns are filtered: a month of orders with every text column is costly
+        o = orders[okeys].loc[paid_mask(orders) & (orders["order_ts"] >= start) & (orders["order_ts"] < end)]
+        if okeys == by and by:
+            paid = o.groupby(by, observed=True).size().astype("float64")
+            counts["paid_orders"] = paid.reindex(counts.index).fillna(0.0)
+        elif not by:
+            counts["paid_orders"] = float(len(o))
     prev = "visitors"
     for s in steps[1:] + (["paid_orders"] if "paid_orders" in counts.columns else []):
         counts[f"rate_{s}"] = counts[s] / counts[prev].where(counts[prev] > 0)
@@ -841,6 +984,47 @@ def funnel_table(traffic: pd.DataFrame, orders: pd.DataFrame, *, start, end, by=
     if "paid_orders" in counts.columns:
         counts["conversion"] = counts["paid_orders"] / counts["visitors"].where(counts["visitors"] > 0)
     return counts.reset_index() if by else counts.reset_index(drop=True)
+
+
+def paid_order_counts(orders: pd.DataFrame) -> pd.DataFrame | None:
+    """Paid orders (paid_mask) per order day and, where orders have them, channel and device
+    (missing values kept as their own group): columns date, channel, device, n; only the groups
+    with an order. Grouped on integer codes (day numbers, factorized text). None when order_ts is
+    not a plain datetime column."""
+    ts = orders["order_ts"]
+    if ts.dtype.kind != "M":
+        return None
+    keys = [c for c in ("channel", "device") if c in orders.columns]
+    stamp = ts.to_numpy()
+    ok = paid_mask(orders).to_numpy(dtype=bool) & ~np.isnat(stamp)
+    day = stamp.astype("datetime64[D]").view("int64")
+    lo = int(day[ok].min()) if ok.any() else 0
+    key = day - lo
+    names = []
+    for c in keys:  # two columns
+        code, uniq = pd.factorize(orders[c])
+        key = key * (len(uniq) + 1) + (code + 1)  # +1: a missing value is code 0
+        names.append(uniq)
+    n = np.bincount(key[ok]) if ok.any() else np.zeros(0, dtype="int64")
+    at = np.flatnonzero(n)
+    out, rest = {}, at.copy()
+    for c, uniq in zip(keys[::-1], names[::-1]):
+        code = rest % (len(uniq) + 1) - 1
+        rest = rest // (len(uniq) + 1)
+        out[c] = pd.Series(uniq.take(np.maximum(code, 0)) if len(uniq) else np.full(len(code), np.nan)).where(code >= 0)
+    frame = pd.DataFrame({"date": (rest + lo).astype("datetime64[D]").astype(stamp.dtype)})
+    for c in keys:
+        frame[c] = out[c].to_numpy() if len(frame) else out[c]
+    frame["n"] = n[at].astype("int64")
+    return frame
+
+
+def _paid_counts(data) -> pd.DataFrame | None:
+    """:func:`paid_order_counts` of the dataset's orders, once per dataset."""
+    from .derived import per_dataset
+
+    return per_dataset(data, "dataops.paid_counts", lambda d: paid_order_counts(_table(d, "orders")),
+                       tables=_orders_key(data))
 
 
 def funnel_leaks(this: pd.DataFrame, previous: pd.DataFrame, *, by=("channel",)) -> pd.DataFrame:
@@ -942,19 +1126,20 @@ def funnel_report(data, *, record=None) -> FunnelResult:
     """Funnel of the report month against the previous month by channel, by device and by both."""
     if not data.has("traffic"):
         return FunnelResult(note=_skip(record, "Funnel", data.missing_note("traffic") or "no traffic table"))
-    t, o = data["traffic"], data["orders"]
+    t, o = data["traffic"], _table(data, "orders")
     start, end = _month_bounds(data.month)
     pstart = start - pd.offsets.MonthBegin(1)
     by = tuple(c for c in ("channel", "device") if c in t.columns and c in o.columns)
     res = FunnelResult()
-    res.month = funnel_table(t, o, start=start, end=end, by=by)
-    res.previous = funnel_table(t, o, start=pstart, end=start, by=by)
-    res.by_channel = funnel_table(t, o, start=start, end=end, by=("channel",))
-    prev_ch = funnel_table(t, o, start=pstart, end=start, by=("channel",))
-    res.shop = funnel_table(t, o, start=start, end=end, by=())
-    res.shop_previous = funnel_table(t, o, start=pstart, end=start, by=())
+    pc = _paid_counts(data)  # paid orders per day, channel and device: the orders are read once
+    res.month = funnel_table(t, o, start=start, end=end, by=by, paid_counts=pc)
+    res.previous = funnel_table(t, o, start=pstart, end=start, by=by, paid_counts=pc)
+    res.by_channel = funnel_table(t, o, start=start, end=end, by=("channel",), paid_counts=pc)
+    prev_ch = funnel_table(t, o, start=pstart, end=start, by=("channel",), paid_counts=pc)
+    res.shop = funnel_table(t, o, start=start, end=end, by=(), paid_counts=pc)
+    res.shop_previous = funnel_table(t, o, start=pstart, end=start, by=(), paid_counts=pc)
     if "device" in by:
-        res.by_device = funnel_table(t, o, start=start, end=end, by=("device",))
+        res.by_device = funnel_table(t, o, start=start, end=end, by=("device",), paid_counts=pc)
     res.gaps = funnel_gaps(res.month, res.shop, by=by)
     res.leaks = funnel_leaks(res.by_channel, prev_ch, by=("channel",)).sort_values("conversion_change_pp")
     return res
@@ -1013,10 +1198,19 @@ def attribution_paths(touchpoints: pd.DataFrame, orders: pd.DataFrame, *, start,
     m["converted"] = m["order_id"].notna()
     m["path_id"] = np.where(m["converted"], "o:" + m["order_id"].astype(str), "c:" + m["customer_id"].astype(str))
     m["value"] = m["paid_amount"].fillna(0.0)
-    m = m.sort_values(["path_id", "ts"], kind="stable")
-    m["step"] = m.groupby("path_id").cumcount()
-    m["n_steps"] = m.groupby("path_id")["step"].transform("size")
-    return m[["path_id", "customer_id", "ts", "channel", "step", "n_steps", "converted", "value"]].reset_index(drop=True)
+    # sort by path and time on integer codes (path ids ranked as text), then number the steps
+    path, _ = pd.factorize(m["path_id"], sort=True)
+    ts = m["ts"].to_numpy() if m["ts"].dtype.kind == "M" else pd.factorize(m["ts"], sort=True)[0]
+    order = np.lexsort((ts, path))  # stable, like sort_values(["path_id", "ts"], kind="stable")
+    m = m[["path_id", "customer_id", "ts", "channel", "converted", "value"]].take(order).reset_index(drop=True)
+    path = path[order]
+    first = np.ones(len(path), dtype=bool)
+    first[1:] = path[1:] != path[:-1]
+    starts = np.flatnonzero(first)
+    at = np.cumsum(first) - 1  # which path (run) each row is in
+    m.insert(4, "step", np.arange(len(path), dtype="int64") - starts[at])
+    m.insert(5, "n_steps", np.diff(np.r_[starts, len(path)]).astype("int64")[at])
+    return m
 
 
 def rule_based_attribution(paths: pd.DataFrame, *, weights=(0.4, 0.2, 0.4)) -> pd.DataFrame:
@@ -1035,10 +1229,15 @@ def rule_based_attribution(paths: pd.DataFrame, *, weights=(0.4, 0.2, 0.4)) -> p
     w0, w1, w2 = weights
     mid = np.where(n > 2, w1 / np.maximum(n - 2, 1), 0.0)
     pos = np.select([n == 1, n == 2, s == 0, s == n - 1], [1.0, 0.5, w0, w2], default=mid)
+    code, names = pd.factorize(p["channel"], sort=True)
+    channel = pd.Categorical.from_codes(code, categories=pd.RangeIndex(len(names)))  # missing channel: left out
+    value = p["value"].to_numpy()
     frames = []
     for model, w in (("first_touch", first), ("last_touch", last), ("linear", linear), ("position_based", pos)):
-        g = pd.DataFrame({"channel": p["channel"].to_numpy(), "c": w, "r": w * p["value"].to_numpy()})
-        g = g.groupby("channel").agg(conversions=("c", "sum"), revenue=("r", "sum")).reset_index()
+        g = pd.DataFrame({"c": w, "r": w * value}).groupby(channel, observed=True).agg(
+            conversions=("c", "sum"), revenue=("r", "sum"))
+        g.index = names.take(np.asarray(g.index, dtype="int64")).rename("channel")
+        g = g.reset_index()
         g["model"] = model
         frames.append(g)
     return pd.concat(frames, ignore_index=True)
@@ -1059,11 +1258,14 @@ def markov_attribution(paths: pd.DataFrame) -> pd.DataFrame:
     """
     if paths.empty:
         return pd.DataFrame(columns=["channel", "removal_effect", "share", "conversions", "revenue"])
-    channels = sorted(paths["channel"].astype(str).unique())
-    idx = {c: i + 1 for i, c in enumerate(channels)}
+    if paths["channel"].isna().any() or not pd.api.types.is_string_dtype(paths["channel"]):  # channels by name
+        channels = sorted(paths["channel"].astype(str).unique())
+        st = paths["channel"].astype(str).map({c: i + 1 for i, c in enumerate(channels)}).to_numpy()
+    else:  # channels as sorted integer codes
+        code, names = pd.factorize(paths["channel"], sort=True)
+        channels, st = [str(c) for c in names], code + 1
     k = len(channels)
     START, CONV, NULL = 0, k + 1, k + 2
-    st = paths["channel"].astype(str).map(idx).to_numpy()
     s, n = paths["step"].to_numpy(), paths["n_steps"].to_numpy()
     frm = np.where(s == 0, START, np.r_[START, st[:-1]])
     to = st
@@ -1146,11 +1348,11 @@ class AttributionResult:
 def attribution_report(data, *, record=None) -> AttributionResult:
     """Attribution of the report month's paid orders to the touchpoints before them."""
     cfg = _settings(data)
-    if not data.has("touchpoints") or "customer_id" not in data["orders"].columns:
+    if not data.has("touchpoints") or "customer_id" not in _table(data, "orders").columns:
         return AttributionResult(note=_skip(record, "Attribution", data.missing_note(
             "touchpoints", columns={"orders": ["customer_id"]}) or "no touchpoints"))
     start, end = _month_bounds(data.month)
-    paths = attribution_paths(data["touchpoints"], data["orders"], start=start, end=end,
+    paths = attribution_paths(data["touchpoints"], _table(data, "orders"), start=start, end=end,
                               lookback_days=cfg["attribution_lookback_days"])
     n = int(paths.loc[paths["converted"], "path_id"].nunique())
     if n == 0:
@@ -1212,12 +1414,13 @@ def _other_drivers(data, lo, hi, plo, scopes) -> dict:
     out: dict[str, pd.Series] = {}
     if not data.has("traffic"):
         return out
-    t, o = data["traffic"], data["orders"]
+    t, o = data["traffic"], _table(data, "orders")
     steps = [s for s in FUNNEL_STEPS[1:-1] if s in t.columns]
+    pc = _paid_counts(data)
     frames = {}
     for name, (a, b) in {"cur": (lo, hi), "prev": (plo, lo)}.items():  # two periods
-        ch = funnel_table(t, o, start=a, end=b, by=("channel",)).set_index("channel")
-        shop = funnel_table(t, o, start=a, end=b, by=()).set_index(pd.Index(["shop"]))
+        ch = funnel_table(t, o, start=a, end=b, by=("channel",), paid_counts=pc).set_index("channel")
+        shop = funnel_table(t, o, start=a, end=b, by=(), paid_counts=pc).set_index(pd.Index(["shop"]))
         frames[name] = pd.concat([ch, shop])
     rates = [c for c in frames["cur"].columns if c.startswith("rate_")]
     if rates:

@@ -28,8 +28,9 @@ with a paid order.
 """
 from __future__ import annotations
 
+import bisect
 import weakref
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -341,14 +342,19 @@ def _arrow_text(values, *, one_chunk: bool = True):
 def positions(values, keys) -> np.ndarray:
     """Position of each of ``values`` among ``keys`` (unique), -1 where absent: what
     ``pd.Index(keys).get_indexer(values)`` gives (and raises on repeated keys), by Arrow's hash
-    lookup when both are text: pandas turns a million text ids into Python objects first.
-    The chapters use it to join ids as integer positions instead of merging text columns."""
+    lookup when both are text: pandas turns a million text ids into Python objects first; and
+    without any hash table when the values follow the keys in long runs (order lines stored order
+    by order, :func:`aligned_positions`). The chapters use it to join ids as integer positions
+    instead of merging text columns."""
     import pyarrow.compute as pc
 
     index = keys if isinstance(keys, pd.Index) else pd.Index(keys)
     v, k = _arrow_text(values, one_chunk=False), _arrow_text(keys)
     if v is None or k is None or not index.is_unique:  # pandas' hash check: cheaper than Arrow's count_distinct
         return index.get_indexer(values)
+    aligned = aligned_positions(values, keys)
+    if aligned is not None:
+        return aligned
     if v.type != k.type:
         v = v.cast(k.type)
     return pc.fill_null(pc.index_in(v, value_set=k), -1).to_numpy().astype(np.intp)
@@ -361,6 +367,77 @@ def unique_positions(values, keys) -> np.ndarray | None:
     if not index.is_unique:
         return None
     return positions(values, index)
+
+
+def aligned_positions(values: pd.Series, keys: pd.Series, *, max_blocks: int = 256) -> np.ndarray | None:
+    """Position of each of ``values`` among ``keys`` when the values come in runs of equal ids that
+    follow the keys one by one over long stretches (order lines stored order by order, in the
+    orders' order, perhaps in a few blocks written apart): each stretch is found by looking up its
+    first id and comparing the following ids with the following keys, without a hash table. None
+    when the values do not follow the keys so (more than ``max_blocks`` stretches, a value not
+    among the keys), or when either is not text or has gaps: then a hash lookup is needed. The
+    keys' uniqueness is the caller's to check."""
+    import pyarrow.compute as pc
+
+    if not len(values) or not len(keys):
+        return None
+    v, k = _arrow_text(values, one_chunk=False), _arrow_text(keys, one_chunk=False)
+    if v is None or k is None or v.null_count or k.null_count:
+        return None
+    if v.type != k.type:
+        v = v.cast(k.type)
+    change = np.asarray(pc.not_equal(v.slice(1), v.slice(0, len(v) - 1)))
+    starts = np.concatenate([[0], np.flatnonzero(change) + 1])
+    runs = v.take(starts)  # one id per run
+    at = np.empty(len(starts), dtype=np.intp)
+    ascending = _ascending(k)
+    i = 0
+    for _ in range(max_blocks if ascending else 8):  # one stretch of consecutive keys per pass
+        first = runs[i].as_py()
+        if ascending:  # binary search of the sorted keys, a few dozen comparisons
+            p = bisect.bisect_left(_TextAt(k), first)
+            p = p if p < len(k) and k[p].as_py() == first else -1
+        else:
+            p = pc.index(k, first).as_py()
+        if p < 0:
+            return None
+        n, width = 0, 4096
+        while i + n < len(runs) and p + n < len(k):  # compare in growing windows up to the first mismatch
+            w = min(width, len(runs) - i - n, len(k) - p - n)
+            same = np.asarray(pc.equal(runs.slice(i + n, w), k.slice(p + n, w)))
+            if not same.all():
+                n += int(np.argmin(same))
+                break
+            n, width = n + w, width * 2
+        at[i:i + n] = np.arange(p, p + n)
+        i += n
+        if i == len(runs):
+            return np.repeat(at, np.diff(np.append(starts, len(v))))
+    return None
+
+
+def _ascending(keys) -> bool:
+    """True when text ``keys`` (a Series or Arrow text) strictly increase, so are unique: checked
+    by comparing neighbours, without hashing."""
+    import pyarrow.compute as pc
+
+    k = keys if not isinstance(keys, (pd.Series, pd.Index)) else _arrow_text(keys, one_chunk=False)
+    if k is None or k.null_count:
+        return False
+    return len(k) < 2 or bool(pc.all(pc.less(k.slice(0, len(k) - 1), k.slice(1))).as_py())
+
+
+class _TextAt(Sequence):
+    """The Python strings of an Arrow text array, read one at a time (for :mod:`bisect`)."""
+
+    def __init__(self, array):
+        self.array = array
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def __getitem__(self, i):
+        return self.array[i].as_py()
 
 
 _CACHE: dict = {}  # (id(dataset), name) -> (weak reference, ids of its tables, value)

@@ -167,6 +167,7 @@ class Dataset(Mapping):
                  derived=None):
         self._tables: dict[str, pd.DataFrame | Path] = dict(tables)
         self._derived: dict[str, pd.DataFrame | Path] = dict(derived or {})
+        self._partial: dict[str, list] = {}  #: prepared tables read in part (read_columns)
         self.quality: DataQuality = quality
         self.rejected: dict[str, pd.DataFrame] = rejected
         self.month: str | None = month
@@ -236,13 +237,13 @@ class Dataset(Mapping):
         return self.missing_note(*tables, columns=columns) is None
 
     def missing_note(self, *tables: str, columns: Mapping[str, Iterable[str]] | None = None) -> str | None:
-        """None when everything is there, else a sentence naming what a skipped section needs."""
+        """None when everything is there, else a sentence naming what a skipped section needs
+        (a prepared table not read yet is answered from its file's schema and statistics)."""
         absent = [t for t in tables if t not in self._tables]
         lacking = []
         for t, cols in (columns or {}).items():
             if t in self._tables:
-                frame = self[t]
-                lacking += [f"{t}.{c}" for c in cols if c not in frame.columns or frame[c].isna().all()]
+                lacking += [f"{t}.{c}" for c in cols if not column_has_values(self, t, c)]
             elif t not in absent:
                 absent.append(t)
         if not absent and not lacking:
@@ -322,6 +323,55 @@ class Dataset(Mapping):
         if TABLES[table].column(col).type == "month":
             return frame[frame[col] == self.month]
         return frame[(frame[col] >= ms) & (frame[col] < ms + pd.offsets.MonthBegin(1))]
+
+
+def read_columns(data, name: str, columns: Iterable[str]) -> pd.DataFrame:
+    """Table ``name`` of ``data`` for a section that reads only ``columns``: the table itself when
+    it is in memory (or ``data`` is a plain mapping of frames); for a prepared table not read yet,
+    those of ``columns`` its file has, read once (the frame ``data[name][columns]`` would be,
+    without reading the other columns: an orders table of a large shop carries nineteen)."""
+    file = data.table_file(name) if isinstance(data, Dataset) else None
+    if file is None:
+        return data[name]
+    wanted = [c for c in dict.fromkeys(columns) if c in _file_columns(file)]
+    for cols, frame in data._partial.get(name, []):
+        if set(wanted) <= set(cols):
+            return frame[wanted] if list(cols) != wanted else frame
+    frame = pd.read_parquet(file, columns=wanted)
+    data._partial.setdefault(name, []).append((wanted, frame))
+    return frame
+
+
+def has_column(data, name: str, column: str) -> bool:
+    """Whether table ``name`` of ``data`` has ``column`` (a prepared file's schema, not read)."""
+    file = data.table_file(name) if isinstance(data, Dataset) else None
+    return column in (_file_columns(file) if file is not None else data[name].columns)
+
+
+def column_has_values(data, name: str, column: str) -> bool:
+    """Whether table ``name`` of ``data`` has ``column`` with at least one value; for a prepared
+    table not read yet, from the Parquet statistics (counts of non-null values)."""
+    file = data.table_file(name) if isinstance(data, Dataset) else None
+    if file is None:
+        frame = data[name]
+        return column in frame.columns and not frame[column].isna().all()
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(file).metadata
+    names = meta.schema.to_arrow_schema().names
+    if column not in names:
+        return False
+    i = names.index(column)
+    stats = [meta.row_group(g).column(i).statistics for g in range(meta.num_row_groups)]
+    if all(st is not None and st.has_null_count for st in stats):  # num_values: the non-null values
+        return sum(st.num_values for st in stats) > 0
+    return not pd.read_parquet(file, columns=[column])[column].isna().all()
+
+
+def _file_columns(file: Path) -> list[str]:
+    import pyarrow.parquet as pq
+
+    return [c for c in pq.read_schema(file).names if c != "__index_level_0__"]
 
 
 def _window_column(table: Table) -> str | None:

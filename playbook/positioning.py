@@ -206,77 +206,6 @@ def _pair_counts(group: np.ndarray, item: np.ndarray, n_groups: int, n_items: in
     return np.bincount(pairs["g"].to_numpy(), minlength=n_groups)
 
 
-def _aligned_positions(values: pd.Series, keys: pd.Series, *, max_blocks: int = 256) -> np.ndarray | None:
-    """Position of each of ``values`` among ``keys`` when the values come in runs of equal ids that
-    follow the keys one by one over long stretches (order lines stored order by order, in the
-    orders' order, perhaps in a few blocks written apart): each stretch is found by looking up its
-    first id and comparing the following ids with the following keys, without a hash table. None
-    when the values do not follow the keys so (more than ``max_blocks`` stretches, a value not
-    among the keys), or when either is not text or has gaps: then a hash lookup is needed. The
-    keys' uniqueness is the caller's to check."""
-    import pyarrow.compute as pc
-
-    if not len(values) or not len(keys):
-        return None
-    v, k = _arrow_text(values, one_chunk=False), _arrow_text(keys, one_chunk=False)
-    if v is None or k is None or v.null_count or k.null_count:
-        return None
-    if v.type != k.type:
-        v = v.cast(k.type)
-    change = np.asarray(pc.not_equal(v.slice(1), v.slice(0, len(v) - 1)))
-    starts = np.concatenate([[0], np.flatnonzero(change) + 1])
-    runs = v.take(starts)  # one id per run
-    at = np.empty(len(starts), dtype=np.intp)
-    ascending = _ascending(k)
-    i = 0
-    for _ in range(max_blocks if ascending else 8):  # one stretch of consecutive keys per pass
-        first = runs[i].as_py()
-        if ascending:  # binary search of the sorted keys, a few dozen comparisons
-            p = bisect.bisect_left(_TextAt(k), first)
-            p = p if p < len(k) and k[p].as_py() == first else -1
-        else:
-            p = pc.index(k, first).as_py()
-        if p < 0:
-            return None
-        n, width = 0, 4096
-        while i + n < len(runs) and p + n < len(k):  # compare in growing windows up to the first mismatch
-            w = min(width, len(runs) - i - n, len(k) - p - n)
-            same = np.asarray(pc.equal(runs.slice(i + n, w), k.slice(p + n, w)))
-            if not same.all():
-                n += int(np.argmin(same))
-                break
-            n, width = n + w, width * 2
-        at[i:i + n] = np.arange(p, p + n)
-        i += n
-        if i == len(runs):
-            return np.repeat(at, np.diff(np.append(starts, len(v))))
-    return None
-
-
-def _ascending(keys) -> bool:
-    """True when text ``keys`` (a Series or Arrow text) strictly increase, so are unique: checked
-    by comparing neighbours, without hashing."""
-    import pyarrow.compute as pc
-
-    k = keys if not isinstance(keys, (pd.Series, pd.Index)) else _arrow_text(keys, one_chunk=False)
-    if k is None or k.null_count:
-        return False
-    return len(k) < 2 or bool(pc.all(pc.less(k.slice(0, len(k) - 1), k.slice(1))).as_py())
-
-
-class _TextAt(Sequence):
-    """The Python strings of an Arrow text array, read one at a time (for :mod:`bisect`)."""
-
-    def __init__(self, array):
-        self.array = array
-
-    def __len__(self) -> int:
-        return len(self.array)
-
-    def __getitem__(self, i):
-        return self.array[i].as_py()
-
-
 @dataclass
 class _Orders:
     """The paid orders of :func:`order_lines` as arrays, with integer codes for the text columns."""
@@ -405,11 +334,9 @@ def _join_orders(orders: pd.DataFrame, rows: np.ndarray, items: pd.DataFrame
     ids = orders["order_id"]
     if ids.dtype == items["order_id"].dtype:
         every = pd.Index(ids)
-        at = _aligned_positions(items["order_id"], ids)  # lines stored order by order: no hash table
-        if at is not None and not (_ascending(ids) or every.is_unique):
-            at = None
-        if at is None and not every.hasnans and every.is_unique:  # all orders' ids: no text of the paid ones is copied
-            at = _positions(items["order_id"], every)
+        at = None
+        if not every.hasnans and every.is_unique:  # all orders' ids: no text of the paid ones is copied
+            at = _positions(items["order_id"], every)  # by aligned runs when lines are stored order by order
         if at is not None:
             pos = np.full(len(ids), -1, dtype=np.intp)  # orders row -> paid order
             pos[rows] = np.arange(len(rows))

@@ -354,3 +354,43 @@ def test_order_margins_computed_once_per_dataset(data):
     m = C._order_margins(data)
     assert C._order_margins(data) is m  # sections 2 and 3 share it
     pd.testing.assert_frame_equal(m, C.order_margins(data["orders"], data["order_items"], data["products"]))
+
+
+def test_daily_sales_by_hand_with_missing_channel_and_time():
+    orders = pd.DataFrame({
+        "order_ts": pd.to_datetime(["2026-01-01 09:00", "2026-01-01 18:00", "2026-01-01 12:00", "2026-01-02 08:00",
+                                    None, "2026-01-02 09:00"]),
+        "paid_amount": [10.0, 20.0, 5.0, 7.0, 100.0, 3.0],
+        "status": ["paid", "paid", "paid", "paid", "paid", "cancelled"],
+        "channel": ["tmall", "jd", None, "tmall", "tmall", "tmall"],
+        "is_presale": [True, False, None, False, False, True]})
+    d = C.daily_sales(orders)
+    # 01-01: jd 20, tmall 10 (presale), unknown 5; 01-02: tmall 7 (the cancelled order and the one
+    # without a time are left out); rows by date, then channel name
+    assert d[["channel", "orders", "gmv", "presale_orders", "presale_gmv"]].values.tolist() == [
+        ["jd", 1, 20.0, 0, 0.0], ["tmall", 1, 10.0, 1, 10.0], ["unknown", 1, 5.0, 0, 0.0], ["tmall", 1, 7.0, 0, 0.0]]
+    assert d["date"].dt.strftime("%m-%d").tolist() == ["01-01", "01-01", "01-01", "01-02"]
+
+
+def test_coupon_codes_blank_and_missing_read_none():
+    orders = pd.DataFrame({"order_ts": pd.to_datetime(["2026-01-01"] * 5), "paid_amount": [10.0, 20.0, 30.0, 40.0, 50.0],
+                           "status": ["paid"] * 4 + ["cancelled"], "coupon_code": ["A", "", None, "A", "B"]})
+    cu = C.coupon_uptake(orders).set_index("coupon_code")
+    # paid: A 10 + 40, "(none)" 20 + 30 (blank and missing alike); B was cancelled
+    assert cu["orders"].to_dict() == {"A": 2, "(none)": 2}
+    assert cu.loc["(none)", "aov"] == pytest.approx(25.0)
+    assert cu.loc["A", "aov_vs_none"] == pytest.approx(0.0)
+
+
+def test_prepared_folder_reads_only_the_chapters_columns(data, tmp_path):
+    from playbook.loading import prepare
+
+    folder = prepare(data, tmp_path / "prep")
+    prepared = playbook.load(folder, month="2026-10")
+    orders = C._table(prepared, "orders")
+    assert list(orders.columns) == [c for c in C.COLUMNS["orders"] if c in data["orders"].columns]
+    assert prepared.table_file("orders") is not None  # the whole table was never read
+    pd.testing.assert_frame_equal(orders, data["orders"][list(orders.columns)])
+    # the sections give what they give on the loaded tables
+    pd.testing.assert_frame_equal(C.ab_report(prepared).tests, C.ab_report(data).tests)
+    pd.testing.assert_frame_equal(C.mechanics_report(prepared).coupons, C.mechanics_report(data).coupons)

@@ -434,3 +434,57 @@ def test_ab_readout_ignores_rows_without_experiment_or_variant():
     mixed = D.ab_readout(pd.concat([e, stray], ignore_index=True), mde_relative=0.5)
     assert mixed["experiment_id"].tolist() == ["t1", "t2"]
     pd.testing.assert_frame_equal(mixed, clean)
+
+
+# -- integer-code paths ------------------------------------------------------------------------------
+def test_paid_order_counts_by_hand_and_funnel_from_them():
+    orders = pd.DataFrame({
+        "order_ts": pd.to_datetime(["2026-10-01 09:00", "2026-10-01 20:00", "2026-10-01 10:00", "2026-10-02 08:00",
+                                    "2026-10-02 09:00", "2026-09-30 23:00"]),
+        "status": ["paid", "refunded", "paid", "paid", "cancelled", "paid"],
+        "channel": ["tmall", "tmall", "jd", None, "jd", "jd"],
+        "device": ["app", "app", "pc", "app", "pc", "pc"]})
+    pc = D.paid_order_counts(orders)
+    # 09-30 jd/pc 1; 10-01 tmall/app 2 (a refunded order was paid), jd/pc 1; 10-02 no channel/app 1
+    # (the cancelled one is not counted)
+    assert pc.assign(date=pc["date"].dt.strftime("%m-%d")).fillna("-").values.tolist() == [
+        ["09-30", "jd", "pc", 1], ["10-01", "tmall", "app", 2], ["10-01", "jd", "pc", 1], ["10-02", "-", "app", 1]]
+    traffic = pd.DataFrame({"date": pd.to_datetime(["2026-10-01", "2026-10-01", "2026-10-02"]),
+                            "channel": ["tmall", "jd", "tmall"], "device": ["app", "pc", "app"],
+                            "visitors": [100, 50, 80]})
+    for by in (("channel",), ("channel", "device"), ()):
+        plain = D.funnel_table(traffic, orders, start="2026-10-01", end="2026-11-01", by=by)
+        fast = D.funnel_table(traffic, orders, start="2026-10-01", end="2026-11-01", by=by, paid_counts=pc)
+        pd.testing.assert_frame_equal(fast, plain)
+    shop = D.funnel_table(traffic, orders, start="2026-10-01", end="2026-11-01", by=(), paid_counts=pc)
+    assert shop["paid_orders"].iloc[0] == 4.0  # the 09-30 order is outside
+
+
+def test_rfm_action_list_order_by_hand():
+    asof = pd.Timestamp("2026-11-01")
+    summary = pd.DataFrame({"customer_id": list("abcdef"),
+                            "last_order_ts": asof - pd.to_timedelta([1, 1, 300, 2, 250, 1], unit="D"),
+                            "paid_orders": [5, 5, 1, 4, 1, 5], "gmv": [100.0, 300.0, 10.0, 200.0, 20.0, 300.0]})
+    cust = D.rfm_scores(summary, asof=asof)
+    res = D.RfmResult(cust, None)
+    al = res.action_list
+    # segments in RFM_ACTIONS order, then GMV from the largest; b and f tie (300) and keep their order
+    order = {s: i for i, s in enumerate(D.RFM_ACTIONS)}
+    expect = cust.assign(o=cust["segment"].map(order), g=-cust["monetary"]).sort_values(["o", "g"], kind="stable")
+    assert al["customer_id"].tolist() == expect["customer_id"].tolist()
+    assert al["customer_id"].tolist()[:2] == ["b", "f"]
+    assert (al["action"] == al["segment"].map(D.RFM_ACTIONS)).all()
+    # the same list with the segment codes kept by rfm_report
+    codes = pd.Categorical(cust["segment"], categories=list(D.RFM_ACTIONS)).codes
+    pd.testing.assert_frame_equal(D.RfmResult(cust, None, segment_codes=codes).action_list, al)
+
+
+def test_prepared_folder_reads_only_the_chapters_columns(data, tmp_path):
+    from playbook.loading import prepare
+
+    prepared = playbook.load(prepare(data, tmp_path / "prep"), month="2026-10")
+    exp = D._table(prepared, "experiments")
+    assert "unit_id" not in exp.columns and prepared.table_file("experiments") is not None
+    pd.testing.assert_frame_equal(D.ab_report(prepared).readout, D.ab_report(data).readout)
+    pd.testing.assert_frame_equal(D.daily_board(prepared), D.daily_board(data))
+    assert prepared.table_file("orders") is not None  # the whole orders table was never read

@@ -431,3 +431,18 @@ def test_the_loader_scans_have_no_join_so_rows_keep_the_file_order(monkeypatch):
     assert {"orders", "order_items", "shipments", "reviews"} <= set(plans)
     assert [t for t, plan in plans.items() if "JOIN" in plan.upper()] == []
     assert data.order_items["order_id"].is_monotonic_increasing  # the sample's file order
+
+
+def test_sections_read_only_the_columns_they_use_from_a_prepared_folder(tmp_path):
+    from playbook.loading import has_column, prepare, read_columns
+
+    loaded = playbook.load(SAMPLES, month="2026-10")
+    data = playbook.load(prepare(loaded, tmp_path / "prepared"), month="2026-10")
+    part = read_columns(data, "orders", ["order_id", "paid_amount", "no_such_column"])
+    pd.testing.assert_frame_equal(part, loaded.orders[["order_id", "paid_amount"]])
+    assert read_columns(data, "orders", ["paid_amount"]) is not None and isinstance(data._tables["orders"], Path)
+    assert has_column(data, "orders", "channel") and not has_column(data, "orders", "no_such_column")
+    assert data.has("orders", columns={"orders": ["channel"]}) and isinstance(data._tables["orders"], Path)
+    assert data.missing_note("orders", columns={"orders": ["no_such_column"]}).endswith(
+        "orders.no_such_column, which the source does not provide.")
+    assert read_columns(loaded, "orders", ["order_id"]) is loaded.orders  # in memory: the table itself
