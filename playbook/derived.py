@@ -444,7 +444,10 @@ _CACHE: dict = {}  # (id(dataset), name) -> (weak reference, ids of its tables, 
 
 
 def _cache_key(data, tables) -> tuple:
-    return tuple(id(data[t]) if t in data else None for t in tables)
+    """What a cached value depends on: each table's identity; a prepared table's file (so that the
+    key reads no table, and stays the same once the table is read)."""
+    files = getattr(data, "files", {})
+    return tuple(None if t not in data else (str(files[t]) if t in files else id(data[t])) for t in tables)
 
 
 def per_dataset(data, name: str, build, *, tables=("orders", "order_items", "products", "customers")):

@@ -166,6 +166,8 @@ class Dataset(Mapping):
     def __init__(self, tables, *, quality, rejected, month, start, end, source, settings, fingerprint,
                  derived=None):
         self._tables: dict[str, pd.DataFrame | Path] = dict(tables)
+        #: the files of a prepared folder's tables (they stand for the table before and after it is read)
+        self.files: dict[str, Path] = {k: v for k, v in self._tables.items() if isinstance(v, Path)}
         self._derived: dict[str, pd.DataFrame | Path] = dict(derived or {})
         self._partial: dict[str, list] = {}  #: prepared tables read in part (read_columns)
         self.quality: DataQuality = quality

@@ -1,4 +1,6 @@
 """Shared derived tables on a hand-built shop, and the prepared-folder round trip."""
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -273,3 +275,15 @@ def test_positions_match_get_indexer_on_text_and_object_ids():
     assert unique_positions(look, pd.Series(["a", "a"], dtype="str")) is None
     with pytest.raises(Exception):  # repeated keys: pandas' own error, never a silent first match
         positions(look, pd.Series(["a", "a"], dtype="str"))
+
+
+def test_a_cached_value_of_a_prepared_dataset_reads_no_table_for_its_key(data, tmp_path):
+    from playbook.derived import per_dataset
+
+    prepared = playbook.load(prepare(data, tmp_path / "prepared"), month="2026-10")
+    calls = []
+    build = (lambda d: calls.append(1) or len(calls))
+    assert per_dataset(prepared, "test.value", build) == 1
+    assert all(isinstance(v, Path) for v in prepared._tables.values())  # the key read nothing
+    prepared["orders"]  # reading a table later keeps the value
+    assert per_dataset(prepared, "test.value", build) == 1 and len(calls) == 1
