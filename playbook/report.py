@@ -49,7 +49,8 @@ from . import metrics
 from .contract import TABLES
 from .errors import PlaybookError
 from .i18n import LANGUAGES, label
-from .loading import Dataset, latest_full_month, month_bounds, prepare_source, replace_folder
+from .loading import (Dataset, has_column, latest_full_month, month_bounds, prepare_source, read_columns,
+                      replace_folder)
 from .pack import PERSONAL_NAMES, SEVERITIES, format_value
 from .settings import load_settings
 from .threads import KERNEL_THREAD_ENV
@@ -396,7 +397,8 @@ def kpi_cards(data: Dataset) -> pd.DataFrame:
     """
     month = pd.Period(data.month, "M")
     periods = {"this_month": month, "previous_month": month - 1, "last_year": month - 12}
-    orders = data["orders"]
+    orders = read_columns(data, "orders", ["order_id", "customer_id", "order_ts", "paid_amount", "status",
+                                           "refund_amount"])
     kpis = metrics.monthly_kpis(orders).set_index("month")
     visitors = None
     if "traffic" in data:
@@ -427,7 +429,7 @@ def _kpi_needs(data: Dataset, key: str) -> str:
     """What a KPI lacks in this source ("" when it can be computed)."""
     if key == "conversion_rate" and "traffic" not in data:
         return "needs the traffic table"
-    if key in ("buyers", "repurchase_rate") and "customer_id" not in data["orders"].columns:
+    if key in ("buyers", "repurchase_rate") and not has_column(data, "orders", "customer_id"):
         return "needs orders.customer_id"
     return ""
 
