@@ -38,7 +38,7 @@ from .contract import TABLES, Table
 from .errors import DataError, PlaybookError
 from .settings import Settings, load_settings
 from .validation import (DataQuality, FastCast, Issue, _arrow, check_duplicates, check_link, coerce_fetched,
-                         parse_timestamps, sql_fast_cast, sql_ident)
+                         parse_timestamps, sql_fast_cast, sql_ident, sql_trimmed)
 
 #: campaigns (interval tables) are kept when they start up to this many days after the report
 #: month: a campaign calendar is a plan, and the campaigns chapter shows the coming quarter
@@ -780,6 +780,8 @@ def _read_all(reader: _Reader, wanted: list[str], start, end, month):
                 where.append(f"(NOT regexp_matches({m}, '^\\d{{4}}-\\d{{2}}') OR substr({m}, 1, 7) "
                              f"BETWEEN '{start:%Y-%m}' AND '{(end - pd.Timedelta(days=1)):%Y-%m}')")
         orphan = keyed and name != "orders" and "order_id" in cast.select
+        if orphan or (name == "orders" and keyed):  # the order id as a key: trimmed
+            extra.append(f"{sql_trimmed(cast.select['order_id'])} AS {_KEY}")
         if name == "orders" and keyed:
             # one scan of orders: every order (for the range and the keys of the other tables), with
             # a flag for the window, filtered here rather than in the scan
@@ -798,15 +800,19 @@ def _read_all(reader: _Reader, wanted: list[str], start, end, month):
         reader.forget(name)
 
 
+#: the column of trimmed order ids that the loader adds to orders and to the tables pointing at them
+_KEY = "_order_key"
+
+
 def _order_window(reader: _Reader, tbl, cast: FastCast, end, month):
     """From all orders (``tbl``, with its ``_inside`` flag): ``reader.order_keys`` (each order id
     once, and whether the order is in the window), the check that the report month is inside the
     data, and the orders of the window."""
     con = reader.con
-    con.register("_orders", tbl.select(["order_id", "order_ts", "_inside"]))
-    try:  # order_id is trimmed in the scan (an id is text)
-        reader.order_keys = con.sql("SELECT order_id AS _k_id, bool_or(_inside) AS _k_inside FROM _orders "
-                                    "WHERE order_id IS NOT NULL GROUP BY order_id").to_arrow_table()
+    con.register("_orders", tbl.select([_KEY, "order_ts", "_inside"]))
+    try:
+        reader.order_keys = con.sql(f"SELECT {_KEY} AS _k_id, bool_or(_inside) AS _k_inside FROM _orders "
+                                    f"WHERE {_KEY} IS NOT NULL GROUP BY {_KEY}").to_arrow_table()
         first, last = con.execute("SELECT min(CAST(order_ts AS DATE)), max(CAST(order_ts AS DATE)) FROM _orders").fetchall()[0]
     finally:
         con.unregister("_orders")
@@ -822,15 +828,16 @@ def _order_window(reader: _Reader, tbl, cast: FastCast, end, month):
     inside = tbl.column("_inside")
     if pc.all(inside).as_py() is False:
         tbl = tbl.filter(inside)
-    return tbl.drop_columns(["_inside"])
+    return tbl.drop_columns(["_inside", _KEY])
 
 
 def _follow_orders(tbl, keys, *, window: bool):
-    """The rows of a table that points at orders (``tbl``, read whole, ``order_id`` trimmed), with
-    ``_orphan`` marking the ids that are no order's; when ``window``, only the rows of orders in the
-    window, of no order, or of unknown orders. Looked up in Arrow, which keeps the file's order
-    (a SQL ``IN (subquery)`` is a join, and DuckDB does not keep row order through joins)."""
-    ids = tbl.column("order_id")
+    """The rows of a table that points at orders (``tbl``, read whole, with its trimmed order ids
+    in ``_KEY``), with ``_orphan`` marking the ids that are no order's; when ``window``, only the
+    rows of orders in the window, of no order, or of unknown orders. Looked up in Arrow, which keeps
+    the file's order (a SQL ``IN (subquery)`` is a join, and DuckDB does not keep row order
+    through joins)."""
+    ids = tbl.column(_KEY)
     at = pc.index_in(ids, value_set=keys.column("_k_id"))
     orphan = pc.and_(pc.is_valid(ids), pc.is_null(at))
     if window:
@@ -838,7 +845,7 @@ def _follow_orders(tbl, keys, *, window: bool):
         keep = pc.or_(pc.or_(pc.is_null(ids), inside), orphan)
         if pc.all(keep).as_py() is False:
             tbl, orphan = tbl.filter(keep), pc.filter(orphan, keep)
-    return tbl.append_column("_orphan", orphan)
+    return tbl.drop_columns([_KEY]).append_column("_orphan", orphan)
 
 
 def _finish(name: str, fetched: _Fetched, quality: DataQuality, tz: str, start, end, con):
@@ -867,8 +874,7 @@ def _finish(name: str, fetched: _Fetched, quality: DataQuality, tz: str, start, 
     orphan = tbl.column("_orphan").to_numpy(zero_copy_only=False) if fetched.orphan else None
     frame = tbl.drop_columns([c for c in ("_raw", "_orphan") if c in tbl.column_names]).to_pandas(split_blocks=True)
     del tbl, raw
-    frame, issues = coerce_fetched(frame, table, slow, tz=tz, ident=ident, missing=cast.missing,
-                                   trimmed=cast.trimmed)
+    frame, issues = coerce_fetched(frame, table, slow, tz=tz, ident=ident, missing=cast.missing)
     quality.extend(issues)
     if any(i.severity == "error" for i in issues):
         return frame, None

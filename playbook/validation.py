@@ -287,7 +287,6 @@ class FastCast:
     select: dict[str, str]
     slow: dict[str, tuple[str, str]]  #: column -> (condition, raw text expression)
     missing: list[Column]
-    trimmed: set[str] = field(default_factory=set)  #: text columns DuckDB trims (empty text -> NULL)
 
     def sql(self, extra: Iterable[str] = ()) -> str:
         """The SELECT list: the columns, ``extra`` expressions, and ``_raw`` (NULL on most rows):
@@ -332,7 +331,6 @@ def sql_fast_cast(table: Table, source_types: dict[str, str], *, tz: str) -> Fas
     """
     select: dict[str, str] = {}
     slow: dict[str, tuple[str, str]] = {}
-    trimmed: set[str] = set()
     for name, sql_type in source_types.items():
         q = sql_ident(name)
         select[name] = q
@@ -349,9 +347,6 @@ def sql_fast_cast(table: Table, source_types: dict[str, str], *, tz: str) -> Fas
                                 f"AND abs({q}) < 1e18 THEN CAST(CAST({q} AS BIGINT) AS VARCHAR) ELSE {text} END)")
             elif sql_type != "VARCHAR":
                 select[name] = text
-            if col.type == "str":  # trimmed here, empty text as missing: pandas has nothing left to do
-                select[name] = sql_trimmed(select[name])
-                trimmed.add(name)
             continue
         if col.type in ("timestamp", "date"):
             if _is_type(sql_type, ("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ")):
@@ -372,7 +367,7 @@ def sql_fast_cast(table: Table, source_types: dict[str, str], *, tz: str) -> Fas
         select[name] = value
         slow[name] = (f"({q} IS NOT NULL AND {value} IS NULL)", text)
     missing = [c for c in table.columns if c.name not in source_types]
-    return FastCast(table, select, slow, missing, trimmed)
+    return FastCast(table, select, slow, missing)
 
 
 def _arrow(series: pd.Series):
@@ -405,8 +400,8 @@ def _same_lengths(a: pd.Series, b: pd.Series) -> bool:
     """Whether two text columns have the same length on every row (trimming changed nothing)."""
     import pyarrow.compute as pc
 
-    if a.dtype == "str" and b.dtype == "str":
-        la, lb = pc.utf8_length(_arrow(a)), pc.utf8_length(_arrow(b))
+    if a.dtype == "str" and b.dtype == "str":  # byte lengths: trimming changes them iff it removed something
+        la, lb = pc.binary_length(_arrow(a)), pc.binary_length(_arrow(b))
         return bool(pc.all(pc.equal(la, lb)).as_py() is not False)
     return bool((a.str.len() == b.str.len()).fillna(True).all())
 
@@ -417,12 +412,11 @@ def _number_text(value) -> str:
 
 
 def coerce_fetched(frame: pd.DataFrame, table: Table, slow: dict[str, tuple[np.ndarray, list]], *, tz: str,
-                   ident: list[str], missing: list[Column], trimmed: Iterable[str] = ()) -> tuple[pd.DataFrame, list[Issue]]:
+                   ident: list[str], missing: list[Column]) -> tuple[pd.DataFrame, list[Issue]]:
     """Finish the contract columns of a frame read by :func:`sql_fast_cast`; returns (frame, issues).
 
-    ``frame`` holds typed values where DuckDB could cast them, the text of text columns as written
-    (or already trimmed, with empty text missing, for the columns in ``trimmed``), and ``slow`` the
-    positions and texts of the values DuckDB left to pandas. Text is trimmed (empty
+    ``frame`` holds typed values where DuckDB could cast them, the text of text columns as written,
+    and ``slow`` the positions and texts of the values DuckDB left to pandas. Text is trimmed (empty
     text is missing), enums are matched case-insensitively, money is rounded to cents, ints become
     ``Int64``; the checks and the issues (with their wording, row counts and examples) are those of
     the SQL cast plan. ``frame`` is modified in place and returned.
@@ -439,13 +433,11 @@ def coerce_fetched(frame: pd.DataFrame, table: Table, slow: dict[str, tuple[np.n
                 issues.append(Issue("info", table.name, col.name, 0,
                                     f"column absent: every row taken as {col.default!r}"))
             continue
-        issues += _finish_column(frame, table, col, slow.get(col.name), tz=tz, ident=ident,
-                                 trimmed=col.name in trimmed)
+        issues += _finish_column(frame, table, col, slow.get(col.name), tz=tz, ident=ident)
     return frame, issues
 
 
-def _finish_column(out: pd.DataFrame, table: Table, col: Column, slow, *, tz: str, ident: list[str],
-                   trimmed: bool = False) -> list[Issue]:
+def _finish_column(out: pd.DataFrame, table: Table, col: Column, slow, *, tz: str, ident: list[str]) -> list[Issue]:
     issues: list[Issue] = []
     name, tname = col.name, table.name
     values = out[name]
@@ -462,17 +454,14 @@ def _finish_column(out: pd.DataFrame, table: Table, col: Column, slow, *, tz: st
     if col.type in ("str", "month"):
         raw_text = values
         text = values if values.dtype == "str" else values.astype("str")
-        if trimmed:  # DuckDB trimmed the text and made empty text missing
-            parsed, present = text, text.notna().to_numpy()
+        stripped = text.str.strip()
+        present = (stripped.notna() & stripped.ne("")).to_numpy()
+        if col.type == "month":
+            parsed = parse_month(stripped.where(present))
         else:
-            stripped = text.str.strip()
-            present = (stripped.notna() & stripped.ne("")).to_numpy()
-            if col.type == "month":
-                parsed = parse_month(stripped.where(present))
-            else:
-                parsed = text if _same_lengths(stripped, text) else stripped
-                if not present.all():
-                    parsed = parsed.where(present)
+            parsed = text if _same_lengths(stripped, text) else stripped
+            if not present.all():
+                parsed = parsed.where(present)
         hint = "Write months as YYYY-MM" if col.type == "month" else ""
     else:
         parsed = values.copy() if len(pos) else values
