@@ -34,7 +34,7 @@ import pandas as pd
 
 from . import probability
 from .exercises import exercise
-from .metrics import paid_mask
+from .metrics import month_labels, paid_mask
 from .derived import isin_ids as _isin
 from .charts import draw_note as _draw_note, note_frame as _note_frame
 
@@ -206,10 +206,7 @@ def _narrow(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
 
 def _month(ts: pd.Series) -> pd.Series:
     """``YYYY-MM`` of each timestamp (formatted once per distinct month, not once per row)."""
-    m = ts.to_numpy("datetime64[ns]").astype("datetime64[M]")
-    uniq, inv = np.unique(m, return_inverse=True)
-    labels = np.array([None if np.isnat(u) else str(u)[:7] for u in uniq], dtype=object)
-    return pd.Series(labels[inv.reshape(-1)], index=ts.index, dtype="str")
+    return month_labels(ts).rename(None)
 
 
 def _cutoff(data) -> pd.Timestamp:
@@ -402,14 +399,30 @@ def shipping_status(orders: pd.DataFrame, shipments: pd.DataFrame | None = None,
     frame = frame.loc[frame["paid_ts"] < cutoff]
     if shipments is not None and len(shipments):
         _require(shipments, "shipments", ["order_id", "shipped_ts"])
-        has_parcel = pd.Series(_has_id(frame["order_id"], shipments.loc[shipments["shipped_ts"].notna(), "order_id"]),
-                               index=frame.index)
         sent = _narrow(shipments, "order_id", "shipped_ts", "carrier")
-        sent = sent.loc[sent["shipped_ts"].notna() & (sent["shipped_ts"] < cutoff)]
-        first = (sent.sort_values("shipped_ts", kind="stable").drop_duplicates("order_id")
-                 [["order_id", "shipped_ts"] + (["carrier"] if "carrier" in sent.columns else [])])
-        frame = _left_join(frame, first)
-        frame = frame.loc[~((frame["status"] == "refunded") & ~has_parcel.to_numpy())]
+        sent = sent.loc[sent["shipped_ts"].notna()]
+        # each parcel's order as a row of frame (one lookup of the ids), when the order ids are unique text
+        pos = _id_positions(sent["order_id"], frame["order_id"])
+        if pos is None:
+            has_parcel = _has_id(frame["order_id"], sent["order_id"])
+            sent = sent.loc[sent["shipped_ts"] < cutoff]
+            first = (sent.sort_values("shipped_ts", kind="stable").drop_duplicates("order_id")
+                     [["order_id", "shipped_ts"] + (["carrier"] if "carrier" in sent.columns else [])])
+            frame = _left_join(frame, first)
+        else:
+            has_parcel = np.zeros(len(frame), dtype=bool)
+            has_parcel[pos[pos >= 0]] = True
+            ts = sent["shipped_ts"].to_numpy()
+            pos = np.where(ts < np.datetime64(cutoff), pos, -1)
+            order = np.argsort(ts, kind="stable")
+            order = order[pos[order] >= 0]
+            rows, at = np.unique(pos[order], return_index=True)  # each order's first parcel (stable on ties)
+            chosen = np.full(len(frame), -1, dtype="int64")
+            chosen[rows] = order[at]
+            frame = frame.reset_index(drop=True)
+            for c in ["shipped_ts"] + (["carrier"] if "carrier" in sent.columns else []):
+                frame[c] = _take_found(sent[c], chosen)
+        frame = frame.loc[~((frame["status"] == "refunded") & ~has_parcel)]
     else:
         frame = frame.loc[frame["status"] != "refunded"].assign(shipped_ts=pd.NaT)
     if "carrier" not in frame.columns:
@@ -648,7 +661,12 @@ def parcel_outcomes(shipments: pd.DataFrame, orders: pd.DataFrame | None = None,
         "status": _values(_col(s, "status")),
     })
     out.loc[out["delivered_ts"] >= cutoff, "delivered_ts"] = pd.NaT
+    opos = None  # each parcel's order as a row of orders: one lookup, when the order ids are unique text
     if orders is not None and "province" in orders.columns:
+        opos = _id_positions(out["order_id"], orders["order_id"])
+    if opos is not None:
+        out["province"] = _province(_take_found(orders["province"], opos))
+    elif orders is not None and "province" in orders.columns:
         prov = orders[["order_id", "province"]].drop_duplicates("order_id").set_index("order_id")["province"]
         out["province"] = _province(_lookup(out["order_id"], prov))
     else:
@@ -670,14 +688,14 @@ def parcel_outcomes(shipments: pd.DataFrame, orders: pd.DataFrame | None = None,
     days_late = np.where(out["state"] == "late", (dday - prom) / DAY,
                          np.where(out["state"] == "overdue", (today - prom) / DAY, 0.0))
     out["days_late"] = days_late
-    if ship_due is None and orders is not None and "paid_ts" in orders.columns:
-        ship_due = (orders[["order_id", "paid_ts"]].drop_duplicates("order_id").set_index("order_id")["paid_ts"]
-                    + ship_within_hours * HOUR)
-    if ship_due is not None:
-        due = pd.to_datetime(_lookup(out["order_id"], ship_due))
-        out["dispatched_late"] = (out["shipped_ts"] > due).fillna(False).astype(bool).to_numpy()
+    if ship_due is None and opos is not None and "paid_ts" in orders.columns:
+        due = _take_found(orders["paid_ts"], opos) + ship_within_hours * HOUR
     else:
-        out["dispatched_late"] = False
+        if ship_due is None and orders is not None and "paid_ts" in orders.columns:
+            ship_due = (orders[["order_id", "paid_ts"]].drop_duplicates("order_id").set_index("order_id")["paid_ts"]
+                        + ship_within_hours * HOUR)
+        due = pd.to_datetime(_lookup(out["order_id"], ship_due)) if ship_due is not None else None
+    out["dispatched_late"] = (out["shipped_ts"] > due).fillna(False).astype(bool).to_numpy() if due is not None else False
     out["carrier_late"] = late & ~out["dispatched_late"].astype("boolean")
     out["lost"] = out["status"].eq("lost").fillna(False).astype(bool)
     out["returned"] = out["status"].eq("returned").fillna(False).astype(bool)
@@ -1056,13 +1074,8 @@ def sku_event_spikes(order_skus: pd.DataFrame, events: pd.Series, *, alpha: floa
         x = g[("x", "current")] if ("x", "current") in g.columns else pd.Series(0, index=g.index)
         nb = g[("n", "baseline")] if ("n", "baseline") in g.columns else pd.Series(0, index=g.index)
         xb = g[("x", "baseline")] if ("x", "baseline") in g.columns else pd.Series(0, index=g.index)
-        p0 = (xb + prior * shop_rate) / (nb + prior)
-        res = pd.DataFrame({"orders": n, "events": x, "rate": _rate(x, n), "baseline_orders": nb,
-                            "baseline_rate": _rate(xb, nb), "p0": p0})
-        res["ratio"] = _rate(res["rate"], p0)
-        res["p_value"] = _binom_sf(x, n, p0)
-        res["sig"] = (x >= min_events) & (res["ratio"] >= min_ratio) & (res["p_value"] * tested < alpha)
-        return res
+        return _spike_scores(n, x, nb, xb, shop_rate=shop_rate, prior=prior, tested=tested,
+                             min_events=min_events, min_ratio=min_ratio, alpha=alpha)
 
     first = _test(os_)
     flagged: list[str] = []
@@ -1082,6 +1095,83 @@ def sku_event_spikes(order_skus: pd.DataFrame, events: pd.Series, *, alpha: floa
     explained = first["sig"] & ~out["spike"] & ~leftover
     if explained.any() and flagged:
         cur = os_.loc[(os_["period"] == "current") & (os_["event"] == 1)]
+        bad = cur.loc[cur["sku"].isin(flagged), ["order_id", "sku"]].rename(columns={"sku": "by"})
+        pairs = cur.loc[cur["sku"].isin(out.index[explained]), ["order_id", "sku"]].merge(bad, on="order_id")
+        names = pairs.drop_duplicates(["sku", "by"]).groupby("sku")["by"].agg(lambda s: ", ".join(sorted(s)))
+        out.loc[names.index, "explained_by"] = names
+    out.index.name = "sku"
+    return out.reset_index().sort_values("p_value", kind="stable").reset_index(drop=True)
+
+
+def _spike_scores(n, x, nb, xb, *, shop_rate, prior, tested, min_events, min_ratio, alpha) -> pd.DataFrame:
+    """One round of the spike test per SKU: ``n``/``x`` orders and events this period, ``nb``/``xb``
+    in the baseline; the expected rate shrinks the SKU's baseline toward the shop's (``prior``
+    orders' worth), and a spike needs ``min_events``, ``min_ratio`` and a Bonferroni-corrected
+    binomial p-value under ``alpha`` over ``tested`` SKUs."""
+    p0 = (xb + prior * shop_rate) / (nb + prior)
+    res = pd.DataFrame({"orders": n, "events": x, "rate": _rate(x, n), "baseline_orders": nb,
+                        "baseline_rate": _rate(xb, nb), "p0": p0})
+    res["ratio"] = _rate(res["rate"], p0)
+    res["p_value"] = _binom_sf(x, n, p0)
+    res["sig"] = (x >= min_events) & (res["ratio"] >= min_ratio) & (res["p_value"] * tested < alpha)
+    return res
+
+
+def _event_spikes_codes(order: np.ndarray, sku: np.ndarray, current: np.ndarray, event: np.ndarray,
+                        skus: pd.Index, *, alpha: float = 0.001, min_events: int = 5, min_ratio: float = 2.0,
+                        prior: float = 100.0, max_rounds: int = 10) -> pd.DataFrame:
+    """:func:`sku_event_spikes` on integer codes, for millions of order lines: one row per distinct
+    (order, SKU) pair, ``order`` its order code (0..), ``sku`` its SKU code (position in ``skus``,
+    the SKU names sorted), ``current`` True for the current period (else baseline) and ``event``
+    whether its order had the event. Same table, same order, as the text version."""
+    k = len(skus)
+    n_orders = int(order.max()) + 1 if len(order) else 0
+    order_event = np.zeros(n_orders, dtype="int64")
+    order_event[order] = event
+    order_seen = np.zeros(n_orders, dtype=bool)
+    base_orders = np.zeros(n_orders, dtype=bool)
+    order_seen[order] = True
+    base_orders[order[~current]] = True
+    if base_orders.any():
+        shop_rate = float(order_event[base_orders].mean())
+    else:  # every distinct (order, period) pair: one per order
+        shop_rate = float(order_event[order_seen].mean()) if order_seen.any() else float("nan")
+    tested = max(1, int(np.count_nonzero(np.bincount(sku[current], minlength=k))))
+    ev = event.astype(bool)
+
+    def _test(rows):
+        s_, c_, e_ = sku[rows], current[rows], ev[rows]
+        present = np.flatnonzero(np.bincount(s_, minlength=k) > 0)
+        idx = pd.Index(skus.take(present), name="sku")
+
+        def count(mask):
+            return pd.Series(np.bincount(s_[mask], minlength=k)[present].astype("int64"), index=idx)
+
+        n, x, nb, xb = count(c_), count(c_ & e_), count(~c_), count(~c_ & e_)
+        return _spike_scores(n, x, nb, xb, shop_rate=shop_rate, prior=prior, tested=tested,
+                             min_events=min_events, min_ratio=min_ratio, alpha=alpha)
+
+    first = _test(np.ones(len(order), dtype=bool))
+    flagged: list[str] = []
+    is_flagged = np.zeros(k, dtype=bool)
+    current_res = first
+    for _ in range(max_rounds):  # one round per spike found: a handful
+        cand = current_res.loc[current_res["sig"] & ~current_res.index.isin(flagged)]
+        if cand.empty:
+            break
+        flagged.append(cand["p_value"].idxmin())
+        is_flagged[skus.get_loc(flagged[-1])] = True
+        bad = np.zeros(n_orders, dtype=bool)
+        bad[order[is_flagged[sku]]] = True
+        current_res = _test(~bad[order] | is_flagged[sku])
+    out = first.drop(columns=["sig", "p0"]).copy()
+    out["spike"] = out.index.isin(flagged)
+    out["explained_by"] = ""
+    leftover = current_res["sig"].reindex(out.index).fillna(False).astype(bool)
+    explained = first["sig"] & ~out["spike"] & ~leftover
+    if explained.any() and flagged:
+        rows = current & ev
+        cur = pd.DataFrame({"order_id": order[rows], "sku": skus.take(sku[rows])})
         bad = cur.loc[cur["sku"].isin(flagged), ["order_id", "sku"]].rename(columns={"sku": "by"})
         pairs = cur.loc[cur["sku"].isin(out.index[explained]), ["order_id", "sku"]].merge(bad, on="order_id")
         names = pairs.drop_duplicates(["sku", "by"]).groupby("sku")["by"].agg(lambda s: ", ".join(sorted(s)))
@@ -1118,20 +1208,48 @@ def sku_refunds(orders: pd.DataFrame, items: pd.DataFrame, *, month: str, reason
     b_start = (this - baseline_months).to_timestamp()
     paid = orders.loc[paid_mask(orders), ["order_id", "order_ts"]]
     paid = paid.loc[(paid["order_ts"] >= b_start) & (paid["order_ts"] < end)]
-    lines = _join_orders(items, paid)
-    lines = lines.assign(value=lines["qty"].astype("float64") * lines["unit_price"],
-                         period=np.where(lines["order_ts"] >= start, "current", "baseline"))
-    order_skus = lines.groupby(["order_id", "sku", "period"], as_index=False)["value"].sum()
     # the spike test counts full refunds: a partial refund is mostly a price adjustment or a
     # compensation (保价, 补偿), not a product sent back
     refunded = pd.Series(True, index=reasons.loc[reasons["full_refund"], "order_id"].unique())
     quality = pd.Series(dtype=bool)
     if tickets is not None and "category" in tickets.columns and "order_id" in tickets.columns:
         quality = pd.Series(True, index=tickets.loc[tickets["category"] == "quality", "order_id"].dropna().unique())
-    ref_sp = sku_event_spikes(order_skus, refunded, alpha=alpha, min_events=min_events)
-    q_sp = sku_event_spikes(order_skus, quality, alpha=alpha, min_events=min_events)
-
-    cur = order_skus.loc[order_skus["period"] == "current"].copy()
+    narrow = _narrow(items, "order_id", "sku", "qty", "unit_price")
+    pos = None if "order_ts" in narrow.columns else _id_positions(narrow["order_id"], paid["order_id"])
+    if pos is None:  # ids that are not unique text: pandas' own join and the text version of the test
+        lines = _join_orders(items, paid)
+        lines = lines.assign(value=lines["qty"].astype("float64") * lines["unit_price"],
+                             period=np.where(lines["order_ts"] >= start, "current", "baseline"))
+        order_skus = lines.groupby(["order_id", "sku", "period"], as_index=False)["value"].sum()
+        ref_sp = sku_event_spikes(order_skus, refunded, alpha=alpha, min_events=min_events)
+        q_sp = sku_event_spikes(order_skus, quality, alpha=alpha, min_events=min_events)
+        cur = order_skus.loc[order_skus["period"] == "current"].copy()
+    else:
+        # the lines' orders as positions among the paid orders and SKUs as codes: the spike test
+        # counts distinct (order, SKU) pairs on integers; only the month's lines are grouped by text
+        found = pos >= 0
+        at = pos[found]
+        is_current = (paid["order_ts"] >= start).to_numpy(dtype=bool)
+        sku_codes, sku_names = pd.factorize(narrow["sku"].iloc[np.flatnonzero(found)], sort=True)
+        ok = sku_codes >= 0
+        k = max(len(sku_names), 1)
+        pairs = np.unique(at[ok].astype("int64") * k + sku_codes[ok])
+        p_order, p_sku = pairs // k, pairs % k
+        p_current = is_current[p_order]
+        paid_ids = paid["order_id"]
+        for events, name in ((refunded, "ref_sp"), (quality, "q_sp")):
+            hit = (_has_id(paid_ids, events.index[events.astype(bool).to_numpy()]) if len(events)
+                   else np.zeros(len(paid_ids), dtype=bool))
+            spikes = _event_spikes_codes(p_order, p_sku, p_current, hit[p_order].astype("int64"),
+                                         pd.Index(sku_names), alpha=alpha, min_events=min_events)
+            if name == "ref_sp":
+                ref_sp = spikes
+            else:
+                q_sp = spikes
+        now = np.flatnonzero(found)[is_current[at]]
+        lines = narrow.iloc[now].reset_index(drop=True)
+        lines = lines.assign(value=lines["qty"].astype("float64") * lines["unit_price"], period="current")
+        cur = lines.groupby(["order_id", "sku", "period"], as_index=False)["value"].sum()
     order_value = cur.groupby("order_id")["value"].transform("sum")
     rv = reasons.set_index("order_id")
     cur["refund_value"] = cur["order_id"].map(rv["refund_value"]).fillna(0.0) * _rate(cur["value"], order_value).fillna(0)

@@ -120,8 +120,8 @@ def _labels_of_codes(codes: pd.Series) -> pd.Series:
     positions, distinct = pd.factorize(codes, use_na_sentinel=True)
     labels = pa.array([f"{int(c) // 12:04d}-{int(c) % 12 + 1:02d}" for c in distinct], type=pa.large_string())
     text = labels.take(pa.array(positions, mask=positions < 0))
-    return pd.Series(text.to_pandas(types_mapper={pa.large_string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get),
-                     index=codes.index, name=codes.name)
+    values = text.to_pandas(types_mapper={pa.large_string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get).array
+    return pd.Series(values, index=codes.index, name=codes.name)
 
 
 def _distinct_per_group(group: np.ndarray, values: pd.Series, keep: np.ndarray, n_groups: int) -> np.ndarray:

@@ -468,3 +468,23 @@ def test_id_joins_by_hash_lookup_match_pandas_by_hand():
     # a repeated id on the right: pandas' own merge (both rows joined), not the lookup
     twice = pd.concat([right, right.iloc[:1]], ignore_index=True)
     assert len(F._join_orders(left, twice)) == 5  # o3 once, o1 twice x 2
+
+
+def test_event_spikes_on_codes_match_the_text_version():
+    """The integer-code spike test behind sku_refunds gives the text version's table exactly, on the
+    docstring's hand-checked example (A spikes, B is explained by A) plus a quiet SKU C."""
+    rows = ([("o%d" % i, "A", "current") for i in range(20)] + [("o%d" % i, "B", "current") for i in range(6)]
+            + [("b%d" % i, "A", "baseline") for i in range(100)] + [("c%d" % i, "B", "baseline") for i in range(100)]
+            + [("d%d" % i, "B", "current") for i in range(14)] + [("e%d" % i, "C", "current") for i in range(30)]
+            + [("f%d" % i, "C", "baseline") for i in range(3)])
+    os_ = pd.DataFrame(rows, columns=["order_id", "sku", "period"])
+    ev = pd.Series(False, index=os_["order_id"].unique())
+    ev[["o%d" % i for i in range(10)] + ["b0", "c0", "e0"]] = True
+    text = F.sku_event_spikes(os_, ev, alpha=0.01)
+    order, orders = pd.factorize(os_["order_id"])
+    sku, skus = pd.factorize(os_["sku"], sort=True)
+    codes = F._event_spikes_codes(order, sku, (os_["period"] == "current").to_numpy(),
+                                            ev.reindex(orders).to_numpy().astype("int64")[order], pd.Index(skus),
+                                            alpha=0.01)
+    pd.testing.assert_frame_equal(codes, text)
+    assert codes[["sku", "spike", "explained_by"]].values.tolist() == [["A", True, ""], ["B", False, "A"], ["C", False, ""]]

@@ -110,3 +110,5 @@ def test_month_labels_are_strftime_computed_once_per_month():
     assert labels.tolist()[:1] + labels.tolist()[2:] == ["2025-12", "2026-01", "0999-03", "2026-01"]
     assert pd.isna(labels.iat[1]) and labels.dtype == ts.dt.strftime("%Y-%m").dtype
     assert metrics.month_codes(ts).iat[0] == 2025 * 12 + 11
+    shifted = ts.iloc[2:]  # a filtered frame's index: labels stay with their rows
+    assert metrics.month_labels(shifted).to_dict() == {2: "2026-01", 3: "0999-03", 4: "2026-01"}
