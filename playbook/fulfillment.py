@@ -35,7 +35,7 @@ import pandas as pd
 from . import probability
 from .exercises import exercise
 from .metrics import month_labels, paid_mask
-from .derived import isin_ids as _isin
+from .derived import isin_ids as _isin, unique_positions
 from .charts import draw_note as _draw_note, note_frame as _note_frame
 
 __all__ = [
@@ -132,13 +132,12 @@ def _arrow_text(values: pd.Series):
 
 
 def _id_positions(ids: pd.Series, keys: pd.Series | pd.Index) -> np.ndarray | None:
-    """Position of each of ``ids`` among ``keys`` (-1: absent) by an Arrow hash lookup, or None
-    when this cannot stand in for pandas' own join: ids or keys not text, keys missing or repeated."""
-    import pyarrow.compute as pc
-
-    if ids.dtype != _STR or keys.dtype != _STR or not len(keys) or keys.hasnans or not keys.is_unique:
+    """Position of each of ``ids`` among ``keys`` (-1: absent; :func:`playbook.derived.positions`),
+    or None when this cannot stand in for pandas' own join: ids or keys not text, keys missing or
+    repeated."""
+    if ids.dtype != _STR or keys.dtype != _STR or not len(keys) or keys.hasnans:
         return None
-    return pc.fill_null(pc.index_in(_arrow_text(ids), value_set=_arrow_text(pd.Series(keys))), -1).to_numpy()
+    return unique_positions(ids, keys)
 
 
 def _has_id(ids: pd.Series, values: pd.Series) -> np.ndarray:
