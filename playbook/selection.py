@@ -23,14 +23,13 @@ Example::
 from __future__ import annotations
 
 import re
-import weakref
 from dataclasses import dataclass, field
 from itertools import combinations
 
 import numpy as np
 import pandas as pd
 
-from .derived import isin_ids as _isin, unique_positions
+from .derived import isin_ids as _isin, per_dataset, positions, unique_positions
 from .exercises import exercise
 from .metrics import paid_mask
 from .charts import draw_note as _draw_note, note_frame as _note_frame
@@ -150,7 +149,168 @@ def settings_table(data) -> pd.DataFrame:
     return pd.DataFrame({"setting": list(s), "value": [str(v) for v in s.values()]})
 
 
-_LINES_CACHE: dict = {}  # id(dataset) -> (weak reference, table ids, lines); the last two datasets
+def _sku_positions(values: pd.Series, skus: pd.Series) -> np.ndarray | None:
+    """:func:`~playbook.derived.unique_positions` of many lines' SKUs among the products: the
+    lines' distinct SKUs are looked up (an Arrow dictionary encoding of the text, no Python
+    objects) and each line takes its SKU's position; -1 for a SKU not listed or missing, None
+    when the products repeat a SKU."""
+    import pyarrow as pa
+
+    try:
+        arr = pa.array(values.array)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        return unique_positions(values, skus)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return unique_positions(values, skus)
+    enc = arr.dictionary_encode()
+    at = unique_positions(pd.Series(enc.dictionary.to_pandas(), dtype=values.dtype), skus)
+    if at is None:
+        return None
+    idx = enc.indices.fill_null(-1).to_numpy().astype(np.intp)
+    return np.where(idx >= 0, at[np.maximum(idx, 0)] if len(at) else -1, -1).astype(np.intp)
+
+
+class _Lines:
+    """The paid order lines of a dataset as row positions: ``items`` (the order_items row of each
+    line), ``orders`` (its order's row in ``orders``) and ``products`` (its product's row, or None),
+    with the order time and revenue of every line. Columns are taken from the source tables only
+    for the rows and columns a section asks for (:meth:`frame`): a big shop has ten million lines
+    and taking its text columns (ids, channel, category) is what costs. When a join key repeats or
+    a SKU is unknown, ``merged`` holds the whole frame made by merges instead."""
+
+    def __init__(self, data):
+        orders = data["orders"]
+        items = data["order_items"]
+        _require(items, "order_items", ["order_id", "sku", "qty", "unit_price"])
+        self.order_cols = [c for c in ["order_id", "order_ts", "customer_id", "channel", "paid_amount"]
+                           if c in orders.columns]
+        self.orders_t, self.items_t = orders, items
+        self.prod_t = data["products"] if "products" in data else None
+        self.prod_cols = ([c for c in ["sku", "category", "role", "unit_cost"] if c in self.prod_t.columns]
+                          if self.prod_t is not None else [])
+        self.merged = None
+        paid = paid_mask(orders).to_numpy(dtype=bool)
+        ids = pd.Index(orders["order_id"])
+        if ids.is_unique:  # look the lines up among all orders (lines stored order by order follow
+            # them in runs, no hash table needed), then keep the paid ones
+            pos = positions(items["order_id"], ids)
+            pos[pos >= 0] = np.where(paid[pos[pos >= 0]], pos[pos >= 0], -1)
+            paid_rows = np.arange(len(orders))
+        else:
+            paid_rows = np.flatnonzero(paid)
+            pos = unique_positions(items["order_id"], orders["order_id"].take(paid_rows))
+        at = None
+        if pos is not None and self.prod_t is not None:
+            at = _sku_positions(items["sku"], self.prod_t["sku"])
+            if at is not None and (at[pos >= 0] < 0).any():
+                at = None
+        if pos is None or (self.prod_t is not None and at is None):
+            self.merged = _sales_lines_merged(data)
+            self.ts = self.merged["order_ts"].to_numpy() if "order_ts" in self.merged else None
+        else:
+            hit = pos >= 0
+            self.items = np.flatnonzero(hit)
+            self.orders = paid_rows[pos[hit]]
+            self.products = at[hit] if at is not None else None
+            self.ts = orders["order_ts"].to_numpy()[self.orders] if "order_ts" in orders.columns else None
+        self.sorted = self.ts is not None and bool((self.ts[1:] >= self.ts[:-1]).all())
+        self.codes: dict = {}
+
+    def __len__(self) -> int:
+        return len(self.merged) if self.merged is not None else len(self.items)
+
+    def window(self, start=None, end=None):
+        """The lines of orders placed in ``[start, end)``: a slice when the lines come in time
+        order, else the positions of the rows."""
+        if start is None and end is None:
+            return slice(0, len(self))
+        if self.ts is None:
+            raise KeyError("table orders lacks column order_ts, needed for a time window")
+        if self.sorted:
+            lo = 0 if start is None else int(np.searchsorted(self.ts, np.datetime64(pd.Timestamp(start)), "left"))
+            hi = len(self) if end is None else int(np.searchsorted(self.ts, np.datetime64(pd.Timestamp(end)), "left"))
+            return slice(lo, max(lo, hi))
+        keep = np.ones(len(self), dtype=bool)
+        if start is not None:
+            keep &= self.ts >= np.datetime64(pd.Timestamp(start))
+        if end is not None:
+            keep &= self.ts < np.datetime64(pd.Timestamp(end))
+        return np.flatnonzero(keep)
+
+    def frame(self, rows=slice(None), columns=None) -> pd.DataFrame:
+        """The lines at ``rows`` (a :meth:`window`) with ``columns`` (default all), in the order of
+        :func:`sales_lines`."""
+        if self.merged is not None:
+            f = self.merged[self.merged.columns if columns is None else
+                            [c for c in self.merged.columns if c in columns]]
+            return (f.iloc[rows] if isinstance(rows, slice) else f.take(rows)).reset_index(drop=True)
+        want = (lambda c: True) if columns is None else (lambda c: c in columns or
+                                                       (c == "qty" and ({"revenue", "cost"} & set(columns))) or
+                                                       (c == "unit_price" and "revenue" in columns) or
+                                                       (c == "unit_cost" and "cost" in columns))
+        it, od = self.items[rows], self.orders[rows]
+        pr = self.products[rows] if self.products is not None else None
+        out: dict = {}
+        for c in ["order_id", "sku", "qty", "unit_price"]:
+            if want(c):
+                out[c] = self.items_t[c].array.take(it)
+        for c in self.order_cols[1:]:
+            if want(c):
+                out[c] = self.orders_t[c].array.take(od)
+        if "qty" in out:
+            out["qty"] = np.asarray(out["qty"], dtype="float64")
+        if want("revenue"):
+            out["revenue"] = out["qty"] * np.asarray(out["unit_price"])
+        if pr is not None:
+            for c in self.prod_cols[1:]:
+                if want(c):
+                    out[c] = self.prod_t[c].array.take(pr)
+            if "unit_cost" in self.prod_cols and want("cost"):
+                out["cost"] = out["qty"] * np.asarray(out["unit_cost"], dtype="float64")
+        f = pd.DataFrame(out)
+        if columns is not None:
+            f = f[[c for c in f.columns if c in columns]]
+        return f
+
+    def revenue(self) -> np.ndarray:
+        """qty x unit_price of every line (kept: the growth tables of two sections use it)."""
+        if "revenue" not in self.codes:
+            self.codes["revenue"] = self.frame(columns=["revenue"])["revenue"].to_numpy()
+        return self.codes["revenue"]
+
+    def product_codes(self, column: str, rows=slice(None), *, fill=None):
+        """Each line's product ``column`` as integer codes of its sorted distinct values (-1 for a
+        missing value), and those values: a group-by on text without hashing ten million texts.
+        None when the lines were merged (the caller groups the text)."""
+        if self.merged is not None or self.products is None or column not in self.prod_cols:
+            return None
+        key = (column, fill)
+        if key not in self.codes:
+            values = self.prod_t[column]
+            if fill is not None:
+                values = values.fillna(fill)
+            self.codes[key] = pd.factorize(values, sort=True)
+        codes, uniques = self.codes[key]
+        return codes[self.products[rows]], uniques
+
+    def order_codes(self, rows=slice(None)):
+        """Each line's order as an integer code numbered by first appearance (what ``pd.factorize``
+        of the order ids gives), and each line's row in ``orders``; None when merged."""
+        if self.merged is not None:
+            return None
+        od = self.orders[rows]
+        if len(od) and bool((od[1:] >= od[:-1]).all()):  # lines stored order by order
+            codes = np.concatenate(([0], np.cumsum(od[1:] != od[:-1]))) if len(od) else od
+        else:
+            codes, _ = pd.factorize(od)
+        return codes.astype(np.intp), od
+
+
+def _lines_of(data) -> _Lines:
+    """The :class:`_Lines` of a dataset, built once per loaded dataset."""
+    return per_dataset(data, "selection.lines", _Lines, tables=("orders", "order_items", "products"))
 
 
 def sales_lines(data, *, start=None, end=None) -> pd.DataFrame:
@@ -159,38 +319,24 @@ def sales_lines(data, *, start=None, end=None) -> pd.DataFrame:
     for orders placed in ``[start, end)`` when given.
 
     Needs ``orders`` and ``order_items``; ``products`` adds category, role and cost. The join is
-    made once per loaded dataset and reused by the chapter's sections (a big shop has millions of
-    lines); the returned frame is a filtered copy, so changing it never touches the cache.
+    made once per loaded dataset (as row positions) and reused by the chapter's sections (a big
+    shop has millions of lines); the returned frame is new, so changing it never touches the cache.
     """
-    key = (id(data["orders"]), id(data["order_items"]) if "order_items" in data else None,
-           id(data["products"]) if "products" in data else None)
-    cached = _LINES_CACHE.get(id(data))
-    if cached is None or cached[0]() is not data or cached[1] != key:
-        try:
-            ref = weakref.ref(data)
-        except TypeError:  # an object that cannot be weakly referenced: no cache
-            ref = None
-        cached = (ref or (lambda: None), key, _sales_lines(data))
-        if ref is not None:
-            while len(_LINES_CACHE) >= 2:
-                _LINES_CACHE.pop(next(iter(_LINES_CACHE)))
-            _LINES_CACHE[id(data)] = cached
-    lines = cached[2]
-    keep = np.ones(len(lines), dtype=bool)
-    if start is not None:
-        keep &= (lines["order_ts"] >= pd.Timestamp(start)).to_numpy()
-    if end is not None:
-        keep &= (lines["order_ts"] < pd.Timestamp(end)).to_numpy()
-    return lines[keep].reset_index(drop=True)
+    lines = _lines_of(data)
+    return lines.frame(lines.window(start, end))
 
 
 def _sales_lines(data) -> pd.DataFrame:
-    """The join behind :func:`sales_lines`: the lines of paid orders (in the lines' order) with
-    the order's columns, then the product's. Both joins look the keys up once (a hash of the
-    ids) and take rows by position; a key that repeats falls back to a merge."""
+    """Every line of :func:`sales_lines`, joined afresh: the lines of paid orders (in the lines'
+    order) with the order's columns, then the product's. Both joins look the keys up once (a hash
+    of the ids) and take rows by position; a key that repeats falls back to a merge."""
+    return _Lines(data).frame()
+
+
+def _sales_lines_merged(data) -> pd.DataFrame:
+    """:func:`sales_lines` by merges, for keys that repeat or SKUs not among the products."""
     orders = data["orders"]
     items = data["order_items"]
-    _require(items, "order_items", ["order_id", "sku", "qty", "unit_price"])
     keep = [c for c in ["order_id", "order_ts", "customer_id", "channel", "paid_amount"] if c in orders.columns]
     paid = orders[keep].loc[paid_mask(orders)]
     left = items[["order_id", "sku", "qty", "unit_price"]]
@@ -268,6 +414,48 @@ def growth_table(frame: pd.DataFrame, *, key: str, date: str, value: str, end, m
     return out.reset_index().sort_values("growth", ascending=False, na_position="last").reset_index(drop=True)
 
 
+def _growth_codes(codes: np.ndarray, uniques: pd.Index, d: pd.Series, v: np.ndarray, *, key: str, end,
+                  months: int = 3, rising: float = 0.5, fading: float = -0.3) -> pd.DataFrame:
+    """:func:`growth_table` of values ``v`` at times ``d`` whose key is given as integer codes of
+    the sorted distinct ``uniques`` (-1: no key): the same table, grouped on integers."""
+    end = pd.Timestamp(end).normalize().replace(day=1) if pd.Timestamp(end).day != 1 else pd.Timestamp(end)
+    rec_start = end - pd.DateOffset(months=months)
+    yoy_start, yoy_end = rec_start - pd.DateOffset(years=1), end - pd.DateOffset(years=1)
+    prev_start = rec_start - pd.DateOffset(months=months)
+    first = d.min()
+    basis = "year over year" if pd.notna(first) and first.to_period("M") <= yoy_start.to_period("M") else "previous months"
+    b0, b1 = (yoy_start, yoy_end) if basis == "year over year" else (prev_start, rec_start)
+    present = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(uniques)))  # every key seen
+    dd = d.to_numpy()
+    if len(dd) and bool((dd[1:] >= dd[:-1]).all()):  # rows in time order: sum each window's slice
+        def total(a, b):
+            lo, hi = np.searchsorted(dd, [np.datetime64(a), np.datetime64(b)], "left")
+            c, x = codes[lo:hi], v[lo:hi]
+            return pd.Series(x[c >= 0]).groupby(c[c >= 0]).sum().reindex(present, fill_value=0.0)
+    else:
+        def total(a, b):
+            x = np.where((dd >= np.datetime64(a)) & (dd < np.datetime64(b)), v, np.nan)
+            return pd.Series(x[codes >= 0]).groupby(codes[codes >= 0]).sum().reindex(present, fill_value=0.0)
+    sums = pd.DataFrame({"recent": total(rec_start, end).to_numpy(), "base": total(b0, b1).to_numpy()},
+                        index=uniques.take(present))
+    out = sums.fillna(0.0)
+    out["growth"] = out["recent"] / out["base"].where(out["base"] > 0) - 1
+    out["basis"] = basis
+    out["trend"] = np.select([out["growth"] >= rising, out["growth"] <= fading], ["rising", "fading"], "stable")
+    out.index.name = key
+    return out.reset_index().sort_values("growth", ascending=False, na_position="last").reset_index(drop=True)
+
+
+def _category_growth(data, *, end, months: int, **kw) -> pd.DataFrame:
+    """:func:`growth_table` of the paid lines' revenue per product category, on category codes."""
+    lines = _lines_of(data)
+    cc = lines.product_codes("category")
+    if cc is None:
+        return growth_table(lines.frame(columns=["order_ts", "revenue", "category"]), key="category",
+                            date="order_ts", value="revenue", end=end, months=months, **kw)
+    return _growth_codes(*cc, pd.Series(lines.ts), lines.revenue(), key="category", end=end, months=months, **kw)
+
+
 @dataclass
 class DemandResult:
     """Section 1: category growth and search-term growth."""
@@ -342,9 +530,7 @@ def demand_report(data, *, record=None) -> DemandResult:
     if note:
         cats = _note_frame(note)
     else:
-        lines = sales_lines(data)
-        cats = growth_table(lines, key="category", date="order_ts", value="revenue", end=end, months=months,
-                            rising=rising, fading=fading)
+        cats = _category_growth(data, end=end, months=months, rising=rising, fading=fading)
         cats["share_of_sales"] = cats["recent"] / cats["recent"].sum()
     term_note = _skip(record, "Search-term growth", data.missing_note("search_terms"))
     alerts = []
@@ -466,11 +652,71 @@ def association_rules(order_items: pd.DataFrame, *, min_support: float, min_conf
     pairs = order_items[[order_col, item_col]].dropna()
     o_codes, _ = pd.factorize(pairs[order_col])
     i_codes, items = pd.factorize(pairs[item_col], sort=True)
+    return _rules_of_codes(o_codes, i_codes, items, min_support=min_support, min_confidence=min_confidence,
+                           max_len=max_len)
+
+
+def _rules_of_codes(o_codes: np.ndarray, i_codes: np.ndarray, items: pd.Index, *, min_support: float,
+                    min_confidence: float, max_len: int = 3) -> pd.DataFrame:
+    """:func:`association_rules` of (order, item) pairs given as integer codes: orders numbered
+    0..n-1, items as positions in ``items`` in the items' sorted order (a set is kept as a < b)."""
+    cols = ["antecedent", "consequent", "size", "count", "support", "confidence", "lift",
+            "antecedent_support", "consequent_support"]
     n = int(o_codes.max()) + 1 if len(o_codes) else 0
     if n == 0:
         return pd.DataFrame(columns=cols)
-    occ = pd.DataFrame({"o": o_codes, "i0": i_codes}).drop_duplicates()
     min_count = min_support * n
+    o_codes, i_codes = np.asarray(o_codes, dtype=np.intp), np.asarray(i_codes, dtype=np.intp)
+    n_items = int(i_codes.max()) + 1 if len(i_codes) else 1
+    first = ~pd.Series(o_codes * n_items + i_codes).duplicated().to_numpy()  # one (order, item) pair each
+    o_codes, i_codes = o_codes[first], i_codes[first]
+    if bool((o_codes[1:] >= o_codes[:-1]).all()) and float(n_items) ** max_len < 2.0 ** 62:
+        counts, k = _frequent_sets(o_codes, i_codes, n_items, min_count, max_len)
+    else:
+        counts, k = _frequent_sets_merged(pd.DataFrame({"o": o_codes, "i0": i_codes}), min_count, max_len)
+    return _rules_of_counts(counts, k, n, items, min_confidence)
+
+
+def _frequent_sets(o: np.ndarray, i: np.ndarray, n_items: int, min_count: float, max_len: int):
+    """The itemsets bought in at least ``min_count`` orders, as ``{size: frame of i0.., count}``
+    sorted by the items, and the largest size: level by level, each frequent (k-1)-set of an
+    order extended with the order's larger frequent items. ``o`` must come order by order
+    (non-decreasing) with distinct (order, item) pairs; a set is held as one integer (its items
+    as digits base ``n_items``), so counting is a sort of integers."""
+    counts: dict[int, pd.DataFrame] = {}
+    c = np.bincount(i, minlength=n_items)
+    freq = np.flatnonzero((c > 0) & (c >= min_count - 1e-9))
+    counts[1] = pd.DataFrame({"i0": freq, "count": c[freq].astype("int64")})
+    frequent = np.zeros(n_items, dtype=bool)
+    frequent[freq] = True
+    keep = frequent[i]
+    bo, bx = o[keep], i[keep]  # the frequent items of each order, order by order
+    lo, key, last = bo, bx, bx  # the current level: order, set (as an integer), largest item
+    k = 1
+    while k < max_len and len(counts[k]) and len(lo):
+        start = np.searchsorted(bo, lo, "left")
+        m = np.searchsorted(bo, lo, "right") - start
+        rep = np.repeat(np.arange(len(lo)), m)
+        partner = start[rep] + (np.arange(len(rep)) - np.repeat(np.cumsum(m) - m, m))
+        x = bx[partner]
+        up = x > last[rep]
+        rep, x = rep[up], x[up]
+        new_key = key[rep] * n_items + x
+        sets, cnt = np.unique(new_key, return_counts=True)
+        ok = cnt >= min_count - 1e-9
+        if not ok.any():
+            break
+        k += 1
+        sets = sets[ok]
+        digits = {f"i{j}": (sets // n_items ** (k - 1 - j)) % n_items for j in range(k)}
+        counts[k] = pd.DataFrame(digits | {"count": cnt[ok].astype("int64")})
+        frequent_set = np.isin(new_key, sets)
+        lo, key, last = lo[rep][frequent_set], new_key[frequent_set], x[frequent_set]
+    return counts, k
+
+
+def _frequent_sets_merged(occ: pd.DataFrame, min_count: float, max_len: int):
+    """:func:`_frequent_sets` by merges of the (order ``o``, item ``i0``) pairs, in any row order."""
     counts: dict[int, pd.DataFrame] = {}
     c1 = occ.groupby("i0").size().rename("count").reset_index()
     c1 = c1[c1["count"] >= min_count - 1e-9]
@@ -490,6 +736,13 @@ def association_rules(order_items: pd.DataFrame, *, min_support: float, min_conf
         k += 1
         counts[k] = ck
         level = ext.merge(ck[keys], on=keys)
+    return counts, k
+
+
+def _rules_of_counts(counts: dict, k: int, n: int, items: pd.Index, min_confidence: float) -> pd.DataFrame:
+    """The rules of :func:`association_rules` from the frequent itemsets' counts (``n`` orders)."""
+    cols = ["antecedent", "consequent", "size", "count", "support", "confidence", "lift",
+            "antecedent_support", "consequent_support"]
     rules = []
     for size in range(2, k + 1):
         sets = counts[size]
@@ -553,16 +806,25 @@ def bundle_candidates(rules: pd.DataFrame, lines: pd.DataFrame, *, min_lift: flo
     """
     cols = ["anchor", "partner", "orders_both", "attach_rate", "lift", "aov_both", "aov_anchor_only",
             "aov_uplift", "expected_extra_revenue", "expected_aov_effect"]
-    two = rules[(rules["size"] == 2) & (rules["lift"] >= min_lift)]
+    two = _bundle_pairs(rules, min_lift)
     if two.empty:
         return pd.DataFrame(columns=cols)
-    two = two.assign(a=two["antecedent"].str[0], c=two["consequent"].str[0])
-    # the anchor is the item sold more often: its rule is anchor -> partner, the smaller support side
-    two = two[two["antecedent_support"] >= two["consequent_support"]]
-    two = two.drop_duplicates(subset=["a", "c"])
     # orders and SKUs as integer codes (orders by first appearance, as drop_duplicates keeps them)
     oc, _ = pd.factorize(lines["order_id"], use_na_sentinel=False)
     sc, skus = pd.factorize(lines["sku"], use_na_sentinel=False)
+    na_order = bool(lines["order_id"].iloc[_first_rows(oc)].isna().any())
+    return _bundle_table(two, lines, oc, sc, skus, na_order=na_order, uptake=uptake, discount=discount,
+                         prices=prices, titles=titles)
+
+
+def _bundle_table(two: pd.DataFrame, lines: pd.DataFrame, oc: np.ndarray, sc: np.ndarray, skus: pd.Index, *,
+                  na_order: bool, uptake: float, discount: float, prices: pd.Series | None,
+                  titles: pd.Series | None) -> pd.DataFrame:
+    """The body of :func:`bundle_candidates` on integer codes: ``oc`` each line's order numbered
+    by first appearance, ``sc`` its SKU as a position in ``skus``; ``lines`` needs only revenue,
+    qty and paid_amount (order_id instead when there is no paid_amount)."""
+    cols = ["anchor", "partner", "orders_both", "attach_rate", "lift", "aov_both", "aov_anchor_only",
+            "aov_uplift", "expected_extra_revenue", "expected_aov_effect"]
     first = _first_rows(oc)  # each order's first line, in order of appearance
     if "paid_amount" in lines:
         value = lines["paid_amount"].to_numpy(dtype="float64", na_value=np.nan)[first]
@@ -570,11 +832,12 @@ def bundle_candidates(rules: pd.DataFrame, lines: pd.DataFrame, *, min_lift: flo
     else:
         value = lines["revenue"].groupby(oc).sum().to_numpy(dtype="float64")
         aov = float(lines.groupby("order_id")["revenue"].sum().mean())
-    n_orders = len(first) - int(lines["order_id"].iloc[first].isna().any())
+    n_orders = len(first) - int(na_order)
     if prices is None:
         prices = lines["revenue"].groupby(sc).sum() / lines["qty"].groupby(sc).sum()
         prices.index = skus.take(prices.index)
-    sku_orders = pd.DataFrame({"o": oc, "sku": sc}).drop_duplicates()
+    sku_orders = pd.DataFrame({"o": oc, "sku": sc})
+    sku_orders = sku_orders[~pd.Series(oc.astype("int64") * (int(sc.max()) + 1 if len(sc) else 1) + sc).duplicated().to_numpy()]
     code_of = pd.Series(np.arange(len(skus)), index=skus)
     pair_codes = pd.DataFrame({"a": code_of.reindex(two["a"]).fillna(-1).to_numpy(dtype="int64"),
                                "c": code_of.reindex(two["c"]).fillna(-1).to_numpy(dtype="int64")})
@@ -603,6 +866,26 @@ def bundle_candidates(rules: pd.DataFrame, lines: pd.DataFrame, *, min_lift: flo
         out.insert(3, "partner_title", out["partner"].map(titles))
         cols = cols[:1] + ["anchor_title"] + cols[1:2] + ["partner_title"] + cols[2:]
     return out[cols].sort_values("expected_extra_revenue", ascending=False).reset_index(drop=True)
+
+
+def _bundle_pairs(rules: pd.DataFrame, min_lift: float) -> pd.DataFrame:
+    """The two-item rules anchor -> partner with lift >= ``min_lift`` (one per unordered pair)."""
+    two = rules[(rules["size"] == 2) & (rules["lift"] >= min_lift)]
+    if two.empty:
+        return two
+    two = two.assign(a=two["antecedent"].str[0], c=two["consequent"].str[0])
+    # the anchor is the item sold more often: its rule is anchor -> partner, the smaller support side
+    two = two[two["antecedent_support"] >= two["consequent_support"]]
+    return two.drop_duplicates(subset=["a", "c"])
+
+
+def _bundles_of_codes(rules, lines, oc, sc, skus, *, min_lift, uptake, discount, prices, titles) -> pd.DataFrame:
+    """:func:`bundle_candidates` with orders and SKUs given as codes (see :func:`_bundle_table`)."""
+    two = _bundle_pairs(rules, min_lift)
+    if two.empty:
+        return bundle_candidates(rules.iloc[:0], lines.iloc[:0], min_lift=min_lift, titles=titles)
+    return _bundle_table(two, lines, oc, sc, skus, na_order=False, uptake=uptake, discount=discount,
+                         prices=prices, titles=titles)
 
 
 @dataclass
@@ -654,17 +937,28 @@ def bundle_report(data, *, record=None) -> BundleResult:
     if note:
         return BundleResult(_note_frame(note), _note_frame(note), note=note)
     end = _end(data)
-    lines = sales_lines(data, start=end - int(s["basket_days"]) * DAY, end=end)
-    oc, _ = pd.factorize(lines["order_id"])
-    sc, _ = pd.factorize(lines["sku"])
-    n = int(oc.max()) + 1 if len(oc) and oc.max() >= 0 else 0
-    per_order = _distinct_per(oc, sc, n)
-    rules = association_rules(lines, min_support=float(s["min_support"]), min_confidence=float(s["min_confidence"]),
-                              max_len=int(s["max_itemset"]))
     titles = data["products"].set_index("sku")["title"] if "products" in data and "title" in data["products"] else None
     prices = data["products"].set_index("sku")["list_price"] if "products" in data and "list_price" in data["products"] else None
-    bundles = bundle_candidates(rules, lines, min_lift=float(s["bundle_min_lift"]), uptake=float(s["bundle_uptake"]),
-                                discount=float(s["bundle_discount"]), prices=prices, titles=titles)
+    rule_args = dict(min_support=float(s["min_support"]), min_confidence=float(s["min_confidence"]),
+                     max_len=int(s["max_itemset"]))
+    bundle_args = dict(min_lift=float(s["bundle_min_lift"]), uptake=float(s["bundle_uptake"]),
+                       discount=float(s["bundle_discount"]), prices=prices, titles=titles)
+    all_lines = _lines_of(data)
+    rows = all_lines.window(end - int(s["basket_days"]) * DAY, end)
+    orders, skus = all_lines.order_codes(rows), all_lines.product_codes("sku", rows)
+    if orders is None or skus is None:  # lines made by merges: group the ids themselves
+        lines = all_lines.frame(rows)
+        oc, _ = pd.factorize(lines["order_id"])
+        sc, _ = pd.factorize(lines["sku"])
+        rules = association_rules(lines, **rule_args)
+        bundles = bundle_candidates(rules, lines, **bundle_args)
+    else:  # orders by first appearance, SKUs as codes of the sorted SKUs: no text is hashed
+        oc, sc = orders[0], skus[0]
+        rules = _rules_of_codes(oc, sc, skus[1], **rule_args)
+        bundles = _bundles_of_codes(rules, all_lines.frame(rows, ["qty", "revenue", "paid_amount"] + ([] if "paid_amount" in all_lines.order_cols else ["order_id"])), oc, sc,
+                                    skus[1], **bundle_args)
+    n = int(oc.max()) + 1 if len(oc) and oc.max() >= 0 else 0
+    per_order = _distinct_per(oc, sc, n)
     bundles = bundles.round({"attach_rate": 4, "lift": 2, "aov_both": 2, "aov_anchor_only": 2, "aov_uplift": 4,
                              "expected_extra_revenue": 2, "expected_aov_effect": 5})
     alerts = [{"severity": "low", "subject": f"{r.anchor}+{r.partner}",
@@ -1026,12 +1320,19 @@ def scorecard_report(data, *, record=None) -> ScorecardResult:
     end = _end(data)
     days = int(s["scorecard_days"])
     prod = data["products"]
-    lines = sales_lines(data)
-    recent = lines[lines["order_ts"] >= end - days * DAY]
-    g = recent.groupby("sku")
+    lines = _lines_of(data)
+    rows = lines.window(end - days * DAY)
+    sku_codes = lines.product_codes("sku", rows)
+    recent = lines.frame(rows, ["qty", "revenue", "cost"] + (["sku"] if sku_codes is None else []))
+    if sku_codes is None:
+        g = recent.groupby("sku")
+    else:  # SKUs as codes of the sorted SKUs: the same groups without hashing the text
+        g = recent.groupby(sku_codes[0])
     m = pd.DataFrame({"revenue": g["revenue"].sum(), "units": g["qty"].sum()})
     if "cost" in recent:
         m["margin_rate"] = 1 - g["cost"].sum() / m["revenue"].where(m["revenue"] > 0)
+    if sku_codes is not None:
+        m.index = sku_codes[1].take(m.index.to_numpy()).rename("sku")
     life = lifecycle_stages(data.derived("sku_daily"), end=end,
                             launch_dates=prod.set_index("sku")["launch_date"] if "launch_date" in prod else None,
                             months=int(s["lifecycle_months"]), short_months=int(s["growth_months"]))
@@ -1059,8 +1360,7 @@ def scorecard_report(data, *, record=None) -> ScorecardResult:
     sc = selection_scorecard(m, weights=weights)
     push, review = float(s["score_push"]), float(s["score_review"])
     sc["verdict"] = np.select([sc["score"] >= push, sc["score"] < review], ["push", "review"], "keep")
-    cat_growth = growth_table(lines, key="category", date="order_ts", value="revenue", end=end,
-                              months=int(s["growth_months"]))
+    cat_growth = _category_growth(data, end=end, months=int(s["growth_months"]))
     cats = category_scorecard(sc, category_growth=cat_growth)
     alerts = [{"severity": "low", "subject": r.sku,
                "message": f"selection score {r.score:.0f} (under {review:g}) with revenue {r.revenue:,.0f}: review the SKU"}
@@ -1181,8 +1481,10 @@ def role_report(data, *, record=None) -> RoleResult:
     if note:
         return RoleResult(_note_frame(note), note=note)
     end = _end(data)
-    lines = sales_lines(data, start=end - int(s["role_days"]) * DAY, end=end)
+    all_lines = _lines_of(data)
+    rows = all_lines.window(end - int(s["role_days"]) * DAY, end)
     first_ids = None
+    first_rows = None  # rows of orders that are a customer's first paid order
     if "customer_id" in data["orders"]:
         cs = data.derived("customer_summary")
         orders = data["orders"]
@@ -1194,8 +1496,61 @@ def role_report(data, *, record=None) -> RoleResult:
             first_ids = firsts.loc[firsts["order_ts"] == firsts["first_order_ts"], "order_id"]
         else:  # each paid order with its customer's first order time (inner: customers found)
             first_ts = cs["first_order_ts"].to_numpy()[np.where(at >= 0, at, 0)]
-            first_ids = paid["order_id"][(at >= 0) & (paid["order_ts"].to_numpy() == first_ts)]
-    return RoleResult(role_performance(lines, first_order_ids=first_ids), image_aov_min=float(s["image_aov_index_min"]))
+            is_first = (at >= 0) & (paid["order_ts"].to_numpy() == first_ts)
+            first_ids = paid["order_id"][is_first]
+            first_rows = orders.index.get_indexer(paid.index[is_first]) if orders.index.is_unique else None
+    codes = (all_lines.order_codes(rows), all_lines.product_codes("role", rows, fill="unassigned"),
+             all_lines.product_codes("sku", rows))
+    if any(c is None for c in codes) or (first_ids is not None and first_rows is None):
+        roles = role_performance(all_lines.frame(rows), first_order_ids=first_ids)
+    else:
+        flag = None
+        if first_rows is not None:
+            flag = np.zeros(len(data["orders"]), dtype=bool)
+            flag[first_rows] = True
+        roles = _role_performance_codes(all_lines.frame(rows, ["revenue", "cost", "paid_amount"]), *codes, flag)
+    return RoleResult(roles, image_aov_min=float(s["image_aov_index_min"]))
+
+
+def _role_performance_codes(l: pd.DataFrame, orders, roles, skus, first_flag) -> pd.DataFrame:
+    """:func:`role_performance` on codes: ``orders`` (codes by first appearance, rows in orders),
+    ``roles`` and ``skus`` (codes of the sorted values, roles missing filled as 'unassigned'),
+    ``first_flag`` (True for the rows of orders that are a customer's first, or None); ``l`` has
+    revenue, paid_amount and (optionally) cost."""
+    (oc, od), (rc, role_names), (sc, _) = orders, roles, skus
+    g = l["revenue"].groupby(rc)
+    revenue = g.sum()
+    out = pd.DataFrame({"skus": _distinct_per(rc, sc, len(role_names))[revenue.index.to_numpy()], "revenue": revenue},
+                       index=revenue.index)
+    out["revenue_share"] = out["revenue"] / out["revenue"].sum()
+    if "cost" in l:
+        gp = (l["revenue"] - l["cost"]).groupby(rc).sum()
+        out["margin_rate"] = gp / out["revenue"]
+        out["margin_share"] = gp / gp.sum()
+    else:
+        out["margin_rate"] = out["margin_share"] = np.nan
+    share_all = g.size() / len(l)
+    if first_flag is not None:
+        fl = pd.Series(rc[first_flag[od]])
+        share_first = fl.groupby(fl).size() / max(len(fl), 1)
+        out["first_order_index"] = share_first.reindex(out.index).fillna(0) / share_all
+    else:
+        out["first_order_index"] = np.nan
+    if "paid_amount" in l:
+        value = l["paid_amount"].to_numpy(dtype="float64", na_value=np.nan)[_first_rows(oc)]
+        aov = pd.Series(value).mean()
+    else:
+        value = l["revenue"].groupby(oc).sum().to_numpy(dtype="float64")
+        aov = pd.Series(value).mean()
+    per = ~pd.Series(oc.astype("int64") * len(role_names) + rc).duplicated().to_numpy()  # each (order, role) once
+    per_role = pd.Series(value[oc[per]]).groupby(rc[per]).mean()
+    out["aov_index"] = per_role / aov
+    out.index = role_names.take(out.index.to_numpy())
+    test = {"traffic": out["first_order_index"] >= 1, "profit": out["margin_share"] >= out["revenue_share"],
+            "image": out["aov_index"] >= 1}
+    out["plays_role"] = [bool(test[r].loc[r]) if r in test else pd.NA for r in out.index]
+    out.index.name = "role"
+    return out.reset_index()
 
 
 def plot_roles(result: RoleResult, *, ax=None):
@@ -1606,8 +1961,15 @@ def price_report(data, *, record=None) -> PriceResult:
     prod = data["products"]
     sales = None
     if "order_items" in data:
-        lines = sales_lines(data, start=end - int(s["scorecard_days"]) * DAY, end=end)
-        sales = lines.groupby("sku")["revenue"].sum()
+        all_lines = _lines_of(data)
+        rows = all_lines.window(end - int(s["scorecard_days"]) * DAY, end)
+        skus = all_lines.product_codes("sku", rows)
+        if skus is None:
+            lines = all_lines.frame(rows, ["sku", "revenue"])
+            sales = lines.groupby("sku")["revenue"].sum()
+        else:  # SKUs as codes of the sorted SKUs: the same sums without hashing the text
+            sales = all_lines.frame(rows, ["revenue"])["revenue"].groupby(skus[0]).sum()
+            sales.index = skus[1].take(sales.index.to_numpy()).rename("sku")
     bands = price_bands(prod, sales=sales, bands=int(s["price_band_count"]))
     pnote = _skip(record, "Price position against competitors", data.missing_note("competitor_prices"))
     if pnote:
@@ -1667,7 +2029,15 @@ def _term_growth(data) -> float:
 @exercise("02.attach_rate", "Share of the last 365 days' paid orders with SKU0001 that also contain SKU0003")
 def _attach_rate(data) -> float:
     end = _end(data)
-    lines = sales_lines(data, start=end - 365 * DAY, end=end)
+    all_lines = _lines_of(data)
+    rows = all_lines.window(end - 365 * DAY, end)
+    skus, orders = all_lines.product_codes("sku", rows), all_lines.order_codes(rows)
+    if skus is not None and orders is not None:  # orders as their rows in orders (ids are unique)
+        code = {sku: skus[1].get_indexer([sku])[0] for sku in ("SKU0001", "SKU0003")}
+        a = set(orders[1][skus[0] == code["SKU0001"]]) if code["SKU0001"] >= 0 else set()
+        b = set(orders[1][skus[0] == code["SKU0003"]]) if code["SKU0003"] >= 0 else set()
+        return len(a & b) / len(a) if a else float("nan")
+    lines = all_lines.frame(rows)
     a = set(lines.loc[lines["sku"] == "SKU0001", "order_id"])
     b = set(lines.loc[lines["sku"] == "SKU0003", "order_id"])
     return len(a & b) / len(a) if a else float("nan")

@@ -355,3 +355,51 @@ def test_sales_lines_equal_the_plain_merges(data):
     want = want.merge(prod[["sku", "category", "role", "unit_cost"]], on="sku", how="left")
     want["cost"] = want["qty"] * want["unit_cost"]
     pd.testing.assert_frame_equal(S._sales_lines(data), want)
+
+
+def test_sections_on_codes_equal_the_sections_on_frames(data):
+    """bundle_report and role_report group integer codes of the cached lines; the public functions
+    on the plain line frames must give the same tables."""
+    s, end = data.settings["selection"], S._end(data)
+    lines = S.sales_lines(data, start=end - int(s["basket_days"]) * S.DAY, end=end)
+    rules = S.association_rules(lines, min_support=float(s["min_support"]), min_confidence=float(s["min_confidence"]),
+                                max_len=int(s["max_itemset"]))
+    got = S.bundle_report(data)
+    pd.testing.assert_frame_equal(got.rules, rules)
+    prod = data["products"].set_index("sku")
+    want = S.bundle_candidates(rules, lines, min_lift=float(s["bundle_min_lift"]), uptake=float(s["bundle_uptake"]),
+                               discount=float(s["bundle_discount"]), prices=prod["list_price"], titles=prod["title"])
+    assert len(want) and want["anchor"].tolist() == got.bundles["anchor"].tolist()
+    pd.testing.assert_series_equal(want["orders_both"], got.bundles["orders_both"])
+    # the rules do not depend on the lines' order (the merge path for lines not stored order by order)
+    shuffled = S.association_rules(lines.sample(frac=1, random_state=3), min_support=float(s["min_support"]),
+                                   min_confidence=float(s["min_confidence"]), max_len=int(s["max_itemset"]))
+    pd.testing.assert_frame_equal(shuffled, rules)
+    # roles: first orders from customer_summary, as role_report finds them
+    role_lines = S.sales_lines(data, start=end - int(s["role_days"]) * S.DAY, end=end)
+    cs = data.derived("customer_summary")
+    firsts = set(cs["customer_id"] + "|" + cs["first_order_ts"].astype(str))
+    o = data["orders"]
+    o = o[playbook.metrics.paid_mask(o) & (o["order_ts"] >= end - int(s["role_days"]) * S.DAY)]
+    first_ids = o.loc[(o["customer_id"] + "|" + o["order_ts"].astype(str)).isin(firsts), "order_id"]
+    pd.testing.assert_frame_equal(S.role_report(data).roles, S.role_performance(role_lines, first_order_ids=first_ids))
+
+
+def test_sales_lines_windows_and_cancelled_orders():
+    """Lines of a cancelled order are left out, windows are [start, end), with lines in or out of
+    time order (slices or masks)."""
+    orders = pd.DataFrame({"order_id": ["a", "b", "c", "d"], "status": ["paid", "cancelled", "paid", "refunded"],
+                           "order_ts": pd.to_datetime(["2026-01-01", "2026-01-02", "2026-01-03", "2026-01-04"]),
+                           "paid_amount": [10.0, 20.0, 30.0, 40.0]})
+    items = pd.DataFrame({"order_id": ["a", "b", "c", "c", "d"], "sku": ["x", "y", "x", "y", "y"],
+                          "qty": [1, 2, 3, 1, 2], "unit_price": [10.0, 10.0, 5.0, 15.0, 20.0]})
+    prod = pd.DataFrame({"sku": ["y", "x"], "category": ["B", "A"], "unit_cost": [4.0, 2.0]})
+    ds = {"orders": orders, "order_items": items, "products": prod}
+    for it in (items, items.iloc[::-1].reset_index(drop=True)):
+        ds["order_items"] = it
+        lines = S.sales_lines(ds)
+        assert sorted(lines["order_id"]) == ["a", "c", "c", "d"]
+        w = S.sales_lines(ds, start="2026-01-02", end="2026-01-04")
+        assert w["order_id"].tolist() == ["c", "c"] and w["revenue"].tolist() == ([15.0, 15.0])
+        assert w["category"].tolist() == (["A", "B"] if it is items else ["B", "A"])
+        assert w["cost"].tolist() == ([6.0, 4.0] if it is items else [4.0, 6.0])
