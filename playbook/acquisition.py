@@ -123,12 +123,81 @@ def _first_data_month(orders: pd.DataFrame) -> pd.Period:
     return orders["order_ts"].min().to_period("M")
 
 
+#: month code of a missing time in :func:`_month_ints`
+NO_MONTH = np.iinfo(np.int64).min
+_EPOCH_MONTH = 1970 * 12
+
+
+def _month_ints(values) -> np.ndarray:
+    """Calendar month of each timestamp as an integer, ``year * 12 + month - 1`` (int64; a missing
+    time gives :data:`NO_MONTH`): what :func:`playbook.metrics.month_codes` numbers, on arrays."""
+    m = np.asarray(values, dtype="datetime64[ns]").astype("datetime64[M]").astype("int64")
+    nat = m == NO_MONTH  # NaT is the smallest int64
+    out = m + _EPOCH_MONTH
+    if nat.any():
+        out[nat] = NO_MONTH
+    return out
+
+
+def _month_text(codes) -> np.ndarray:
+    """``YYYY-MM`` labels (None for :data:`NO_MONTH`) of month codes, formatting each distinct
+    month once and picking the labels by position (no sort of the rows)."""
+    codes = np.asarray(codes, dtype="int64")
+    valid = codes != NO_MONTH
+    if not valid.any():
+        return np.full(len(codes), None, dtype=object)
+    v = codes if valid.all() else codes[valid]
+    lo, hi = int(v.min()), int(v.max())
+    if hi - lo > 100_000:  # a few wild dates across millennia: number the distinct months instead
+        uniq, inv = np.unique(v, return_inverse=True)
+        out = np.full(len(codes), None, dtype=object)
+        out[valid] = np.array([str(np.datetime64(int(u) - _EPOCH_MONTH, "M")) for u in uniq], dtype=object)[inv.reshape(-1)]
+        return out
+    present = np.zeros(hi - lo + 1, dtype=bool)
+    present[v - lo] = True
+    table = np.full(hi - lo + 2, None, dtype=object)  # the last cell: a missing month
+    for k in np.flatnonzero(present):
+        table[k] = str(np.datetime64(int(k) + lo - _EPOCH_MONTH, "M"))
+    idx = codes - lo
+    if not valid.all():
+        idx[~valid] = hi - lo + 1
+    return table[idx]
+
+
+def _text_array(names, idx: np.ndarray):
+    """``names[idx]`` as a text (``str``) array, missing where ``idx`` is -1: taken in Arrow from
+    the few distinct names (no Python string per row, as a column of Python strings would need)."""
+    import pyarrow as pa
+
+    labels = pa.array([None if v is None else str(v) for v in names], type=pa.large_string())
+    idx = np.asarray(idx, dtype=np.int64)
+    taken = labels.take(pa.array(idx, mask=idx < 0) if (idx < 0).any() else pa.array(idx))
+    return taken.to_pandas(types_mapper={pa.large_string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get).array
+
+
+def _month_column(codes: np.ndarray):
+    """:func:`_month_text` of month codes as a text (``str``) array (see :func:`_text_array`)."""
+    codes = np.asarray(codes, dtype="int64")
+    valid = codes != NO_MONTH
+    v = codes if valid.all() else codes[valid]
+    if not len(v) or int(v.max()) - int(v.min()) > 100_000:
+        return pd.array(_month_text(codes), dtype=pd.StringDtype("pyarrow", na_value=np.nan))
+    lo, hi = int(v.min()), int(v.max())
+    idx = codes - lo
+    if not valid.all():
+        idx[~valid] = -1
+    return _text_array(_month_text(np.arange(lo, hi + 1)), idx)
+
+
 def _month_str(values) -> np.ndarray:
-    """``YYYY-MM`` labels of timestamps (formatting each distinct month once: fast on millions)."""
-    months = np.asarray(values, dtype="datetime64[ns]").astype("datetime64[M]")
-    uniq, inv = np.unique(months, return_inverse=True)
-    labels = np.array([str(u) if not np.isnat(u) else None for u in uniq], dtype=object)
-    return labels[inv.reshape(-1)]
+    """``YYYY-MM`` labels of timestamps (None for a missing one; each distinct month formatted once)."""
+    return _month_text(_month_ints(values))
+
+
+def _month_code(month) -> int:
+    """The month code (:func:`_month_ints`) of a ``YYYY-MM`` text or a Period."""
+    p = pd.Period(month, "M")
+    return p.year * 12 + p.month - 1
 
 
 def _customer_codes(ids: pd.Series) -> tuple[np.ndarray, pd.Index]:
@@ -283,7 +352,27 @@ def _keys(data) -> _Keys:
 
 def _margins(data, margins: pd.DataFrame | None = None) -> pd.DataFrame:
     """``margins`` when given, else :func:`order_gross_margin` of ``data`` (once per dataset)."""
-    return _cached(data, "margins", order_gross_margin) if margins is None else margins
+    return _margin_parts(data)[0] if margins is None else margins
+
+
+def _margin_parts(data) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_gross_margin` of ``data``, once per dataset."""
+    return _cached(data, "margins", _gross_margin)
+
+
+def _margin_codes(data, m: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Month codes, channel codes and channel names of the rows of ``m`` when ``m`` is the dataset's
+    cached :func:`order_gross_margin` (None for margins from elsewhere)."""
+    parts = _peek(data, "margins")
+    if parts is None or parts[0] is not m:
+        return None
+    return parts[1], parts[2], parts[3]
+
+
+def _cached_margins(data) -> pd.DataFrame | None:
+    """The dataset's cached :func:`order_gross_margin` when there is one, without computing it."""
+    parts = _peek(data, "margins")
+    return None if parts is None else parts[0]
 
 
 def _placeholder(ax, text: str):
@@ -356,19 +445,98 @@ def order_gross_margin(data) -> pd.DataFrame:
     --------
     >>> order_gross_margin(data).groupby("channel")["gross_margin"].sum()   # doctest: +SKIP
     """
+    return _gross_margin(data)[0]
+
+
+def _order_channels(data) -> tuple[np.ndarray, np.ndarray] | None:
+    """The channel of every order (``"unknown"`` when missing) as an integer code, and the names
+    the codes stand for; None without a channel column. Once per dataset: every section groups
+    channels on these codes instead of text."""
+    return _cached(data, "order_channels", _encode_channels)
+
+
+def _encode_channels(data) -> tuple[np.ndarray, np.ndarray] | None:
+    import pyarrow.compute as pc
+
+    from .derived import _arrow_text
+
+    orders = data["orders"]
+    if "channel" not in orders.columns:
+        return None
+    arr = _arrow_text(orders["channel"])
+    if arr is not None:  # one Arrow hash pass over the text
+        enc = pc.dictionary_encode(pc.fill_null(arr, "unknown"))
+        codes = enc.indices.to_numpy(zero_copy_only=False)  # int32: kept for the dataset's life
+        names = np.asarray(enc.dictionary.to_pylist(), dtype=object)
+    else:  # pragma: no cover - a channel column that is not text
+        codes, names = pd.factorize(orders["channel"].fillna("unknown"), use_na_sentinel=False)
+        names = np.asarray(names, dtype=object)
+    return codes.astype(np.int32, copy=False), names
+
+
+def _line_orders(line_ids, order_ids) -> np.ndarray | None:
+    """Row of each order line's order among ``order_ids`` when the lines follow the orders in long
+    stretches (order by order, in the orders' order, perhaps in a few blocks written apart), by
+    :func:`playbook.derived.aligned_positions` (no hash table), and the order ids strictly increase
+    as text (so are unique); None otherwise (the caller then looks the lines up by hash)."""
+    import pyarrow.compute as pc
+
+    from .derived import _arrow_text, aligned_positions
+
+    b = _arrow_text(order_ids)
+    if b is None or b.null_count or not len(b):
+        return None
+    m = len(b)
+    if m > 1 and not pc.all(pc.less(b.slice(0, m - 1), b.slice(1))).as_py():
+        return None
+    return aligned_positions(line_ids, order_ids)
+
+
+def _hash_positions(values, keys) -> np.ndarray:
+    """:func:`~playbook.derived.positions` by Arrow's hash lookup straight away: for a few keys
+    (the SKUs of the products) looked up by many values that do not follow them in stretches."""
+    import pyarrow.compute as pc
+
+    from .derived import _arrow_text
+
+    index = keys if isinstance(keys, pd.Index) else pd.Index(keys)
+    v, k = _arrow_text(values, one_chunk=False), _arrow_text(keys)
+    if v is None or k is None or not index.is_unique:
+        return _positions(values, keys)
+    if v.type != k.type:
+        v = v.cast(k.type)
+    return pc.fill_null(pc.index_in(v, value_set=k), -1).to_numpy().astype(np.intp)
+
+
+def _gross_margin(data) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`order_gross_margin`, with the month code (:func:`_month_ints`) and the channel code of
+    each of its rows and the channel names of the codes."""
     orders = data["orders"]
     _require(orders, "orders", "order_id", "order_ts", "paid_amount")
     # only the columns used, before the mask: filtering every text column of the orders costs more
     orders = orders[[c for c in ("order_id", "customer_id", "channel", "order_ts", "paid_amount", "shipping_fee",
                                  "status") if c in orders.columns]]
-    paid = orders.loc[paid_mask(orders)]
+    is_paid = paid_mask(orders).to_numpy(dtype=bool)
+    paid = orders[[c for c in orders.columns if c != "status"]].loc[is_paid]
     ship = paid["shipping_fee"].fillna(0.0) if "shipping_fee" in paid.columns else 0.0
+    mi = _month_ints(paid["order_ts"])
+    if len(mi) and mi.min() > np.iinfo(np.int32).min:  # no missing time: months fit 32 bits (kept cached)
+        mi = mi.astype(np.int32)
+    chan = _order_channels(data) if hasattr(data, "derived") else None
+    if chan is None:
+        if "channel" in paid.columns:
+            codes, names = pd.factorize(paid["channel"].fillna("unknown"), use_na_sentinel=False)
+            chan = (codes.astype(np.int32), np.asarray(names, dtype=object))
+        else:
+            chan = (np.zeros(len(paid), dtype=np.int32), np.array(["all"], dtype=object))
+    elif len(chan[0]) == len(is_paid):
+        chan = (chan[0][is_paid], chan[1])
     out = pd.DataFrame({
         "order_id": _values(paid["order_id"]),
         "customer_id": _values(paid["customer_id"]) if "customer_id" in paid.columns else None,
         "channel": _values(paid["channel"].fillna("unknown")) if "channel" in paid.columns else "all",
         "order_ts": paid["order_ts"].to_numpy(),
-        "month": _month_str(paid["order_ts"]),
+        "month": _month_column(mi),
         "gmv": paid["paid_amount"].to_numpy(dtype="float64"),
         "goods": (paid["paid_amount"] - ship).to_numpy(dtype="float64"),
     })
@@ -378,13 +546,18 @@ def order_gross_margin(data) -> pd.DataFrame:
         out["cogs"] = np.nan
         out["gross_margin"] = np.nan
         out["cost_source"] = "none"
-        return out.drop(columns="goods")
+        return out.drop(columns="goods"), mi, chan[0], chan[1]
     items = data["order_items"]
     _require(items, "order_items", "order_id", "sku", "qty", "unit_price")
     products = data["products"].drop_duplicates("sku")
     n = len(out)
-    pos = _positions(items["order_id"], out["order_id"])  # -1: a line of a cancelled order
-    sku_pos = _positions(items["sku"], products["sku"])
+    line_row = _line_orders(items["order_id"], orders["order_id"])  # lines in runs that follow the orders
+    if line_row is not None:  # the paid orders' rows in ``out``; -1: a line of a cancelled order
+        paid_pos = np.where(is_paid, np.cumsum(is_paid, dtype=np.intp) - 1, -1)
+        pos = paid_pos[line_row]
+    else:
+        pos = _positions(items["order_id"], out["order_id"])  # -1: a line of a cancelled order
+    sku_pos = _hash_positions(items["sku"], products["sku"])
     cost_of = np.append(products["unit_cost"].to_numpy(dtype="float64"), np.nan)
     unit_cost = cost_of[sku_pos]  # sku_pos -1 picks the NaN appended last
     qty = items["qty"].astype("float64").to_numpy()
@@ -400,8 +573,8 @@ def order_gross_margin(data) -> pd.DataFrame:
     cogs = np.where(has_lines, cost_known + uncosted * ratio, out["goods"].to_numpy() * ratio)
     out["cogs"] = cogs
     out["gross_margin"] = out["goods"] - out["cogs"]
-    out["cost_source"] = np.where(~has_lines | (uncosted > 0), "estimated", "unit_cost")
-    return out.drop(columns="goods")
+    out["cost_source"] = _text_array(["unit_cost", "estimated"], (~has_lines | (uncosted > 0)).astype(np.int64))
+    return out.drop(columns="goods"), mi, chan[0], chan[1]
 
 
 # =============================================================================================
@@ -428,11 +601,15 @@ def monthly_channel_roi(data, *, margins: pd.DataFrame | None = None) -> pd.Data
     spend = data["marketing_spend"]
     _require(spend, "marketing_spend", "date", "channel", "spend")
     m = _margins(data, margins)
-    sales = m.groupby(["month", "channel"], observed=True).agg(gmv=("gmv", "sum"),
-                                                               gross_margin=("gross_margin", "sum"))
+    codes = _margin_codes(data, m)
+    if codes is not None:  # group on the cached month and channel codes, labelled afterwards
+        sales = _month_channel_sums(m, *codes)
+    else:
+        sales = m.groupby(["month", "channel"], observed=True).agg(gmv=("gmv", "sum"),
+                                                                   gross_margin=("gross_margin", "sum"))
     if m["gross_margin"].isna().all():
         sales["gross_margin"] = np.nan
-    costs = (spend.assign(month=_month_str(spend["date"]))
+    costs = (spend[["channel", "spend"]].assign(month=_month_str(spend["date"]))
              .groupby(["month", "channel"], observed=True)["spend"].sum().rename("spend"))
     out = pd.concat([costs, sales], axis=1).reset_index()
     out[["spend", "gmv"]] = out[["spend", "gmv"]].fillna(0.0)
@@ -444,6 +621,24 @@ def monthly_channel_roi(data, *, margins: pd.DataFrame | None = None) -> pd.Data
     out["roi"] = out["gross_margin"] / pos
     return out[["month", "channel", "spend", "gmv", "gross_margin", "roas", "roi"]].sort_values(
         ["month", "channel"]).reset_index(drop=True)
+
+
+def _month_channel_sums(m: pd.DataFrame, mi: np.ndarray, chan: np.ndarray, names: np.ndarray) -> pd.DataFrame:
+    """GMV and gross margin of the margins ``m`` per month and channel, as
+    ``m.groupby(["month", "channel"]).agg(...)`` gives them (same sums: each group's rows in the
+    table's order), grouped on the month codes ``mi`` and channel codes ``chan`` of its rows."""
+    valid = mi != NO_MONTH
+    every = bool(valid.all())
+    lo = int(mi[valid].min()) if valid.any() else 0
+    key = (mi.astype(np.int64) - lo) * len(names) + chan
+    gmv, gm = m["gmv"].to_numpy(), m["gross_margin"].to_numpy()
+    if not every:  # orders without a time have no month: left out, as a group-by leaves out NaN keys
+        key, gmv, gm = key[valid], gmv[valid], gm[valid]
+    sums = pd.DataFrame({"gmv": gmv, "gross_margin": gm}).groupby(key).sum()
+    k = sums.index.to_numpy()
+    index = pd.MultiIndex.from_arrays([pd.Index(list(_month_text(k // len(names) + lo))),
+                                       pd.Index(list(names[k % len(names)]))], names=["month", "channel"])
+    return pd.DataFrame({"gmv": sums["gmv"].to_numpy(), "gross_margin": sums["gross_margin"].to_numpy()}, index=index)
 
 
 def ltv_curve(data, *, margins: pd.DataFrame | None = None, max_months: int | None = None) -> pd.DataFrame:
@@ -461,45 +656,88 @@ def ltv_curve(data, *, margins: pd.DataFrame | None = None, max_months: int | No
         channel (``"all"`` for the whole shop), months_since, customers (in the cohorts that reach
         ``k``), cum_margin_per_customer, cum_gmv_per_customer.
     """
-    cached_codes = margins is None or _peek(data, "margins") is margins
+    cached_codes = margins is None or _cached_margins(data) is margins
     m = _margins(data, margins)
-    m = m[m["customer_id"].notna()]
+    parts = _margin_codes(data, m)
+    with_customer = m["customer_id"].notna().to_numpy()
+    every = bool(with_customer.all())
+
+    def col(name: str) -> np.ndarray:  # a column of the rows with a customer (no copy of the frame)
+        values = m[name].to_numpy()
+        return values if every else values[with_customer]
+
     report = _report_month(data)
     first_month = _first_data_month(data["orders"])
-    ts = m["order_ts"].to_numpy()
-    if len(m) and np.issubdtype(ts.dtype, np.datetime64) and not np.isnat(ts).any():
+    ts = col("order_ts")
+    n_rows = len(ts)
+    fast = bool(n_rows) and np.issubdtype(ts.dtype, np.datetime64) and not np.isnat(ts).any()
+    if fast and parts is not None:  # the cached month codes of the margins
+        mi = (parts[0] if every else parts[0][with_customer]).astype(np.int64)
+    elif fast:
         mi = ts.astype("datetime64[M]").astype("int64") + 1970 * 12  # year x 12 + month - 1
     else:
-        per = pd.PeriodIndex(pd.to_datetime(m["order_ts"]), freq="M") if len(m) else pd.PeriodIndex([], freq="M")
+        per = pd.PeriodIndex(pd.to_datetime(pd.Series(ts)), freq="M") if n_rows else pd.PeriodIndex([], freq="M")
         mi = per.year.to_numpy() * 12 + per.month.to_numpy() - 1
     # the rows of the cached margins with a customer are those of _paid_orders, in the same order
-    codes, _ = _paid_codes(data) if cached_codes and hasattr(data, "derived") else _customer_codes(m["customer_id"])
+    codes, _ = (_paid_codes(data) if cached_codes and hasattr(data, "derived")
+                else _customer_codes(pd.Series(col("customer_id"))))
     # channels as integer codes (a handful of names), compared and picked as integers
-    chan, chan_names = pd.factorize(m["channel"], use_na_sentinel=False)
-    chan_names = np.asarray(chan_names, dtype=object)
-    frame = pd.DataFrame({"customer_id": codes, "mi": mi, "gm": m["gross_margin"].to_numpy(), "gmv": m["gmv"].to_numpy()})
-    order = np.lexsort((ts, codes))
-    firsts = order[np.r_[True, codes[order][1:] != codes[order][:-1]]]  # each customer's first order
-    first = pd.DataFrame({"mi": mi[firsts], "channel": chan_names[chan[firsts]]}, index=codes[firsts])
-    first_of = np.empty(codes.max() + 1 if len(codes) else 0, dtype="int64")
+    if parts is not None:
+        chan, chan_names = (parts[1] if every else parts[1][with_customer]), parts[2]
+    else:
+        chan, chan_names = pd.factorize(pd.Series(col("channel")), use_na_sentinel=False)
+        chan_names = np.asarray(chan_names, dtype=object)
+    n_codes = int(codes.max()) + 1 if n_rows else 0
+    if fast:  # each customer's first order: earliest time, the earlier row on a tie (no sort)
+        t = ts.astype("datetime64[ns]").astype("int64")
+        first_t = np.full(n_codes, np.iinfo(np.int64).max)
+        np.minimum.at(first_t, codes, t)
+        at_first = np.flatnonzero(t == first_t[codes])
+        first_row = np.full(n_codes, n_rows, dtype=np.int64)
+        np.minimum.at(first_row, codes[at_first], at_first)
+        firsts = first_row[first_row < n_rows]
+    else:
+        order = np.lexsort((ts, codes))
+        firsts = order[np.r_[True, codes[order][1:] != codes[order][:-1]]]  # each customer's first order
+    first_mi_c = mi[firsts]
+    first_of = np.empty(n_codes, dtype="int64")
     first_of[codes[firsts]] = firsts
-    frame["cohort"] = mi[first_of[codes]]
-    frame["acq"] = chan[first_of[codes]]
-    frame["k"] = frame["mi"] - frame["cohort"]
+    first_of_row = first_of[codes]
+    cohort = mi[first_of_row]
     code_of = {name: i for i, name in enumerate(chan_names)}
     first_mi = first_month.year * 12 + first_month.month - 1
     report_mi = report.year * 12 + report.month - 1
-    frame = frame[frame["cohort"] > first_mi]
-    cohorts = first[first["mi"] > first_mi].groupby(["channel", "mi"]).size().rename("n").reset_index()
+    keep = cohort > first_mi
+    cohorts = _cohort_sizes(chan[firsts], first_mi_c, chan_names, first_mi)
+    # margin and GMV per cohort and month since, summed by one group-by on integer keys for the shop
+    # and one for every channel (each group's orders in the table's order, as a group-by per channel)
+    gm, gmv = col("gross_margin")[keep], col("gmv")[keep]
+    ck = cohort[keep]
+    kk = mi[keep] - ck
+    ck -= first_mi
+    k_span = int(kk.max()) + 1 if len(kk) else 1
+    n_ck = (int(ck.max()) + 1) * k_span if len(ck) else 1
+    key = ck * k_span + kk
+    sums = pd.DataFrame({"gm": gm, "gmv": gmv})
+    by_all = sums.groupby(key).sum()
+    by_chan = (sums.groupby(chan[first_of_row[keep]].astype("int64") * n_ck + key).sum() if len(cohorts)
+               else by_all.iloc[0:0])
+
+    def frame_of(by: pd.DataFrame, offset: int = 0) -> pd.DataFrame:
+        idx = by.index.to_numpy() - offset
+        index = pd.MultiIndex.from_arrays([idx // k_span + first_mi, idx % k_span], names=["cohort", "k"])
+        return pd.DataFrame({"gm": by["gm"].to_numpy(), "gmv": by["gmv"].to_numpy()}, index=index)
+
+    chan_of_row = by_chan.index.to_numpy() // n_ck
     rows = []
-    groups = [("all", frame, cohorts.groupby("mi")["n"].sum().reset_index())]
-    groups += [(c, frame[frame["acq"] == code_of[c]], cohorts[cohorts["channel"] == c][["mi", "n"]])
-               for c in sorted(cohorts["channel"].unique())]
+    groups = [("all", frame_of(by_all), cohorts.groupby("mi")["n"].sum().reset_index())]
+    for c in sorted(cohorts["channel"].unique()):
+        sel = chan_of_row == code_of[c]
+        groups.append((c, frame_of(by_chan[sel], code_of[c] * n_ck), cohorts[cohorts["channel"] == c][["mi", "n"]]))
     kmax = report_mi - first_mi - 1 if max_months is None else max_months
-    for name, f, sizes in groups:  # a handful of channels
+    for name, by, sizes in groups:  # a handful of channels
         if sizes.empty:
             continue
-        by = f.groupby(["cohort", "k"])[["gm", "gmv"]].sum()
         ks = np.arange(0, max(kmax, 0) + 1)
         cohort_ids = sizes["mi"].to_numpy()
         grid = pd.MultiIndex.from_product([cohort_ids, ks], names=["cohort", "k"])
@@ -517,9 +755,27 @@ def ltv_curve(data, *, margins: pd.DataFrame | None = None, max_months: int | No
     if not rows:
         return _empty(["channel", "months_since", "customers", "cum_margin_per_customer", "cum_gmv_per_customer"])
     out = pd.concat(rows, ignore_index=True)
-    if m["gross_margin"].isna().all():
+    if np.isnan(col("gross_margin").astype("float64")).all():
         out["cum_margin_per_customer"] = np.nan
     return out
+
+
+def _cohort_sizes(chan: np.ndarray, month: np.ndarray, names: np.ndarray, first_mi: int) -> pd.DataFrame:
+    """New customers per acquisition channel and first-order month after ``first_mi`` (``chan``
+    and ``month``: channel code and month code of each customer's first order), as
+    ``groupby(["channel", "mi"]).size()`` gives them: channel, mi, n, sorted by channel and month."""
+    sel = month > first_mi
+    c, mo = chan[sel].astype(np.int64), month[sel]
+    if not len(mo):
+        return pd.DataFrame({"channel": pd.Series(dtype="str"), "mi": pd.Series(dtype="int64"),
+                             "n": pd.Series(dtype="int64")})
+    lo = int(mo.min())
+    span = int(mo.max()) - lo + 1
+    counts = np.bincount(c * span + (mo - lo), minlength=len(names) * span)
+    cells = sorted((str(names[i // span]), int(i % span) + lo, int(counts[i])) for i in np.flatnonzero(counts))
+    return pd.DataFrame({"channel": pd.array([x[0] for x in cells], dtype="str"),
+                         "mi": np.array([x[1] for x in cells], dtype="int64"),
+                         "n": np.array([x[2] for x in cells], dtype="int64")})
 
 
 def _ltv_curve(data, margins: pd.DataFrame) -> pd.DataFrame:
@@ -577,13 +833,32 @@ def channel_matrix(data, *, month: str | None = None, horizon_months: int | None
     m = _margins(data, margins)
     roi = monthly_channel_roi(data, margins=m)
     roi = roi[roi["month"] == month].set_index("channel")
-    mm = m[m["month"] == month]
-    sales = mm.groupby("channel").agg(paid_orders=("order_id", "size"))
+    codes = _margin_codes(data, m)
+    try:
+        code = _month_code(month) if str(pd.Period(month, "M")) == month else None
+    except ValueError:
+        code = None
+    if codes is not None and code is not None:  # the month's orders picked and grouped on integer codes
+        rows = np.flatnonzero(codes[0] == code)
+        mm = pd.DataFrame({"gmv": m["gmv"].to_numpy()[rows], "gross_margin": m["gross_margin"].to_numpy()[rows]})
+        by_channel = mm.groupby(codes[1][rows])
+        size = by_channel.size()
+        names = pd.Index(list(codes[2][size.index.to_numpy()]), name="channel")
+        sales = size.to_frame("paid_orders").set_axis(names)
+        gmv_by = by_channel["gmv"].sum().set_axis(names)
+        gm_by = by_channel["gross_margin"].sum(min_count=1).set_axis(names)
+    else:
+        mm = m[m["month"] == month]
+        sales = mm.groupby("channel").agg(paid_orders=("order_id", "size"))
+        gmv_by = mm.groupby("channel")["gmv"].sum()
+        gm_by = mm.groupby("channel")["gross_margin"].sum(min_count=1)
     summary = data.derived("customer_summary") if hasattr(data, "derived") else None
     if summary is None or "first_channel" not in summary.columns:
         firsts = m.sort_values("order_ts", kind="stable").drop_duplicates("customer_id")
         summary = pd.DataFrame({"first_order_ts": firsts["order_ts"].to_numpy(), "first_channel": firsts["channel"].to_numpy()})
-    new = summary[_month_str(summary["first_order_ts"]) == month].groupby("first_channel").size()
+    in_month = (_month_ints(summary["first_order_ts"]) == code) if code is not None else (
+        _month_str(summary["first_order_ts"]) == month)
+    new = summary[["first_channel"]][in_month].groupby("first_channel").size()
     visitors = pd.Series(dtype="float64")
     if "traffic" in data:
         t = data.derived("daily_kpis") if hasattr(data, "derived") else data["traffic"]  # the shared table when loaded
@@ -595,8 +870,8 @@ def channel_matrix(data, *, month: str | None = None, horizon_months: int | None
     out["visitors"] = visitors.reindex(channels) if len(visitors) else np.nan
     out["paid_orders"] = sales["paid_orders"].reindex(channels).fillna(0).astype("int64")
     out["new_buyers"] = new.reindex(channels).fillna(0).astype("int64")
-    out["gmv"] = mm.groupby("channel")["gmv"].sum().reindex(channels).fillna(0.0)
-    out["gross_margin"] = mm.groupby("channel")["gross_margin"].sum(min_count=1).reindex(channels)
+    out["gmv"] = gmv_by.reindex(channels).fillna(0.0)
+    out["gross_margin"] = gm_by.reindex(channels)
     total = out.sum(numeric_only=True, min_count=1).to_frame("all").T
     total.index.name = "channel"
     out = pd.concat([out, total])
@@ -605,7 +880,7 @@ def channel_matrix(data, *, month: str | None = None, horizon_months: int | None
     out["roas"] = out["gmv"] / spend
     out["roi"] = out["gross_margin"] / spend
     if curve is None:  # the default curve of the dataset's own margins is computed once per dataset
-        curve = _ltv_curve(data, m) if m is _peek(data, "margins") else ltv_curve(data, margins=m)
+        curve = _ltv_curve(data, m) if m is _cached_margins(data) else ltv_curve(data, margins=m)
     at = curve[curve["months_since"] == horizon - 1].set_index("channel")["cum_margin_per_customer"]
     out["ltv"] = at.reindex(out.index)
     out["ltv_basis"] = np.where(out["ltv"].notna(), "history", "")
@@ -750,7 +1025,7 @@ def channel_report(data, *, month: str | None = None) -> ChannelReport:
     if note:
         empty.note = note
         return empty
-    margins = _cached(data, "margins", order_gross_margin)
+    margins = _margins(data)
     roi = monthly_channel_roi(data, margins=margins)
     curve = _ltv_curve(data, margins)
     horizon = int(cfg["ltv_horizon_months"])
@@ -864,10 +1139,12 @@ def first_order_conversion(data, *, window_days: int | None = None, by: str | No
     signup = c["signup_ts"].to_numpy().astype("datetime64[ns]").astype("int64")
     converted = (fo != big) & (fo <= signup + np.int64(window) * DAY)
     keys = ["signup_month"] + ([by] if by else [])
-    frame = pd.DataFrame({"signup_month": _month_str(c["signup_ts"]), "converted": converted})
-    if by:
+    if not by or c[by].dtype == _STR:  # counted on integer month (and group) codes, labelled afterwards
+        out = _conversion_counts(_month_ints(c["signup_ts"]), c[by] if by else None, converted, by)
+    else:
+        frame = pd.DataFrame({"signup_month": _month_str(c["signup_ts"]), "converted": converted})
         frame[by] = c[by].fillna("unknown").to_numpy()
-    out = frame.groupby(keys).agg(registrants=("converted", "size"), converted=("converted", "sum")).reset_index()
+        out = frame.groupby(keys).agg(registrants=("converted", "size"), converted=("converted", "sum")).reset_index()
     end = _as_of(data)
     month_end = pd.PeriodIndex(out["signup_month"], freq="M").end_time.normalize() + pd.Timedelta(days=1)
     out["complete"] = np.asarray(month_end + pd.Timedelta(days=window) <= end)
@@ -875,23 +1152,60 @@ def first_order_conversion(data, *, window_days: int | None = None, by: str | No
     return out[keys + ["registrants", "converted", "conversion", "complete"]]
 
 
+def _conversion_counts(month: np.ndarray, group: pd.Series | None, converted: np.ndarray, by: str | None) -> pd.DataFrame:
+    """Registrants and converted registrants per sign-up month (codes of :func:`_month_ints`, none
+    missing) and text ``group`` (missing: ``"unknown"``), sorted by both: what a group-by of the
+    month labels and the group gives (signup_month, [by], registrants, converted)."""
+    if group is not None:
+        gcode, gnames = pd.factorize(group.fillna("unknown"), sort=True)
+        gnames = np.asarray(gnames, dtype=object)
+    else:
+        gcode, gnames = np.zeros(len(month), dtype=np.int64), np.array([None], dtype=object)
+    lo = int(month.min()) if len(month) else 0
+    ng = len(gnames)
+    key = (month - lo) * ng + gcode
+    size = int(key.max()) + 1 if len(key) else 0
+    registrants = np.bincount(key, minlength=size)
+    conv = np.bincount(key[converted], minlength=size)
+    cells = np.flatnonzero(registrants)
+    text = (lambda v: pd.array(list(v), dtype="str")) if len(cells) else (lambda v: np.asarray(v, dtype=object))
+    out = pd.DataFrame({"signup_month": text(_month_text(cells // ng + lo))})  # none: object, as a group-by gives
+    if by:
+        out[by] = text(gnames[cells % ng])
+    out["registrants"] = registrants[cells].astype("int64")
+    out["converted"] = conv[cells].astype("int64")
+    return out
+
+
 def _customer_days(data) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Paid orders merged by customer and day, sorted by customer code and day: the customer code,
     the day (days since 1970) and the channel code of the first order of that day in the table
     (``names`` turns channel codes into names; ``"unknown"`` for a missing channel, ``"all"``
     without a channel column)."""
-    paid = _paid_orders(data, ["order_ts"] + (["channel"] if "channel" in data["orders"].columns else []))
+    paid = _paid_orders(data, ["order_ts"])
     codes, _ = _paid_codes(data)
     day = paid["order_ts"].to_numpy().astype("datetime64[D]").astype("int64")
-    if "channel" in paid.columns:  # channel names as integer codes, turned back into names at the end
-        chan, names = pd.factorize(paid["channel"].fillna("unknown"), use_na_sentinel=False)
-        names = np.asarray(names, dtype=object)
+    channels = _order_channels(data)  # channel names as integer codes, turned back into names at the end
+    if channels is not None:
+        chan, names = channels[0][_cached(data, "paid_rows", _paid_rows)], channels[1]
     else:
         chan, names = np.zeros(len(paid), dtype="int64"), np.array(["all"], dtype=object)
-    order = np.lexsort((day, codes))
+    order = _cached(data, "paid_sort", _paid_sort)  # by customer and time, so by customer and day
     c, d = codes[order], day[order]
     keep = np.r_[True, (c[1:] != c[:-1]) | (d[1:] != d[:-1])]  # one row per customer and day
-    return c[keep], d[keep], chan[order[keep]], names
+    if not len(order):
+        return c, d, chan[order], names
+    first_row = np.minimum.reduceat(order, np.flatnonzero(keep))  # the day's first order in the table
+    return c[keep], d[keep], chan[first_row], names
+
+
+def _paid_sort(data) -> np.ndarray:
+    """The rows of :func:`_paid_orders` sorted by customer code and order time (the table's order
+    on a tie), shared by the customer history and the customer-day rows."""
+    paid = _paid_orders(data, ["order_ts"])
+    ts = paid["order_ts"].to_numpy().astype("datetime64[ns]").astype("int64")
+    order = np.lexsort((ts, _keys(data).paid))
+    return order.astype(np.int32) if len(order) < np.iinfo(np.int32).max else order  # kept cached: 32 bits
 
 
 def second_order_rates(data, *, windows=None, by: str | None = None) -> pd.DataFrame:
@@ -1142,6 +1456,11 @@ def cohort_matrix(data, *, metric: str = "retention", include_first_month: bool 
     return mat
 
 
+def _distinct_sorted(codes: np.ndarray) -> int:
+    """Number of distinct values of a sorted array."""
+    return int(len(codes) and 1 + np.count_nonzero(codes[1:] != codes[:-1]))
+
+
 def repurchase_trend(data, *, window_months: int | None = None) -> pd.DataFrame:
     """Repurchase rate (复购率) and repurchase cycle (复购周期) month by month.
 
@@ -1172,24 +1491,26 @@ def repurchase_trend(data, *, window_months: int | None = None) -> pd.DataFrame:
     first_mi = int(mon.min())
     report = _report_month(data)
     report_mi = (report.year - 1970) * 12 + report.month - 1
-    n_c = int(c.max()) + 1 if len(c) else 0
+    # the rows are sorted by customer code: the rows of a month (or a window of months) keep each
+    # customer's rows together, so customers are counted by where the code changes (no sort, no hash)
+    recent = gap <= horizon
     rows = []
     for m in range(first_mi, report_mi + 1):  # one pass per month of the window (25)
-        win = (mon > m - w) & (mon <= m)
-        days_in_window = np.bincount(c[win], minlength=n_c)
-        buyers = int((days_in_window > 0).sum())
-        repeat = int((days_in_window >= 2).sum())
+        in_window = c[(mon > m - w) & (mon <= m)]
+        starts = np.flatnonzero(np.r_[True, in_window[1:] != in_window[:-1]]) if len(in_window) else np.empty(0, dtype=np.intp)
+        buyers = len(starts)  # customers with an order day in the window
+        repeat = int(np.count_nonzero(np.diff(np.r_[starts, len(in_window)]) >= 2))  # ... on two or more days
         this = mon == m
-        month_buyers = np.unique(c[this])
-        returning = np.unique(c[this & (gap <= horizon)])
-        gaps = gap[this & (gap <= horizon)]
+        n_month_buyers = _distinct_sorted(c[this])
+        n_returning = _distinct_sorted(c[this & recent])
+        gaps = gap[this & recent]
         full = m - first_mi >= w - 1  # the trailing window lies inside the data
         year, month0 = divmod(m, 12)
         rows.append({
             "month": f"{1970 + year:04d}-{month0 + 1:02d}",
             "buyers": buyers, "repeat_buyers": repeat,
             "repurchase_rate": repeat / buyers if full and buyers else np.nan,
-            "returning_share": len(returning) / len(month_buyers) if full and len(month_buyers) else np.nan,
+            "returning_share": n_returning / n_month_buyers if full and n_month_buyers else np.nan,
             "repeat_orders": len(gaps),
             "cycle_median_days": float(np.median(gaps)) if full and len(gaps) else np.nan,
             "cycle_mean_days": float(np.mean(gaps)) if full and len(gaps) else np.nan,
@@ -1305,7 +1626,7 @@ class _History:
         self.n = keys.n
         code = keys.paid
         ts = paid["order_ts"].to_numpy().astype("datetime64[ns]").astype("int64")
-        order = np.lexsort((ts, code))
+        order = _cached(data, "paid_sort", _paid_sort)  # by customer code and time
         self.code, self.ts = code[order], ts[order]
         same_next = np.r_[self.code[1:] == self.code[:-1], False]
         self.next_ts = np.where(same_next, np.r_[self.ts[1:], 0], np.iinfo(np.int64).max)
@@ -1327,21 +1648,57 @@ class _History:
         last[self.code[sel]] = self.ts[sel]
         return last
 
-    def stages(self, t: pd.Timestamp, new_since: pd.Timestamp, dormant: int, churned: int) -> np.ndarray:
-        """Stage codes at ``t``: -1 not yet registered, then the index in :data:`STAGES`."""
-        last = self.last_before(t)
+    def stages(self, t: pd.Timestamp, new_since: pd.Timestamp, dormant: int, churned: int,
+               last: np.ndarray | None = None) -> np.ndarray:
+        """Stage codes at ``t``: -1 not yet registered, then the index in :data:`STAGES` (``last``:
+        :meth:`last_before` of ``t`` when already known)."""
+        last = self.last_before(t) if last is None else last
         has = last != np.iinfo(np.int64).min
         tday = np.int64(pd.Timestamp(t).value) // DAY
-        days = np.where(has, tday - np.floor_divide(last, DAY), -1)
-        stage = np.full(self.n, -1, dtype="int8")
-        registered = self.signup < np.int64(pd.Timestamp(t).value)
-        if self.has_customers:
-            stage[registered & ~has] = 0
-        stage[has & (days <= dormant)] = 2
-        stage[has & (self.first_ts >= np.int64(pd.Timestamp(new_since).value))] = 1
-        stage[has & (days > dormant)] = 3
-        stage[has & (days > churned)] = 4
-        return stage
+        days = tday - np.floor_divide(last, DAY)  # meaningless where not has
+        # churned past the churned line, dormant past the dormant line, else new or active
+        stage = np.where(days > churned, np.int8(4), np.where(
+            days > dormant, np.int8(3),
+            np.where(self.first_ts >= np.int64(pd.Timestamp(new_since).value), np.int8(1), np.int8(2))))
+        if self.has_customers:  # no paid order yet: potential once registered
+            stage[~has] = np.where(self.signup[~has] < np.int64(pd.Timestamp(t).value), np.int8(0), np.int8(-1))
+        else:
+            stage[~has] = -1
+        return stage.astype("int8", copy=False)
+
+
+    def stage_counts(self, ends, new_since, dormant: int, churned: int) -> np.ndarray:
+        """Customers in each stage (columns: the index in :data:`STAGES`) at each of the increasing
+        times ``ends`` (rows), "new" counting first orders on or after the matching ``new_since``:
+        ``bincount(stages(t, ...))`` for every ``t`` at once. Each order row is the customer's last
+        order before the times between it and the customer's next order; within those, the stage
+        changes at the days the 90 and 180 day lines are crossed and the month that makes a first
+        order no longer new: ranges of snapshots, found by binary search and counted by differences."""
+        t = np.asarray([pd.Timestamp(e).value for e in ends], dtype="int64")
+        starts = np.asarray([pd.Timestamp(e).value for e in new_since], dtype="int64")
+        n_t = len(t)
+        tday = np.floor_divide(t, DAY)
+        day = np.floor_divide(self.ts, DAY)
+        a = np.searchsorted(t, self.ts, side="right")  # first snapshot after the order
+        b = np.searchsorted(t, self.next_ts, side="right")  # first snapshot after the next order
+        jd = np.searchsorted(tday, day + dormant, side="right")  # first snapshot past the dormant line
+        jc = np.searchsorted(tday, day + churned, side="right")  # ... past the churned line
+        jn = np.searchsorted(starts, self.first_ts, side="right")[self.code]  # first snapshot where not new
+        diff = np.zeros((len(STAGES), n_t + 1), dtype="int64")
+
+        def add(stage: int, lo: np.ndarray, hi: np.ndarray) -> None:
+            ok = lo < hi
+            diff[stage] += np.bincount(lo[ok], minlength=n_t + 1)
+            diff[stage] -= np.bincount(hi[ok], minlength=n_t + 1)
+
+        live_end = np.minimum(b, jd)  # new or active up to here
+        add(1, a, np.minimum(live_end, jn))
+        add(2, np.maximum(a, jn), live_end)
+        add(3, np.maximum(a, jd), np.minimum(b, jc))
+        add(4, np.maximum(a, jc), b)
+        if self.has_customers:  # registered, no paid order yet
+            add(0, np.searchsorted(t, self.signup, side="right"), np.searchsorted(t, self.first_ts, side="left"))
+        return np.cumsum(diff, axis=1)[:, :n_t].T
 
 
 def _life_cfg(data) -> dict:
@@ -1374,18 +1731,25 @@ def lifecycle_stages(data, *, as_of: pd.Timestamp | str | None = None, new_since
         new_since = _report_month(data).start_time if as_of is None else pd.Timestamp(as_of) - pd.Timedelta(days=int(cfg["new_days"]))
     as_of = _as_of(data) if as_of is None else pd.Timestamp(as_of)
     new_since = pd.Timestamp(new_since)
+    return _lifecycle_stages(data, as_of, new_since, cfg)[0]
+
+
+def _lifecycle_stages(data, as_of: pd.Timestamp, new_since: pd.Timestamp, cfg) -> tuple[pd.DataFrame, np.ndarray]:
+    """:func:`lifecycle_stages` and the customer code (:class:`_Keys`) of each of its rows."""
     h = _history(data)
-    st = h.stages(as_of, new_since, int(cfg["dormant_days"]), int(cfg["churned_days"]))
     last = h.last_before(as_of)
-    keep = st >= 0
+    st = h.stages(as_of, new_since, int(cfg["dormant_days"]), int(cfg["churned_days"]), last=last)
+    rows = np.flatnonzero(st >= 0)  # the customers listed: registered or buying by as_of
+    last, first, st = last[rows], h.first_ts[rows], st[rows]
     nat = np.iinfo(np.int64).min
     last_ts = pd.to_datetime(np.where(last == nat, np.datetime64("NaT"), last.astype("datetime64[ns]")))
-    first = np.where(h.first_ts < np.int64(as_of.value), h.first_ts, nat)
+    first = np.where(first < np.int64(as_of.value), first, nat)
     first_ts = pd.to_datetime(np.where(first == nat, np.datetime64("NaT"), first.astype("datetime64[ns]")))
     days = (as_of.normalize() - last_ts.normalize()).days
-    out = pd.DataFrame({"customer_id": h.ids.to_numpy(), "stage": np.array(STAGES, dtype=object)[np.maximum(st, 0)],
+    ids = h.ids.array.take(rows) if isinstance(h.ids.dtype, pd.StringDtype) else h.ids.to_numpy()[rows]
+    out = pd.DataFrame({"customer_id": ids, "stage": _text_array(STAGES, st.astype(np.int64)),
                         "first_order_ts": first_ts, "last_order_ts": last_ts, "days_since_last": days.astype("float64")})
-    return out[keep].reset_index(drop=True)
+    return out, rows
 
 
 def stage_mix(data, *, months: int | None = None) -> pd.DataFrame:
@@ -1405,16 +1769,15 @@ def stage_mix(data, *, months: int | None = None) -> pd.DataFrame:
     first = pd.Timestamp(h.ts.min()) if len(h.ts) else _as_of(data)
     rows = []
     span = int(months or _settings(data, "report")["history_months"])
-    for i in range(span - 1, -1, -1):  # one snapshot per month
-        p = report - i
-        end = (p + 1).start_time
-        if (end - first).days < int(cfg["churned_days"]):
-            continue
-        st = h.stages(end, p.start_time, int(cfg["dormant_days"]), int(cfg["churned_days"]))
-        counts = np.bincount(st[st >= 0], minlength=len(STAGES))
-        total = counts.sum()
-        rows += [{"month": str(p), "stage": s, "customers": int(n), "share": n / total if total else np.nan}
-                 for s, n in zip(STAGES, counts)]
+    periods = [report - i for i in range(span - 1, -1, -1)]  # one snapshot per month
+    periods = [p for p in periods if ((p + 1).start_time - first).days >= int(cfg["churned_days"])]
+    if periods:
+        table = h.stage_counts([(p + 1).start_time for p in periods], [p.start_time for p in periods],
+                               int(cfg["dormant_days"]), int(cfg["churned_days"]))
+        for p, counts in zip(periods, table):
+            total = counts.sum()
+            rows += [{"month": str(p), "stage": s, "customers": int(n), "share": n / total if total else np.nan}
+                     for s, n in zip(STAGES, counts)]
     out = pd.DataFrame(rows, columns=["month", "stage", "customers", "share"])
     if not h.has_customers:
         out = out[out["stage"] != "potential"]
@@ -1556,31 +1919,53 @@ def _summary(data, *, as_of, unit: str = "W") -> tuple[pd.DataFrame, np.ndarray]
     row_of[rows] = np.arange(len(rows), dtype="int64")
     ids = keys.ids[rows]
     amt = paid["paid_amount"].to_numpy(dtype="float64", na_value=np.nan)[keep]
-    return _summary_frame(row_of[code], ids, ts[keep], amt, as_of, unit), rows
+    days = None
+    if as_of == as_of.normalize() and len(rows):  # the orders kept are those of the days before as_of:
+        # each customer's order days from the shared customer-day rows (sorted by customer and day)
+        c, d, _, _ = _cached(data, "customer_days", _customer_days)
+        asof_day = as_of.to_datetime64().astype("datetime64[D]").astype("int64")
+        if not (d < asof_day).all():
+            inside = d < asof_day
+            c, d = c[inside], d[inside]
+        starts = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
+        ends = np.r_[starts[1:], len(c)] - 1
+        at = row_of[c[starts]]
+        n_days, first, last = (np.zeros(len(rows), dtype="int64"), np.zeros(len(rows), dtype="int64"),
+                               np.zeros(len(rows), dtype="int64"))
+        n_days[at], first[at], last[at] = ends - starts + 1, d[starts], d[ends]
+        days = (n_days, first, last)
+    return _summary_frame(row_of[code], ids, ts[keep], amt, as_of, unit, days=days), rows
 
 
-def _summary_frame(codes, ids, ts, amt, as_of: pd.Timestamp, unit: str) -> pd.DataFrame:
+def _summary_frame(codes, ids, ts, amt, as_of: pd.Timestamp, unit: str, *, days=None) -> pd.DataFrame:
     """The frame of :func:`customer_summary` from the kept orders: ``codes`` (row number of each
-    order's customer among ``ids``, sorted), order times and amounts."""
+    order's customer among ``ids``, sorted), order times and amounts; ``days``: each customer's
+    number of order days, first and last order day when already known."""
     day = ts.astype("datetime64[D]").astype("int64")
     amt = np.where(np.isnan(amt), 0.0, amt)
     if len(day) == 0:
         return pd.DataFrame({"customer_id": pd.Series(dtype="str"), "frequency": pd.Series(dtype="int64"),
                              "recency": [], "T": [], "monetary_value": []})
     n = len(ids)
-    d0 = day.min()
-    span = np.int64(day.max() - d0 + 1)
-    # one purchase occasion per customer and day: hash the (customer, day) pairs (no sort needed)
-    occ, pairs = pd.factorize(codes.astype("int64") * span + (day - d0))
-    cust = pairs // span
-    day_amt = np.bincount(occ, weights=amt, minlength=len(pairs))
-    n_days = np.bincount(cust, minlength=n)
-    first = np.full(n, np.iinfo(np.int64).max)
-    last = np.full(n, np.iinfo(np.int64).min)
-    np.minimum.at(first, codes, day)  # ufunc.at is fast since numpy 1.25
-    np.maximum.at(last, codes, day)
     total = np.bincount(codes, weights=amt, minlength=n)
-    first_amt = np.bincount(cust, weights=np.where(pairs % span + d0 == first[cust], day_amt, 0.0), minlength=n)
+    if days is not None:
+        n_days, first, last = days
+        # the first day's amount: its orders summed in the table's order, as below
+        on_first = day == first[codes]
+        first_amt = np.bincount(codes[on_first], weights=amt[on_first], minlength=n)
+    else:
+        d0 = day.min()
+        span = np.int64(day.max() - d0 + 1)
+        # one purchase occasion per customer and day: hash the (customer, day) pairs (no sort needed)
+        occ, pairs = pd.factorize(codes.astype("int64") * span + (day - d0))
+        cust = pairs // span
+        day_amt = np.bincount(occ, weights=amt, minlength=len(pairs))
+        n_days = np.bincount(cust, minlength=n)
+        first = np.full(n, np.iinfo(np.int64).max)
+        last = np.full(n, np.iinfo(np.int64).min)
+        np.minimum.at(first, codes, day)  # ufunc.at is fast since numpy 1.25
+        np.maximum.at(last, codes, day)
+        first_amt = np.bincount(cust, weights=np.where(pairs % span + d0 == first[cust], day_amt, 0.0), minlength=n)
     frequency = n_days - 1
     scale = UNIT_DAYS[unit]
     asof_day = as_of.to_datetime64().astype("datetime64[D]").astype("int64")
@@ -2056,7 +2441,7 @@ def simulate_gamma_gamma(frequency, *, p: float, q: float, v: float, seed: int =
 # =============================================================================================
 
 def _margin_rate(data) -> float:
-    m = _cached(data, "margins", order_gross_margin)
+    m = _margins(data)
     gm = m["gross_margin"].sum(min_count=1)
     return float(gm / m["gmv"].sum()) if pd.notna(gm) and m["gmv"].sum() > 0 else np.nan
 
@@ -2182,14 +2567,19 @@ def holdout_check(data, *, holdout_months: int | None = None, unit: str | None =
     t = (end - cut).days / UNIT_DAYS[unit]
     cal["predicted"] = model.expected_purchases(t, cal["frequency"], cal["recency"], cal["T"])
     keys = _keys(data)
-    paid = _paid_orders(data, ["order_ts"])
-    ts = paid["order_ts"].to_numpy()
-    inside = (ts >= cut.to_datetime64()) & (ts < end.to_datetime64())
-    # holdout purchase days per customer: distinct (customer code, day) pairs, counted per code
-    code = keys.paid[inside]
-    day = ts[inside].astype("datetime64[D]").astype("int64")
-    pairs = pd.unique(code * np.int64(1 << 32) + (day - (day.min() if len(day) else 0)))
-    per_code = np.bincount(pairs >> 32, minlength=keys.n).astype("float64")
+    if cut == cut.normalize() and end == end.normalize():  # whole days: the shared customer-day rows
+        c, d, _, _ = _cached(data, "customer_days", _customer_days)
+        day0, day1 = (np.int64(x.to_datetime64().astype("datetime64[D]").astype("int64")) for x in (cut, end))
+        per_code = np.bincount(c[(d >= day0) & (d < day1)], minlength=keys.n).astype("float64")
+    else:
+        paid = _paid_orders(data, ["order_ts"])
+        ts = paid["order_ts"].to_numpy()
+        inside = (ts >= cut.to_datetime64()) & (ts < end.to_datetime64())
+        # holdout purchase days per customer: distinct (customer code, day) pairs, counted per code
+        code = keys.paid[inside]
+        day = ts[inside].astype("datetime64[D]").astype("int64")
+        pairs = pd.unique(code * np.int64(1 << 32) + (day - (day.min() if len(day) else 0)))
+        per_code = np.bincount(pairs >> 32, minlength=keys.n).astype("float64")
     if rows is None:
         rows = _positions(cal["customer_id"], keys.ids)
     cal["actual"] = np.where(rows >= 0, per_code[rows], 0.0)
@@ -2246,20 +2636,25 @@ def value_tiers(value: CustomerValue, *, cutoffs=None, data=None) -> pd.DataFram
     if getattr(value, "_codes", None) is not None and len(value._codes) == len(t):
         # the table of customer_value is sorted by customer id: a stable sort on the value alone
         # keeps the ids of equal values in order (as sorting on both would; NaN last)
-        order = t.take(np.argsort(-pred, kind="stable"))
+        idx = np.argsort(-pred, kind="stable")
     else:
-        order = t.sort_values(["predicted_gmv", "customer_id"], ascending=[False, True], kind="stable")
-    rank = np.arange(1, len(order) + 1) / len(order)
+        narrow = t[["predicted_gmv", "customer_id"]].reset_index(drop=True)
+        idx = narrow.sort_values(["predicted_gmv", "customer_id"], ascending=[False, True], kind="stable").index.to_numpy()
+
+    def ranked(col: str) -> np.ndarray:  # a column in rank order (no copy of the whole table)
+        return t[col].to_numpy()[idx]
+
+    n = len(idx)
+    rank = np.arange(1, n + 1) / n
     lo, hi = float(cutoffs[0]), float(cutoffs[1])
     names = [f"high (top {lo:.0%})", f"middle (next {hi - lo:.0%})", f"low (bottom {1 - hi:.0%})"]
     tier_code = np.where(rank <= lo, 0, np.where(rank <= hi, 1, 2))
     tier = np.array(names, dtype=object)[tier_code]
-    f = pd.DataFrame({"tier": tier_code, "predicted_gmv": order["predicted_gmv"].to_numpy(),
-                      "historical_gmv": (order["historical_gmv"].to_numpy() if "historical_gmv" in order.columns
-                                         else np.full(len(order), np.nan)),
-                      "p_alive": order["p_alive"].to_numpy(),
-                      "paid_orders": (order["paid_orders"].to_numpy() if "historical_gmv" in order.columns
-                                      else (order["frequency"] + 1).to_numpy())})
+    f = pd.DataFrame({"tier": tier_code, "predicted_gmv": pred[idx],
+                      "historical_gmv": ranked("historical_gmv") if "historical_gmv" in t.columns else np.full(n, np.nan),
+                      "p_alive": ranked("p_alive"),
+                      "paid_orders": (ranked("paid_orders") if "historical_gmv" in t.columns
+                                      else (t["frequency"] + 1).to_numpy()[idx])})
     out = f.groupby("tier").agg(customers=("tier", "size"), predicted_gmv=("predicted_gmv", "sum"),
                                 historical_gmv=("historical_gmv", "sum"), mean_p_alive=("p_alive", "mean"),
                                 mean_paid_orders=("paid_orders", "mean"))
@@ -2268,7 +2663,7 @@ def value_tiers(value: CustomerValue, *, cutoffs=None, data=None) -> pd.DataFram
     out["predicted_share"] = out["predicted_gmv"] / out["predicted_gmv"].sum()
     out["historical_share"] = out["historical_gmv"] / out["historical_gmv"].sum()
     out["predicted_per_customer"] = out["predicted_gmv"] / out["customers"]
-    out.attrs["tier_of"] = pd.Series(tier, index=pd.Index(order["customer_id"]).rename(None))
+    out.attrs["tier_of"] = pd.Series(tier, index=pd.Index(t["customer_id"].take(idx)).rename(None))
     return out[cols]
 
 
@@ -2304,9 +2699,14 @@ def member_comparison(data, value: CustomerValue | None = None, *, window_months
     buyer = np.empty(keys.n, dtype="int64")
     buyer[keys.rank()] = np.arange(keys.n, dtype="int64")
     buyer = buyer[per.index.to_numpy()]  # the code of each buyer
-    day = ts[inside].astype("datetime64[D]").astype("int64")
-    pairs = pd.unique(code * np.int64(1 << 32) + (day - (day.min() if len(day) else 0)))
-    per["days"] = np.bincount(pairs >> 32, minlength=keys.n)[buyer]
+    if start == start.normalize() and end == end.normalize():  # whole days: the shared customer-day rows
+        c, d, _, _ = _cached(data, "customer_days", _customer_days)
+        day0, day1 = (np.int64(x.to_datetime64().astype("datetime64[D]").astype("int64")) for x in (start, end))
+        per["days"] = np.bincount(c[(d >= day0) & (d < day1)], minlength=keys.n)[buyer]
+    else:
+        day = ts[inside].astype("datetime64[D]").astype("int64")
+        pairs = pd.unique(code * np.int64(1 << 32) + (day - (day.min() if len(day) else 0)))
+        per["days"] = np.bincount(pairs >> 32, minlength=keys.n)[buyer]
     # member tier of each buyer: the first customers row of the id ("none" when absent or blank)
     tier_codes, tier_names = pd.factorize(cust["member_tier"].fillna("none").astype("str"))
     tier_names = np.asarray(tier_names, dtype=object)
@@ -2317,7 +2717,8 @@ def member_comparison(data, value: CustomerValue | None = None, *, window_months
     tier_of[reg[::-1]] = tier_codes[::-1]  # the first row of a repeated id wins
     labels = np.append(tier_names, "none").astype(object)
     per["tier"] = labels[tier_of[buyer]]
-    per["member"] = np.where(per["tier"].str.lower() == "none", "non-members", "members (all tiers)")
+    non_member = np.array([str(t).lower() == "none" for t in labels], dtype=bool)  # per tier, not per buyer
+    per["member"] = np.where(non_member[tier_of[buyer]], "non-members", "members (all tiers)")
     if value is not None and not value.table.empty:
         if getattr(value, "_keys", None) is keys:  # the value table's rows as codes: no text lookup
             row = np.full(keys.n, -1, dtype="int64")
@@ -2498,7 +2899,44 @@ def plot_private_share(report: ValueReport, *, target: float | None = None, ax=N
 # Lifecycle section: stages with P(alive), wake-up and churn-risk lists
 # =============================================================================================
 
-def stage_vs_p_alive(stages: pd.DataFrame, value: CustomerValue) -> pd.DataFrame:
+def _value_rows(value: CustomerValue, codes: np.ndarray | None, data=None) -> np.ndarray | None:
+    """The row of ``value.table`` of each customer code (-1: not in the table), when ``codes`` are
+    the customer codes (:class:`_Keys`) of a stages table and ``value`` was computed on the same
+    dataset's codes; None otherwise (the caller then joins on the text ids)."""
+    keys = getattr(value, "_keys", None)
+    vcodes = getattr(value, "_codes", None)
+    if codes is None or keys is None or vcodes is None or len(vcodes) != len(value.table):
+        return None
+    if data is not None and _peek(data, "keys") is not keys:
+        return None
+    row_of = np.full(keys.n, -1, dtype=np.int64)
+    row_of[vcodes] = np.arange(len(vcodes), dtype=np.int64)
+    return row_of[codes]
+
+
+def _take_column(table: pd.DataFrame, col: str, rows: np.ndarray) -> np.ndarray:
+    """``table[col]`` at ``rows`` as an array, NaN where ``rows`` is -1 (what a map of ids gives)."""
+    values = table[col].to_numpy()
+    out = values[np.where(rows >= 0, rows, 0)] if len(values) else np.full(len(rows), np.nan)
+    if (rows < 0).any():
+        out = out.astype("float64")
+        out[rows < 0] = np.nan
+    return out
+
+
+def _joined(table: pd.DataFrame, part: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+    """The inner merge of ``table`` with ``part`` (stages rows whose ``table`` rows are ``rows``,
+    -1 for none) on customer_id, ``part``'s columns replacing ``table``'s, in ``table``'s order."""
+    found = np.flatnonzero(rows >= 0)
+    order = found[np.argsort(rows[found], kind="stable")]
+    out = table.take(rows[order]).reset_index(drop=True)
+    for c in part.columns:
+        if c != "customer_id":
+            out[c] = part[c].to_numpy()[order]
+    return out
+
+
+def stage_vs_p_alive(stages: pd.DataFrame, value: CustomerValue, *, _codes: np.ndarray | None = None) -> pd.DataFrame:
     """The dormant rule and the model side by side: per lifecycle stage, customers, mean and median
     P(alive), and the share the model thinks likely gone (P(alive) < 0.5), for one-time and repeat
     buyers separately (BG/NBD lets a customer drop out only after a repeat purchase, so a one-time
@@ -2513,12 +2951,22 @@ def stage_vs_p_alive(stages: pd.DataFrame, value: CustomerValue) -> pd.DataFrame
     cols = ["stage", "buyers", "customers", "mean_p_alive", "median_p_alive", "share_likely_gone", "mean_expected_purchases"]
     if value.note or value.table.empty:
         return pd.DataFrame(columns=cols)
-    v = value.table.set_index("customer_id")
-    s = stages[stages["stage"] != "potential"].copy()
-    lookup = _mapper(s["customer_id"], v)
-    s["p_alive"] = lookup("p_alive")
-    s["exp"] = lookup("expected_purchases")
-    s["buyers"] = np.where(lookup("frequency").fillna(0) > 0, "repeat", "one-time")
+    rows = _value_rows(value, _codes)
+    if rows is not None and len(rows) == len(stages):  # the value rows of the stages from their codes
+        buying = (stages["stage"] != "potential").to_numpy()
+        rows = rows[buying]
+        freq = _take_column(value.table, "frequency", rows)
+        s = pd.DataFrame({"stage": stages["stage"][buying].reset_index(drop=True),
+                          "p_alive": _take_column(value.table, "p_alive", rows),
+                          "exp": _take_column(value.table, "expected_purchases", rows),
+                          "buyers": np.where(np.nan_to_num(freq.astype("float64")) > 0, "repeat", "one-time")})
+    else:
+        v = value.table.set_index("customer_id")
+        s = stages[stages["stage"] != "potential"].copy()
+        lookup = _mapper(s["customer_id"], v)
+        s["p_alive"] = lookup("p_alive")
+        s["exp"] = lookup("expected_purchases")
+        s["buyers"] = np.where(lookup("frequency").fillna(0) > 0, "repeat", "one-time")
     s = s.dropna(subset=["p_alive"])
     out = s.groupby(["stage", "buyers"]).agg(customers=("p_alive", "size"), mean_p_alive=("p_alive", "mean"),
                                              median_p_alive=("p_alive", "median"),
@@ -2529,7 +2977,7 @@ def stage_vs_p_alive(stages: pd.DataFrame, value: CustomerValue) -> pd.DataFrame
 
 
 def wakeup_list(stages: pd.DataFrame, value: CustomerValue, *, horizon_days: int | None = None,
-                max_rows: int | None = None, data=None) -> pd.DataFrame:
+                max_rows: int | None = None, data=None, _codes: np.ndarray | None = None) -> pd.DataFrame:
     """Dormant customers worth winning back (沉睡用户唤醒名单), best first.
 
     For each customer dormant at ``as_of`` (90 to 180 days without an order), the model's expected
@@ -2552,8 +3000,13 @@ def wakeup_list(stages: pd.DataFrame, value: CustomerValue, *, horizon_days: int
             "expected_purchases_next", "expected_value_next", "first_channel"]
     if value.note or value.table.empty:
         return pd.DataFrame(columns=cols)
-    dormant = stages.loc[stages["stage"] == "dormant", ["customer_id", "days_since_last", "last_order_ts"]]
-    v = value.table.merge(dormant, on="customer_id", suffixes=("_v", ""))
+    rows = _value_rows(value, _codes)
+    if rows is not None and len(rows) == len(stages):  # joined on the customer codes, not the text ids
+        sel = (stages["stage"] == "dormant").to_numpy()
+        v = _joined(value.table, stages.loc[sel, ["customer_id", "days_since_last", "last_order_ts"]], rows[sel])
+    else:
+        dormant = stages.loc[stages["stage"] == "dormant", ["customer_id", "days_since_last", "last_order_ts"]]
+        v = value.table.merge(dormant, on="customer_id", suffixes=("_v", ""))
     if v.empty:
         return pd.DataFrame(columns=cols)
     t = horizon / UNIT_DAYS[value.unit]
@@ -2571,7 +3024,7 @@ def wakeup_list(stages: pd.DataFrame, value: CustomerValue, *, horizon_days: int
 
 
 def churn_risk_list(stages: pd.DataFrame, value: CustomerValue, *, p_alive_max: float | None = None,
-                    max_rows: int | None = None, data=None) -> pd.DataFrame:
+                    max_rows: int | None = None, data=None, _codes: np.ndarray | None = None) -> pd.DataFrame:
     """Customers still active by the 90-day rule whom the model already thinks likely gone (流失预警).
 
     Repeat buyers in stage active whose P(alive) is under ``p_alive_max`` (settings
@@ -2591,8 +3044,13 @@ def churn_risk_list(stages: pd.DataFrame, value: CustomerValue, *, p_alive_max: 
             "predicted_gmv", "first_channel"]
     if value.note or value.table.empty:
         return pd.DataFrame(columns=cols)
-    active = stages.loc[stages["stage"].isin(["active", "new"]), ["customer_id", "days_since_last"]]
-    v = value.table.merge(active, on="customer_id", suffixes=("_v", ""))
+    rows = _value_rows(value, _codes)
+    if rows is not None and len(rows) == len(stages):  # joined on the customer codes, not the text ids
+        sel = stages["stage"].isin(["active", "new"]).to_numpy()
+        v = _joined(value.table, stages.loc[sel, ["customer_id", "days_since_last"]], rows[sel])
+    else:
+        active = stages.loc[stages["stage"].isin(["active", "new"]), ["customer_id", "days_since_last"]]
+        v = value.table.merge(active, on="customer_id", suffixes=("_v", ""))
     v = v[(v["frequency"] > 0) & (v["p_alive"] < limit)]
     v["typical_gap_days"] = v["recency"] * UNIT_DAYS[value.unit] / v["frequency"]
     if "paid_orders" not in v.columns:
@@ -2652,10 +3110,13 @@ def lifecycle_report(data, *, value: CustomerValue | None = None) -> LifecycleRe
                                _empty(["stage", "rate"]), _empty(["stage"]), _empty(["customer_id"]),
                                _empty(["customer_id"]), month, note)
     value = customer_value(data) if value is None else value
-    stages = lifecycle_stages(data)
-    return LifecycleReport(stages, stage_mix(data), stage_flow(data), reactivation_rates(data),
-                           stage_vs_p_alive(stages, value), wakeup_list(stages, value, data=data),
-                           churn_risk_list(stages, value, data=data), month)
+    stages, codes = _lifecycle_stages(data, _as_of(data), _report_month(data).start_time, _life_cfg(data))
+    codes = codes if _value_rows(value, codes, data) is not None else None  # the value of this dataset
+    out = LifecycleReport(stages, stage_mix(data), stage_flow(data), reactivation_rates(data),
+                          stage_vs_p_alive(stages, value, _codes=codes), wakeup_list(stages, value, data=data, _codes=codes),
+                          churn_risk_list(stages, value, data=data, _codes=codes), month)
+    out._codes = codes  # the customer code of each stages row (not a field: for the charts' lookups)
+    return out
 
 
 def plot_stage_mix(report: LifecycleReport, *, ax=None):
@@ -2697,9 +3158,17 @@ def plot_p_alive_by_stage(report: LifecycleReport, value: CustomerValue, *, ax=N
     if report.note or value.note or value.table.empty:
         return _placeholder(ax, report.note or value.note or "no model")
     ax = charts._get_ax(ax)
-    v = value.table.set_index("customer_id")
-    s = report.stages[report.stages["stage"].isin(["new", "active", "dormant", "churned"])]
-    s = s.assign(p=s["customer_id"].map(v["p_alive"]), x=s["customer_id"].map(v["frequency"]))
+    rows = _value_rows(value, getattr(report, "_codes", None))
+    if rows is not None and len(rows) == len(report.stages):  # looked up by customer code
+        sel = report.stages["stage"].isin(["new", "active", "dormant", "churned"]).to_numpy()
+        rows = rows[sel]
+        s = pd.DataFrame({"stage": report.stages["stage"][sel].reset_index(drop=True),
+                          "p": _take_column(value.table, "p_alive", rows),
+                          "x": _take_column(value.table, "frequency", rows)})
+    else:
+        v = value.table.set_index("customer_id")
+        s = report.stages[report.stages["stage"].isin(["new", "active", "dormant", "churned"])]
+        s = s.assign(p=s["customer_id"].map(v["p_alive"]), x=s["customer_id"].map(v["frequency"]))
     s = s[s["x"] > 0]
     groups = [st for st in ("new", "active", "dormant", "churned") if (s["stage"] == st).any()]
     ax.boxplot([s.loc[s["stage"] == g, "p"].to_numpy() for g in groups], showfliers=False, widths=0.5,

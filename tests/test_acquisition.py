@@ -622,3 +622,84 @@ def test_ltv_curve_cached_for_the_exercise_equals_a_fresh_one():
     pd.testing.assert_frame_equal(report.curve, fresh)
     report.curve.loc[:, "cum_margin_per_customer"] = 0.0  # a caller changing its copy changes no one else's
     pd.testing.assert_frame_equal(acq.channel_matrix(data), acq.channel_matrix(data, curve=fresh))
+
+
+def test_line_orders_follow_stretches_by_hand():
+    # orders O1..O6 (strictly increasing ids); lines written in two blocks out of order, O4 has no
+    # lines, O2's lines split across the blocks: each line's order row without a hash lookup
+    orders = pd.Series(["O1", "O2", "O3", "O4", "O5", "O6"], dtype="str")
+    lines = pd.Series(["O5", "O5", "O6", "O1", "O2", "O2", "O3", "O5", "O2"], dtype="str")
+    want = [4, 4, 5, 0, 1, 1, 2, 4, 1]
+    assert acq._line_orders(lines, orders).tolist() == want
+    assert acq._positions(lines, orders).tolist() == want
+    assert acq._line_orders(pd.Series(["O1", "O1", "O2", "O3"], dtype="str"), orders.iloc[:3]).tolist() == [0, 0, 1, 2]
+    # order ids not sorted (uniqueness not known without a hash), a line of an unknown order, a
+    # missing id: left to the hash lookup
+    assert acq._line_orders(lines, orders.iloc[::-1].reset_index(drop=True)) is None
+    assert acq._line_orders(pd.Series(["O1", "X9"], dtype="str"), orders) is None
+    assert acq._line_orders(pd.Series(["O1", None], dtype="str"), orders) is None
+
+
+def test_line_orders_agree_with_the_hash_lookup_on_shuffled_blocks():
+    rng = np.random.default_rng(7)
+    orders = pd.Series([f"O{i:05d}" for i in range(3000)], dtype="str")
+    for trial in range(20):
+        k = rng.choice([0, 1, 2, 3], len(orders), p=[0.02, 0.98 / 3, 0.98 / 3, 0.98 / 3])  # 0: no lines
+        lines = np.repeat(orders.to_numpy(), k)
+        blocks = np.split(lines, np.sort(rng.choice(len(lines), rng.integers(1, 8), replace=False)))
+        rng.shuffle(blocks)
+        s = pd.Series(np.concatenate(blocks), dtype="str")
+        got = acq._line_orders(s, orders)
+        assert got is not None and got.tolist() == acq._positions(s, orders).tolist()
+
+
+def test_month_labels_from_integer_codes():
+    values = pd.Series(pd.to_datetime(["2026-10-31 23:59", None, "1999-01-01 00:00", "2026-01-15 08:00"]))
+    codes = acq._month_ints(values)
+    assert codes[[0, 2, 3]].tolist() == [2026 * 12 + 9, 1999 * 12, 2026 * 12] and codes[1] == acq.NO_MONTH
+    assert acq._month_str(values).tolist() == ["2026-10", None, "1999-01", "2026-01"]
+    col = acq._month_column(codes)
+    assert col.dtype == "str" and col.isna().tolist() == [False, True, False, False] and col[0] == "2026-10"
+    assert acq._month_code("2026-10") == 2026 * 12 + 9
+
+
+def test_stage_counts_equal_the_stages_of_each_snapshot(sample):
+    # every month end of the sample at once against one stages() call per month
+    h = acq._history(sample)
+    months = pd.period_range("2025-05", "2026-10", freq="M")
+    ends, starts = [(p + 1).start_time for p in months], [p.start_time for p in months]
+    table = h.stage_counts(ends, starts, 90, 180)
+    for row, end, start in zip(table, ends, starts):
+        st = h.stages(end, start, 90, 180)
+        assert row.tolist() == np.bincount(st[st >= 0], minlength=len(acq.STAGES)).tolist()
+    life = _life()  # the hand-built shop: the March mix of test_stage_mix_counts_every_registered_customer
+    mix = acq.stage_mix(life)
+    assert mix[mix["month"] == "2026-03"]["customers"].tolist() == [2, 1, 2, 2, 1]
+
+
+def test_lifecycle_lists_on_customer_codes_equal_the_text_joins(sample, sample_value):
+    life = acq.lifecycle_report(sample, value=sample_value)
+    assert life._codes is not None  # the stages were joined to the value table on customer codes
+    st = life.stages
+    pd.testing.assert_frame_equal(life.side_by_side, acq.stage_vs_p_alive(st, sample_value))
+    pd.testing.assert_frame_equal(life.wakeup, acq.wakeup_list(st, sample_value, data=sample))
+    pd.testing.assert_frame_equal(life.churn_risk, acq.churn_risk_list(st, sample_value, data=sample))
+    full = dict(data=sample, max_rows=10**9)
+    pd.testing.assert_frame_equal(acq.wakeup_list(st, sample_value, _codes=life._codes, **full),
+                                  acq.wakeup_list(st, sample_value, **full))
+
+
+def test_channel_figures_on_cached_codes_equal_the_text_group_bys(sample):
+    # the cached margins group on month and channel codes; a fresh margins frame takes the text path
+    fresh = acq.order_gross_margin(sample)
+    pd.testing.assert_frame_equal(acq.monthly_channel_roi(sample), acq.monthly_channel_roi(sample, margins=fresh))
+    pd.testing.assert_frame_equal(acq.channel_matrix(sample), acq.channel_matrix(sample, margins=fresh))
+    pd.testing.assert_frame_equal(acq.order_gross_margin(sample), fresh)
+
+
+def test_summary_from_customer_days_equals_customer_summary(sample):
+    # the value model's summary (order days from the shared customer-day rows) against the public
+    # customer_summary (its own pass over the orders), at a month start and at a time within a day
+    for as_of in ("2026-07-01", "2026-07-01 12:00"):
+        got, _ = acq._summary(sample, as_of=as_of, unit="W")
+        pd.testing.assert_frame_equal(got, acq.customer_summary(sample["orders"], as_of=as_of, unit="W"))
