@@ -350,11 +350,12 @@ def positions(values, keys) -> np.ndarray:
 
     index = keys if isinstance(keys, pd.Index) else pd.Index(keys)
     v, k = _arrow_text(values, one_chunk=False), _arrow_text(keys)
-    if v is None or k is None or not index.is_unique:  # pandas' hash check: cheaper than Arrow's count_distinct
+    if v is None or k is None or not (_ascending(k) or index.is_unique):  # sorted keys need no hash check
         return index.get_indexer(values)
-    aligned = aligned_positions(values, keys)
-    if aligned is not None:
-        return aligned
+    if len(v) <= 16 * len(k):  # lines against their orders, not lines against a few hundred SKUs
+        aligned = aligned_positions(values, keys)
+        if aligned is not None:
+            return aligned
     if v.type != k.type:
         v = v.cast(k.type)
     return pc.fill_null(pc.index_in(v, value_set=k), -1).to_numpy().astype(np.intp)
