@@ -239,19 +239,15 @@ def sql(name: str, columns: Mapping[str, Collection[str]]) -> str:
 def input_columns(name: str, data) -> dict[str, list[str]]:
     """The input tables of ``name`` present in ``data`` (a mapping of frames, or a Dataset whose
     prepared tables are not read for this), with the columns the definition may read."""
+    from .loading import file_columns
+
     out = {}
     for t in INPUTS[name]:
         if t in data:
             file = data.table_file(t) if hasattr(data, "table_file") else None
-            present = _file_columns(file) if file is not None else data[t].columns
+            present = file_columns(file) if file is not None else data[t].columns
             out[t] = [c for c in USED_COLUMNS[t] if c in present]
     return out
-
-
-def _file_columns(file) -> list[str]:
-    import pyarrow.parquet as pq
-
-    return pq.read_schema(file).names
 
 
 def finish(table, kinds: Mapping[str, str]) -> pd.DataFrame:

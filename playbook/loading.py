@@ -1,4 +1,6 @@
-"""Reading a data source into validated contract tables: :func:`load`.
+"""Reading a data source into validated contract tables: :func:`load` (all in memory), and
+:func:`prepare_source` (each table written to a prepared folder as soon as it is checked, the way
+the report runner reads a large shop: one table in memory at a time).
 
 A source is a folder of ``<table>.csv``, ``<table>.csv.gz`` or ``<table>.parquet`` files, or a
 DuckDB database file whose tables carry the contract's names. DuckDB is the engine that reads,
@@ -335,7 +337,7 @@ def read_columns(data, name: str, columns: Iterable[str]) -> pd.DataFrame:
     file = data.table_file(name) if isinstance(data, Dataset) else None
     if file is None:
         return data[name]
-    wanted = [c for c in dict.fromkeys(columns) if c in _file_columns(file)]
+    wanted = [c for c in dict.fromkeys(columns) if c in file_columns(file)]
     for cols, frame in data._partial.get(name, []):
         if set(wanted) <= set(cols):
             return frame[wanted] if list(cols) != wanted else frame
@@ -347,7 +349,7 @@ def read_columns(data, name: str, columns: Iterable[str]) -> pd.DataFrame:
 def has_column(data, name: str, column: str) -> bool:
     """Whether table ``name`` of ``data`` has ``column`` (a prepared file's schema, not read)."""
     file = data.table_file(name) if isinstance(data, Dataset) else None
-    return column in (_file_columns(file) if file is not None else data[name].columns)
+    return column in (file_columns(file) if file is not None else data[name].columns)
 
 
 def column_has_values(data, name: str, column: str) -> bool:
@@ -370,7 +372,8 @@ def column_has_values(data, name: str, column: str) -> bool:
     return not pd.read_parquet(file, columns=[column])[column].isna().all()
 
 
-def _file_columns(file: Path) -> list[str]:
+def file_columns(file: Path) -> list[str]:
+    """The columns of a Parquet file, from its schema (nothing is read)."""
     import pyarrow.parquet as pq
 
     return [c for c in pq.read_schema(file).names if c != "__index_level_0__"]
