@@ -24,6 +24,8 @@ import pandas as pd
 import playbook
 from playbook import derived
 
+from _common import write_result
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -89,11 +91,7 @@ def main(argv=None) -> None:
               f"tables' engines (playbook.derived, playbook.lake, pyspark, sqlglot): {'yes' if heavy else 'no'}.",
               "", "Same table: equal columns, dtypes and order, floats within 1e-12 relative (sums of money "
               "added in another order differ in the last bits)."]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    out = ROOT / "bench" / "results" / "derived.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
+    write_result("derived", lines)
 
 
 if __name__ == "__main__":

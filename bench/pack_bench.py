@@ -20,6 +20,8 @@ import nbformat
 
 from playbook.report import chapter_notebooks, run_report
 
+from _common import write_result
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -81,11 +83,7 @@ def main(argv=None) -> None:
         f"charts); shared by {cores} cores that is at least {med['pack'][2] / cores:.1f} s of wall time, while 1.5x "
         f"the floor leaves {0.5 * f:.1f} s on top of the floor for all of them.",
     ]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    out = ROOT / "bench" / "results" / "pack.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
+    write_result("pack", lines)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
+from _common import write_result
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 PYTHON = {"playbook": sys.executable,
@@ -495,11 +497,7 @@ def main(argv=None) -> int:
         "(the playbook's demand classes; statsforecast's AutoETS 'ANA' with a weekly season for its Holt-Winters),",
         "stock-out days kept as zeros because statsforecast needs complete series.",
     ]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    out = BENCH / "results" / "peers.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
+    write_result("peers", lines)
     return 1 if failed else 0
 
 

@@ -28,6 +28,8 @@ import threading
 import time
 from pathlib import Path
 
+from _common import write_result
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / ".data"
 MONTH = "2026-10"
@@ -347,11 +349,7 @@ def main(argv=None) -> None:
         lines.append("")
     lines += ["Targets (issue): the 10-million-line pack under 3 minutes and 6 GB; each helper within 2x of its",
               "DuckDB query. The playbook side starts from the loaded tables in memory, as DuckDB does."]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    out = ROOT / "bench" / "results" / "scale.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
+    write_result("scale", lines)
 
 
 if __name__ == "__main__":
