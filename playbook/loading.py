@@ -714,15 +714,22 @@ class _Loading:
         start, end, tz = self.start, self.end, self.settings["shop"]["timezone"]
         window = None if start is None else ((start - pd.Timedelta(days=1)).date().isoformat(),
                                              (end + pd.Timedelta(days=1)).date().isoformat())
-        reader = _Reader(self.src, self.quality, window, tz=tz)
+        reader = _Reader(self.src, DataQuality(), window, tz=tz)  # its issues reach self.quality in table order
+        con = reader.con.cursor()  # this thread's connection; the reading thread keeps reader.con
+        ahead = _ReadAhead(reader, _read_all(reader, self.wanted, start, end, self.month))
         try:
-            for name, fetched in _read_all(reader, self.wanted, start, end, self.month):
-                frame, set_aside = _finish(name, fetched, self.quality, tz, start, end, reader.con)
+            for name, fetched, issues in ahead:
+                self.quality.extend(issues)
+                frame, set_aside = _finish(name, fetched, self.quality, tz, start, end, con)
+                del fetched
                 if name == "orders" and frame is not None:
                     self._order_issues = _check_orders(frame, self.month)
                 yield name, frame, set_aside
                 del frame, set_aside
+            self.quality.extend(ahead.issues_after())
         finally:
+            ahead.close()
+            con.close()
             reader.close()
 
     def check_across(self, columns: Mapping[str, list[str]], read) -> None:
@@ -739,6 +746,70 @@ class _Loading:
         return Dataset(tables, quality=self.quality, rejected=rejected, month=self.month, start=self.start,
                        end=self.end, source=self.src, settings=self.settings, fingerprint=self.src.fingerprint(),
                        derived=derived)
+
+
+class _ReadAhead:
+    """Iterate the tables ``reader`` fetches (``items``: (table, :class:`_Fetched`)) one table
+    ahead, in a thread: DuckDB reads the next table while this one is checked and written, so
+    preparation uses both cores of a small machine. Yields (table, fetched, the reader's issues
+    of that table), so issues keep the order of a plain read. At most two tables are in flight:
+    the one being checked and the one read ahead. Errors of the reading thread are raised here."""
+
+    _END = object()
+
+    def __init__(self, reader: _Reader, items):
+        import queue
+        import threading
+
+        self._reader, self._items, self._seen = reader, items, 0
+        self._queue: queue.Queue = queue.Queue()
+        self._slots = threading.Semaphore(2)  # tables fetched and not yet handed back
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="playbook-read-ahead", daemon=True)
+        self._thread.start()
+
+    def _new_issues(self) -> list[Issue]:
+        issues = self._reader.quality[self._seen:]
+        self._seen += len(issues)
+        return issues
+
+    def _run(self) -> None:
+        try:
+            while True:
+                self._slots.acquire()
+                if self._stop.is_set():
+                    return
+                item = next(self._items, self._END)
+                if item is self._END:
+                    self._queue.put(("end", None))
+                    return
+                name, fetched = item
+                self._queue.put(("item", (name, fetched, self._new_issues())))
+                del item, fetched
+        except BaseException as e:  # noqa: BLE001 - handed to the consuming thread
+            self._queue.put(("error", e))
+
+    def __iter__(self):
+        while True:
+            kind, value = self._queue.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+            del value
+            self._slots.release()  # the consumer is done with that table: read one more
+
+    def issues_after(self) -> list[Issue]:
+        """The reader's issues raised after its last table."""
+        return self._new_issues()
+
+    def close(self) -> None:
+        """Stop reading ahead and wait for the thread (it finishes the table it is reading)."""
+        self._stop.set()
+        self._slots.release()
+        self._thread.join()
+        self._items.close()
 
 
 @dataclass

@@ -446,3 +446,63 @@ def test_sections_read_only_the_columns_they_use_from_a_prepared_folder(tmp_path
     assert data.missing_note("orders", columns={"orders": ["no_such_column"]}).endswith(
         "orders.no_such_column, which the source does not provide.")
     assert read_columns(loaded, "orders", ["order_id"]) is loaded.orders  # in memory: the table itself
+
+
+class _FakeReader:
+    def __init__(self):
+        self.quality = []
+
+
+def _fake_tables(reader, log, names, fail_at=None):
+    """A stand-in for the loader's table reads: logs each read, adds one issue per table."""
+    for name in names:
+        if name == fail_at:
+            raise DataError(f"cannot read {name}")
+        log.append(("read", name))
+        reader.quality.append(f"issue of {name}")
+        yield name, f"rows of {name}"
+
+
+def test_read_ahead_keeps_issue_order_and_reads_at_most_one_table_ahead():
+    import time
+
+    from playbook.loading import _ReadAhead
+
+    reader, log = _FakeReader(), []
+    ahead = _ReadAhead(reader, _fake_tables(reader, log, ["orders", "order_items", "shipments", "refunds"]))
+    got = []
+    try:
+        for name, rows, issues in ahead:
+            time.sleep(0.05)  # the reading thread has time to run ahead, if it would
+            got.append((name, rows, issues))
+            log.append(("done", name))
+    finally:
+        ahead.close()
+    assert got == [(n, f"rows of {n}", [f"issue of {n}"]) for n in ["orders", "order_items", "shipments", "refunds"]]
+    # a table is read only once the table two before it is done: at most two in memory
+    for i, n in enumerate(["shipments", "refunds"]):
+        before = ["orders", "order_items"][i]
+        assert log.index(("done", before)) < log.index(("read", n))
+    assert ahead._thread is not None and not ahead._thread.is_alive()
+
+
+def test_read_ahead_raises_the_reading_error_and_stops_early_without_hanging():
+    from playbook.loading import _ReadAhead
+
+    reader, log = _FakeReader(), []
+    ahead = _ReadAhead(reader, _fake_tables(reader, log, ["orders", "order_items", "shipments"], fail_at="order_items"))
+    names = []
+    with pytest.raises(DataError, match="cannot read order_items"):
+        try:
+            for name, _, _ in ahead:
+                names.append(name)
+        finally:
+            ahead.close()
+    assert names == ["orders"]
+
+    reader, log = _FakeReader(), []
+    ahead = _ReadAhead(reader, _fake_tables(reader, log, [f"t{i}" for i in range(10)]))
+    for name, _, _ in ahead:
+        break  # the consumer stops after the first table
+    ahead.close()
+    assert not ahead._thread.is_alive() and len([e for e in log if e[0] == "read"]) <= 3
