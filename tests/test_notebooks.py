@@ -70,3 +70,30 @@ def test_no_logic_in_notebooks(path):
             continue
         assert not re.search(r"^\s*(def|class|for|while) ", cell.source, re.M), \
             f"{path.name}: logic belongs in playbook/, not in a notebook cell:\n{cell.source}"
+
+
+def test_every_exercise_cell_has_a_solver_that_answers_on_the_sample():
+    """The monthly pack runs exercise cells with ``answer = None``, which no longer solves them; so
+    here every exercise a notebook asks is solved on the sample shop, and checked both ways."""
+    import math
+
+    import playbook
+    from playbook import (acquisition, campaigns, dataops, exercises, fulfillment, inventory,  # noqa: F401
+                          positioning, risk, selection)  # the chapters register their exercises
+
+    keys = []
+    for path in NOTEBOOKS:
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            if cell["cell_type"] == "code" and "exercise" in cell["metadata"].get("tags", []):
+                keys += re.findall(r"exercises\.check\(\s*\"([^\"]+)\"", "".join(cell["source"]))
+    assert len(keys) >= 18 and len(set(keys)) == len(keys)
+    missing = [k for k in keys if k not in exercises.EXERCISES]
+    assert not missing, f"exercise cells without a solver: {missing}"
+    data = playbook.load(NOTEBOOKS[0].parent.parent / "data" / "samples", month="2026-10")
+    for key in keys:
+        question, solve, _ = exercises.EXERCISES[key]
+        right = float(solve(data))
+        assert math.isfinite(right), key
+        assert exercises.check(key, None, data).endswith("write your number in `answer` and run the cell again.")
+        assert "correct" in exercises.check(key, right, data), key
+        assert "not yet" in exercises.check(key, right * 1.5 + 1, data), key
