@@ -105,7 +105,7 @@ data.quality
 # last year: a festival month compares fairly only with its own last year.
 
 # %%
-metrics.kpi_comparison(data.orders, month).style.format(
+metrics.kpi_comparison(data, month).style.format(
     {"this_month": "{:,.2f}", "previous_month": "{:,.2f}", "last_year": "{:,.2f}", "mom": "{:+.1%}", "yoy": "{:+.1%}"})
 
 # %% [markdown]
@@ -115,7 +115,7 @@ metrics.kpi_comparison(data.orders, month).style.format(
 # whether each channel is growing. Channels are coloured the same way in every chapter.
 
 # %%
-by_channel = metrics.monthly_kpis(data.orders, by="channel")
+by_channel = metrics.monthly_kpis(data, by="channel")
 ax = charts.line_chart(by_channel, x="month", y="gmv", hue="channel", title="GMV 成交额 by channel")
 charts.format_money_axis(ax);
 

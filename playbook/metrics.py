@@ -12,6 +12,8 @@ and ids as text is what makes a large shop slow.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import pandas as pd
 
@@ -57,6 +59,20 @@ def buyers(orders: pd.DataFrame) -> int:
     return int(orders.loc[paid_mask(orders), "customer_id"].nunique())
 
 
+#: the orders columns the KPIs read (the others are left unread in a prepared folder)
+KPI_COLUMNS = ("order_ts", "paid_amount", "status", "refund_amount", "customer_id")
+
+
+def kpi_orders(orders, extra: Iterable[str] = ()) -> pd.DataFrame:
+    """``orders`` itself, or for a :class:`~playbook.loading.Dataset` its orders table with only the
+    KPI columns (and ``extra``) read: a large shop's orders carry nineteen columns."""
+    if isinstance(orders, pd.DataFrame):
+        return orders
+    from .loading import read_columns
+
+    return read_columns(orders, "orders", [*KPI_COLUMNS, *extra])
+
+
 def monthly_kpis(orders: pd.DataFrame, *, by: str | list[str] | None = None,
                  time_column: str = "order_ts") -> pd.DataFrame:
     """GMV, net sales, paid orders, buyers, AOV and refund rate per month (and per ``by``).
@@ -64,7 +80,7 @@ def monthly_kpis(orders: pd.DataFrame, *, by: str | list[str] | None = None,
     Parameters
     ----------
     orders : contract ``orders`` (order_ts, paid_amount; status, refund_amount, customer_id used
-        when present).
+        when present), or a :class:`~playbook.loading.Dataset` (its orders, only these columns read).
     by : optional column(s) to split by, e.g. ``"channel"``. A column the source lacks counts
         every order under ``"all"``, so a chart by channel still draws on a source without one.
 
@@ -79,6 +95,7 @@ def monthly_kpis(orders: pd.DataFrame, *, by: str | list[str] | None = None,
     >>> monthly_kpis(data.orders, by="channel")   # doctest: +SKIP
     """
     keys = [by] if isinstance(by, str) else list(by or [])
+    orders = kpi_orders(orders, [*keys, time_column])
     paid = paid_mask(orders)
     month = month_codes(orders[time_column])
     frame = pd.DataFrame({
@@ -142,12 +159,15 @@ KPI_LABELS = {
 def kpi_comparison(orders: pd.DataFrame, month: str) -> pd.DataFrame:
     """The month's KPIs against the previous month (MoM) and the same month last year (YoY).
 
+    ``orders`` is the orders table or a :class:`~playbook.loading.Dataset`.
+
     Returns
     -------
     DataFrame
         one row per KPI (index: label) with columns ``this_month``, ``previous_month``, ``mom``
         (relative change), ``last_year``, ``yoy``; a comparison month without orders is NaN.
     """
+    orders = kpi_orders(orders)
     this = pd.Period(month, "M")
     months = {"this_month": this, "previous_month": this - 1, "last_year": this - 12}
     code = month_codes(orders["order_ts"])

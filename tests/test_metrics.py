@@ -112,3 +112,23 @@ def test_month_labels_are_strftime_computed_once_per_month():
     assert metrics.month_codes(ts).iat[0] == 2025 * 12 + 11
     shifted = ts.iloc[2:]  # a filtered frame's index: labels stay with their rows
     assert metrics.month_labels(shifted).to_dict() == {2: "2026-01", 3: "0999-03", 4: "2026-01"}
+
+
+def test_kpis_of_a_prepared_dataset_read_only_the_kpi_columns(tmp_path):
+    """Given the Dataset of a prepared folder, the KPIs read five or six orders columns of
+    nineteen and equal the KPIs of the whole orders table."""
+    from pathlib import Path
+
+    import playbook
+    from playbook.loading import prepare_source
+
+    data = prepare_source(Path(__file__).resolve().parent.parent / "data" / "samples", tmp_path / "p",
+                          month="2026-10")
+    by_channel = metrics.monthly_kpis(data, by="channel")
+    table = metrics.kpi_comparison(data, "2026-10")
+    assert data.table_file("orders") is not None  # the orders table was never read whole
+    assert [cols for cols, _ in data._partial["orders"]] == [["order_ts", "paid_amount", "status", "refund_amount",
+                                                            "customer_id", "channel"]]  # read once, reused
+    whole = playbook.load(tmp_path / "p").orders
+    pd.testing.assert_frame_equal(by_channel, metrics.monthly_kpis(whole, by="channel"), check_exact=True)
+    pd.testing.assert_frame_equal(table, metrics.kpi_comparison(whole, "2026-10"), check_exact=True)
