@@ -40,7 +40,8 @@ def _report(args) -> int:
     from .report import run_report
 
     result = run_report(args.month, data=args.data, out=args.out, settings_file=args.settings,
-                        chapters=args.chapters, lang=args.lang, jobs=args.jobs)
+                        chapters=args.chapters, lang=args.lang, jobs=args.jobs,
+                        memory_budget_gb=args.memory_budget)
     print(f"Report for {result.month} in {result.out_dir}/index.html ({result.seconds:.0f} s)")
     if result.failed:
         print(f"Failed chapters: {', '.join(result.failed)}", file=sys.stderr)
@@ -120,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chapters", help="only these chapters, e.g. 01,03 (default: all)")
     p.add_argument("--lang", default="en", choices=["en", "zh"], help="language of the front page and labels")
     p.add_argument("--jobs", type=int, default=None, help="chapters run in parallel (default: number of cores)")
+    p.add_argument("--memory-budget", type=float, default=None, metavar="GB",
+                   help="chapters run side by side only while the memory their kernels reached in the last "
+                        "pack fits in GB (default: settings report.memory_budget_gb, 0 = 80%% of the machine's)")
     p.set_defaults(func=_report)
 
     p = sub.add_parser("prepare", help="load a month's window once (DuckDB, or Spark from a data lake) into a "

@@ -38,7 +38,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -72,6 +72,7 @@ class ChapterResult:
     seconds: float
     error: str = ""
     record: dict = field(default_factory=dict)  #: the chapter's saved ChapterRecord, when it wrote one
+    peak_gb: float | None = None  #: the peak resident memory of the chapter's kernel, when it could tell
 
 
 @dataclass
@@ -178,21 +179,43 @@ def run_chapter(notebook: Path, out_dir: Path, parameters: dict, *, declared: di
     declared = notebook_parameters(notebook) if declared is None else declared
     params = {k: v for k, v in parameters.items() if k in declared}
     error = ""
+    nb = nbformat.read(notebook, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(_PEAK_CELL, metadata={"tags": ["remove_cell"]}))
     try:
-        pm.execute_notebook(str(notebook), str(target), parameters=params, kernel_name="python3",
+        pm.execute_notebook(nb, str(target), parameters=params, kernel_name="python3",
                             cwd=str(notebook.parent), progress_bar=False, execution_timeout=timeout,
                             request_save_on_cell_execute=False, shutdown_kernel="immediate")
     except pm.PapermillExecutionError as e:
         error = f"{e.ename}: {e.evalue}"
     except Exception as e:  # a kernel that died, a timeout: the chapter fails, the run goes on
         error = f"{type(e).__name__}: {e}"
+    peak = None
     if target.exists():
         nb = nbformat.read(target, as_version=4)
+        peak = _kernel_peak(nb)
+        nb.cells = [c for c in nb.cells if c.source != _PEAK_CELL]  # the runner's cell is not the chapter's
+        nbformat.write(nb, target)
         body, _ = html_exporter().from_notebook_node(nb, resources={"metadata": {"name": notebook.stem}})
         target.with_suffix(".html").write_text(with_cjk_font(body), encoding="utf-8")
     record_path = out_dir / "chapters" / f"{notebook.stem}.json"
     record = json.loads(record_path.read_text(encoding="utf-8")) if record_path.exists() else {}
-    return ChapterResult(notebook.stem, not error, time.perf_counter() - t0, error, record)
+    return ChapterResult(notebook.stem, not error, time.perf_counter() - t0, error, record, peak)
+
+
+#: the last cell the runner adds to a chapter: the kernel reports its peak resident memory
+_PEAK_CELL = ("import resource as _r, sys as _s\n"
+              "print('playbook-peak-kb', _r.getrusage(_r.RUSAGE_SELF).ru_maxrss * (1 if _s.platform != 'darwin' else 1 / 1024))")
+
+
+def _kernel_peak(nb) -> float | None:
+    """The peak memory (GB) the runner's last cell printed, None when it did not run."""
+    for cell in nb.cells:
+        if cell.source == _PEAK_CELL:
+            for output in cell.get("outputs", []):
+                text = output.get("text", "")
+                if text.startswith("playbook-peak-kb"):
+                    return round(float(text.split()[1]) * 1024 / 1e9, 2)  # KiB -> GB
+    return None
 
 
 class _Progress:
@@ -241,9 +264,13 @@ class _Progress:
 def run_report(month: str | None = None, *, data: str | Path = "data/samples", out: str | Path = "reports",
                settings_file: str | Path | None = None, chapters: str | list[str] | None = None,
                lang: str = "en", jobs: int | None = None, notebooks_dir: str | Path | None = None,
-               echo=print) -> ReportResult:
+               memory_budget_gb: float | None = None, echo=print) -> ReportResult:
     """Render the report pack of ``month`` (default: the latest full month of the data) into
     ``out/<month>/``.
+
+    ``jobs`` chapters run side by side (default: one per core) while the memory their kernels
+    reached in the last pack fits in ``memory_budget_gb`` (default: settings
+    ``report.memory_budget_gb``; 0 there is 80% of the machine's memory): see :func:`run_scheduled`.
 
     Raises :class:`~playbook.errors.PlaybookError` (with a message for the user) before any notebook
     runs when a parameter, the settings, the source or a notebook cannot be used.
@@ -289,9 +316,12 @@ def run_report(month: str | None = None, *, data: str | Path = "data/samples", o
             progress.finish(res)
             return res
 
-        with _kernel_environment(jobs), ThreadPoolExecutor(max_workers=min(jobs, len(notebooks))) as pool:
-            futures = {pool.submit(one, nb): nb for nb in longest_first(notebooks, Path(out).resolve())}
-            done = {futures[f]: f.result() for f in as_completed(futures)}
+        last = last_pack(Path(out).resolve())
+        budget = memory_budget_gb if memory_budget_gb is not None else settings["report"]["memory_budget_gb"]
+        with _kernel_environment(jobs):
+            done = run_scheduled(longest_first(notebooks, last), one, jobs=jobs,
+                                 budget_gb=float(budget) or default_memory_budget_gb(),
+                                 peaks={nb: last.get(nb.stem, {}).get("peak_memory_gb") or 0.0 for nb in notebooks})
         progress.close()
         result.chapters = [done[nb] for nb in notebooks]
         result.seconds = time.perf_counter() - t0
@@ -307,19 +337,77 @@ def run_report(month: str | None = None, *, data: str | Path = "data/samples", o
     return result
 
 
-def longest_first(notebooks: list[Path], out: Path) -> list[Path]:
-    """The chapters in the order to start them: the longest first, by their times in the newest
-    earlier pack under ``out`` (its summary.json), so that no long chapter is left to run alone at
-    the end; chapters without a time keep their order after the timed ones. No earlier pack: as given."""
+def last_pack(out: Path) -> dict[str, dict]:
+    """Per chapter, what the newest earlier pack under ``out`` measured (its summary.json:
+    ``seconds``, ``peak_memory_gb``); empty when there is none or it cannot be read."""
     summaries = sorted(out.glob("*/summary.json"), key=lambda p: p.stat().st_mtime)
-    seconds: dict[str, float] = {}
-    if summaries:
-        try:
-            chapters = json.loads(summaries[-1].read_text(encoding="utf-8")).get("chapters", {})
-            seconds = {name: float(c.get("seconds") or 0) for name, c in chapters.items()}
-        except (OSError, ValueError, AttributeError):
-            seconds = {}
+    if not summaries:
+        return {}
+    try:
+        chapters = json.loads(summaries[-1].read_text(encoding="utf-8")).get("chapters", {})
+        return {name: dict(c) for name, c in chapters.items() if isinstance(c, dict)}
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+def longest_first(notebooks: list[Path], last: dict[str, dict]) -> list[Path]:
+    """The chapters in the order to start them: the longest first, by their times in the last pack
+    (:func:`last_pack`), so that no long chapter is left to run alone at the end; chapters without
+    a time keep their order after the timed ones. No earlier pack: as given."""
+    seconds = {name: float(c.get("seconds") or 0) for name, c in last.items()}
     return sorted(notebooks, key=lambda nb: -seconds.get(nb.stem, 0.0))
+
+
+def default_memory_budget_gb() -> float:
+    """80% of the machine's physical memory, in GB (no budget where it cannot be read)."""
+    try:
+        return 0.8 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
+    except (ValueError, OSError, AttributeError):
+        return float("inf")
+
+
+def run_scheduled(order: list, run, *, jobs: int, budget_gb: float, peaks: Mapping) -> dict:
+    """Run ``run(item)`` for each item of ``order`` on up to ``jobs`` threads, returning
+    {item: result}. An item starts when a thread is free and the peaks (GB) that the running items
+    and it reached in the last pack fit in ``budget_gb``; when the next item does not fit, a later
+    one that does starts instead (a light chapter beside a heavy one), and an item that does not fit
+    even alone runs alone. Items without a known peak count as 0."""
+    pending, running, done = list(order), {}, {}
+    cond = threading.Condition()
+    failure: list[BaseException] = []
+
+    def work(item):
+        try:
+            result = run(item)
+        except BaseException as e:  # noqa: BLE001 - raised in the calling thread below
+            failure.append(e)
+            result = None
+        with cond:
+            running.pop(item)
+            done[item] = result
+            cond.notify_all()
+
+    threads = []
+    with cond:
+        while pending:
+            used = sum(running.values())
+            pick = next((it for it in pending if len(running) < jobs
+                         and (not running or used + float(peaks.get(it) or 0.0) <= budget_gb)), None)
+            if pick is None or failure:
+                cond.wait()
+                if failure:
+                    break
+                continue
+            pending.remove(pick)
+            running[pick] = float(peaks.get(pick) or 0.0)
+            t = threading.Thread(target=work, args=(pick,), name=f"chapter-{pick}", daemon=True)
+            threads.append(t)
+            t.start()
+    for t in threads:
+        t.join()
+    if failure:
+        raise failure[0]
+    return done
 
 
 @contextlib.contextmanager
@@ -494,6 +582,7 @@ def write_pack(folder: Path, result: ReportResult, dataset: Dataset, *, paramete
         "kpis": {r.kpi: {k: (None if pd.isna(r[k]) else r[k]) for k in ("this_month", "previous_month", "last_year", "target")}
                  for _, r in cards.iterrows()},
         "chapters": {c.name: {"status": "ok" if c.ok else "failed", "error": c.error, "seconds": round(c.seconds, 1),
+                              "peak_memory_gb": c.peak_gb,
                               "metrics": {k: v.get("value") for k, v in c.record.get("metrics", {}).items()},
                               "alerts": [{k: a[k] for k in ("severity", "subject", "message")}
                                          for a in c.record.get("alerts", [])],

@@ -6,6 +6,8 @@ import os
 import re
 import subprocess
 import sys
+import threading
+import time
 import zipfile
 from pathlib import Path
 
@@ -44,6 +46,8 @@ def test_pack_renders_every_chapter_of_the_latest_full_month(rendered):
         assert re.search(r'<img[^>]+src="data:image/png;base64,', page)  # charts inline: the page can be mailed
         assert "import playbook" not in page  # no code cells
         assert 'tags=["exercise"]' not in page and "exercises.check(" not in page
+        executed = nbformat.read(folder / nb.name, as_version=4)
+        assert not any("playbook-peak-kb" in c.source for c in executed.cells)  # the runner's cell taken out
     assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]  # nothing half-written left
 
 
@@ -53,6 +57,8 @@ def test_summary_json_and_front_page(rendered):
     assert summary["month"] == "2026-10"
     assert set(summary["chapters"]) == {nb.stem for nb in report.chapter_notebooks()}
     assert all(c["status"] == "ok" for c in summary["chapters"].values())
+    # each kernel's peak memory, for the next pack's scheduling: more than a bare Python, far less than 8 GB
+    assert all(0.1 < c["peak_memory_gb"] < 8 for c in summary["chapters"].values()), summary["chapters"]
     gmv = summary["kpis"]["gmv"]
     assert gmv["this_month"] > 0 and gmv["previous_month"] > 0 and gmv["last_year"] > 0 and gmv["target"] > 0
     assert summary["provenance"]["fingerprint"] and summary["provenance"]["packages"]["pandas"].startswith("3.")
@@ -291,11 +297,63 @@ def test_pages_carry_a_subset_of_the_cjk_font():
 
 def test_chapters_start_longest_first_by_the_last_pack(tmp_path):
     books = [Path(f"{n}.ipynb") for n in ("00_a", "01_b", "02_c", "03_d")]
-    assert report.longest_first(books, tmp_path) == books  # no earlier pack: as given
+    assert report.last_pack(tmp_path) == {}
+    assert report.longest_first(books, report.last_pack(tmp_path)) == books  # no earlier pack: as given
     (tmp_path / "2026-09").mkdir()
     (tmp_path / "2026-09" / "summary.json").write_text(json.dumps(
-        {"chapters": {"00_a": {"seconds": 2.0}, "01_b": {"seconds": 9.5}, "03_d": {"seconds": 4.0}}}))
-    assert [b.stem for b in report.longest_first(books, tmp_path)] == ["01_b", "03_d", "00_a", "02_c"]
+        {"chapters": {"00_a": {"seconds": 2.0}, "01_b": {"seconds": 9.5, "peak_memory_gb": 3.5},
+                      "03_d": {"seconds": 4.0}}}))
+    last = report.last_pack(tmp_path)
+    assert last["01_b"] == {"seconds": 9.5, "peak_memory_gb": 3.5}
+    assert [b.stem for b in report.longest_first(books, last)] == ["01_b", "03_d", "00_a", "02_c"]
+
+
+def _scheduled(order, peaks, *, jobs, budget, seconds):
+    """Run fake chapters that sleep; returns the (start, end) log and the pairs that overlapped."""
+    log, lock = [], threading.Lock()
+
+    def run(name):
+        with lock:
+            log.append(("start", name))
+        time.sleep(seconds[name])
+        with lock:
+            log.append(("end", name))
+        return name.upper()
+
+    done = report.run_scheduled(order, run, jobs=jobs, budget_gb=budget, peaks=peaks)
+    running, together = set(), set()
+    for kind, name in log:
+        if kind == "start":
+            together |= {frozenset((name, other)) for other in running}
+            running.add(name)
+        else:
+            running.discard(name)
+    return done, log, together
+
+
+def test_scheduler_keeps_chapters_that_together_exceed_the_memory_budget_apart():
+    # longest first: 08 and 04 would start together; their peaks (7 + 6 GB) exceed a 10 GB budget,
+    # so 03 (1 GB) runs beside 08 instead, then 04 once 08 is done; 00 fits beside anything
+    order = ["08", "04", "03", "00"]
+    peaks = {"08": 7.0, "04": 6.0, "03": 1.0, "00": 2.0}
+    seconds = {"08": 0.3, "04": 0.2, "03": 0.1, "00": 0.1}
+    done, log, together = _scheduled(order, peaks, jobs=2, budget=10.0, seconds=seconds)
+    assert done == {"08": "08", "04": "04", "03": "03", "00": "00"}
+    assert frozenset(("08", "04")) not in together
+    assert log[:2] == [("start", "08"), ("start", "03")]
+    assert log.index(("end", "08")) < log.index(("start", "04"))
+    # without a budget that binds, the two longest start together, as before
+    _, log, together = _scheduled(order, peaks, jobs=2, budget=100.0, seconds=seconds)
+    assert log[:2] == [("start", "08"), ("start", "04")]
+
+
+def test_scheduler_runs_a_chapter_larger_than_the_budget_alone_and_unknown_peaks_count_as_nothing():
+    order = ["a", "b", "c"]
+    done, log, together = _scheduled(order, {"a": 12.0, "b": 1.0}, jobs=3, budget=10.0,
+                                     seconds={"a": 0.2, "b": 0.1, "c": 0.1})
+    assert set(done) == {"a", "b", "c"} and log[0] == ("start", "a")
+    assert not any("a" in pair for pair in together)  # 12 GB: alone
+    assert frozenset(("b", "c")) in together  # 1 GB and unknown: side by side
 
 
 def test_a_list_longer_than_a_sheet_is_cut_in_the_workbook_and_whole_in_its_csv(tmp_path):
