@@ -157,15 +157,16 @@ def _customer_summary_sql(columns: Mapping[str, Collection[str]]) -> tuple[str, 
     has_channel = "channel" in oc
     if has_channel:
         out["first_channel"] = "str"
-    # rank the paid orders of each customer only when the first channel is wanted; then two
-    # aggregations (per customer and day, per customer) count the order days without a
-    # COUNT(DISTINCT), which is the slow part of a one-level query
-    rank = (f",\n         ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY order_ts ASC NULLS LAST, {ROW} ASC) AS rank_"
-            if has_channel else "")
-    first = (",\n         MAX(CASE WHEN rank_ = 1 THEN channel END) AS first_channel" if has_channel else "")
+    # two aggregations (per customer and day, per customer) count the order days without a
+    # COUNT(DISTINCT), which is the slow part of a one-level query; the first channel is the
+    # channel of the earliest paid order (ties: the first row), carried through both levels with
+    # min_by on (time, row) (no window function: a sort of every order). min_by skips NULLs on
+    # DuckDB and not on Spark, so a missing channel travels as '' (the loader has no empty text)
+    first = (f",\n         MIN((order_ts, {ROW})) AS first_key_, min_by(COALESCE(channel, ''), (order_ts, {ROW})) AS first_channel"
+             if has_channel else "")
     text = f"""WITH p AS (
   SELECT customer_id, order_ts, CAST(order_ts AS DATE) AS day_, paid_amount,
-         {_refund(oc)} AS refund{', channel' if has_channel else ''}{rank}
+         {_refund(oc)} AS refund{f', channel, {ROW}' if has_channel else ''}
   FROM orders
   WHERE {_paid(oc)} AND customer_id IS NOT NULL
 ), d AS (
@@ -176,7 +177,7 @@ def _customer_summary_sql(columns: Mapping[str, Collection[str]]) -> tuple[str, 
 ), s AS (
   SELECT customer_id, MIN(first_ts) AS first_order_ts, MAX(last_ts) AS last_order_ts,
          CAST(SUM(n) AS BIGINT) AS paid_orders, COUNT(day_) AS order_days,
-         COALESCE(SUM(gmv), {_ZERO}) AS gmv, COALESCE(SUM(net), {_ZERO}) AS net_sales{', MAX(first_channel) AS first_channel' if has_channel else ''}
+         COALESCE(SUM(gmv), {_ZERO}) AS gmv, COALESCE(SUM(net), {_ZERO}) AS net_sales{", NULLIF(min_by(first_channel, first_key_), '') AS first_channel" if has_channel else ''}
   FROM d
   GROUP BY customer_id
 )

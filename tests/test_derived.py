@@ -287,3 +287,22 @@ def test_a_cached_value_of_a_prepared_dataset_reads_no_table_for_its_key(data, t
     assert all(isinstance(v, Path) for v in prepared._tables.values())  # the key read nothing
     prepared["orders"]  # reading a table later keeps the value
     assert per_dataset(prepared, "test.value", build) == 1 and len(calls) == 1
+
+
+def test_first_channel_is_that_of_the_first_paid_order_even_when_missing():
+    """The first channel is the first paid order's, a missing one included (a later order's
+    channel does not stand in for it); ties at the same time go to the earlier row."""
+    from playbook.derived import compute
+
+    orders = pd.DataFrame({
+        "order_id": _str(["x1", "x2", "y1", "y2", "y3"]),
+        "customer_id": _str(["X", "X", "Y", "Y", "Y"]),
+        "order_ts": _ts(["2026-10-01 09:00", "2026-10-03 09:00", "2026-10-02 12:00", "2026-10-02 12:00",
+                         "2026-10-01 08:00"]),
+        "paid_amount": [10.0, 20.0, 5.0, 6.0, 7.0],
+        "status": _str(["paid", "paid", "paid", "paid", "cancelled"]),
+        "channel": _str([None, "jd", "douyin", "tmall", "jd"]),
+    })
+    c = compute("customer_summary", {"orders": orders}).set_index("customer_id")
+    assert pd.isna(c.loc["X", "first_channel"]) and c.loc["X", "paid_orders"] == 2
+    assert c.loc["Y", "first_channel"] == "douyin"  # y3 is earlier but cancelled; y1 and y2 tie: y1's row first
