@@ -1097,19 +1097,55 @@ def prepare_source(source: str | Path, folder: str | Path, *, month: str | None 
 
 
 def _prepare_streamed(source, folder: Path, *, month, settings, history_months, drop_columns) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .derived import DERIVED, INPUTS
+
     job = _Loading(source, month=month, settings=settings, history_months=history_months)
-    columns, rejected = {}, {}
-    for name, frame, set_aside in job.tables():
-        if frame is not None:
-            frame = frame.drop(columns=_dropped(name, frame.columns, drop_columns))
-            frame.to_parquet(folder / f"{name}.parquet", index=False)
-            columns[name] = list(frame.columns)
-        if set_aside is not None:
-            rejected[name] = set_aside.drop(columns=_dropped(name, set_aside.columns, drop_columns))
-        del frame, set_aside
-    job.check_across(columns, lambda name, cols: pd.read_parquet(folder / f"{name}.parquet", columns=cols))
-    data = job.dataset({name: folder / f"{name}.parquet" for name in columns}, rejected)
+    columns, rejected, started = {}, {}, {}
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="playbook-derive") as derive:
+        for name, frame, set_aside in job.tables():
+            if frame is not None:
+                frame = frame.drop(columns=_dropped(name, frame.columns, drop_columns))
+                frame.to_parquet(folder / f"{name}.parquet", index=False)
+                columns[name] = list(frame.columns)
+            if set_aside is not None:
+                rejected[name] = set_aside.drop(columns=_dropped(name, set_aside.columns, drop_columns))
+            del frame, set_aside
+            # a derived table whose inputs are all written is computed (DuckDB, over the files)
+            # while the later tables are read
+            for d in DERIVED:
+                if d not in started and all(t in columns for t in INPUTS[d] if t in job.wanted):
+                    started[d] = derive.submit(_derive, d, _Written(folder, columns))
+        job.check_across(columns, lambda name, cols: pd.read_parquet(folder / f"{name}.parquet", columns=cols))
+        derived = {}
+        for d, future in started.items():
+            try:
+                derived[d] = future.result()
+            except KeyError:  # inputs absent: computed (and skipped) as before, below
+                pass
+    data = job.dataset({name: folder / f"{name}.parquet" for name in columns}, rejected, derived)
     _write_prepared(data, folder, rejected)
+
+
+class _Written:
+    """The tables of a prepared folder written so far, as :func:`playbook.derived.compute` reads
+    a Dataset: by their files."""
+
+    def __init__(self, folder: Path, columns: Mapping[str, list[str]]):
+        self.files = {name: folder / f"{name}.parquet" for name in columns}
+
+    def __contains__(self, name) -> bool:
+        return name in self.files
+
+    def table_file(self, name: str) -> Path | None:
+        return self.files.get(name)
+
+
+def _derive(name: str, written: _Written) -> pd.DataFrame:
+    from . import derived
+
+    return derived.compute(name, written)
 
 
 def replace_folder(staging: Path, final: Path) -> None:
