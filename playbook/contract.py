@@ -10,7 +10,7 @@ strings (leading zeros kept). Only ``orders`` is required; other tables unlock c
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 #: The column types the contract knows, and what each becomes in pandas after loading.
 COLUMN_TYPES = {

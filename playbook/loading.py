@@ -831,7 +831,6 @@ def _read_all(reader: _Reader, wanted: list[str], start, end, month):
     The orders' ids and times are read first (a narrow scan) so that order lines, shipments and
     the like follow their orders into the window and the lines of unknown orders are marked.
     """
-    con = reader.con
     reader.view("orders")
     ocast = reader.cast("orders")
     keyed = "order_id" in ocast.select and "order_ts" in ocast.select

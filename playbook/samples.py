@@ -1702,7 +1702,6 @@ class _Shop:
         freeze_so = _d(pe["stockout"]["no_reorder_from"])
         freeze_slow = _d(pe["slow_movers"]["bulk_po"]["order_date"])
         over_day = _d(pe["overstock"]["bulk_po"]["order_date"])
-        so_feeder = None
 
         def add_po(s, t, qty_o, exp, rec, qty_r):
             pos["sku_i"].append(s)
