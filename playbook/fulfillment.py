@@ -34,8 +34,8 @@ import pandas as pd
 
 from . import probability
 from .exercises import exercise
-from .metrics import month_labels, paid_mask
-from .derived import isin_ids as _isin, unique_positions
+from .metrics import month_codes, month_labels, paid_mask
+from .derived import isin_ids as _isin, per_dataset, unique_positions
 from .charts import draw_note as _draw_note, note_frame as _note_frame
 
 __all__ = [
@@ -152,6 +152,89 @@ def _has_id(ids: pd.Series, values: pd.Series) -> np.ndarray:
     return np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool)
 
 
+#: the columns this chapter reads from each table: a prepared table is read with these only, once
+#: per dataset (:func:`playbook.loading.read_columns`); the orders' city, device, coupon, campaign,
+#: amounts other than paid and refunded, and contact and address hashes are never looked at here
+COLUMNS = {
+    "orders": ("order_id", "customer_id", "order_ts", "paid_ts", "paid_amount", "status", "channel", "province",
+               "refund_amount"),
+    "shipments": ("order_id", "carrier", "shipped_ts", "delivered_ts", "promised_date", "status"),
+    "service_tickets": ("ticket_id", "customer_id", "order_id", "opened_ts", "first_response_ts", "resolved_ts",
+                        "category", "satisfaction"),
+    "order_items": ("order_id", "sku", "qty", "unit_price"),
+    "products": ("sku", "title", "category"),
+}
+
+
+def _table(data, name: str) -> pd.DataFrame:
+    """``data[name]``, or, for a prepared table not read yet, only its :data:`COLUMNS` (read once
+    per dataset; see :func:`playbook.loading.read_columns`)."""
+    from .loading import read_columns
+
+    return read_columns(data, name, COLUMNS[name])
+
+
+def _fixed_width_codes(values: pd.Series) -> tuple[np.ndarray, int] | None:
+    """Each text of ``values`` as an unsigned integer that sorts and compares like the text (its
+    bytes read big-endian), when every text has the same length of 1 to 8 bytes and none is
+    missing (order ids such as ``O0001234``), with that length; else None. Read straight from
+    the Arrow buffers."""
+    import pyarrow as pa
+
+    if values.dtype != _STR or not len(values) or values.hasnans:
+        return None
+    arr = pa.array(values.array)
+    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)) or arr.null_count:
+        return None
+    _, offsets, text = arr.buffers()
+    kind = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    offsets = np.frombuffer(offsets, dtype=kind)[arr.offset:arr.offset + len(arr) + 1]
+    width = int(offsets[1] - offsets[0])
+    if not 1 <= width <= 8 or int(offsets[-1] - offsets[0]) != width * len(arr) or np.any(np.diff(offsets) != width):
+        return None
+    raw = np.frombuffer(text, dtype=np.uint8)[offsets[0]:offsets[-1]].reshape(len(arr), width)
+    padded = np.zeros((len(arr), 8), dtype=np.uint8)
+    padded[:, :width] = raw
+    return padded.view(">u8").ravel().astype(np.uint64), width
+
+
+def _sorted_positions(ids: pd.Series, keys: pd.Series) -> np.ndarray | None:
+    """:func:`_id_positions` by a binary search, when the keys are strictly ascending text ids of
+    one short fixed width (:func:`_fixed_width_codes`; order ids usually are): no hash table of
+    millions of ids. None when that does not hold (the caller then looks the ids up by hash)."""
+    keys, ids = _fixed_width_codes(keys), (_fixed_width_codes(ids) if ids.dtype == _STR and len(ids) else None)
+    if keys is None or ids is None or keys[1] != ids[1]:  # texts of another length never match: no shortcut
+        return None
+    k, v = keys[0], ids[0]
+    if not (len(k) < 2 or bool(np.all(k[1:] > k[:-1]))):  # strictly ascending: unique and searchable
+        return None
+    at = np.minimum(np.searchsorted(k, v), len(k) - 1)
+    return np.where(k[at] == v, at, -1).astype(np.intp)
+
+
+def _order_rows(data, name: str) -> np.ndarray | None:
+    """Row of each row's order in the chapter's orders table (``_table(data, "orders")``; -1: not
+    there) for table ``name`` (shipments, order_items): one lookup of the text order ids per loaded
+    dataset, shared by the sections, which then reach any subset of the orders through integer
+    positions instead of looking the ids up again. None when the ids are not unique text (the
+    sections then join by id as before)."""
+    def build(d):
+        ids, keys = _table(d, name)["order_id"], _table(d, "orders")["order_id"]
+        rows = _sorted_positions(ids, keys)
+        return rows if rows is not None else _id_positions(ids, keys)
+
+    return per_dataset(data, f"fulfillment.{name}_rows", build, tables=("orders", name))
+
+
+def _subset_rows(keep: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Position of each ``rows`` (rows of a table, -1: none) among the rows where ``keep`` is True
+    (a row filter of that table): -1 where the row is filtered out or absent."""
+    at = np.full(len(keep) + 1, -1, dtype=np.intp)  # the last slot answers -1 for -1
+    at[np.flatnonzero(keep)] = np.arange(int(np.count_nonzero(keep)), dtype=np.intp)
+    return at[rows]
+
+
 def _join_orders(items: pd.DataFrame, orders: pd.DataFrame) -> pd.DataFrame:
     """``items.merge(orders, on="order_id", how="inner")`` (lines in their own order, each with its
     order's columns), by an Arrow hash lookup of the order ids when they are unique text ids of one
@@ -213,7 +296,7 @@ def _cutoff(data) -> pd.Timestamp:
     were loaded without a month."""
     if getattr(data, "end", None) is not None:
         return pd.Timestamp(data.end)
-    return data["orders"]["order_ts"].max().normalize() + DAY
+    return _table(data, "orders")["order_ts"].max().normalize() + DAY
 
 
 def _report_month(data) -> str:
@@ -273,11 +356,49 @@ def region_of(province: pd.Series) -> pd.Series:
     return _per_value(province, one).fillna("unknown")
 
 
-def _province(series: pd.Series) -> pd.Series:
-    def one(u: pd.Series) -> pd.Series:
-        return u.astype("string").str.strip().str.replace(_PROVINCE_SUFFIX, "", regex=True).astype("object")
+def _province_key(u: pd.Series) -> pd.Series:
+    return u.astype("string").str.strip().str.replace(_PROVINCE_SUFFIX, "", regex=True).astype("object")
 
-    return _per_value(series, one).fillna("unknown")
+
+def _province(series: pd.Series) -> pd.Series:
+    return _per_value(series, _province_key).fillna("unknown")
+
+
+def _province_parts(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_province` as codes and labels, ``labels[codes]`` (an object array): the province
+    of each row, cleaned once per distinct name; the last label is ``"unknown"`` (missing), so a
+    code of -1 reads it too."""
+    codes, uniq = pd.factorize(series, use_na_sentinel=True)
+    mapped = _province_key(pd.Series(uniq, dtype="object")).to_numpy(dtype=object)
+    labels = pd.Series(np.append(mapped, None), dtype="object").fillna("unknown").to_numpy(dtype=object)
+    return np.where(codes >= 0, codes, len(mapped)), labels
+
+
+def _order_provinces(data, orders: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`_province_parts` of the orders' provinces, once per loaded dataset (None without
+    the column)."""
+    if "province" not in orders.columns:
+        return None
+    return per_dataset(data, "fulfillment.provinces", lambda d: _province_parts(orders["province"]),
+                       tables=("orders",))
+
+
+def _text_take(labels, codes: np.ndarray):
+    """``labels[codes]`` as a text (``str``) array, missing where a code is -1: built in Arrow, so
+    a few labels spread over millions of rows make no Python string per row."""
+    import pyarrow as pa
+
+    lab = pa.array([str(v) for v in labels], type=pa.large_string())
+    codes = np.asarray(codes, dtype=np.int64)
+    arr = lab.take(pa.array(codes, mask=codes < 0))
+    return arr.to_pandas(types_mapper={pa.large_string(): _STR}.get).array
+
+
+def _select_text(conditions: Sequence, choices: Sequence[str], default: str):
+    """``np.select(conditions, choices, default)`` as a text (``str``) array (what a frame makes of
+    the NumPy strings), by codes instead of a string per row."""
+    codes = np.select([np.asarray(c, dtype=bool) for c in conditions], list(range(len(choices))), len(choices))
+    return _text_take(list(choices) + [default], codes)
 
 
 def _alerts_frame(rows: list[dict]) -> pd.DataFrame:
@@ -316,17 +437,20 @@ def logistics_pauses(shipments: pd.DataFrame, *, start=None, end=None, window_da
     [['2026-02-11', '2026-02-23', '13']]
     """
     _require(shipments, "shipments", ["shipped_ts"])
-    days = shipments["shipped_ts"].dropna().dt.normalize()
+    ts = shipments["shipped_ts"].dropna()
     rows = []
-    if len(days):
-        lo, hi = days.min(), days.max()
+    if len(ts):
+        lo, hi = ts.min().normalize(), ts.max().normalize()
         if start is not None:
             lo = max(lo, pd.Timestamp(start).normalize())
         if end is not None:
             hi = min(hi, pd.Timestamp(end).normalize() - DAY)
         if lo <= hi:
             cal = pd.date_range(lo, hi, freq="D")
-            counts = days.value_counts().reindex(cal, fill_value=0)
+            # parcels per calendar day: each parcel's day counted by position, no hashing of times
+            day = (ts.to_numpy() - np.datetime64(lo, "us")) // np.timedelta64(1, "D")
+            day = day[(day >= 0) & (day < len(cal))]
+            counts = pd.Series(np.bincount(day, minlength=len(cal)), index=cal)
             sf = SPRING_FESTIVALS.values
             pos = np.searchsorted(sf, cal.values)
             before = sf[np.clip(pos - 1, 0, len(sf) - 1)]
@@ -348,7 +472,7 @@ def logistics_pauses(shipments: pd.DataFrame, *, start=None, end=None, window_da
 
 def shipping_status(orders: pd.DataFrame, shipments: pd.DataFrame | None = None, *, cutoff,
                     ship_within_hours: float = 48, pauses: pd.DataFrame | None = None,
-                    catch_up_days: int = 3) -> pd.DataFrame:
+                    catch_up_days: int = 3, order_rows: np.ndarray | None = None) -> pd.DataFrame:
     """Each paid order's shipping state as of ``cutoff``: on time, late, overdue (unshipped past its
     deadline) or pending (unshipped, not yet due).
 
@@ -366,6 +490,8 @@ def shipping_status(orders: pd.DataFrame, shipments: pd.DataFrame | None = None,
         present; without paid_ts the order time stands in for the payment time).
     shipments : contract ``shipments`` (order_id, shipped_ts); None = nothing shipped.
     cutoff : timestamp; what happens at or after it is not known yet.
+    order_rows : optional, the row of each shipment's order among the rows of ``orders`` (-1: not
+        there), e.g. from one lookup per dataset; saves looking the order ids up again.
 
     Returns
     -------
@@ -382,48 +508,94 @@ def shipping_status(orders: pd.DataFrame, shipments: pd.DataFrame | None = None,
     >>> shipping_status(o, s, cutoff=pd.Timestamp("2026-11-01"))["state"].tolist()
     ['on_time', 'pending']
     """
+    return _shipping_status(orders, shipments, cutoff=cutoff, ship_within_hours=ship_within_hours, pauses=pauses,
+                            catch_up_days=catch_up_days, order_rows=order_rows)[0]
+
+
+def _shipping_status(orders: pd.DataFrame, shipments: pd.DataFrame | None = None, *, cutoff,
+                     ship_within_hours: float = 48, pauses: pd.DataFrame | None = None,
+                     catch_up_days: int = 3, order_rows: np.ndarray | None = None,
+                     provinces: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+    """:func:`shipping_status`, and the row of ``orders`` each of its rows comes from.
+
+    With ``order_rows`` (each shipment's order as a row of ``orders``) every row filter is decided
+    on the orders' rows first and each column is taken once; ``provinces`` (optional,
+    :func:`_province_parts` of ``orders.province``) saves cleaning the names again."""
     _require(orders, "orders", ["order_id", "order_ts"])
     cutoff = pd.Timestamp(cutoff)
     paid = _narrow(orders, "order_id", "order_ts", "paid_ts", "channel", "province", "status")
-    paid = paid.loc[paid_mask(paid)]
-    pay = _col(paid, "paid_ts", pd.NaT)
-    pay = pd.to_datetime(pay).fillna(paid["order_ts"])
-    frame = pd.DataFrame({
-        "order_id": _values(paid["order_id"]),
-        "channel": _values(_col(paid, "channel", "all").fillna("unknown")),
-        "province": _province(_col(paid, "province")).to_numpy(),
-        "status": _values(_col(paid, "status", "paid").fillna("paid")),
-        "paid_ts": pay.to_numpy(),
-    })
-    frame = frame.loc[frame["paid_ts"] < cutoff]
-    if shipments is not None and len(shipments):
-        _require(shipments, "shipments", ["order_id", "shipped_ts"])
+    is_paid = np.asarray(paid_mask(paid), dtype=bool)
+    fast = (order_rows is not None and shipments is not None and len(shipments) and "shipped_ts" in shipments.columns
+            and "order_id" in shipments.columns)
+    if fast:
+        pay = pd.to_datetime(_col(paid, "paid_ts", pd.NaT)).fillna(paid["order_ts"]).to_numpy()
+        in_window = is_paid & (pay < np.datetime64(cutoff))
+        fast = bool(in_window.any())  # no order: the general path gives the empty frame its types
+    if fast:
         sent = _narrow(shipments, "order_id", "shipped_ts", "carrier")
-        sent = sent.loc[sent["shipped_ts"].notna()]
-        # each parcel's order as a row of frame (one lookup of the ids), when the order ids are unique text
-        pos = _id_positions(sent["order_id"], frame["order_id"])
-        if pos is None:
-            has_parcel = _has_id(frame["order_id"], sent["order_id"])
-            sent = sent.loc[sent["shipped_ts"] < cutoff]
-            first = (sent.sort_values("shipped_ts", kind="stable").drop_duplicates("order_id")
-                     [["order_id", "shipped_ts"] + (["carrier"] if "carrier" in sent.columns else [])])
-            frame = _left_join(frame, first)
-        else:
-            has_parcel = np.zeros(len(frame), dtype=bool)
-            has_parcel[pos[pos >= 0]] = True
-            ts = sent["shipped_ts"].to_numpy()
-            pos = np.where(ts < np.datetime64(cutoff), pos, -1)
-            order = np.argsort(ts, kind="stable")
-            order = order[pos[order] >= 0]
-            rows, at = np.unique(pos[order], return_index=True)  # each order's first parcel (stable on ties)
-            chosen = np.full(len(frame), -1, dtype="int64")
-            chosen[rows] = order[at]
-            frame = frame.reset_index(drop=True)
-            for c in ["shipped_ts"] + (["carrier"] if "carrier" in sent.columns else []):
-                frame[c] = _take_found(sent[c], chosen)
-        frame = frame.loc[~((frame["status"] == "refunded") & ~has_parcel)]
+        is_sent = sent["shipped_ts"].notna().to_numpy(dtype=bool)
+        sent = sent.loc[is_sent]
+        rows = np.asarray(order_rows)[is_sent]
+        has_parcel = np.zeros(len(orders) + 1, dtype=bool)  # the last slot takes the -1s
+        has_parcel[rows] = True
+        refunded = _col(paid, "status", "paid").eq("refunded").fillna(False).to_numpy(dtype=bool)
+        source = np.flatnonzero(in_window & ~(refunded & ~has_parcel[:-1]))  # each row's row in orders
+        at = np.full(len(orders) + 1, -1, dtype=np.intp)
+        at[source] = np.arange(len(source))
+        pos = at[rows]  # each parcel's row of the frame
+        ts = sent["shipped_ts"].to_numpy()
+        pos = np.where(ts < np.datetime64(cutoff), pos, -1)
+        chosen = _first_per_row(pos, ts, len(source))
+        frame = pd.DataFrame({
+            "order_id": _values(paid["order_id"].take(source)),
+            "channel": _values(_col(paid, "channel", "all").take(source).fillna("unknown")),
+            "province": (_text_take(provinces[1], provinces[0][source]) if provinces is not None
+                         else _province(_col(paid, "province").take(source)).to_numpy()),
+            "status": _values(_col(paid, "status", "paid").take(source).fillna("paid")),
+            "paid_ts": pay[source],
+        })
+        for c in ["shipped_ts"] + (["carrier"] if "carrier" in sent.columns else []):
+            frame[c] = _take_found(sent[c], chosen)
     else:
-        frame = frame.loc[frame["status"] != "refunded"].assign(shipped_ts=pd.NaT)
+        paid = paid.loc[is_paid]
+        pay = _col(paid, "paid_ts", pd.NaT)
+        pay = pd.to_datetime(pay).fillna(paid["order_ts"])
+        frame = pd.DataFrame({
+            "order_id": _values(paid["order_id"]),
+            "channel": _values(_col(paid, "channel", "all").fillna("unknown")),
+            "province": _province(_col(paid, "province")).to_numpy(),
+            "status": _values(_col(paid, "status", "paid").fillna("paid")),
+            "paid_ts": pay.to_numpy(),
+        })
+        in_window = (frame["paid_ts"] < cutoff).to_numpy(dtype=bool)
+        source = np.flatnonzero(is_paid)[in_window]
+        frame = frame.loc[in_window]
+        if shipments is not None and len(shipments):
+            _require(shipments, "shipments", ["order_id", "shipped_ts"])
+            sent = _narrow(shipments, "order_id", "shipped_ts", "carrier")
+            sent = sent.loc[sent["shipped_ts"].notna()]
+            # each parcel's order as a row of frame (one lookup of the ids), when the order ids are unique text
+            pos = _id_positions(sent["order_id"], frame["order_id"])
+            if pos is None:
+                has_parcel = _has_id(frame["order_id"], sent["order_id"])
+                sent = sent.loc[sent["shipped_ts"] < cutoff]
+                first = (sent.sort_values("shipped_ts", kind="stable").drop_duplicates("order_id")
+                         [["order_id", "shipped_ts"] + (["carrier"] if "carrier" in sent.columns else [])])
+                frame = _left_join(frame, first)
+            else:
+                has_parcel = np.zeros(len(frame), dtype=bool)
+                has_parcel[pos[pos >= 0]] = True
+                ts = sent["shipped_ts"].to_numpy()
+                pos = np.where(ts < np.datetime64(cutoff), pos, -1)
+                chosen = _first_per_row(pos, ts, len(frame))
+                frame = frame.reset_index(drop=True)
+                for c in ["shipped_ts"] + (["carrier"] if "carrier" in sent.columns else []):
+                    frame[c] = _take_found(sent[c], chosen)
+            kept = ~((frame["status"] == "refunded") & ~has_parcel).to_numpy(dtype=bool)
+            frame, source = frame.loc[kept], source[kept]
+        else:
+            kept = (frame["status"] != "refunded").to_numpy(dtype=bool)
+            frame, source = frame.loc[kept].assign(shipped_ts=pd.NaT), source[kept]
     if "carrier" not in frame.columns:
         frame["carrier"] = pd.NA
     frame["shipped_ts"] = pd.to_datetime(frame["shipped_ts"])
@@ -437,19 +609,36 @@ def shipping_status(orders: pd.DataFrame, shipments: pd.DataFrame | None = None,
         paused |= hit
     frame["due_ts"] = due
     frame["paused"] = paused
-    shipped = frame["shipped_ts"].notna()
+    shipped = frame["shipped_ts"].notna().to_numpy(dtype=bool)
     frame["hours_to_ship"] = (frame["shipped_ts"] - frame["paid_ts"]) / HOUR
-    state = np.select([shipped & (frame["shipped_ts"] <= due), shipped, due <= cutoff],
-                      ["on_time", "late", "overdue"], "pending")
-    frame["state"] = state
-    within = pd.Series(pd.NA, index=frame.index, dtype="boolean")
-    within[shipped] = frame.loc[shipped, "hours_to_ship"] <= ship_within_hours
-    within[~shipped & ((cutoff - frame["paid_ts"]) / HOUR > ship_within_hours)] = False
-    frame["within_hours"] = within
+    frame["state"] = _select_text([shipped & (frame["shipped_ts"] <= due).to_numpy(dtype=bool), shipped,
+                                   (due <= cutoff).to_numpy(dtype=bool)], ["on_time", "late", "overdue"], "pending")
+    # within the hours on the raw clock: known once shipped, or once the hours have passed unshipped
+    hours = frame["hours_to_ship"].to_numpy()
+    unknown = ~shipped & ~((cutoff - frame["paid_ts"]) / HOUR > ship_within_hours).to_numpy(dtype=bool)
+    frame["within_hours"] = pd.arrays.BooleanArray(shipped & (hours <= ship_within_hours), unknown)
     frame["month"] = _month(frame["paid_ts"])
     cols = ["order_id", "channel", "province", "month", "paid_ts", "due_ts", "paused", "shipped_ts",
             "carrier", "hours_to_ship", "state", "within_hours"]
-    return frame[cols].reset_index(drop=True)
+    return frame[cols].reset_index(drop=True), source
+
+
+def _first_per_row(pos: np.ndarray, ts: np.ndarray, n: int) -> np.ndarray:
+    """For each of ``n`` rows, the parcel (index into ``pos``/``ts``) that left first, the earlier
+    parcel on a tie; -1 for a row without one. ``pos``: each parcel's row (-1: none). Orders with
+    a single parcel (nearly all) need no sort: only those with several are sorted by time."""
+    idx = np.flatnonzero(pos >= 0)
+    p = pos[idx]
+    chosen = np.full(n, -1, dtype="int64")
+    count = np.bincount(p, minlength=n)
+    single = count[p] == 1
+    chosen[p[single]] = idx[single]
+    many = idx[~single]
+    if len(many):
+        order = many[np.lexsort((many, ts[many], pos[many]))]  # by row, then time, then parcel
+        first = np.r_[True, pos[order][1:] != pos[order][:-1]]
+        chosen[pos[order][first]] = order[first]
+    return chosen
 
 
 def ship_rates(status: pd.DataFrame, *, by: str | Sequence[str] | None = "month") -> pd.DataFrame:
@@ -473,6 +662,8 @@ def ship_rates(status: pd.DataFrame, *, by: str | Sequence[str] | None = "month"
     [0.5]
     """
     keys = [by] if isinstance(by, str) else list(by or [])
+    if keys and all(status[k].dtype == _STR for k in keys) and len(status):
+        return _ship_rates_codes(status, keys)
     f = pd.DataFrame({
         "orders": 1, "shipped": status["state"].isin(["on_time", "late"]).astype("int64"),
         "on_time": status["state"].eq("on_time").astype("int64"),
@@ -491,6 +682,55 @@ def ship_rates(status: pd.DataFrame, *, by: str | Sequence[str] | None = "month"
     else:
         out = f[["orders", "shipped", "on_time", "late", "pending", "w_known", "w_yes"]].sum().to_frame().T
         out["median_hours"] = f["hours"].median()
+    out["on_time_rate"] = _rate(out["on_time"], out["on_time"] + out["late"])
+    out["within_hours_rate"] = _rate(out["w_yes"], out["w_known"])
+    return out[keys + ["orders", "shipped", "on_time", "late", "pending", "on_time_rate",
+                       "within_hours_rate", "median_hours"]]
+
+
+def _ship_rates_codes(status: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """:func:`ship_rates` by text keys, counted on integer codes: each key factorized once (sorted,
+    as a groupby sorts), the states read once, the counts by ``np.bincount``; the same table."""
+    n = len(status)
+    group = np.zeros(n, dtype=np.int64)
+    valid = np.ones(n, dtype=bool)
+    levels, size = [], 1
+    for k in keys:  # the groups' mixed-radix number sorts like the keys (missing keys dropped, as groupby does)
+        c, u = pd.factorize(status[k], sort=True)
+        valid &= c >= 0
+        group = group * max(len(u), 1) + np.maximum(c, 0)
+        levels.append(u)
+        size *= max(len(u), 1)
+    if size > 4 * n + 1024:  # too many combinations to count densely
+        present, group = np.unique(group[valid], return_inverse=True)
+    else:
+        seen = np.bincount(group[valid], minlength=size) > 0
+        present = np.flatnonzero(seen)
+        group = (np.cumsum(seen) - 1)[group[valid]]
+    m = len(present)
+    sc, su = pd.factorize(status["state"])
+    state = {name: (sc == i)[valid] for i, name in enumerate(su) if name in ("on_time", "late", "overdue", "pending")}
+    none = np.zeros(int(valid.sum()), dtype=bool)
+
+    def count(mask=None):
+        return np.bincount(group if mask is None else group[mask], minlength=m).astype("int64")
+
+    on_time, late, overdue, pending = (state.get(x, none) for x in ("on_time", "late", "overdue", "pending"))
+    within = status["within_hours"]
+    out = {}
+    for i, k in enumerate(keys):  # each group's key values, from its number
+        digit = present.copy()
+        for later in levels[i + 1:]:
+            digit //= max(len(later), 1)
+        out[k] = levels[i].take(digit % max(len(levels[i]), 1))
+    out.update({
+        "orders": count(), "shipped": count(on_time | late), "on_time": count(on_time), "late": count(late | overdue),
+        "pending": count(pending), "w_known": count(within.notna().to_numpy(dtype=bool)[valid]),
+        "w_yes": count(within.fillna(False).to_numpy(dtype=bool)[valid]),
+    })
+    out = pd.DataFrame(out)
+    out["median_hours"] = pd.Series(status["hours_to_ship"].to_numpy()[valid]).groupby(group).median().reindex(
+        range(m)).to_numpy()
     out["on_time_rate"] = _rate(out["on_time"], out["on_time"] + out["late"])
     out["within_hours_rate"] = _rate(out["w_yes"], out["w_known"])
     return out[keys + ["orders", "shipped", "on_time", "late", "pending", "on_time_rate",
@@ -540,17 +780,25 @@ def backlog_trend(status: pd.DataFrame, *, month_ends: Sequence | pd.DatetimeInd
     before m; overdue(m) = #due before m - #(due and shipped) before m.
     """
     me = pd.DatetimeIndex(month_ends)
-    inf = np.datetime64("2262-01-01")
-    paid = np.sort(status["paid_ts"].to_numpy("datetime64[ns]"))
-    shipped = np.sort(status["shipped_ts"].to_numpy("datetime64[ns]", na_value=inf))
-    due = np.sort(status["due_ts"].to_numpy("datetime64[ns]"))
-    both = np.sort(np.maximum(status["due_ts"].to_numpy("datetime64[ns]"),
-                              status["shipped_ts"].to_numpy("datetime64[ns]", na_value=inf)))
     m = me.to_numpy("datetime64[ns]")
+    ends = np.sort(m)
+    where = np.searchsorted(ends, m)  # each month end's place among the sorted ends
+
+    def before(values: np.ndarray) -> np.ndarray:
+        """How many ``values`` lie before each month end (a missing time never does): each value
+        is placed among the few month ends, no sort of the values."""
+        at = ends.astype(values.dtype) if values.dtype.kind == "M" else None
+        if at is None or not np.array_equal(at.astype(ends.dtype), ends):  # ends not exact in the values' unit
+            values, at = np.asarray(values, dtype="datetime64[ns]"), ends
+        after = np.searchsorted(at, values, side="right")  # month ends at or before the value
+        return np.cumsum(np.bincount(after, minlength=len(ends) + 1))[:len(ends)][where]
+
+    paid, shipped, due = (status[c].to_numpy() for c in ("paid_ts", "shipped_ts", "due_ts"))  # in their own unit
+    both = np.where(np.isnat(shipped), shipped, np.maximum(due, shipped))  # due and shipped: the later of the two
     out = pd.DataFrame({
         "month": (me - DAY).strftime("%Y-%m"),
-        "backlog": np.searchsorted(paid, m) - np.searchsorted(shipped, m),
-        "overdue": np.searchsorted(due, m) - np.searchsorted(both, m),
+        "backlog": before(paid) - before(shipped),
+        "overdue": before(due) - before(both),
     })
     return out
 
@@ -630,7 +878,8 @@ def ship_anomalies(status: pd.DataFrame, *, pauses: pd.DataFrame | None = None,
 # ---------------------------------------------------------------------------------------------
 
 def parcel_outcomes(shipments: pd.DataFrame, orders: pd.DataFrame | None = None, *, cutoff,
-                    ship_due: pd.Series | None = None, ship_within_hours: float = 48) -> pd.DataFrame:
+                    ship_due: pd.Series | None = None, ship_within_hours: float = 48,
+                    order_rows: np.ndarray | None = None) -> pd.DataFrame:
     """Each parcel shipped before ``cutoff``: delivered on time (on or before ``promised_date``),
     late, overdue (not delivered and the promised day has passed: lost parcels end here) or
     pending; its transit time and its province and region.
@@ -642,6 +891,9 @@ def parcel_outcomes(shipments: pd.DataFrame, orders: pd.DataFrame | None = None,
     and ``carrier_late`` the late parcels that had left on time: the carrier's own share, on
     which carriers are judged (a festival backlog in the warehouse is not the carrier's fault).
 
+    ``order_rows`` (optional) is the row of each shipment's order among the rows of ``orders`` (-1:
+    not there), e.g. from one lookup per dataset: it saves looking the order ids up again.
+
     Returns
     -------
     DataFrame
@@ -649,9 +901,21 @@ def parcel_outcomes(shipments: pd.DataFrame, orders: pd.DataFrame | None = None,
         transit_days, state (on_time / late / overdue / pending / no_promise), late (bool, NA while
         pending), dispatched_late, carrier_late (bool, NA while pending), days_late, lost, returned.
     """
+    return _parcel_outcomes(shipments, orders, cutoff=cutoff, ship_due=ship_due, ship_within_hours=ship_within_hours,
+                            order_rows=order_rows)
+
+
+def _parcel_outcomes(shipments: pd.DataFrame, orders: pd.DataFrame | None = None, *, cutoff,
+                     ship_due: pd.Series | None = None, ship_within_hours: float = 48,
+                     order_rows: np.ndarray | None = None, order_due: np.ndarray | None = None,
+                     provinces: tuple[np.ndarray, np.ndarray] | None = None) -> pd.DataFrame:
+    """:func:`parcel_outcomes`; with ``order_rows``, ``order_due`` (optional) gives each orders
+    row's shipping deadline (NaT: none) in place of ``ship_due``, and ``provinces`` (optional,
+    :func:`_province_parts` of ``orders.province``) saves cleaning the names again."""
     _require(shipments, "shipments", ["order_id", "carrier", "shipped_ts"])
     cutoff = pd.Timestamp(cutoff)
-    s = shipments.loc[shipments["shipped_ts"].notna() & (shipments["shipped_ts"] < cutoff)]
+    sent = (shipments["shipped_ts"].notna() & (shipments["shipped_ts"] < cutoff)).to_numpy(dtype=bool)
+    s = shipments.loc[sent]
     out = pd.DataFrame({
         "order_id": _values(s["order_id"]), "carrier": _values(s["carrier"].fillna("unknown")),
         "shipped_ts": s["shipped_ts"].to_numpy(),
@@ -661,34 +925,42 @@ def parcel_outcomes(shipments: pd.DataFrame, orders: pd.DataFrame | None = None,
     })
     out.loc[out["delivered_ts"] >= cutoff, "delivered_ts"] = pd.NaT
     opos = None  # each parcel's order as a row of orders: one lookup, when the order ids are unique text
+    rows = None if order_rows is None or orders is None else np.asarray(order_rows)[sent]
     if orders is not None and "province" in orders.columns:
-        opos = _id_positions(out["order_id"], orders["order_id"])
-    if opos is not None:
-        out["province"] = _province(_take_found(orders["province"], opos))
-    elif orders is not None and "province" in orders.columns:
-        prov = orders[["order_id", "province"]].drop_duplicates("order_id").set_index("order_id")["province"]
-        out["province"] = _province(_lookup(out["order_id"], prov))
+        opos = rows if rows is not None else _id_positions(out["order_id"], orders["order_id"])
+    if opos is not None and provinces is not None:  # the names cleaned once per dataset, spread by codes
+        codes, labels = provinces
+        at = np.where(opos >= 0, codes[opos], len(labels) - 1)  # the last label: unknown
+        out["province"] = pd.Series(labels[at], index=out.index, dtype="object")
+        regions = region_of(pd.Series(labels, dtype="object").replace("unknown", pd.NA)).to_numpy(dtype=object)
+        out["region"] = pd.Series(regions[at], index=out.index, dtype="object")
     else:
-        out["province"] = "unknown"
-    out["region"] = region_of(out["province"].replace("unknown", pd.NA))
+        if opos is not None:
+            out["province"] = _province(_take_found(orders["province"], opos))
+        elif orders is not None and "province" in orders.columns:
+            prov = orders[["order_id", "province"]].drop_duplicates("order_id").set_index("order_id")["province"]
+            out["province"] = _province(_lookup(out["order_id"], prov))
+        else:
+            out["province"] = "unknown"
+        out["region"] = region_of(out["province"].replace("unknown", pd.NA))
     out["ship_month"] = _month(out["shipped_ts"])
     out["transit_days"] = (out["delivered_ts"] - out["shipped_ts"]) / DAY
     dday = out["delivered_ts"].dt.normalize()
     prom = out["promised_date"]
     today = cutoff.normalize()
-    state = np.select(
-        [prom.isna(), dday.notna() & (dday <= prom), dday.notna(), prom < today],
-        ["no_promise", "on_time", "late", "overdue"], "pending")
-    out["state"] = state
-    late = pd.Series(pd.NA, index=out.index, dtype="boolean")
-    decided = out["state"].isin(["on_time", "late", "overdue"])
-    late[decided] = out.loc[decided, "state"].isin(["late", "overdue"])
+    delivered = dday.notna().to_numpy(dtype=bool)
+    code = np.select([prom.isna().to_numpy(dtype=bool), delivered & (dday <= prom).to_numpy(dtype=bool), delivered,
+                      (prom < today).to_numpy(dtype=bool)], [0, 1, 2, 3], 4)
+    out["state"] = _text_take(["no_promise", "on_time", "late", "overdue", "pending"], code)
+    decided = (code >= 1) & (code <= 3)
+    late = pd.Series(pd.arrays.BooleanArray(code >= 2, ~decided), index=out.index)  # NA while undecided
     out["late"] = late
-    days_late = np.where(out["state"] == "late", (dday - prom) / DAY,
-                         np.where(out["state"] == "overdue", (today - prom) / DAY, 0.0))
+    days_late = np.where(code == 2, (dday - prom) / DAY, np.where(code == 3, (today - prom) / DAY, 0.0))
     out["days_late"] = days_late
-    if ship_due is None and opos is not None and "paid_ts" in orders.columns:
+    if ship_due is None and opos is not None and "paid_ts" in orders.columns and order_due is None:
         due = _take_found(orders["paid_ts"], opos) + ship_within_hours * HOUR
+    elif rows is not None and order_due is not None:
+        due = pd.Series(np.where(rows >= 0, order_due[rows], np.datetime64("NaT")), name="order_id")
     else:
         if ship_due is None and orders is not None and "paid_ts" in orders.columns:
             ship_due = (orders[["order_id", "paid_ts"]].drop_duplicates("order_id").set_index("order_id")["paid_ts"]
@@ -720,8 +992,15 @@ def _late_counts(parcels: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return out.reset_index()
 
 
-def _in(parcels: pd.DataFrame, start, end) -> pd.DataFrame:
-    return parcels.loc[(parcels["shipped_ts"] >= start) & (parcels["shipped_ts"] < end)]
+#: the parcel columns :func:`_late_counts` reads (besides its keys)
+_COUNTED = ["order_id", "late", "carrier_late", "transit_days"]
+
+
+def _in(parcels: pd.DataFrame, start, end, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """The parcels shipped in [start, end); only ``columns`` when given (taken before the row
+    filter, so that the other columns are not copied)."""
+    keep = ((parcels["shipped_ts"] >= start) & (parcels["shipped_ts"] < end)).to_numpy(dtype=bool)
+    return parcels.loc[keep] if columns is None else parcels.loc[keep, list(dict.fromkeys(columns))]
 
 
 def carrier_scorecard(parcels: pd.DataFrame, *, start, end, baseline_start=None, target: float = 0.90,
@@ -748,9 +1027,9 @@ def carrier_scorecard(parcels: pd.DataFrame, *, start, end, baseline_start=None,
         p90_days, baseline_decided, baseline_late_rate, rise, p_value (rise), p_below (shortfall
         against the target), status, flagged; worst first.
     """
-    win = _late_counts(_in(parcels, start, end), ["carrier"])
+    win = _late_counts(_in(parcels, start, end, ["carrier"] + _COUNTED), ["carrier"])
     bs = pd.Timestamp(baseline_start) if baseline_start is not None else parcels["shipped_ts"].min()
-    base = _late_counts(_in(parcels, bs, start), ["carrier"])[["carrier", "decided", "late"]]
+    base = _late_counts(_in(parcels, bs, start, ["carrier"] + _COUNTED), ["carrier"])[["carrier", "decided", "late"]]
     base = base.rename(columns={"decided": "baseline_decided", "late": "baseline_late"})
     out = win.merge(base, on="carrier", how="left")
     out["baseline_decided"] = out["baseline_decided"].fillna(0).astype("int64")
@@ -783,7 +1062,7 @@ def carrier_cells(parcels: pd.DataFrame, *, start, end, by: str = "province", mi
         carrier, <by>, parcels, decided, late, late_rate, on_time_rate, late_all_rate, median_days,
         p90_days, rest_late_rate, p_value, rated.
     """
-    w = _in(parcels, start, end)
+    w = _in(parcels, start, end, ["carrier", by] + _COUNTED)
     cells = _late_counts(w, ["carrier", by])
     tot = cells.groupby("carrier")[["decided", "late"]].transform("sum")
     cells["rest_late_rate"] = _rate(tot["late"] - cells["late"], tot["decided"] - cells["decided"])
@@ -803,13 +1082,19 @@ def carrier_monthly(parcels: pd.DataFrame, *, min_parcels: int = 20) -> pd.DataF
                 "median_days"]]
 
 
-def late_parcels(parcels: pd.DataFrame, *, start, end, orders: pd.DataFrame | None = None) -> pd.DataFrame:
+def late_parcels(parcels: pd.DataFrame, *, start, end, orders: pd.DataFrame | None = None,
+                 order_rows: np.ndarray | None = None) -> pd.DataFrame:
     """Parcels promised for [start, end) that arrived late or are still out past the promise, by
     carrier and days late: the list for contacting and compensating buyers (003 stage 4: 延迟时主动
-    联系买家说明情况并补偿)."""
-    due = parcels.loc[(parcels["promised_date"] >= start) & (parcels["promised_date"] < end)
-                      & parcels["state"].isin(["late", "overdue"])].copy()
-    if orders is not None and "customer_id" in orders.columns:
+    联系买家说明情况并补偿). ``order_rows`` (optional): the row of each parcel's order among the rows
+    of ``orders`` (-1: none), which saves looking the order ids up."""
+    chosen = ((parcels["promised_date"] >= start) & (parcels["promised_date"] < end)
+              & parcels["state"].isin(["late", "overdue"])).to_numpy(dtype=bool)
+    due = parcels.loc[chosen].copy()
+    if orders is not None and "customer_id" in orders.columns and order_rows is not None:
+        due.insert(1, "customer_id", _take_found(orders["customer_id"], np.asarray(order_rows)[chosen])
+                   .set_axis(due.index))
+    elif orders is not None and "customer_id" in orders.columns:
         cust = orders[["order_id", "customer_id"]].drop_duplicates("order_id").set_index("order_id")["customer_id"]
         due.insert(1, "customer_id", due["order_id"].map(cust))
     due["state"] = due["state"].map({"late": "delivered late", "overdue": "not delivered, past promise"})
@@ -989,16 +1274,29 @@ def refund_reasons(orders: pd.DataFrame, *, parcels: pd.DataFrame | None = None,
     DataFrame
         order_id, month (order month), refund_value, full_refund, reason_key, reason.
     """
+    return _refund_reasons(orders, parcels=parcels, tickets=tickets)[0]
+
+
+def _refund_reasons(orders: pd.DataFrame, *, parcels: pd.DataFrame | None = None,
+                    tickets: pd.DataFrame | None = None,
+                    parcel_rows: np.ndarray | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+    """:func:`refund_reasons`, and the row of ``orders`` each of its rows comes from;
+    ``parcel_rows`` (optional): each parcel's order as a row of ``orders`` (-1: none), which saves
+    looking the refunded orders' ids up among the parcels."""
     _require(orders, "orders", ["order_id", "order_ts", "paid_amount"])
     paid = _narrow(orders, "order_id", "order_ts", "paid_amount", "status", "refund_amount")
-    paid = paid.loc[paid_mask(paid)]
-    status = _col(paid, "status", "paid").fillna("paid")
-    amount = pd.to_numeric(_col(paid, "refund_amount", 0.0), errors="coerce").fillna(0.0)
-    full = status.eq("refunded")
-    value = np.where(full & (amount <= 0), paid["paid_amount"], np.minimum(amount, paid["paid_amount"]))
-    refunded = full | (amount > 0)
-    r = pd.DataFrame({"order_id": paid["order_id"], "month": _month(paid["order_ts"]),
-                      "refund_value": value, "full_refund": full}).loc[refunded.to_numpy()]
+    # decided on every order's row, then only the refunded paid orders are taken (no text column
+    # of every paid order is copied)
+    is_paid = np.asarray(paid_mask(paid), dtype=bool)
+    full = _col(paid, "status", "paid").eq("refunded").fillna(False).to_numpy(dtype=bool)
+    amount = pd.to_numeric(_col(paid, "refund_amount", 0.0), errors="coerce").fillna(0.0).to_numpy()
+    pay = paid["paid_amount"].to_numpy()
+    rows = np.flatnonzero(is_paid & (full | (amount > 0)))
+    full, amount, pay = full[rows], amount[rows], pay[rows]
+    sub = paid.take(rows)
+    r = pd.DataFrame({"order_id": sub["order_id"], "month": _month(sub["order_ts"]),
+                      "refund_value": np.where(full & (amount <= 0), pay, np.minimum(amount, pay)),
+                      "full_refund": full}, index=sub.index)
     key = pd.Series(pd.NA, index=r.index, dtype="object")
     if tickets is not None and len(tickets) and "order_id" in tickets.columns and "category" in tickets.columns:
         t = tickets.loc[tickets["order_id"].notna() & tickets["category"].isin(_TICKET_PRIORITY), ["order_id", "category"]]
@@ -1007,7 +1305,13 @@ def refund_reasons(orders: pd.DataFrame, *, parcels: pd.DataFrame | None = None,
         key = r["order_id"].map(best).astype("object")
     if parcels is not None:
         # only the parcels of refunded orders (the reason of one order does not depend on the others)
-        parcels = parcels.loc[_has_id(parcels["order_id"], r["order_id"]), ["order_id", "lost", "state", "returned"]]
+        if parcel_rows is not None:
+            mine = np.zeros(len(orders) + 1, dtype=bool)  # the last slot answers False for -1
+            mine[rows] = True
+            hit = mine[np.asarray(parcel_rows)]
+        else:
+            hit = _has_id(parcels["order_id"], r["order_id"])
+        parcels = parcels.loc[hit, ["order_id", "lost", "state", "returned"]]
         p = parcels.assign(
             _k=np.select([parcels["lost"], parcels["state"].isin(["late", "overdue"]), parcels["returned"]],
                          ["lost", "late", "returned"], "after_delivery"))
@@ -1017,7 +1321,7 @@ def refund_reasons(orders: pd.DataFrame, *, parcels: pd.DataFrame | None = None,
         key = key.where(key.notna(), fallback)
     r["reason_key"] = key.fillna("unknown").to_numpy()
     r["reason"] = r["reason_key"].map(REFUND_REASONS)
-    return r.reset_index(drop=True)
+    return r.reset_index(drop=True), rows
 
 
 def sku_event_spikes(order_skus: pd.DataFrame, events: pd.Series, *, alpha: float = 0.001, min_events: int = 5,
@@ -1201,12 +1505,30 @@ def sku_refunds(orders: pd.DataFrame, items: pd.DataFrame, *, month: str, reason
         refund_explained_by, baseline_quality_rate, quality_p_value, quality_spike,
         quality_explained_by; sorted by refunded orders.
     """
+    return _sku_refunds(orders, items, month=month, reasons=reasons, parcels=parcels, tickets=tickets,
+                        sku_revenue=sku_revenue, products=products, baseline_months=baseline_months, alpha=alpha,
+                        min_events=min_events)
+
+
+def _sku_refunds(orders: pd.DataFrame, items: pd.DataFrame, *, month: str, reasons: pd.DataFrame,
+                 parcels: pd.DataFrame | None = None, tickets: pd.DataFrame | None = None,
+                 sku_revenue: pd.Series | None = None, products: pd.DataFrame | None = None,
+                 baseline_months: int = 12, alpha: float = 0.001, min_events: int = 5,
+                 item_rows: np.ndarray | None = None, reason_rows: np.ndarray | None = None,
+                 parcel_rows: np.ndarray | None = None) -> pd.DataFrame:
+    """:func:`sku_refunds`; ``item_rows`` (optional): each line's order as a row of ``orders`` (-1:
+    none), ``reason_rows`` (optional): each row of ``reasons`` as a row of ``orders``, and
+    ``parcel_rows`` (optional): each parcel's order as a row of ``orders``, from lookups made once
+    per dataset: they save looking the order ids up again."""
     _require(items, "order_items", ["order_id", "sku", "qty", "unit_price"])
     this = pd.Period(month, "M")
     start, end = _month_bounds(month)
     b_start = (this - baseline_months).to_timestamp()
-    paid = orders.loc[paid_mask(orders), ["order_id", "order_ts"]]
-    paid = paid.loc[(paid["order_ts"] >= b_start) & (paid["order_ts"] < end)]
+    # the paid orders of the baseline and the month, as rows of orders (their ids are copied only
+    # when they have to be joined by text)
+    when = orders["order_ts"]
+    in_window = np.asarray(paid_mask(orders), dtype=bool) & ((when >= b_start) & (when < end)).to_numpy(dtype=bool)
+    paid_rows = np.flatnonzero(in_window)
     # the spike test counts full refunds: a partial refund is mostly a price adjustment or a
     # compensation (保价, 补偿), not a product sent back
     refunded = pd.Series(True, index=reasons.loc[reasons["full_refund"], "order_id"].unique())
@@ -1214,7 +1536,11 @@ def sku_refunds(orders: pd.DataFrame, items: pd.DataFrame, *, month: str, reason
     if tickets is not None and "category" in tickets.columns and "order_id" in tickets.columns:
         quality = pd.Series(True, index=tickets.loc[tickets["category"] == "quality", "order_id"].dropna().unique())
     narrow = _narrow(items, "order_id", "sku", "qty", "unit_price")
-    pos = None if "order_ts" in narrow.columns else _id_positions(narrow["order_id"], paid["order_id"])
+    fast = "order_ts" not in narrow.columns and item_rows is not None and len(paid_rows)
+    pos = _subset_rows(in_window, np.asarray(item_rows)) if fast else None
+    if not fast:
+        paid = orders.loc[in_window, ["order_id", "order_ts"]]
+        pos = None if "order_ts" in narrow.columns else _id_positions(narrow["order_id"], paid["order_id"])
     if pos is None:  # ids that are not unique text: pandas' own join and the text version of the test
         lines = _join_orders(items, paid)
         lines = lines.assign(value=lines["qty"].astype("float64") * lines["unit_price"],
@@ -1228,17 +1554,34 @@ def sku_refunds(orders: pd.DataFrame, items: pd.DataFrame, *, month: str, reason
         # counts distinct (order, SKU) pairs on integers; only the month's lines are grouped by text
         found = pos >= 0
         at = pos[found]
-        is_current = (paid["order_ts"] >= start).to_numpy(dtype=bool)
-        sku_codes, sku_names = pd.factorize(narrow["sku"].iloc[np.flatnonzero(found)], sort=True)
+        is_current = ((when.take(paid_rows) if fast else paid["order_ts"]) >= start).to_numpy(dtype=bool)
+        # the SKUs of the lines found, as codes of their sorted names (factorized on the whole
+        # column, without copying the found lines' text, then renumbered over the SKUs present)
+        all_codes, all_names = pd.factorize(narrow["sku"], sort=True)
+        sku_codes = all_codes[found]
+        present = np.zeros(len(all_names) + 1, dtype=bool)  # the last slot takes the -1s
+        present[sku_codes] = True
+        renumber = np.cumsum(present[:-1]) - 1
+        sku_codes = np.where(sku_codes >= 0, renumber[sku_codes], -1)
+        sku_names = all_names[present[:-1]]
         ok = sku_codes >= 0
         k = max(len(sku_names), 1)
-        pairs = np.unique(at[ok].astype("int64") * k + sku_codes[ok])
+        pairs = at[ok].astype("int64") * k + sku_codes[ok]
+        pairs.sort(kind="stable")  # lines come order by order: nearly sorted already
+        pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]] if len(pairs) else pairs  # np.unique
         p_order, p_sku = pairs // k, pairs % k
         p_current = is_current[p_order]
-        paid_ids = paid["order_id"]
         for events, name in ((refunded, "ref_sp"), (quality, "q_sp")):
-            hit = (_has_id(paid_ids, events.index[events.astype(bool).to_numpy()]) if len(events)
-                   else np.zeros(len(paid_ids), dtype=bool))
+            if not len(events):
+                hit = np.zeros(len(is_current), dtype=bool)
+            elif name == "ref_sp" and fast and reason_rows is not None:
+                full = np.zeros(len(orders), dtype=bool)
+                full[np.asarray(reason_rows)[reasons["full_refund"].to_numpy(dtype=bool)]] = True
+                hit = full[paid_rows]
+            elif fast:  # every order's id against the few event ids, then the paid ones
+                hit = _has_id(orders["order_id"], events.index[events.astype(bool).to_numpy()])[paid_rows]
+            else:
+                hit = _has_id(paid["order_id"], events.index[events.astype(bool).to_numpy()])
             spikes = _event_spikes_codes(p_order, p_sku, p_current, hit[p_order].astype("int64"),
                                          pd.Index(sku_names), alpha=alpha, min_events=min_events)
             if name == "ref_sp":
@@ -1248,15 +1591,34 @@ def sku_refunds(orders: pd.DataFrame, items: pd.DataFrame, *, month: str, reason
         now = np.flatnonzero(found)[is_current[at]]
         lines = narrow.iloc[now].reset_index(drop=True)
         lines = lines.assign(value=lines["qty"].astype("float64") * lines["unit_price"], period="current")
-        cur = lines.groupby(["order_id", "sku", "period"], as_index=False)["value"].sum()
+        if item_rows is not None:  # each line's row in orders travels along (one per order: "first")
+            cur = (lines.assign(_row=np.asarray(item_rows)[now])
+                   .groupby(["order_id", "sku", "period"], as_index=False).agg(value=("value", "sum"), _row=("_row", "first")))
+        else:
+            cur = lines.groupby(["order_id", "sku", "period"], as_index=False)["value"].sum()
+    rows = cur.pop("_row").to_numpy() if "_row" in cur.columns else None  # each (order, SKU)'s row in orders
     order_value = cur.groupby("order_id")["value"].transform("sum")
     rv = reasons.set_index("order_id")
     cur["refund_value"] = cur["order_id"].map(rv["refund_value"]).fillna(0.0) * _rate(cur["value"], order_value).fillna(0)
-    cur["refunded"] = _has_id(cur["order_id"], rv.index).astype("int64")
-    cur["full"] = _has_id(cur["order_id"], refunded.index).astype("int64")
+    def by_row(rows_of):  # an order-level flag as a mask over the orders' rows (last slot: -1)
+        mask = np.zeros(len(orders) + 1, dtype=bool)
+        mask[rows_of] = True
+        return mask
+
+    if rows is not None and reason_rows is not None:
+        reason_rows = np.asarray(reason_rows)
+        cur["refunded"] = by_row(reason_rows)[rows].astype("int64")
+        cur["full"] = by_row(reason_rows[reasons["full_refund"].to_numpy(dtype=bool)])[rows].astype("int64")
+    else:
+        cur["refunded"] = _has_id(cur["order_id"], rv.index).astype("int64")
+        cur["full"] = _has_id(cur["order_id"], refunded.index).astype("int64")
     cur["reason"] = cur["order_id"].map(rv["reason"])
     cur["quality"] = _has_id(cur["order_id"], quality.index).astype("int64")
-    if parcels is not None:
+    if parcels is not None and rows is not None and parcel_rows is not None:
+        parcel_rows = np.asarray(parcel_rows)
+        cur["returned"] = by_row(parcel_rows[parcels["returned"].to_numpy(dtype=bool)])[rows].astype("int64")
+        cur["shipped"] = by_row(parcel_rows)[rows].astype("int64")
+    elif parcels is not None:
         ret = parcels.loc[parcels["returned"], "order_id"].unique()
         shipped = parcels["order_id"].unique()
         cur["returned"] = _has_id(cur["order_id"], ret).astype("int64")
@@ -1639,15 +2001,18 @@ def shipping_report(data, *, record=None) -> ShippingResult:
         return res
     cutoff = _cutoff(data)
     res.cutoff = cutoff
-    if "paid_ts" not in data["orders"].columns:
+    orders = _table(data, "orders")
+    if "paid_ts" not in orders.columns:
         res.caveat = ("orders carry no paid_ts: the 48-hour clock starts at the order time, so orders paid later "
                       "(presale balances, bank transfers) look late")
-    shipments = data["shipments"]
+    shipments = _table(data, "shipments")
     res.pauses = logistics_pauses(shipments, start=getattr(data, "start", None), end=cutoff,
                                   window_days=int(cfg["pause_window_days"]), declared=cfg["declared_pauses"])
-    st = shipping_status(data["orders"], shipments, cutoff=cutoff, ship_within_hours=res.hours,
-                         pauses=res.pauses, catch_up_days=int(cfg["pause_catch_up_days"]))
+    st, rows = _shipping_status(orders, shipments, cutoff=cutoff, ship_within_hours=res.hours, pauses=res.pauses,
+                                catch_up_days=int(cfg["pause_catch_up_days"]),
+                                order_rows=_order_rows(data, "shipments"), provinces=_order_provinces(data, orders))
     res.status = st
+    res._order_rows = (orders, rows)  # each status row's row in the orders table (not a field: not shown)
     res.monthly = ship_rates(st, by="month")
     res.by_channel_month = ship_rates(st, by=["month", "channel"])
     res.channels = res.by_channel_month.loc[res.by_channel_month["month"] == month].drop(columns="month").reset_index(drop=True)
@@ -1727,12 +2092,24 @@ def carrier_report(data, *, shipping: ShippingResult | None = None, record=None)
     w0 = (this - int(cfg["carrier_window_months"]) + 1).to_timestamp()
     b0 = (this - int(cfg["carrier_window_months"]) + 1 - int(cfg["baseline_months"])).to_timestamp()
     res.window = (w0, cutoff)
-    due = None
+    orders, shipments = _table(data, "orders"), _table(data, "shipments")
+    ship_rows = _order_rows(data, "shipments")
+    due, order_due = None, None
     if shipping is not None and not shipping.skipped:
-        due = shipping.status.set_index("order_id")["due_ts"]
-    parcels = parcel_outcomes(data["shipments"], data["orders"], cutoff=cutoff, ship_due=due,
-                              ship_within_hours=float(cfg["ship_within_hours"]))
+        known = getattr(shipping, "_order_rows", None)
+        if ship_rows is not None and known is not None and known[0] is orders and len(known[1]) == len(shipping.status):
+            # the deadline of each order by its row (NaT: not in the status), no lookup of the ids
+            order_due = np.full(len(orders), np.datetime64("NaT"), dtype=shipping.status["due_ts"].dtype)
+            order_due[known[1]] = shipping.status["due_ts"].to_numpy()
+        else:
+            due = shipping.status.set_index("order_id")["due_ts"]
+    parcels = _parcel_outcomes(shipments, orders, cutoff=cutoff, ship_due=due,
+                               ship_within_hours=float(cfg["ship_within_hours"]), order_rows=ship_rows,
+                               order_due=order_due, provinces=_order_provinces(data, orders))
     res.parcels = parcels
+    if ship_rows is not None:  # each parcel's row in the orders table (not a field: not shown)
+        sent = (shipments["shipped_ts"].notna() & (shipments["shipped_ts"] < cutoff)).to_numpy(dtype=bool)
+        res._order_rows = (orders, ship_rows[sent])
     res.scorecard = carrier_scorecard(parcels, start=w0, end=cutoff, baseline_start=b0, target=res.target,
                                       min_rise=float(cfg["carrier_min_rise"]), alpha=float(cfg["spike_alpha"]),
                                       min_parcels=res.min_parcels)
@@ -1773,7 +2150,8 @@ def carrier_report(data, *, shipping: ShippingResult | None = None, record=None)
     res.flagged = pd.DataFrame(rows, columns=["carrier", "status", "on_time_rate", "late_rate", "baseline_late_rate",
                                               "decided", "worst_provinces", "worst_regions", "detail",
                                               "inside_worst_region"])
-    res.late = late_parcels(parcels, start=m0, end=m1, orders=data["orders"])
+    res.late = late_parcels(parcels, start=m0, end=m1, orders=orders,
+                            order_rows=res._order_rows[1] if ship_rows is not None else None)
     res.alerts = _alerts_frame(alerts)
     return res
 
@@ -1796,7 +2174,7 @@ def ticket_report(data, *, record=None) -> TicketResult:
         res.note = _skip(record, "Service tickets", note)
         return res
     cutoff = _cutoff(data)
-    times = ticket_times(data["service_tickets"], cutoff=cutoff, first_response_hours=res.response_hours,
+    times = ticket_times(_table(data, "service_tickets"), cutoff=cutoff, first_response_hours=res.response_hours,
                          resolution_hours=res.resolution_hours)
     res.times = times
     cur = times.loc[times["month"] == month]
@@ -1840,25 +2218,35 @@ def refund_report(data, *, carriers: CarrierResult | None = None, record=None) -
     """
     cfg = _settings(data)
     month = _report_month(data)
+    this_code = int(month[:4]) * 12 + int(month[5:7]) - 1  # its month code (metrics.month_codes)
     res = RefundResult(month=month, target=float(cfg["refund_rate_max"]))
-    orders = data["orders"]
+    orders = _table(data, "orders")
     if "status" not in orders.columns and "refund_amount" not in orders.columns:
         res.note = _skip(record, "Refunds and returns", data.missing_note(columns={"orders": ["status", "refund_amount"]})
                          or "Skipped: orders carry neither status nor refund_amount.")
         return res
     cutoff = _cutoff(data)
-    parcels = None
+    parcels, parcel_rows = None, None  # parcel_rows: each parcel's row in orders, when known
     if carriers is not None and not carriers.skipped:
         parcels = carriers.parcels
+        known = getattr(carriers, "_order_rows", None)
+        if known is not None and known[0] is orders and len(known[1]) == len(parcels):
+            parcel_rows = known[1]
     elif data.has("shipments", columns={"shipments": ["shipped_ts"]}):
-        parcels = parcel_outcomes(data["shipments"], orders, cutoff=cutoff,
-                                  ship_within_hours=float(cfg["ship_within_hours"]))
-    tickets = data["service_tickets"] if data.has("service_tickets") else None
-    reasons = refund_reasons(orders, parcels=parcels, tickets=tickets)
+        shipments = _table(data, "shipments")
+        ship_rows = _order_rows(data, "shipments")
+        parcels = _parcel_outcomes(shipments, orders, cutoff=cutoff, ship_within_hours=float(cfg["ship_within_hours"]),
+                                   order_rows=ship_rows, provinces=_order_provinces(data, orders))
+        if ship_rows is not None:
+            parcel_rows = ship_rows[(shipments["shipped_ts"].notna() & (shipments["shipped_ts"] < cutoff)).to_numpy(dtype=bool)]
+    tickets = _table(data, "service_tickets") if data.has("service_tickets") else None
+    reasons, reason_rows = _refund_reasons(orders, parcels=parcels, tickets=tickets, parcel_rows=parcel_rows)
     res.reasons = reasons
-    paid = _narrow(orders, "order_id", "order_ts", "paid_amount", "status")
-    paid = paid.loc[paid_mask(paid)]
-    per_month = paid.groupby(_month(paid["order_ts"])).agg(paid_orders=("order_id", "size"), gmv=("paid_amount", "sum"))
+    is_paid = np.asarray(paid_mask(_narrow(orders, "status")), dtype=bool)
+    code = month_codes(orders["order_ts"]).to_numpy()[is_paid]  # grouped on integers, labelled once per month
+    per_month = (pd.DataFrame({"paid_amount": orders["paid_amount"].to_numpy()[is_paid]})
+                 .groupby(code).agg(paid_orders=("paid_amount", "size"), gmv=("paid_amount", "sum")))
+    per_month.index = pd.Index([f"{int(c) // 12:04d}-{int(c) % 12 + 1:02d}" for c in per_month.index], dtype=_STR)
     rm = reasons.groupby("month").agg(refunded_orders=("order_id", "size"), refund_value=("refund_value", "sum"),
                                       full_refunds=("full_refund", "sum"))
     monthly = per_month.join(rm, how="left").fillna(0)
@@ -1870,9 +2258,16 @@ def refund_report(data, *, carriers: CarrierResult | None = None, record=None) -
         res.refund_rate = float(cur["refund_rate"].iloc[0])
         res.refund_value_share = float(cur["refund_value_share"].iloc[0])
     if parcels is not None:
-        mp = parcels.loc[_has_id(parcels["order_id"], paid.loc[(_month(paid["order_ts"]) == month).to_numpy(), "order_id"])]
+        of_month = code == this_code
+        if parcel_rows is not None:  # the parcels of the month's paid orders, by their rows in orders
+            hit = np.zeros(len(orders) + 1, dtype=bool)  # the last slot answers False for -1
+            hit[np.flatnonzero(is_paid)[of_month]] = True
+            mp = parcels.loc[hit[parcel_rows]]
+        else:
+            mp = parcels.loc[_has_id(parcels["order_id"], orders["order_id"].loc[is_paid].loc[of_month])]
         res.return_rate = float(mp["returned"].mean()) if len(mp) else None
-    rmon = reasons.loc[reasons["month"] == month]
+    in_month = (reasons["month"] == month).to_numpy(dtype=bool)
+    rmon = reasons.loc[in_month]
     rs = rmon.groupby("reason").agg(orders=("order_id", "size"), refund_value=("refund_value", "sum"))
     rs["share"] = rs["orders"] / rs["orders"].sum() if len(rs) else np.nan
     res.reason_summary = rs.sort_values("orders", ascending=False).reset_index()
@@ -1887,13 +2282,21 @@ def refund_report(data, *, carriers: CarrierResult | None = None, record=None) -
         rev = rev.loc[(rev["date"] >= m0) & (rev["date"] < m1)].groupby("sku")["revenue"].sum()
     except KeyError:
         rev = None
-    skus = sku_refunds(orders, data["order_items"], month=month, reasons=reasons, parcels=parcels, tickets=tickets,
-                       sku_revenue=rev, products=data["products"] if data.has("products") else None,
-                       baseline_months=int(cfg["baseline_months"]), alpha=float(cfg["spike_alpha"]),
-                       min_events=int(cfg["spike_min_events"]))
+    items = _table(data, "order_items")
+    item_rows = _order_rows(data, "order_items")
+    skus = _sku_refunds(orders, items, month=month, reasons=reasons, parcels=parcels, tickets=tickets,
+                        sku_revenue=rev, products=_table(data, "products") if data.has("products") else None,
+                        baseline_months=int(cfg["baseline_months"]), alpha=float(cfg["spike_alpha"]),
+                        min_events=int(cfg["spike_min_events"]), item_rows=item_rows, reason_rows=reason_rows,
+                        parcel_rows=parcel_rows)
     res.skus = skus
-    items = data["order_items"][["order_id", "sku"]]
-    items = items.loc[_has_id(items["order_id"], rmon["order_id"])].drop_duplicates()  # the month's refunded orders
+    items = items[["order_id", "sku"]]
+    if item_rows is not None:  # the lines of the month's refunded orders, by their rows in orders
+        mine = np.zeros(len(orders) + 1, dtype=bool)  # the last slot answers False for -1
+        mine[reason_rows[in_month]] = True
+        items = items.loc[mine[item_rows]].drop_duplicates()
+    else:
+        items = items.loc[_has_id(items["order_id"], rmon["order_id"])].drop_duplicates()  # the month's refunded orders
     sr = rmon[["order_id", "reason"]].merge(items, on="order_id")
     res.sku_reasons = sr.groupby(["sku", "reason"]).size().rename("orders").reset_index()
     review = skus.loc[skus["refund_spike"] | skus["quality_spike"]].copy()
@@ -2165,7 +2568,7 @@ def plot_refund_reasons(refunds: RefundResult, *, top: int = 12, ax=None):
 @exercise("08.yunda_late_share", "Share of the parcels yunda shipped in the report month, and delivered before it "
           "ended, that arrived after promised_date (delivery day later than the promised day)")
 def _yunda_late_share(data) -> float:
-    s = data["shipments"]
+    s = _table(data, "shipments")
     m0, m1 = _month_bounds(_report_month(data))
     s = s.loc[(s["carrier"] == "yunda") & (s["shipped_ts"] >= m0) & (s["shipped_ts"] < m1)
               & s["delivered_ts"].notna() & (s["delivered_ts"] < m1)]
@@ -2175,5 +2578,8 @@ def _yunda_late_share(data) -> float:
 @exercise("08.median_first_response_hours", "Median hours from opened_ts to first_response_ts over the tickets "
           "opened in the report month that have a first response")
 def _median_first_response(data) -> float:
-    t = data.month_rows("service_tickets")
+    t = _table(data, "service_tickets")
+    if getattr(data, "month", None):  # data.month_rows, on the columns the chapter reads
+        m0, m1 = _month_bounds(data.month)
+        t = t[(t["opened_ts"] >= m0) & (t["opened_ts"] < m1)]
     return float(((t["first_response_ts"] - t["opened_ts"]) / HOUR).median())

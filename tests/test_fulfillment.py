@@ -488,3 +488,35 @@ def test_event_spikes_on_codes_match_the_text_version():
                                             alpha=0.01)
     pd.testing.assert_frame_equal(codes, text)
     assert codes[["sku", "spike", "explained_by"]].values.tolist() == [["A", True, ""], ["B", False, "A"], ["C", False, ""]]
+
+
+def test_sorted_id_positions_match_the_hash_lookup_by_hand():
+    # ascending fixed-width order ids are searched, not hashed: same positions, -1 where absent;
+    # ids of another width, unsorted keys or missing ids are left to the hash lookup (None)
+    keys = pd.Series(["A1", "A3", "B0", "B2"], dtype="str")
+    ids = pd.Series(["B0", "A1", "A2", "B2", "A3", "ZZ"], dtype="str")
+    assert F._sorted_positions(ids, keys).tolist() == [2, 0, -1, 3, 1, -1]
+    assert F._sorted_positions(ids.iloc[2:], keys).tolist() == [-1, 3, 1, -1]  # a slice of the Arrow array
+    assert F._sorted_positions(pd.Series(["A1", "B"], dtype="str"), keys) is None
+    assert F._sorted_positions(ids, pd.Series(["A3", "A1"], dtype="str")) is None
+    assert F._sorted_positions(pd.Series(["A1", None], dtype="str"), keys) is None
+
+
+def test_row_based_paths_match_the_id_joins(data):
+    # the report paths reach the orders through one lookup of row positions per dataset; the
+    # building blocks called on plain frames join by id: the same tables either way
+    orders, ships = data.orders, data.shipments
+    rows = F._order_rows(data, "shipments")
+    assert rows is not None and (rows >= 0).all()
+    cutoff = data.end
+    plain = F.shipping_status(orders, ships, cutoff=cutoff)
+    fast, source = F._shipping_status(orders, ships, cutoff=cutoff, order_rows=rows,
+                                      provinces=F._province_parts(orders["province"]))
+    pd.testing.assert_frame_equal(fast, plain)
+    assert (orders["order_id"].to_numpy()[source] == plain["order_id"].to_numpy()).all()
+    pd.testing.assert_frame_equal(F.parcel_outcomes(ships, orders, cutoff=cutoff, order_rows=rows),
+                                  F.parcel_outcomes(ships, orders, cutoff=cutoff))
+    # rates by text keys are counted on codes: the same as pandas' groupby on object keys
+    keys = ["month", "channel"]
+    generic = F.ship_rates(plain.astype({k: object for k in keys}), by=keys).astype({k: "str" for k in keys})
+    pd.testing.assert_frame_equal(F.ship_rates(plain, by=keys), generic)
