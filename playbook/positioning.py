@@ -31,6 +31,7 @@ import pandas as pd
 
 from .exercises import exercise
 from .derived import _arrow_text, per_dataset, positions as _positions
+from .loading import read_columns
 from .metrics import _refunds, paid_mask
 
 __all__ = [
@@ -77,10 +78,26 @@ def _shift(month: str, n: int) -> str:
     return str(pd.Period(month, "M") + n)
 
 
+#: the columns each table is read with: a prepared table's other columns (the orders' hashes,
+#: addresses, coupons...; the customers' sign-up and contact details) are never read
+COLUMNS = {
+    "orders": ("order_id", "customer_id", "order_ts", "paid_amount", "status", "refund_amount", "channel"),
+    "order_items": ("order_id", "sku", "qty", "unit_price"),
+    "products": ("sku", "category", "unit_cost"),
+    "customers": ("customer_id", "persona", "birth_year", "city_tier", "province", "member_tier"),
+}
+
+
+def _table(data, name: str) -> pd.DataFrame:
+    """``data[name]``, or for a prepared table not read yet only its :data:`COLUMNS`, read once per
+    dataset (:func:`playbook.loading.read_columns`)."""
+    return read_columns(data, name, COLUMNS[name])
+
+
 def _report_month(data) -> str:
     if getattr(data, "month", None):
         return data.month
-    return data["orders"]["order_ts"].max().strftime("%Y-%m")
+    return _table(data, "orders")["order_ts"].max().strftime("%Y-%m")
 
 
 def _settings(data) -> dict:
@@ -239,7 +256,7 @@ def _build_orders(orders: pd.DataFrame) -> _Orders:
 
 def _paid_orders(data) -> _Orders:
     """:func:`_build_orders` of the dataset's orders, computed once per dataset."""
-    return per_dataset(data, "positioning.orders", lambda d: _build_orders(d["orders"]), tables=("orders",))
+    return per_dataset(data, "positioning.orders", lambda d: _build_orders(_table(d, "orders")), tables=("orders",))
 
 
 @dataclass
@@ -390,8 +407,8 @@ def _lines(data, with_items: bool) -> _Lines:
     """:func:`_build_lines` of all the dataset's orders (with order_items and products when
     ``with_items``), computed once per dataset."""
     def build(d):
-        return _build_lines(_paid_orders(d), d["order_items"] if with_items else None,
-                            d["products"] if with_items else None)
+        return _build_lines(_paid_orders(d), _table(d, "order_items") if with_items else None,
+                            _table(d, "products") if with_items else None)
     return per_dataset(data, f"positioning.lines:{with_items}", build, tables=("orders", "order_items", "products"))
 
 
@@ -414,13 +431,13 @@ def _customers(data) -> _Customers:
     """:class:`_Customers` of the dataset, computed once (one hash lookup of every order's
     customer_id among the customers)."""
     def build(d):
-        customers = d["customers"]
+        customers = _table(d, "customers")
         ids = pd.Index(customers["customer_id"])
         if not ids.is_unique:
             keep = ~customers["customer_id"].duplicated().to_numpy()
             customers = customers.loc[keep].reset_index(drop=True)
             ids = pd.Index(customers["customer_id"])
-        orders = d["orders"]
+        orders = _table(d, "orders")
         if "customer_id" not in orders.columns:
             return _Customers(customers, np.full(len(orders), -1, dtype=np.intp))
         of_order = _positions(orders["customer_id"], ids)
@@ -433,10 +450,10 @@ def _order_customers(data, head: _Orders) -> np.ndarray | None:
     """An integer code of each paid order's customer_id (-1: missing), equal for equal ids: the
     customer's row in customers when every id is found there, else a factorization of the ids.
     None when orders carry no customer_id."""
-    orders = data["orders"]
+    orders = _table(data, "orders")
     if "customer_id" not in orders.columns:
         return None
-    if data.has("customers") and "customer_id" in data["customers"].columns:
+    if data.has("customers") and "customer_id" in _table(data, "customers").columns:
         code = _customers(data).of_order[head.rows]
         missing = orders["customer_id"].isna().to_numpy()[head.rows]
         if not ((code < 0) & ~missing).any():
@@ -634,7 +651,7 @@ def business_report(data, *, record=None) -> BusinessResult:
     from .metrics import kpi_comparison
 
     month = _report_month(data)
-    orders = data["orders"]
+    orders = _table(data, "orders")
     have_items = data.has("order_items", "products")
     lines = _lines(data, have_items)
     res = BusinessResult(month)
