@@ -254,11 +254,16 @@ def settings_table(data) -> pd.DataFrame:
 
 #: the columns this chapter reads from the large tables (a prepared table is read with these only)
 COLUMNS = {
-    "orders": ("order_id", "customer_id", "order_ts", "paid_ts", "paid_amount", "status", "channel", "gross_amount",
+    "orders": ("order_ts", "paid_ts", "paid_amount", "status", "channel", "gross_amount",
                "discount_amount", "shipping_fee", "campaign_id", "coupon_code", "is_presale"),
-    "order_items": ("order_id", "sku", "qty", "unit_price"),
+    "order_items": ("qty", "unit_price"),  # the skus: _line_skus
     "products": ("sku", "unit_cost"),
-    "experiments": ("experiment_id", "variant", "assigned_ts", "converted", "revenue", "pre_metric"),
+    "experiments": ("assigned_ts", "converted", "revenue", "pre_metric"),  # ids, variants: dataops._experiment_codes
+}
+#: long text ids only section 2 needs (joining lines to orders, new buyers): read for it, not kept
+SECTION_IDS = {
+    "orders": ("order_id", "customer_id"),
+    "order_items": ("order_id",),
 }
 
 
@@ -268,7 +273,20 @@ def _table(data, name: str) -> pd.DataFrame:
     orders, or the experiments' unit ids, are much of the text and never used here."""
     from .loading import read_columns
 
-    return read_columns(data, name, COLUMNS[name])
+    unread = hasattr(data, "table_file") and data.table_file(name) is not None
+    frame = read_columns(data, name, COLUMNS[name])
+    if unread:
+        _release_arrow_memory()
+    return frame
+
+
+def _release_arrow_memory() -> None:
+    """Hand the memory Arrow kept from reading a large table back to the system: its pool holds
+    the freed buffers of the conversion (hundreds of MB for a table of millions of rows), which
+    would otherwise sit under every later peak of the notebook."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
 
 
 def _cutoff(data) -> pd.Timestamp:
@@ -344,6 +362,26 @@ def _labels(codes: np.ndarray, labels: Sequence[str]):
                     dtype="str")
 
 
+def _by_row(values: pd.Series, rows: pd.Index) -> pd.Series:
+    """``values.reindex(rows)`` for values indexed by ascending row numbers (the per-order margins):
+    found by binary search instead of a hash table of millions of rows; NaN for a row not there."""
+    idx = values.index
+    if not (idx.dtype.kind in "iu" and rows.dtype.kind in "iu" and values.dtype.kind == "f"
+            and idx.is_monotonic_increasing and idx.is_unique):
+        return values.reindex(rows)
+    keys, want = idx.to_numpy(), rows.to_numpy()
+    at = np.minimum(np.searchsorted(keys, want), max(len(keys) - 1, 0))
+    arr = values.to_numpy()
+    if len(keys):
+        out = arr[at]
+        hit = keys[at] == want
+        if not hit.all():
+            out[~hit] = np.nan
+    else:
+        out = np.full(len(want), np.nan, dtype=arr.dtype)
+    return pd.Series(out, index=rows, name=values.name)
+
+
 def _narrow(orders: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
     """The ``columns`` of ``orders`` that exist: picked before a row filter, as filtering every
     text column of a big orders table is the costly part."""
@@ -354,7 +392,7 @@ def _narrow(orders: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
 # 1. Lift against a baseline without the campaign
 # ---------------------------------------------------------------------------------------------
 
-def daily_sales(orders: pd.DataFrame) -> pd.DataFrame:
+def daily_sales(orders: pd.DataFrame, *, _channels: tuple | None = None) -> pd.DataFrame:
     """Paid orders and GMV per day and channel, split into presale deposits and ordinary orders.
 
     A presale order counts on the day it was placed (the deposit), so the presale phase shows the
@@ -368,7 +406,7 @@ def daily_sales(orders: pd.DataFrame) -> pd.DataFrame:
     paid = paid_mask(orders)
     if (orders["order_ts"].dtype.kind == "M" and "channel" in orders.columns
             and pd.api.types.is_string_dtype(orders["channel"])):
-        return _daily_sales_codes(orders, paid.to_numpy(dtype=bool))
+        return _daily_sales_codes(orders, paid.to_numpy(dtype=bool), channels=_channels)
     o = _narrow(orders, ["order_ts", "paid_amount", "channel", "is_presale"]).loc[paid]
     pre = (o["is_presale"].fillna(False).astype(bool) if "is_presale" in o.columns
            else pd.Series(False, index=o.index))
@@ -379,13 +417,15 @@ def daily_sales(orders: pd.DataFrame) -> pd.DataFrame:
     return frame.groupby(["date", "channel"], observed=True).sum().reset_index()
 
 
-def _daily_sales_codes(orders: pd.DataFrame, paid: np.ndarray) -> pd.DataFrame:
+def _daily_sales_codes(orders: pd.DataFrame, paid: np.ndarray, *, channels: tuple | None = None) -> pd.DataFrame:
     """:func:`daily_sales` grouped on integer codes: day numbers and the channels' ranks by name
-    (the same groups, in the same order, summed over the same rows in the same order)."""
+    (the same groups, in the same order, summed over the same rows in the same order).
+    ``channels``: the rows' channel codes and names, when factorized already (any order of names)."""
     ts = orders["order_ts"].to_numpy()
     day = ts.astype("datetime64[D]").view("int64")
     ok = paid & ~np.isnat(ts)
-    code, names = pd.factorize(orders["channel"])
+    code, names = channels if channels is not None else pd.factorize(orders["channel"])
+    code = np.asarray(code, dtype=np.intp)
     names = [str(c) for c in names]
     if (code[ok] < 0).any():  # a missing channel counts as "unknown"
         if "unknown" not in names:
@@ -663,22 +703,44 @@ def order_margins(orders: pd.DataFrame, items: pd.DataFrame | None = None, produ
     Returns columns order_id, goods, cogs, margin, discount_depth, indexed like the paid rows of
     ``orders`` (index name ``row``), so callers align by index instead of hashing ids again.
     """
+    return _margins(orders, items, products)
+
+
+def _margins(orders: pd.DataFrame, items: pd.DataFrame | None, products: pd.DataFrame | None, *,
+             ids: bool = True, skus: tuple | None = None) -> pd.DataFrame:
+    """:func:`order_margins`; without the order_id column when not ``ids`` (the chapter's sections
+    align by index); ``skus``: the lines' sku codes and their distinct skus (factorized once, see
+    :func:`_line_skus`), so the lines need no sku column."""
     _require(orders, "orders", ["order_id", "paid_amount"])
-    o = _narrow(orders, ["order_id", "paid_amount", "gross_amount", "discount_amount", "shipping_fee"]).loc[paid_mask(orders)]
-    gross = o["gross_amount"] if "gross_amount" in o.columns else o["paid_amount"]
-    disc = o["discount_amount"].fillna(0.0) if "discount_amount" in o.columns else pd.Series(0.0, index=o.index)
-    ship = o["shipping_fee"].fillna(0.0) if "shipping_fee" in o.columns else pd.Series(0.0, index=o.index)
-    ids = o["order_id"].array if isinstance(o["order_id"].dtype, pd.StringDtype) else o["order_id"].to_numpy()
-    out = pd.DataFrame({"order_id": ids, "goods": (gross - disc).to_numpy(),
-                        "cogs": np.nan, "margin": np.nan,
-                        "discount_depth": (disc / gross.where(gross > 0)).to_numpy()},
-                       index=pd.Index(o.index, name="row"))
-    if items is not None and {"order_id", "sku", "qty"} <= set(items.columns):
-        pos = positions(items["order_id"], o["order_id"])  # one hash of the ids, then arrays
+    paid = paid_mask(orders).to_numpy(dtype=bool)
+    rows = np.flatnonzero(paid)
+
+    def col(name, fill=None):  # a numeric column of the paid orders (every column is picked, then filtered)
+        v = orders[name] if fill is None else orders[name].fillna(fill)
+        return v.to_numpy(dtype="float64", na_value=np.nan)[rows]
+    amount = col("paid_amount")
+    gross = col("gross_amount") if "gross_amount" in orders.columns else amount
+    disc = col("discount_amount", 0.0) if "discount_amount" in orders.columns else np.zeros(len(rows))
+    ship = col("shipping_fee", 0.0) if "shipping_fee" in orders.columns else np.zeros(len(rows))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        depth = disc / np.where(gross > 0, gross, np.nan)
+    out = {"goods": gross - disc, "cogs": np.nan, "margin": np.nan, "discount_depth": depth}
+    if ids:
+        oid = orders["order_id"]
+        out = {"order_id": oid.array.take(rows) if isinstance(oid.dtype, pd.StringDtype) else oid.to_numpy()[rows],
+               **out}
+    out = pd.DataFrame(out, index=pd.Index(orders.index[rows], name="row"))
+    has_sku = skus is not None or "sku" in getattr(items, "columns", ())
+    if items is not None and {"order_id", "qty"} <= set(items.columns) and has_sku:
+        try:  # each line's order among all orders (lines follow their orders: no hash), then among the paid
+            at = positions(items["order_id"], orders["order_id"])
+            pos = np.append(np.where(paid, np.cumsum(paid) - 1, -1), -1)[at]  # at -1: the last slot, -1
+        except pd.errors.InvalidIndexError:  # repeated order ids: among the paid orders only, as before
+            pos = positions(items["order_id"], orders["order_id"].iloc[rows])
         keep = pos >= 0
         p = pos[keep]
         qty = items["qty"].to_numpy(dtype="float64", na_value=0.0)[keep]
-        n = len(o)
+        n = len(rows)
         has = np.bincount(p, minlength=n) > 0
         if "unit_price" in items.columns:
             val = qty * items["unit_price"].to_numpy(dtype="float64", na_value=np.nan)[keep]
@@ -686,13 +748,17 @@ def order_margins(orders: pd.DataFrame, items: pd.DataFrame | None = None, produ
             out["goods"] = np.where(has, goods, out["goods"].to_numpy())
         if products is not None and {"sku", "unit_cost"} <= set(products.columns):
             pr = products.drop_duplicates("sku")
-            ci = positions(items["sku"], pr["sku"])[keep]
+            if skus is None:
+                ci = positions(items["sku"], pr["sku"])[keep]
+            else:  # each distinct sku looked up once
+                codes, names = skus
+                ci = np.append(positions(names, pr["sku"]), -1)[codes[keep]]
             unit = np.where(ci >= 0, pr["unit_cost"].to_numpy(dtype="float64", na_value=np.nan)[ci], np.nan)
             line = qty * unit
             cogs = np.bincount(p, weights=np.nan_to_num(line), minlength=n)
             known = np.bincount(p, weights=np.isfinite(line).astype(float), minlength=n) > 0
             out["cogs"] = np.where(has & known, cogs, np.nan)
-            out["margin"] = (o["paid_amount"] - ship).to_numpy() - out["cogs"].to_numpy()
+            out["margin"] = (amount - ship) - out["cogs"].to_numpy()
     return out
 
 
@@ -738,7 +804,7 @@ def campaign_scorecard(orders: pd.DataFrame, campaigns: pd.DataFrame, *, margins
     if margins is None:
         margins = order_margins(o)
     if margins.index.name == "row":
-        margin = margins["margin"].reindex(o.index)
+        margin = _by_row(margins["margin"], o.index)
     else:
         margin = o["order_id"].map(margins.set_index("order_id")["margin"])
     gross = o["gross_amount"] if "gross_amount" in o.columns else o["paid_amount"]
@@ -748,7 +814,9 @@ def campaign_scorecard(orders: pd.DataFrame, campaigns: pd.DataFrame, *, margins
                           "discount": disc, "sales_ex_ship": o["paid_amount"] - ship,
                           "margin": margin.astype("float64")})
     if first_orders is not None and "customer_id" in o.columns:
-        at = unique_positions(o["customer_id"], first_orders.index)  # one Arrow hash lookup of the ids
+        from .dataops import _id_positions
+
+        at = _id_positions(o["customer_id"], first_orders.index)  # one Arrow hash lookup of the ids
         if at is None:  # a customer on several rows: the map's own rules
             first = o["customer_id"].map(first_orders)
             buyer = o["customer_id"]
@@ -918,7 +986,7 @@ def full_reduction_thresholds(campaigns: pd.DataFrame, orders: pd.DataFrame | No
             sub = _narrow(orders, ["order_id", "campaign_id", "gross_amount", "discount_amount"]).loc[
                 paid_mask(orders) & _isin(orders["campaign_id"], fr["campaign_id"])]
         o = sub.loc[sub["campaign_id"] == c["campaign_id"]]
-        goods = (margins["goods"].reindex(o.index) if margins.index.name == "row"
+        goods = (_by_row(margins["goods"], o.index) if margins.index.name == "row"
                  else o["order_id"].map(margins.set_index("order_id")["goods"]))
         gross = o["gross_amount"] - o["discount_amount"]  # paid before shipping, gross of item discounts
         order_disc = (goods - gross).round(0)
@@ -994,14 +1062,26 @@ def ab_test(experiments: pd.DataFrame, *, alpha: float = 0.05, power: float = 0.
     return _ab_test(experiments, alpha=alpha, power=power, mde_relative=mde_relative)
 
 
+def _recode(codes: np.ndarray, uniques: pd.Index) -> tuple[np.ndarray, pd.Index]:
+    """Sorted factorize codes of a subset of rows: the values no row keeps are dropped and the
+    codes renumbered (what ``pd.factorize(subset, sort=True)`` gives)."""
+    used = np.bincount(codes[codes >= 0], minlength=len(uniques)) > 0
+    if used.all():
+        return codes, uniques
+    new = np.append(np.cumsum(used) - 1, -1)  # the last slot: code -1 stays -1
+    return new[codes], uniques[used]
+
+
 def _ab_test(experiments: pd.DataFrame, *, alpha: float, power: float, mde_relative: float,
-             units_checked: bool = False) -> pd.DataFrame:
+             units_checked: bool = False, codes: tuple | None = None, arms_out: dict | None = None) -> pd.DataFrame:
     """:func:`ab_test`; ``units_checked``: the caller made sure the table has unit ids (each row
-    is one unit), so the frame may come without the column."""
+    is one unit), so the frame may come without the column; ``codes``: the rows' experiment and
+    variant codes (see :func:`playbook.dataops._ab_readout`)."""
     from .dataops import _ab_readout, ab_readout
 
     if units_checked:
-        r = _ab_readout(experiments, alpha=alpha, power=power, mde_relative=mde_relative, srm_p=0.001, planned=None)
+        r = _ab_readout(experiments, alpha=alpha, power=power, mde_relative=mde_relative, srm_p=0.001, planned=None,
+                        codes=codes, arms_out=arms_out)
     else:
         r = ab_readout(experiments, alpha=alpha, power=power, mde_relative=mde_relative)
     r = r.rename(columns={"n_treatment": "n_variant", "conv_treatment": "conv_variant", "lift": "uplift",
@@ -1114,17 +1194,39 @@ class LiftResult(_Result):
 
 def _orders_daily(data) -> pd.DataFrame:
     """:func:`daily_sales` of the dataset's orders, once per dataset (sections 1 and 4)."""
-    return _memo(data, "daily_sales", ["orders"], lambda: daily_sales(_table(data, "orders")))
+    from .dataops import _text_codes
+
+    def compute():
+        orders = _table(data, "orders")
+        prepared = "channel" in orders.columns and hasattr(data, "table_file") and data.table_file("orders") is not None
+        # a prepared table's channels as codes from its file (no factorizing of millions of texts)
+        return daily_sales(orders, _channels=_text_codes(data, "orders", "channel") if prepared else None)
+    return _memo(data, "daily_sales", ["orders"], compute)
 
 
 def _order_margins(data) -> pd.DataFrame:
     """:func:`order_margins` of the dataset's orders, lines and products, once per dataset
     (sections 2 and 3)."""
+    from .dataops import _with_columns
+
     def compute():
         items = _table(data, "order_items") if data.has("order_items") else None
+        if items is not None:
+            items = _with_columns(data, "order_items", items, SECTION_IDS["order_items"])
         products = _table(data, "products") if data.has("products") else None
-        return order_margins(_table(data, "orders"), items, products)
+        skus = _line_skus(data) if items is not None and products is not None else None
+        orders = _with_columns(data, "orders", _table(data, "orders"), ["order_id"])
+        return _margins(orders, items, products, ids=False, skus=skus)
     return _memo(data, "order_margins", ["orders", "order_items", "products"], compute)
+
+
+def _line_skus(data) -> tuple | None:
+    """The order lines' sku codes and distinct skus (once per dataset, read as codes from a
+    prepared file: no text per line), or None when the lines carry no sku."""
+    from .dataops import _text_codes
+    from .loading import has_column
+
+    return _text_codes(data, "order_items", "sku") if has_column(data, "order_items", "sku") else None
 
 
 def lift_report(data, *, record=None) -> LiftResult:
@@ -1243,16 +1345,18 @@ def type_report(data, *, lift: LiftResult | None = None, record=None) -> TypeRes
     if note:
         res.note = _skip(record, "Campaign types", note)
         return res
-    o = _table(data, "orders")
+    from .dataops import _derived_columns, _with_columns
+
     camp = data["campaigns"]
     camp = camp.loc[camp["start_date"] < _cutoff(data)]
     items = _table(data, "order_items") if data.has("order_items") else None
     products = _table(data, "products") if data.has("products") else None
     margins = _order_margins(data)
+    o = _with_columns(data, "orders", _table(data, "orders"), SECTION_IDS["orders"])
     spend = data["marketing_spend"] if data.has("marketing_spend") else None
     first = None
     if "customer_id" in o.columns:
-        cs = data.derived("customer_summary")
+        cs = _derived_columns(data, "customer_summary", ["customer_id", "first_order_ts"])
         first = cs.set_index("customer_id")["first_order_ts"]
     caveats = []
     if items is None or products is None:
@@ -1264,6 +1368,8 @@ def type_report(data, *, lift: LiftResult | None = None, record=None) -> TypeRes
                             lift=lift.lift if lift is not None and not lift.skipped else None,
                             first_orders=first, history_start=o["order_ts"].min().normalize(),
                             new_buyer_history_days=int(cfg["new_buyer_history_days"]))
+    del o, first
+    _release_arrow_memory()  # the section's ids, read for it only
     res.scorecard = sc
     res.types = type_comparison(sc) if len(sc) else pd.DataFrame()
     res.losing = sc.loc[sc["roi"] < res.roi_min].reset_index(drop=True)
@@ -1368,7 +1474,7 @@ def mechanics_report(data, *, record=None) -> MechanicsResult:
         return res
     paid = _narrow(o, ["campaign_id", "paid_amount"]).loc[
         paid_mask(o) & (o["order_ts"] >= y0 - pd.DateOffset(months=12)) & (o["order_ts"] < end)]
-    goods = margins["goods"].reindex(paid.index)
+    goods = _by_row(margins["goods"], paid.index)
     cid = paid["campaign_id"]  # a missing id reads as "" (no campaign), without rewriting the text column
     blank = (cid.isna() | cid.eq("")).to_numpy(dtype=bool)
 
@@ -1561,27 +1667,35 @@ def ab_report(data, *, record=None) -> ABResult:
     if note:
         res.note = _skip(record, "Promotion A/B tests", note)
         return res
+    from .dataops import _experiment_codes
+    from .loading import has_column
+
+    if not has_column(data, "experiments", "experiment_id"):
+        raise KeyError("experiments lacks column(s) experiment_id needed here")
     ex = _table(data, "experiments")
+    ec, eids, vc, vids = _experiment_codes(data)  # the ids and variants as sorted codes, once per dataset
     if "assigned_ts" in ex.columns:
         keep = ex["assigned_ts"].isna() | (ex["assigned_ts"] < _cutoff(data))
-        ex = ex if keep.all() else ex.loc[keep]  # usually every unit: no copy of the table
+        if not keep.all():  # usually every unit: no copy of the table
+            k = keep.to_numpy(dtype=bool)
+            ex, ec, vc = ex.loc[keep], ec[k], vc[k]
+            # codes of the experiments and variants left, as factorizing the kept rows gives them
+            ec, eids = _recode(ec, eids)
+            vc, vids = _recode(vc, vids)
     if ex.empty:
         res.note = _skip(record, "Promotion A/B tests", "no experiment ran before the end of the report month")
         return res
+    arms: dict = {}
     res.tests = _ab_test(ex, alpha=res.alpha, power=res.power, mde_relative=float(cfg["ab_mde_relative"]),
-                         units_checked=True)
+                         units_checked=True, codes=(ec, eids, vc, vids), arms_out=arms)
     res.winners = int(res.tests["verdict"].str.endswith("wins").sum()) if len(res.tests) else 0
-    # units and conversion per experiment and variant, grouped on sorted integer codes
-    ec, eids = pd.factorize(ex["experiment_id"], sort=True)
-    vc, vids = pd.factorize(ex["variant"], sort=True)
+    # units and conversion per experiment and variant (the readout's arms, grouped on sorted codes)
     nv = max(len(vids), 1)
-    arm = pd.Categorical.from_codes(np.where((ec >= 0) & (vc >= 0), ec * nv + vc, -1),
-                                    categories=pd.RangeIndex(len(eids) * nv))
-    g = ex["converted"].groupby(arm, observed=True)
-    size, conv = g.size(), g.mean().astype("float64")
-    at = np.asarray(size.index, dtype="int64")
+    at = arms["codes"]
+    # the units in the type a group-by of the column gives (Int64 for a nullable column)
+    n_type = ex["converted"].iloc[:0].groupby(np.zeros(0, dtype=np.intp)).size().dtype
     agg = pd.DataFrame({"experiment_id": eids.take(at // nv), "variant": vids.take(at % nv),
-                        "n": size.array, "conv": conv.to_numpy()})
+                        "n": pd.array(arms["n"], dtype=n_type), "conv": arms["conv"].astype("float64")})
     agg["se"] = np.sqrt(agg["conv"] * (1 - agg["conv"]) / agg["n"])
     res.experiments = agg
     alerts = []

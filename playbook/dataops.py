@@ -91,7 +91,7 @@ def _pretty(frame: pd.DataFrame, *, pct=(), pp=(), money=(), count=(), dec=(), p
 COLUMNS = {
     "orders": ("order_id", "customer_id", "order_ts", "status", "paid_amount", "channel", "device",
                "gross_amount", "discount_amount"),
-    "experiments": ("experiment_id", "variant", "assigned_ts", "converted", "revenue", "pre_metric"),
+    "experiments": ("assigned_ts", "converted", "revenue", "pre_metric"),  # ids and variants: _experiment_codes
 }
 
 
@@ -100,6 +100,124 @@ def _table(data, name: str) -> pd.DataFrame:
     uses (once per dataset): orders' addresses, cities, coupons and hashes, or the experiments'
     unit ids, are a large share of the table's text and are never looked at here."""
     return read_columns(data, name, COLUMNS[name])
+
+
+def _small(codes: np.ndarray, n: int) -> np.ndarray:
+    """``codes`` (-1 .. n-1) in the smallest signed integer type that holds them: the codes of a
+    few experiments over ten million units take a tenth of the memory of ``intp``."""
+    for t in (np.int8, np.int16, np.int32):
+        if n <= np.iinfo(t).max:
+            return codes.astype(t, copy=False)
+    return codes.astype(np.intp, copy=False)
+
+
+def _text_codes(data, name: str, column: str) -> tuple[np.ndarray, pd.Index]:
+    """``pd.factorize(data[name][column], sort=True)`` once per loaded dataset: integer codes (-1
+    for a missing value, in the smallest integer type, see :func:`_small`) and the sorted distinct
+    values. A prepared table's column is read from its
+    Parquet file as a dictionary (codes without a text value per row: the file stores it so), so
+    a column of a few experiment or variant names over millions of units costs no text."""
+    from .derived import per_dataset
+
+    def build(data):
+        file = data.table_file(name) if hasattr(data, "table_file") else None
+        if file is None:
+            codes, uniques = pd.factorize(data[name][column], sort=True)
+            return _small(codes, len(uniques)), uniques
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        col = pq.read_table(file, columns=[column], read_dictionary=[column]).unify_dictionaries().column(0)
+        if col.num_chunks == 0:
+            return np.empty(0, dtype=np.intp), pd.Index(pd.array([], dtype="str"))
+        values = col.chunk(0).dictionary.to_pylist()
+        idx = pc.fill_null(pa.chunked_array([c.indices for c in col.chunks]).cast(pa.int64()), -1)
+        raw = idx.to_numpy().astype(np.intp, copy=False)
+        used = np.bincount(raw[raw >= 0], minlength=len(values)) > 0  # a dictionary may list unused values
+        keep = sorted((v, i) for i, v in enumerate(values) if used[i])
+        rank = np.full(len(values) + 1, -1, dtype=np.intp)  # the last slot: a missing value (-1)
+        rank[[i for _, i in keep]] = np.arange(len(keep))
+        return _small(rank[raw], len(keep)), pd.Index(pd.array([v for v, _ in keep], dtype="str"))
+    return per_dataset(data, f"dataops.codes.{name}.{column}", build, tables=(name,))
+
+
+def _ascending_text(values) -> bool:
+    """True when text ``values`` strictly increase (so are unique): neighbours compared by Arrow,
+    without the hash table of ``is_unique`` (seconds for millions of ids). False when they do not,
+    or are not text without gaps."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        arr = pa.array(values.array if isinstance(values, (pd.Series, pd.Index)) else values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        return False
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)) or arr.null_count:
+        return False
+    return len(arr) < 2 or bool(pc.all(pc.greater(arr.slice(1), arr.slice(0, len(arr) - 1))).as_py())
+
+
+def _id_positions(values, keys) -> np.ndarray | None:
+    """:func:`~playbook.derived.unique_positions` of text ids among keys such as the customer
+    summary's (sorted, so unique): one Arrow hash lookup, without the hash table of pandas'
+    ``is_unique`` check nor the search for runs of order lines (customers' orders do not follow
+    them). Other keys: :func:`~playbook.derived.unique_positions` itself."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not _ascending_text(keys):
+        return unique_positions(values, keys)
+    k = pa.array(keys.array if isinstance(keys, (pd.Series, pd.Index)) else keys)
+    k = k.combine_chunks() if isinstance(k, pa.ChunkedArray) else k
+    try:
+        v = pa.array(values.array if isinstance(values, (pd.Series, pd.Index)) else values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        return unique_positions(values, keys)
+    if not (pa.types.is_string(v.type) or pa.types.is_large_string(v.type)):
+        return unique_positions(values, keys)
+    if v.type != k.type:
+        v = v.cast(k.type)
+    return pc.fill_null(pc.index_in(v, value_set=k), -1).to_numpy().astype(np.intp)
+
+
+def _derived_columns(data, name: str, columns) -> pd.DataFrame:
+    """``data.derived(name)[columns]``; for a prepared run folder whose derived table is not read
+    yet, only those columns, read from its file for this use (not kept): a section that needs two
+    of the customer summary's nine columns leaves the rest (and its memory) alone."""
+    from pathlib import Path
+
+    cached = getattr(data, "_derived", None)
+    cached = cached.get(name) if isinstance(cached, dict) else None
+    if isinstance(cached, Path):
+        import pyarrow.parquet as pq
+
+        names = pq.read_schema(cached).names
+        if all(c in names for c in columns):
+            return pd.read_parquet(cached, columns=list(columns))
+    return data.derived(name)[list(columns)]
+
+
+def _with_columns(data, name: str, frame: pd.DataFrame, columns) -> pd.DataFrame:
+    """``frame`` (table ``name`` as read for a chapter, see :func:`playbook.loading.read_columns`)
+    with those of ``columns`` it lacks and the table has, read from the prepared file for this use
+    only: long text ids needed by one section need not stay in memory for the whole notebook."""
+    want = [c for c in dict.fromkeys(columns) if c not in frame.columns and has_column(data, name, c)]
+    if not want:
+        return frame
+    file = data.table_file(name) if hasattr(data, "table_file") else None
+    extra = pd.read_parquet(file, columns=want) if file is not None else data[name][want]
+    if len(extra) != len(frame):
+        raise ValueError(f"{name}: {len(extra)} rows in the file, {len(frame)} read before")
+    return frame.assign(**{c: extra[c].array for c in want})
+
+
+def _experiment_codes(data) -> tuple:
+    """(experiment codes, experiment ids, variant codes, variant names) of the experiments table's
+    rows (:func:`_text_codes`), for :func:`_ab_readout`."""
+    return _text_codes(data, "experiments", "experiment_id") + _text_codes(data, "experiments", "variant")
 
 
 def _orders_key(data) -> tuple:
@@ -116,7 +234,7 @@ def _customer_positions(data) -> np.ndarray | None:
     from .derived import per_dataset
 
     def build(data):
-        return unique_positions(_table(data, "orders")["customer_id"], data.derived("customer_summary")["customer_id"])
+        return _id_positions(_table(data, "orders")["customer_id"], data.derived("customer_summary")["customer_id"])
     return per_dataset(data, "dataops.customer_positions", build, tables=_orders_key(data))
 
 
@@ -773,13 +891,22 @@ def ab_readout(experiments: pd.DataFrame, *, alpha: float = 0.05, power: float =
                        planned=planned)
 
 
-def _ab_readout(experiments: pd.DataFrame, *, alpha, power, mde_relative, srm_p, planned) -> pd.DataFrame:
-    """:func:`ab_readout` once the columns are checked (each row is one unit: ``unit_id`` is not read)."""
-    _require(experiments, "experiments", ["experiment_id", "variant", "converted"])
-    # experiments and variants as sorted integer codes (-1: missing); every group-by below groups on
-    # them as categorical codes, so no key is hashed again
-    ec, eids = pd.factorize(experiments["experiment_id"], sort=True)
-    vc, vids = pd.factorize(experiments["variant"], sort=True)
+def _ab_readout(experiments: pd.DataFrame, *, alpha, power, mde_relative, srm_p, planned,
+                codes: tuple | None = None, arms_out: dict | None = None) -> pd.DataFrame:
+    """:func:`ab_readout` once the columns are checked (each row is one unit: ``unit_id`` is not read).
+    ``codes``: (experiment codes, experiment ids, variant codes, variant names) of the rows, as
+    ``pd.factorize(..., sort=True)`` gives them (see :func:`_text_codes`); the frame then needs no
+    experiment_id or variant column. ``arms_out``: a dict that receives the arms' codes
+    (experiment code x variants + variant code), units ``n`` and conversion ``conv``."""
+    if codes is None:
+        _require(experiments, "experiments", ["experiment_id", "variant", "converted"])
+        # experiments and variants as sorted integer codes (-1: missing); every group-by below groups
+        # on them as categorical codes, so no key is hashed again
+        ec, eids = pd.factorize(experiments["experiment_id"], sort=True)
+        vc, vids = pd.factorize(experiments["variant"], sort=True)
+    else:
+        _require(experiments, "experiments", ["converted"])
+        ec, eids, vc, vids = codes
     known = ec >= 0
     by_exp = pd.Categorical.from_codes(ec, categories=pd.RangeIndex(len(eids)))  # missing: NaN, left out
     converted = pd.Series(experiments["converted"].astype("float64").to_numpy())
@@ -808,11 +935,18 @@ def _ab_readout(experiments: pd.DataFrame, *, alpha, power, mde_relative, srm_p,
                          for i, rows in ((i, order[bounds[i]:bounds[i + 1]]) for i in range(len(eids)))
                          if len(rows)}, dtype="float64")  # one per experiment
         theta = cov / exp_stats["x_var"]
-        y_cuped = y - per_row(theta) * (x - per_row(exp_stats["x_mean"]))
+        # y - theta (x - mean x), in one buffer (the same operations, without four temporaries of
+        # ten million values)
+        cup = per_row(exp_stats["x_mean"])
+        np.subtract(x.to_numpy(), cup, out=cup)
+        np.multiply(per_row(theta), cup, out=cup)
+        np.subtract(y.to_numpy(), cup, out=cup)
+        y_cuped = pd.Series(cup)
+        del x, cup
     else:
         y_cuped = pd.Series(np.full(len(experiments), np.nan))
     nv = max(len(vids), 1)
-    arm = np.where(known & (vc >= 0), ec * nv + vc, -1)  # (experiment, variant); -1: left out
+    arm = np.where(known & (vc >= 0), ec.astype(np.intp) * nv + vc, -1)  # (experiment, variant); -1: left out
     by_arm = pd.Categorical.from_codes(arm, categories=pd.RangeIndex(len(eids) * nv))
     frame = {"converted": converted, "y": y, "y_cuped": y_cuped}
     spans = {}
@@ -825,6 +959,8 @@ def _ab_readout(experiments: pd.DataFrame, *, alpha, power, mde_relative, srm_p,
     if not spans:
         arms["start"] = arms["end"] = pd.NaT
     codes = np.asarray(arms.index, dtype="int64")
+    if arms_out is not None:
+        arms_out.update(codes=codes, n=arms["n"].to_numpy(), conv=arms["conv"].to_numpy())
     arms.index = pd.MultiIndex.from_arrays([eids.take(codes // nv), vids.take(codes % nv)],
                                            names=["experiment_id", "variant"])
     arms = arms.reset_index()
@@ -932,8 +1068,11 @@ def ab_report(data, *, record=None) -> AbResult:
         return AbResult(None, _skip(record, "A/B tests", "no experiment was running in the loaded window"))
     if not has_column(data, "experiments", "unit_id"):
         raise KeyError("experiments lacks column(s) unit_id needed here")
+    missing = [c for c in ("experiment_id", "variant", "converted") if not has_column(data, "experiments", c)]
+    if missing:
+        raise KeyError(f"experiments lacks column(s) {', '.join(missing)} needed here")
     r = _ab_readout(exp, alpha=cfg["ab_alpha"], power=cfg["ab_power"], mde_relative=cfg["ab_mde_relative"],
-                    srm_p=cfg["srm_p"], planned=None)
+                    srm_p=cfg["srm_p"], planned=None, codes=_experiment_codes(data))
     al = r.loc[r["warning"] != ""]
     alerts = pd.DataFrame({"severity": np.where(al["verdict"] == "invalid (SRM)", "high", "low"),
                            "subject": al["experiment_id"], "message": al["warning"]})

@@ -71,10 +71,26 @@ def _settings(data) -> dict:
     return section.to_dict() if hasattr(section, "to_dict") else dict(section)
 
 
+#: the columns this chapter reads from the large tables (a prepared table is read with these only:
+#: an orders table of a large shop carries nineteen, with addresses and hashes never used here)
+COLUMNS = {
+    "orders": ("order_id", "order_ts", "customer_id", "channel", "paid_amount", "status"),
+    "order_items": ("order_id", "sku", "qty", "unit_price"),
+}
+
+
+def _table(data, name: str) -> pd.DataFrame:
+    """``data[name]``, or for a prepared table not read yet only its :data:`COLUMNS` (once per
+    dataset; see :func:`playbook.loading.read_columns`)."""
+    from .loading import read_columns
+
+    return read_columns(data, name, COLUMNS[name])
+
+
 def _end(data) -> pd.Timestamp:
     if getattr(data, "end", None) is not None:
         return pd.Timestamp(data.end)
-    return data["orders"]["order_ts"].max().normalize() + DAY
+    return _table(data, "orders")["order_ts"].max().normalize() + DAY
 
 
 def _styled(frame: pd.DataFrame, *, pct=(), dec=(), money=(), count=(), head: int | None = None):
@@ -181,8 +197,8 @@ class _Lines:
     a SKU is unknown, ``merged`` holds the whole frame made by merges instead."""
 
     def __init__(self, data):
-        orders = data["orders"]
-        items = data["order_items"]
+        orders = _table(data, "orders")
+        items = _table(data, "order_items")
         _require(items, "order_items", ["order_id", "sku", "qty", "unit_price"])
         self.order_cols = [c for c in ["order_id", "order_ts", "customer_id", "channel", "paid_amount"]
                            if c in orders.columns]
@@ -193,7 +209,9 @@ class _Lines:
         self.merged = None
         paid = paid_mask(orders).to_numpy(dtype=bool)
         ids = pd.Index(orders["order_id"])
-        if ids.is_unique:  # look the lines up among all orders (lines stored order by order follow
+        from .dataops import _ascending_text
+
+        if _ascending_text(orders["order_id"]) or ids.is_unique:  # look the lines up among all orders (lines stored order by order follow
             # them in runs, no hash table needed), then keep the paid ones
             pos = positions(items["order_id"], ids)
             pos[pos >= 0] = np.where(paid[pos[pos >= 0]], pos[pos >= 0], -1)
@@ -276,6 +294,9 @@ class _Lines:
 
     def revenue(self) -> np.ndarray:
         """qty x unit_price of every line (kept: the growth tables of two sections use it)."""
+        if "revenue" not in self.codes and self.merged is None:  # as frame() computes it, without the frame
+            qty = np.asarray(self.items_t["qty"].array.take(self.items), dtype="float64")
+            self.codes["revenue"] = qty * np.asarray(self.items_t["unit_price"].array.take(self.items))
         if "revenue" not in self.codes:
             self.codes["revenue"] = self.frame(columns=["revenue"])["revenue"].to_numpy()
         return self.codes["revenue"]
@@ -335,8 +356,8 @@ def _sales_lines(data) -> pd.DataFrame:
 
 def _sales_lines_merged(data) -> pd.DataFrame:
     """:func:`sales_lines` by merges, for keys that repeat or SKUs not among the products."""
-    orders = data["orders"]
-    items = data["order_items"]
+    orders = _table(data, "orders")
+    items = _table(data, "order_items")
     keep = [c for c in ["order_id", "order_ts", "customer_id", "channel", "paid_amount"] if c in orders.columns]
     paid = orders[keep].loc[paid_mask(orders)]
     left = items[["order_id", "sku", "qty", "unit_price"]]
@@ -1485,12 +1506,14 @@ def role_report(data, *, record=None) -> RoleResult:
     rows = all_lines.window(end - int(s["role_days"]) * DAY, end)
     first_ids = None
     first_rows = None  # rows of orders that are a customer's first paid order
-    if "customer_id" in data["orders"]:
+    if "customer_id" in _table(data, "orders").columns:
         cs = data.derived("customer_summary")
-        orders = data["orders"]
+        orders = _table(data, "orders")
         paid = orders[["order_id", "customer_id", "order_ts"]].loc[
             paid_mask(orders) & (orders["order_ts"] >= end - int(s["role_days"]) * DAY)]
-        at = unique_positions(paid["customer_id"], cs["customer_id"])
+        from .dataops import _id_positions
+
+        at = _id_positions(paid["customer_id"], cs["customer_id"])
         if at is None:  # a customer on several rows: the merge's own rules
             firsts = paid.merge(cs[["customer_id", "first_order_ts"]], on="customer_id")
             first_ids = firsts.loc[firsts["order_ts"] == firsts["first_order_ts"], "order_id"]
@@ -1506,7 +1529,7 @@ def role_report(data, *, record=None) -> RoleResult:
     else:
         flag = None
         if first_rows is not None:
-            flag = np.zeros(len(data["orders"]), dtype=bool)
+            flag = np.zeros(len(_table(data, "orders")), dtype=bool)
             flag[first_rows] = True
         roles = _role_performance_codes(all_lines.frame(rows, ["revenue", "cost", "paid_amount"]), *codes, flag)
     return RoleResult(roles, image_aov_min=float(s["image_aov_index_min"]))

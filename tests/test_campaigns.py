@@ -353,7 +353,10 @@ def test_minimal_campaigns_table():
 def test_order_margins_computed_once_per_dataset(data):
     m = C._order_margins(data)
     assert C._order_margins(data) is m  # sections 2 and 3 share it
-    pd.testing.assert_frame_equal(m, C.order_margins(data["orders"], data["order_items"], data["products"]))
+    # the shared frame leaves out the order ids (the sections align by row), with every figure the same
+    full = C.order_margins(data["orders"], data["order_items"], data["products"])
+    assert "order_id" in full.columns and "order_id" not in m.columns
+    pd.testing.assert_frame_equal(m, full.drop(columns="order_id"))
 
 
 def test_daily_sales_by_hand_with_missing_channel_and_time():
@@ -394,3 +397,30 @@ def test_prepared_folder_reads_only_the_chapters_columns(data, tmp_path):
     # the sections give what they give on the loaded tables
     pd.testing.assert_frame_equal(C.ab_report(prepared).tests, C.ab_report(data).tests)
     pd.testing.assert_frame_equal(C.mechanics_report(prepared).coupons, C.mechanics_report(data).coupons)
+
+
+def test_recode_drops_values_no_row_keeps():
+    codes, uniques = C._recode(np.array([2, 0, -1, 2], dtype=np.int8), pd.Index(["a", "b", "c"]))
+    want_codes, want = pd.factorize(pd.Series(["c", "a", None, "c"]), sort=True)
+    assert codes.tolist() == want_codes.tolist() == [1, 0, -1, 1]
+    assert uniques.tolist() == want.tolist() == ["a", "c"]
+
+
+def test_order_margins_with_an_order_id_repeated_by_a_cancelled_order():
+    # o1 repeats on a cancelled row: the lines join to the paid o1 only; o2 has no line (goods from
+    # gross - discount); the line of unknown o9 is left out
+    orders = pd.DataFrame({"order_id": ["o1", "o1", "o2"], "status": ["paid", "cancelled", "paid"],
+                           "paid_amount": [90.0, 50.0, 40.0], "gross_amount": [100.0, 50.0, 45.0],
+                           "discount_amount": [10.0, 0.0, 5.0], "shipping_fee": [0.0, 0.0, 6.0]})
+    items = pd.DataFrame({"order_id": ["o1", "o1", "o9"], "sku": ["A", "B", "A"], "qty": [1, 2, 1],
+                          "unit_price": [60.0, 20.0, 60.0]})
+    products = pd.DataFrame({"sku": ["A", "B"], "unit_cost": [30.0, 5.0]})
+    m = C.order_margins(orders, items, products)
+    assert m.index.tolist() == [0, 2] and m["order_id"].tolist() == ["o1", "o2"]
+    assert m["goods"].tolist() == [100.0, 40.0]
+    assert m["cogs"].tolist()[0] == 40.0 and np.isnan(m["cogs"].iloc[1])
+    assert m["margin"].tolist()[0] == 50.0 and m["discount_depth"].tolist() == [0.1, 5.0 / 45.0]
+    # the chapter's shared frame, with the lines' skus as codes, gives the same figures
+    codes, names = pd.factorize(items["sku"], sort=True)
+    shared = C._margins(orders, items.drop(columns="sku"), products, ids=False, skus=(codes, names))
+    pd.testing.assert_frame_equal(shared, m.drop(columns="order_id"))
