@@ -814,9 +814,7 @@ def campaign_scorecard(orders: pd.DataFrame, campaigns: pd.DataFrame, *, margins
                           "discount": disc, "sales_ex_ship": o["paid_amount"] - ship,
                           "margin": margin.astype("float64")})
     if first_orders is not None and "customer_id" in o.columns:
-        from .dataops import _id_positions
-
-        at = _id_positions(o["customer_id"], first_orders.index)  # one Arrow hash lookup of the ids
+        at = unique_positions(o["customer_id"], first_orders.index)  # integer ids: a binary search; else one Arrow hash lookup
         if at is None:  # a customer on several rows: the map's own rules
             first = o["customer_id"].map(first_orders)
             buyer = o["customer_id"]
@@ -1194,13 +1192,13 @@ class LiftResult(_Result):
 
 def _orders_daily(data) -> pd.DataFrame:
     """:func:`daily_sales` of the dataset's orders, once per dataset (sections 1 and 4)."""
-    from .dataops import _text_codes
+    from .derived import column_codes
 
     def compute():
         orders = _table(data, "orders")
         prepared = "channel" in orders.columns and hasattr(data, "table_file") and data.table_file("orders") is not None
         # a prepared table's channels as codes from its file (no factorizing of millions of texts)
-        return daily_sales(orders, _channels=_text_codes(data, "orders", "channel") if prepared else None)
+        return daily_sales(orders, _channels=column_codes(data, "orders", "channel") if prepared else None)
     return _memo(data, "daily_sales", ["orders"], compute)
 
 
@@ -1223,10 +1221,10 @@ def _order_margins(data) -> pd.DataFrame:
 def _line_skus(data) -> tuple | None:
     """The order lines' sku codes and distinct skus (once per dataset, read as codes from a
     prepared file: no text per line), or None when the lines carry no sku."""
-    from .dataops import _text_codes
+    from .derived import column_codes
     from .loading import has_column
 
-    return _text_codes(data, "order_items", "sku") if has_column(data, "order_items", "sku") else None
+    return column_codes(data, "order_items", "sku") if has_column(data, "order_items", "sku") else None
 
 
 def lift_report(data, *, record=None) -> LiftResult:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from . import probability
-from .derived import unique_positions
+from .derived import column_codes, unique_positions
 from .exercises import exercise
 from .fulfillment import SPRING_FESTIVALS
 from .loading import has_column, read_columns
@@ -102,87 +102,6 @@ def _table(data, name: str) -> pd.DataFrame:
     return read_columns(data, name, COLUMNS[name])
 
 
-def _small(codes: np.ndarray, n: int) -> np.ndarray:
-    """``codes`` (-1 .. n-1) in the smallest signed integer type that holds them: the codes of a
-    few experiments over ten million units take a tenth of the memory of ``intp``."""
-    for t in (np.int8, np.int16, np.int32):
-        if n <= np.iinfo(t).max:
-            return codes.astype(t, copy=False)
-    return codes.astype(np.intp, copy=False)
-
-
-def _text_codes(data, name: str, column: str) -> tuple[np.ndarray, pd.Index]:
-    """``pd.factorize(data[name][column], sort=True)`` once per loaded dataset: integer codes (-1
-    for a missing value, in the smallest integer type, see :func:`_small`) and the sorted distinct
-    values. A prepared table's column is read from its
-    Parquet file as a dictionary (codes without a text value per row: the file stores it so), so
-    a column of a few experiment or variant names over millions of units costs no text."""
-    from .derived import per_dataset
-
-    def build(data):
-        file = data.table_file(name) if hasattr(data, "table_file") else None
-        if file is None:
-            codes, uniques = pd.factorize(data[name][column], sort=True)
-            return _small(codes, len(uniques)), uniques
-        import pyarrow as pa
-        import pyarrow.compute as pc
-        import pyarrow.parquet as pq
-
-        col = pq.read_table(file, columns=[column], read_dictionary=[column]).unify_dictionaries().column(0)
-        if col.num_chunks == 0:
-            return np.empty(0, dtype=np.intp), pd.Index(pd.array([], dtype="str"))
-        values = col.chunk(0).dictionary.to_pylist()
-        idx = pc.fill_null(pa.chunked_array([c.indices for c in col.chunks]).cast(pa.int64()), -1)
-        raw = idx.to_numpy().astype(np.intp, copy=False)
-        used = np.bincount(raw[raw >= 0], minlength=len(values)) > 0  # a dictionary may list unused values
-        keep = sorted((v, i) for i, v in enumerate(values) if used[i])
-        rank = np.full(len(values) + 1, -1, dtype=np.intp)  # the last slot: a missing value (-1)
-        rank[[i for _, i in keep]] = np.arange(len(keep))
-        return _small(rank[raw], len(keep)), pd.Index(pd.array([v for v, _ in keep], dtype="str"))
-    return per_dataset(data, f"dataops.codes.{name}.{column}", build, tables=(name,))
-
-
-def _ascending_text(values) -> bool:
-    """True when text ``values`` strictly increase (so are unique): neighbours compared by Arrow,
-    without the hash table of ``is_unique`` (seconds for millions of ids). False when they do not,
-    or are not text without gaps."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    try:
-        arr = pa.array(values.array if isinstance(values, (pd.Series, pd.Index)) else values)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
-        return False
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)) or arr.null_count:
-        return False
-    return len(arr) < 2 or bool(pc.all(pc.greater(arr.slice(1), arr.slice(0, len(arr) - 1))).as_py())
-
-
-def _id_positions(values, keys) -> np.ndarray | None:
-    """:func:`~playbook.derived.unique_positions` of text ids among keys such as the customer
-    summary's (sorted, so unique): one Arrow hash lookup, without the hash table of pandas'
-    ``is_unique`` check nor the search for runs of order lines (customers' orders do not follow
-    them). Other keys: :func:`~playbook.derived.unique_positions` itself."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if not _ascending_text(keys):
-        return unique_positions(values, keys)
-    k = pa.array(keys.array if isinstance(keys, (pd.Series, pd.Index)) else keys)
-    k = k.combine_chunks() if isinstance(k, pa.ChunkedArray) else k
-    try:
-        v = pa.array(values.array if isinstance(values, (pd.Series, pd.Index)) else values)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
-        return unique_positions(values, keys)
-    if not (pa.types.is_string(v.type) or pa.types.is_large_string(v.type)):
-        return unique_positions(values, keys)
-    if v.type != k.type:
-        v = v.cast(k.type)
-    return pc.fill_null(pc.index_in(v, value_set=k), -1).to_numpy().astype(np.intp)
-
-
 def _derived_columns(data, name: str, columns) -> pd.DataFrame:
     """``data.derived(name)[columns]``; for a prepared run folder whose derived table is not read
     yet, only those columns, read from its file for this use (not kept): a section that needs two
@@ -216,8 +135,8 @@ def _with_columns(data, name: str, frame: pd.DataFrame, columns) -> pd.DataFrame
 
 def _experiment_codes(data) -> tuple:
     """(experiment codes, experiment ids, variant codes, variant names) of the experiments table's
-    rows (:func:`_text_codes`), for :func:`_ab_readout`."""
-    return _text_codes(data, "experiments", "experiment_id") + _text_codes(data, "experiments", "variant")
+    rows (:func:`~playbook.derived.column_codes`), for :func:`_ab_readout`."""
+    return column_codes(data, "experiments", "experiment_id") + column_codes(data, "experiments", "variant")
 
 
 def _orders_key(data) -> tuple:
@@ -234,7 +153,7 @@ def _customer_positions(data) -> np.ndarray | None:
     from .derived import per_dataset
 
     def build(data):
-        return _id_positions(_table(data, "orders")["customer_id"], data.derived("customer_summary")["customer_id"])
+        return unique_positions(_table(data, "orders")["customer_id"], data.derived("customer_summary")["customer_id"])
     return per_dataset(data, "dataops.customer_positions", build, tables=_orders_key(data))
 
 
@@ -895,7 +814,7 @@ def _ab_readout(experiments: pd.DataFrame, *, alpha, power, mde_relative, srm_p,
                 codes: tuple | None = None, arms_out: dict | None = None) -> pd.DataFrame:
     """:func:`ab_readout` once the columns are checked (each row is one unit: ``unit_id`` is not read).
     ``codes``: (experiment codes, experiment ids, variant codes, variant names) of the rows, as
-    ``pd.factorize(..., sort=True)`` gives them (see :func:`_text_codes`); the frame then needs no
+    ``pd.factorize(..., sort=True)`` gives them (see :func:`~playbook.derived.column_codes`); the frame then needs no
     experiment_id or variant column. ``arms_out``: a dict that receives the arms' codes
     (experiment code x variants + variant code), units ``n`` and conversion ``conv``."""
     if codes is None:
@@ -1554,7 +1473,6 @@ def _other_drivers(data, lo, hi, plo, scopes) -> dict:
     if not data.has("traffic"):
         return out
     t, o = data["traffic"], _table(data, "orders")
-    steps = [s for s in FUNNEL_STEPS[1:-1] if s in t.columns]
     pc = _paid_counts(data)
     frames = {}
     for name, (a, b) in {"cur": (lo, hi), "prev": (plo, lo)}.items():  # two periods

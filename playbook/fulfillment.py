@@ -26,7 +26,7 @@ Example::
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -174,45 +174,6 @@ def _table(data, name: str) -> pd.DataFrame:
     return read_columns(data, name, COLUMNS[name])
 
 
-def _fixed_width_codes(values: pd.Series) -> tuple[np.ndarray, int] | None:
-    """Each text of ``values`` as an unsigned integer that sorts and compares like the text (its
-    bytes read big-endian), when every text has the same length of 1 to 8 bytes and none is
-    missing (order ids such as ``O0001234``), with that length; else None. Read straight from
-    the Arrow buffers."""
-    import pyarrow as pa
-
-    if values.dtype != _STR or not len(values) or values.hasnans:
-        return None
-    arr = pa.array(values.array)
-    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)) or arr.null_count:
-        return None
-    _, offsets, text = arr.buffers()
-    kind = np.int64 if pa.types.is_large_string(arr.type) else np.int32
-    offsets = np.frombuffer(offsets, dtype=kind)[arr.offset:arr.offset + len(arr) + 1]
-    width = int(offsets[1] - offsets[0])
-    if not 1 <= width <= 8 or int(offsets[-1] - offsets[0]) != width * len(arr) or np.any(np.diff(offsets) != width):
-        return None
-    raw = np.frombuffer(text, dtype=np.uint8)[offsets[0]:offsets[-1]].reshape(len(arr), width)
-    padded = np.zeros((len(arr), 8), dtype=np.uint8)
-    padded[:, :width] = raw
-    return padded.view(">u8").ravel().astype(np.uint64), width
-
-
-def _sorted_positions(ids: pd.Series, keys: pd.Series) -> np.ndarray | None:
-    """:func:`_id_positions` by a binary search, when the keys are strictly ascending text ids of
-    one short fixed width (:func:`_fixed_width_codes`; order ids usually are): no hash table of
-    millions of ids. None when that does not hold (the caller then looks the ids up by hash)."""
-    keys, ids = _fixed_width_codes(keys), (_fixed_width_codes(ids) if ids.dtype == _STR and len(ids) else None)
-    if keys is None or ids is None or keys[1] != ids[1]:  # texts of another length never match: no shortcut
-        return None
-    k, v = keys[0], ids[0]
-    if not (len(k) < 2 or bool(np.all(k[1:] > k[:-1]))):  # strictly ascending: unique and searchable
-        return None
-    at = np.minimum(np.searchsorted(k, v), len(k) - 1)
-    return np.where(k[at] == v, at, -1).astype(np.intp)
-
-
 def _order_rows(data, name: str) -> np.ndarray | None:
     """Row of each row's order in the chapter's orders table (``_table(data, "orders")``; -1: not
     there) for table ``name`` (shipments, order_items): one lookup of the text order ids per loaded
@@ -221,8 +182,7 @@ def _order_rows(data, name: str) -> np.ndarray | None:
     sections then join by id as before)."""
     def build(d):
         ids, keys = _table(d, name)["order_id"], _table(d, "orders")["order_id"]
-        rows = _sorted_positions(ids, keys)
-        return rows if rows is not None else _id_positions(ids, keys)
+        return _id_positions(ids, keys)
 
     return per_dataset(data, f"fulfillment.{name}_rows", build, tables=("orders", name))
 

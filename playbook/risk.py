@@ -36,7 +36,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 
 from . import charts, probability
-from .derived import per_dataset, positions, unique_positions
+from .derived import per_dataset, positions, text_codes, unique_positions
 from .contract import TABLES
 from .exercises import exercise
 from .loading import has_column, read_columns
@@ -1160,114 +1160,6 @@ def reputation_watch(data) -> Section:
 # Fraud: linked accounts, coupon abuse, abnormal refunds, a scored review list
 # ---------------------------------------------------------------------------------------------
 
-def _fixed_width(values):
-    """The texts of ``values`` as an ``(n, width)`` array of their bytes, with the mask of the
-    values present, when every present value has the same width in bytes (ids and hashes usually
-    do); None when the widths differ or the values are not Arrow-backed or plain text."""
-    import pyarrow as pa
-
-    try:
-        arr = pa.array(values.array if isinstance(values, (pd.Series, pd.Index)) else values)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
-        return None
-    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
-        return None
-    present = None
-    if arr.null_count:
-        present = np.asarray(arr.is_valid())
-        arr = arr.drop_null()
-    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
-    width, parts = None, []
-    for chunk in chunks:
-        n = len(chunk)
-        if not n:
-            continue
-        large = pa.types.is_large_string(chunk.type)
-        off = np.frombuffer(chunk.buffers()[1], dtype=np.int64 if large else np.int32, count=n + 1,
-                            offset=chunk.offset * (8 if large else 4))
-        w = int(off[1] - off[0])
-        width = w if width is None else width
-        if w != width or w == 0 or (np.diff(off) != w).any():
-            return None
-        parts.append(np.frombuffer(chunk.buffers()[2], dtype=np.uint8, count=n * w, offset=int(off[0])).reshape(n, w))
-    if width is None:
-        return None
-    return (np.concatenate(parts) if len(parts) > 1 else parts[0]), present
-
-
-def _text_codes(values, *, sort: bool = False, uniques: bool = True) -> tuple[np.ndarray, pd.Index | None]:
-    """``pd.factorize(values, sort=sort)``: an integer code per value (-1 for a missing one) and
-    the distinct values (None when not ``uniques``), with the same codes and values. Text of one
-    width (ids, hashes) is encoded by Arrow on its bytes, as 64-bit integers when it fits in 8
-    bytes: two to four times faster than pandas hashing Arrow text, on millions of orders."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    fixed = _fixed_width(values)
-    if fixed is None or (sort and fixed[0].shape[1] > 8):
-        return pd.factorize(values, sort=sort)
-    raw, present = fixed
-    n, w = raw.shape
-    if w <= 8:  # the bytes as a big-endian integer: equal widths order as their bytes
-        wide = np.zeros((n, 8), dtype=np.uint8)
-        wide[:, :w] = raw
-        keys = pa.array(wide.view(">u8").ravel().astype(np.uint64))
-    else:
-        keys = pa.Array.from_buffers(pa.binary(w), n, [None, pa.py_buffer(np.ascontiguousarray(raw))])
-    enc = pc.dictionary_encode(keys)
-    codes = np.asarray(enc.indices).astype(np.intp)
-    found = enc.dictionary
-    if sort:  # integer keys: rank the distinct ones
-        distinct = np.asarray(found)
-        order = np.argsort(distinct, kind="stable")
-        rank = np.empty(len(order), dtype=np.intp)
-        rank[order] = np.arange(len(order))
-        codes = rank[codes]
-        found = pa.array(distinct[order])
-    if present is not None:
-        full = np.full(len(present), -1, dtype=np.intp)
-        full[present] = codes
-        codes = full
-    if not uniques:
-        return codes, None
-    if w <= 8:
-        data = np.asarray(found).astype(">u8").view(np.uint8).reshape(-1, 8)[:, :w]
-    else:
-        data = np.frombuffer(found.buffers()[1], dtype=np.uint8, count=len(found) * w,
-                             offset=found.offset * w).reshape(-1, w)
-    k = len(found)
-    text = pa.Array.from_buffers(pa.large_string(), k, [None, pa.py_buffer(np.arange(k + 1, dtype=np.int64) * w),
-                                                        pa.py_buffer(np.ascontiguousarray(data))])
-    dtype = values.dtype if isinstance(values, (pd.Series, pd.Index)) and values.dtype == "str" else None
-    if dtype is not None:
-        return codes, pd.Index(pd.array(text, dtype=dtype))
-    return codes, pd.Index(text.to_pylist(), dtype=object)
-
-
-def _u64(raw: np.ndarray) -> np.ndarray:
-    """Texts of one width up to 8 bytes (an ``(n, width)`` byte array) as big-endian integers."""
-    wide = np.zeros((len(raw), 8), dtype=np.uint8)
-    wide[:, :raw.shape[1]] = raw
-    return wide.view(">u8").ravel().astype(np.uint64)
-
-
-def _id_positions(sorted_ids: pd.Index, ids: pd.Series) -> np.ndarray | None:
-    """Position of each of ``sorted_ids`` (distinct, ascending) among ``ids``, -1 where absent;
-    None when ``ids`` repeat a value: :func:`playbook.derived.unique_positions`, by a sort and a
-    merge of integer keys when both are texts of one width up to 8 bytes (customer ids)."""
-    a, b = _fixed_width(sorted_ids), _fixed_width(ids)
-    if (a is None or b is None or a[1] is not None or b[1] is not None or a[0].shape[1] != b[0].shape[1]
-            or a[0].shape[1] > 8 or not len(ids)):
-        return unique_positions(pd.Series(sorted_ids), ids)
-    want, have = _u64(a[0]), _u64(b[0])
-    order = np.argsort(have, kind="stable")
-    have = have[order]
-    if (have[1:] == have[:-1]).any():
-        return None
-    at = np.minimum(np.searchsorted(have, want), len(have) - 1)
-    return np.where(have[at] == want, order[at], -1).astype(np.intp)
-
-
 def _rows(frame: pd.DataFrame, mask, columns=None) -> pd.DataFrame:
     """``frame`` (or its ``columns``) at the rows of a boolean ``mask``; the columns are picked
     before the rows, and an all-true mask copies nothing (text columns are costly to filter)."""
@@ -1667,8 +1559,8 @@ def _order_codes(data) -> dict:
     sorted ``customers``, and ``hashes`` (contact_hash, address_hash: -1 for none)."""
     def build(d) -> dict:
         o = _table(d, "orders")
-        cc, customers = _text_codes(o["customer_id"], sort=True)
-        hashes = {k: _text_codes(o[k], uniques=False)[0] for k in ("contact_hash", "address_hash") if k in o.columns}
+        cc, customers = text_codes(o["customer_id"], sort=True)
+        hashes = {k: text_codes(o[k], uniques=False)[0] for k in ("contact_hash", "address_hash") if k in o.columns}
         return {"customer_codes": cc, "customers": customers, "hashes": hashes}
 
     return per_dataset(data, "risk.order_codes", build, tables=("orders",))
@@ -1707,8 +1599,8 @@ def _fraud_parts(orders: pd.DataFrame, *, customers, settings: Mapping, coupons=
     keep = keep.to_numpy(dtype=bool)
     o = _rows(orders, keep, _FRAUD_COLUMNS)
     if codes is None:
-        cc, customers_sorted = _text_codes(o["customer_id"], sort=True)
-        hashes = {k: _text_codes(o[k], uniques=False)[0] for k in ("contact_hash", "address_hash") if k in o.columns}
+        cc, customers_sorted = text_codes(o["customer_id"], sort=True)
+        hashes = {k: text_codes(o[k], uniques=False)[0] for k in ("contact_hash", "address_hash") if k in o.columns}
     else:
         codes = _codes_at(codes, keep)
         cc, customers_sorted, hashes = codes["customer_codes"], codes["customers"], codes["hashes"]
@@ -1729,7 +1621,7 @@ def _fraud_parts(orders: pd.DataFrame, *, customers, settings: Mapping, coupons=
     first_order = pd.Series(first_ts, index=acc.index)
     signup = first_order
     if customers is not None and "signup_ts" in customers.columns:
-        at = _id_positions(customers_sorted, customers["customer_id"])
+        at = unique_positions(customers_sorted, customers["customer_id"])
         if at is None:  # an account on several customer rows: reindex says so
             signup = customers.set_index("customer_id")["signup_ts"].reindex(acc.index).fillna(first_order)
         else:

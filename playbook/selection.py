@@ -209,9 +209,9 @@ class _Lines:
         self.merged = None
         paid = paid_mask(orders).to_numpy(dtype=bool)
         ids = pd.Index(orders["order_id"])
-        from .dataops import _ascending_text
+        from .derived import ascending_text
 
-        if _ascending_text(orders["order_id"]) or ids.is_unique:  # look the lines up among all orders (lines stored order by order follow
+        if ascending_text(orders["order_id"]) or ids.is_unique:  # look the lines up among all orders (lines stored order by order follow
             # them in runs, no hash table needed), then keep the paid ones
             pos = positions(items["order_id"], ids)
             pos[pos >= 0] = np.where(paid[pos[pos >= 0]], pos[pos >= 0], -1)
@@ -668,8 +668,6 @@ def association_rules(order_items: pd.DataFrame, *, min_support: float, min_conf
     _require(order_items, "order_items", [order_col, item_col])
     if not 0 < min_support <= 1 or not 0 <= min_confidence <= 1:
         raise ValueError("min_support must lie in (0, 1] and min_confidence in [0, 1]")
-    cols = ["antecedent", "consequent", "size", "count", "support", "confidence", "lift",
-            "antecedent_support", "consequent_support"]
     pairs = order_items[[order_col, item_col]].dropna()
     o_codes, _ = pd.factorize(pairs[order_col])
     i_codes, items = pd.factorize(pairs[item_col], sort=True)
@@ -1511,9 +1509,9 @@ def role_report(data, *, record=None) -> RoleResult:
         orders = _table(data, "orders")
         paid = orders[["order_id", "customer_id", "order_ts"]].loc[
             paid_mask(orders) & (orders["order_ts"] >= end - int(s["role_days"]) * DAY)]
-        from .dataops import _id_positions
+        from .derived import unique_positions
 
-        at = _id_positions(paid["customer_id"], cs["customer_id"])
+        at = unique_positions(paid["customer_id"], cs["customer_id"])
         if at is None:  # a customer on several rows: the merge's own rules
             firsts = paid.merge(cs[["customer_id", "first_order_ts"]], on="customer_id")
             first_ids = firsts.loc[firsts["order_ts"] == firsts["first_order_ts"], "order_id"]

@@ -14,6 +14,7 @@ from scipy import stats
 import playbook
 from playbook import dataops as D
 from playbook import pack
+from test_derived import _Prepared  # a prepared dataset of Parquet files not read yet
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "data" / "samples"
@@ -488,56 +489,6 @@ def test_prepared_folder_reads_only_the_chapters_columns(data, tmp_path):
     pd.testing.assert_frame_equal(D.ab_report(prepared).readout, D.ab_report(data).readout)
     pd.testing.assert_frame_equal(D.daily_board(prepared), D.daily_board(data))
     assert prepared.table_file("orders") is not None  # the whole orders table was never read
-
-
-class _Prepared:
-    """A stand-in for a prepared dataset: tables as Parquet files not read yet."""
-
-    def __init__(self, files: dict):
-        self.files = files
-
-    def table_file(self, name):
-        return self.files.get(name)
-
-    def __contains__(self, name):
-        return name in self.files
-
-    def __getitem__(self, name):
-        return pd.read_parquet(self.files[name])
-
-
-def test_text_codes_from_a_prepared_file_match_factorize(tmp_path):
-    # the dictionary of the file lists "zz" (a value only the dropped row had): it gets no code
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    values = ["exp_b", "exp_a", None, "exp_b", "exp_c", "zz"]
-    table = pa.table({"experiment_id": pa.array(values, type=pa.large_string())}).slice(0, 5)
-    pq.write_table(table, tmp_path / "experiments.parquet", row_group_size=2)  # three row groups
-    data = _Prepared({"experiments": tmp_path / "experiments.parquet"})
-    codes, uniques = D._text_codes(data, "experiments", "experiment_id")
-    assert codes.tolist() == [1, 0, -1, 1, 2] and codes.dtype == np.int8
-    assert uniques.tolist() == ["exp_a", "exp_b", "exp_c"]
-    want_codes, want = pd.factorize(pd.read_parquet(tmp_path / "experiments.parquet")["experiment_id"], sort=True)
-    assert codes.tolist() == want_codes.tolist()
-    pd.testing.assert_index_equal(uniques, want)
-    assert D._text_codes(data, "experiments", "experiment_id")[0] is codes  # once per dataset
-
-
-def test_small_codes_type():
-    assert D._small(np.array([-1, 0, 126]), 127).dtype == np.int8
-    assert D._small(np.array([-1, 0, 127]), 128).dtype == np.int16
-    assert D._small(np.array([0, 40_000]), 40_001).dtype == np.int32
-
-
-def test_id_positions_on_sorted_and_unsorted_keys():
-    values = pd.Series(["c3", "c1", None, "c9", "c2"], dtype="str")
-    sorted_keys = pd.Series(["c1", "c2", "c3"], dtype="str")
-    assert D._ascending_text(sorted_keys) and not D._ascending_text(pd.Series(["c2", "c1"], dtype="str"))
-    assert not D._ascending_text(pd.Series(["c1", "c1"], dtype="str"))  # repeated: not strictly increasing
-    assert D._id_positions(values, sorted_keys).tolist() == [2, 0, -1, -1, 1]
-    assert D._id_positions(values, pd.Series(["c2", "c3", "c1"], dtype="str")).tolist() == [1, 2, -1, -1, 0]
-    assert D._id_positions(values, pd.Series(["c2", "c2"], dtype="str")) is None  # repeated keys: no join
 
 
 def test_with_columns_reads_only_the_missing_columns(tmp_path):

@@ -1,6 +1,7 @@
 """Shared derived tables on a hand-built shop, and the prepared-folder round trip."""
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -306,3 +307,101 @@ def test_first_channel_is_that_of_the_first_paid_order_even_when_missing():
     c = compute("customer_summary", {"orders": orders}).set_index("customer_id")
     assert pd.isna(c.loc["X", "first_channel"]) and c.loc["X", "paid_orders"] == 2
     assert c.loc["Y", "first_channel"] == "douyin"  # y3 is earlier but cancelled; y1 and y2 tie: y1's row first
+
+
+# -- integer codes and positions of text ids -------------------------------------------------------
+
+def test_text_codes_match_pandas_factorize():
+    from playbook.derived import text_codes
+
+    # one width (8-byte keys and 16-char hashes), several widths (pandas itself), missing values
+    cases = [pd.Series(["C0000002", "C0000001", "C0000002", None], dtype="str"),
+             pd.Series(["b42ded861457f314", "0cafaed46ec0d34a", "b42ded861457f314"], dtype="str"),
+             pd.Series(["b", "aa", "b"], dtype="str")]
+    for s in cases:
+        for sort in (False, True):
+            codes, uniques = text_codes(s, sort=sort)
+            want_codes, want_uniques = pd.factorize(s, sort=sort)
+            assert codes.tolist() == want_codes.tolist()
+            assert uniques.tolist() == want_uniques.tolist() and uniques.dtype == want_uniques.dtype
+    assert text_codes(cases[0], sort=True)[0].tolist() == [1, 0, 1, -1]
+
+
+def test_positions_of_fixed_width_ids_by_binary_search_match_the_index():
+    from pandas.errors import InvalidIndexError
+
+    from playbook.derived import _integer_positions, positions, unique_positions
+
+    keys = pd.Series(["A1", "A3", "B0", "B2"], dtype="str")
+    ids = pd.Series(["B0", "A1", "A2", "B2", "A3", "ZZ", None], dtype="str")
+    want = [2, 0, -1, 3, 1, -1, -1]
+    assert _integer_positions(ids, keys)[0].tolist() == want  # sorted keys: searched, not hashed
+    assert positions(ids, keys).tolist() == want and unique_positions(ids, keys).tolist() == want
+    assert positions(ids.iloc[2:], keys).tolist() == want[2:]  # a slice of the Arrow array
+    shuffled = pd.Series(["B2", "A1", "B0", "A3"], dtype="str")  # unsorted keys: sorted first
+    assert _integer_positions(ids, shuffled)[0].tolist() == [2, 1, -1, 0, 3, -1, -1]
+    assert positions(ids, shuffled).tolist() == pd.Index(shuffled).get_indexer(ids).tolist()
+    # repeated keys: no join (None), and positions raises as pandas does
+    repeated = pd.Series(["A1", "B0", "A1"], dtype="str")
+    assert _integer_positions(ids, repeated) == (None, True) and unique_positions(ids, repeated) is None
+    with pytest.raises(InvalidIndexError):
+        positions(ids, repeated)
+    # ids of another width, longer ids, keys with gaps: the hash lookup, with the same answers
+    for v, k in [(pd.Series(["A1", "B"], dtype="str"), keys),
+                 (pd.Series(["C000000001", "C000000003"], dtype="str"), pd.Series(["C000000003", "C000000001"], dtype="str")),
+                 (ids, pd.Series(["A1", None, "B0"], dtype="str"))]:
+        assert _integer_positions(v, k) == (None, False)
+        if not k.hasnans:
+            assert positions(v, k).tolist() == pd.Index(k).get_indexer(v).tolist()
+    # many ids of one width against a shuffled million-like key set: the same as the index
+    rng = np.random.default_rng(7)
+    many = pd.Series([f"C{i:07d}" for i in rng.permutation(5_000)], dtype="str")
+    look = pd.Series([f"C{i:07d}" for i in rng.integers(0, 6_000, 20_000)], dtype="str")
+    assert positions(look, many).tolist() == pd.Index(many).get_indexer(look).tolist()
+
+
+def test_ascending_text_and_compact_codes():
+    from playbook.derived import ascending_text, compact_codes
+
+    assert ascending_text(pd.Series(["c1", "c2", "c3"], dtype="str"))
+    assert not ascending_text(pd.Series(["c2", "c1"], dtype="str"))
+    assert not ascending_text(pd.Series(["c1", "c1"], dtype="str"))  # repeated: not strictly increasing
+    assert compact_codes(np.array([-1, 0, 126]), 127).dtype == np.int8
+    assert compact_codes(np.array([-1, 0, 127]), 128).dtype == np.int16
+    assert compact_codes(np.array([0, 40_000]), 40_001).dtype == np.int32
+
+
+class _Prepared:
+    """A stand-in for a prepared dataset: tables as Parquet files not read yet."""
+
+    def __init__(self, files: dict):
+        self.files = files
+
+    def table_file(self, name):
+        return self.files.get(name)
+
+    def __contains__(self, name):
+        return name in self.files
+
+    def __getitem__(self, name):
+        return pd.read_parquet(self.files[name])
+
+
+def test_column_codes_from_a_prepared_file_match_factorize(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from playbook.derived import column_codes
+
+    # the dictionary of the file lists "zz" (a value only the dropped row had): it gets no code
+    values = ["exp_b", "exp_a", None, "exp_b", "exp_c", "zz"]
+    table = pa.table({"experiment_id": pa.array(values, type=pa.large_string())}).slice(0, 5)
+    pq.write_table(table, tmp_path / "experiments.parquet", row_group_size=2)  # three row groups
+    data = _Prepared({"experiments": tmp_path / "experiments.parquet"})
+    codes, uniques = column_codes(data, "experiments", "experiment_id")
+    assert codes.tolist() == [1, 0, -1, 1, 2] and codes.dtype == np.int8
+    assert uniques.tolist() == ["exp_a", "exp_b", "exp_c"]
+    want_codes, want = pd.factorize(pd.read_parquet(tmp_path / "experiments.parquet")["experiment_id"], sort=True)
+    assert codes.tolist() == want_codes.tolist()
+    pd.testing.assert_index_equal(uniques, want)
+    assert column_codes(data, "experiments", "experiment_id")[0] is codes  # once per dataset

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -488,18 +487,6 @@ def test_event_spikes_on_codes_match_the_text_version():
                                             alpha=0.01)
     pd.testing.assert_frame_equal(codes, text)
     assert codes[["sku", "spike", "explained_by"]].values.tolist() == [["A", True, ""], ["B", False, "A"], ["C", False, ""]]
-
-
-def test_sorted_id_positions_match_the_hash_lookup_by_hand():
-    # ascending fixed-width order ids are searched, not hashed: same positions, -1 where absent;
-    # ids of another width, unsorted keys or missing ids are left to the hash lookup (None)
-    keys = pd.Series(["A1", "A3", "B0", "B2"], dtype="str")
-    ids = pd.Series(["B0", "A1", "A2", "B2", "A3", "ZZ"], dtype="str")
-    assert F._sorted_positions(ids, keys).tolist() == [2, 0, -1, 3, 1, -1]
-    assert F._sorted_positions(ids.iloc[2:], keys).tolist() == [-1, 3, 1, -1]  # a slice of the Arrow array
-    assert F._sorted_positions(pd.Series(["A1", "B"], dtype="str"), keys) is None
-    assert F._sorted_positions(ids, pd.Series(["A3", "A1"], dtype="str")) is None
-    assert F._sorted_positions(pd.Series(["A1", None], dtype="str"), keys) is None
 
 
 def test_row_based_paths_match_the_id_joins(data):

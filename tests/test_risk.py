@@ -520,23 +520,6 @@ def test_group_members_list_six_accounts_then_a_count():
     assert m["L2"] == "x1, x2"
 
 
-def test_text_codes_match_pandas_factorize():
-    # one width (8-byte keys and 16-char hashes), several widths (pandas fallback), missing values
-    cases = [pd.Series(["C0000002", "C0000001", "C0000002", None], dtype="str"),
-             pd.Series(["b42ded861457f314", "0cafaed46ec0d34a", "b42ded861457f314"], dtype="str"),
-             pd.Series(["b", "aa", "b"], dtype="str")]
-    for s in cases:
-        for sort in (False, True):
-            codes, uniques = risk._text_codes(s, sort=sort)
-            want_codes, want_uniques = pd.factorize(s, sort=sort)
-            assert codes.tolist() == want_codes.tolist()
-            assert uniques.tolist() == want_uniques.tolist() and uniques.dtype == want_uniques.dtype
-    assert risk._text_codes(cases[0], sort=True)[0].tolist() == [1, 0, 1, -1]
-
-
-def test_id_positions_and_bh_shortcut():
-    at = risk._id_positions(pd.Index(["C1", "C3", "C9"]), pd.Series(["C3", "C1", "C5"]))
-    assert at.tolist() == [1, 0, -1]
-    assert risk._id_positions(pd.Index(["C1"]), pd.Series(["C1", "C1"])) is None  # repeated ids
+def test_bh_shortcut_by_hand():
     # Benjamini-Hochberg by hand: p = 0.01, 0.04, 1, 0.03 -> 0.04, 0.0533, 1, 0.0533
     assert np.allclose(risk._bh(np.array([0.01, 0.04, 1.0, 0.03])), [0.04, 0.16 / 3, 1.0, 0.16 / 3])
