@@ -1343,7 +1343,8 @@ def type_report(data, *, lift: LiftResult | None = None, record=None) -> TypeRes
     if note:
         res.note = _skip(record, "Campaign types", note)
         return res
-    from .dataops import _derived_columns, _with_columns
+    from .dataops import _with_columns
+    from .loading import read_derived_columns
 
     camp = data["campaigns"]
     camp = camp.loc[camp["start_date"] < _cutoff(data)]
@@ -1354,7 +1355,7 @@ def type_report(data, *, lift: LiftResult | None = None, record=None) -> TypeRes
     spend = data["marketing_spend"] if data.has("marketing_spend") else None
     first = None
     if "customer_id" in o.columns:
-        cs = _derived_columns(data, "customer_summary", ["customer_id", "first_order_ts"])
+        cs = read_derived_columns(data, "customer_summary", ["customer_id", "first_order_ts"])
         first = cs.set_index("customer_id")["first_order_ts"]
     caveats = []
     if items is None or products is None:

@@ -18,7 +18,7 @@ from . import probability
 from .derived import column_codes, unique_positions
 from .exercises import exercise
 from .fulfillment import SPRING_FESTIVALS
-from .loading import has_column, read_columns
+from .loading import has_column, read_columns, read_parquet
 from .metrics import paid_mask
 
 __all__ = [
@@ -102,23 +102,6 @@ def _table(data, name: str) -> pd.DataFrame:
     return read_columns(data, name, COLUMNS[name])
 
 
-def _derived_columns(data, name: str, columns) -> pd.DataFrame:
-    """``data.derived(name)[columns]``; for a prepared run folder whose derived table is not read
-    yet, only those columns, read from its file for this use (not kept): a section that needs two
-    of the customer summary's nine columns leaves the rest (and its memory) alone."""
-    from pathlib import Path
-
-    cached = getattr(data, "_derived", None)
-    cached = cached.get(name) if isinstance(cached, dict) else None
-    if isinstance(cached, Path):
-        import pyarrow.parquet as pq
-
-        names = pq.read_schema(cached).names
-        if all(c in names for c in columns):
-            return pd.read_parquet(cached, columns=list(columns))
-    return data.derived(name)[list(columns)]
-
-
 def _with_columns(data, name: str, frame: pd.DataFrame, columns) -> pd.DataFrame:
     """``frame`` (table ``name`` as read for a chapter, see :func:`playbook.loading.read_columns`)
     with those of ``columns`` it lacks and the table has, read from the prepared file for this use
@@ -127,7 +110,7 @@ def _with_columns(data, name: str, frame: pd.DataFrame, columns) -> pd.DataFrame
     if not want:
         return frame
     file = data.table_file(name) if hasattr(data, "table_file") else None
-    extra = pd.read_parquet(file, columns=want) if file is not None else data[name][want]
+    extra = read_parquet(file, columns=want) if file is not None else data[name][want]
     if len(extra) != len(frame):
         raise ValueError(f"{name}: {len(extra)} rows in the file, {len(frame)} read before")
     return frame.assign(**{c: extra[c].array for c in want})

@@ -188,7 +188,7 @@ class Dataset(Mapping):
             raise KeyError(f"Table {name!r} is not in this source ({self.source.path}). "
                            f"Tables present: {', '.join(self._tables) or 'none'}.") from None
         if isinstance(table, Path):  # a prepared table, read on first use
-            table = self._tables[name] = pd.read_parquet(table)
+            table = self._tables[name] = read_parquet(table)
         return table
 
     def table_file(self, name: str) -> Path | None:
@@ -266,7 +266,7 @@ class Dataset(Mapping):
 
         cached = self._derived.get(name)
         if isinstance(cached, Path):
-            cached = self._derived[name] = pd.read_parquet(cached)
+            cached = self._derived[name] = read_parquet(cached)
         if cached is None:
             cached = self._derived[name] = derived.compute(name, self)
         return cached
@@ -341,9 +341,20 @@ def read_columns(data, name: str, columns: Iterable[str]) -> pd.DataFrame:
     for cols, frame in data._partial.get(name, []):
         if set(wanted) <= set(cols):
             return frame[wanted] if list(cols) != wanted else frame
-    frame = pd.read_parquet(file, columns=wanted)
+    frame = read_parquet(file, columns=wanted)
     data._partial.setdefault(name, []).append((wanted, frame))
     return frame
+
+
+def read_derived_columns(data, name: str, columns: Iterable[str]) -> pd.DataFrame:
+    """``data.derived(name)[columns]``; for a prepared folder whose derived table is not read yet,
+    only those columns, read from its file for this use (not kept): a section that needs two of
+    the customer summary's nine columns leaves the rest, and their memory, alone."""
+    columns = list(columns)
+    cached = data._derived.get(name) if isinstance(data, Dataset) else None
+    if isinstance(cached, Path) and all(c in file_columns(cached) for c in columns):
+        return read_parquet(cached, columns=columns)
+    return data.derived(name)[columns]
 
 
 def has_column(data, name: str, column: str) -> bool:
@@ -370,6 +381,18 @@ def column_has_values(data, name: str, column: str) -> bool:
     if all(st is not None and st.has_null_count for st in stats):  # num_values: the non-null values
         return sum(st.num_values for st in stats) > 0
     return not pd.read_parquet(file, columns=[column])[column].isna().all()
+
+
+def read_parquet(file: Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """``pd.read_parquet(file, columns=columns)``, the same frame, converted from Arrow column by
+    column with each Arrow buffer freed once converted, and Arrow's unused memory handed back:
+    the peak of reading a large table is the frame, not the frame and the Arrow table."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frame = pq.read_table(file, columns=columns).to_pandas(split_blocks=True, self_destruct=True)
+    pa.default_memory_pool().release_unused()
+    return frame
 
 
 def file_columns(file: Path) -> list[str]:

@@ -386,6 +386,11 @@ def test_prepare_source_writes_what_load_and_prepare_give_one_table_at_a_time(tm
         expected = loaded[name].drop(columns=personal_columns(name, loaded[name].columns))
         pd.testing.assert_frame_equal(data[name], expected, check_dtype=True)
     assert "name" in loaded.customers.columns and "name" not in data.customers.columns
+    from playbook.loading import read_derived_columns
+
+    two = read_derived_columns(data, "customer_summary", ["customer_id", "first_order_ts"])
+    pd.testing.assert_frame_equal(two, loaded.derived("customer_summary")[["customer_id", "first_order_ts"]])
+    assert isinstance(data._derived["customer_summary"], Path)  # two columns read for that use, not the table
     for name in ("daily_kpis", "customer_summary", "sku_daily"):  # DuckDB over the written files
         pd.testing.assert_frame_equal(data.derived(name), loaded.derived(name))
     assert [str(i) for i in data.quality] == [str(i) for i in loaded.quality]
