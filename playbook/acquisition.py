@@ -38,6 +38,7 @@ from scipy import optimize, special
 from . import charts, i18n
 from .exercises import exercise
 from .derived import per_dataset, per_dataset_peek, positions as _positions
+from .loading import file_columns, read_columns, read_parquet
 from .metrics import paid_mask
 from .threads import single_thread_blas
 
@@ -50,6 +51,63 @@ STAGE_LABELS = {"potential": "potential 潜在", "new": "new 新客", "active": 
                 "dormant": "dormant 沉睡", "churned": "churned 流失", "unregistered": "not yet registered"}
 STAGE_COLORS = {"potential": "#BAB0AC", "new": "#4E79A7", "active": "#59A14F", "dormant": "#EDC948",
                 "churned": "#E15759"}
+
+#: the columns this chapter reads from each table: a prepared table is read with these only (once
+#: per dataset, see :func:`playbook.loading.read_columns`); the orders' addresses, cities, coupons
+#: and hashes, the customers' personal columns and the products' titles are never looked at here
+COLUMNS = {
+    "orders": ("order_ts", "paid_amount", "shipping_fee"),
+    "products": ("sku", "unit_cost"),
+    "customers": ("customer_id", "signup_ts", "acquisition_channel", "member_tier"),
+}
+#: the columns read for a calculation made once per dataset whose result is cached (as integer
+#: codes), and not kept: the orders' text (paid or not, the customer ids hashed into codes, the
+#: channels), the order ids and the order lines (read by the gross margin per order alone). On a
+#: large shop they are most of the chapter's memory.
+ONCE_COLUMNS = {
+    "orders": ("order_id", "status", "customer_id", "channel"),
+    "order_items": ("order_id", "sku", "qty", "unit_price"),
+}
+
+
+def _table(data, name: str) -> pd.DataFrame:
+    """``data[name]``, or for a prepared table not read yet only its :data:`COLUMNS` (read once per
+    dataset; a plain mapping of frames gives its frame as it is)."""
+    return read_columns(data, name, COLUMNS[name])
+
+
+def _read_once(data, name: str, columns=None) -> pd.DataFrame:
+    """``columns`` (by default all the :data:`ONCE_COLUMNS`) of table ``name``, for a calculation
+    made once per dataset: a prepared table not read yet is read with those columns only and not
+    kept in the dataset (as :func:`playbook.loading.read_columns` would keep them); a table in
+    memory as it is."""
+    file = data.table_file(name) if hasattr(data, "table_file") else None
+    if file is None:
+        return data[name]
+    present = file_columns(file)
+    return read_parquet(file, columns=[c for c in (columns or ONCE_COLUMNS[name]) if c in present])
+
+
+def _orders(data, columns) -> pd.DataFrame:
+    """The orders with ``columns``: those of :data:`COLUMNS` from the dataset's kept table, the
+    text columns of :data:`ONCE_COLUMNS` read for the caller alone (see :func:`_read_once`)."""
+    orders = _table(data, "orders")
+    cols = list(dict.fromkeys(columns))
+    once = [c for c in cols if c not in orders.columns and c in ONCE_COLUMNS["orders"]]
+    if not once:
+        return orders[[c for c in cols if c in orders.columns]]
+    extra = _read_once(data, "orders", once)
+    return pd.concat([orders[[c for c in cols if c in orders.columns]], extra.set_axis(orders.index)], axis=1)[
+        [c for c in cols if c in orders.columns or c in extra.columns]]
+
+
+def _orders_columns(data) -> list[str]:
+    """The columns the orders have (a prepared table's from its schema, nothing read)."""
+    from .loading import has_column
+
+    return [c for c in dict.fromkeys(COLUMNS["orders"] + ONCE_COLUMNS["orders"] + ("order_ts", "paid_amount",
+                                                                                  "customer_id"))
+            if has_column(data, "orders", c)]
 
 
 # =============================================================================================
@@ -111,7 +169,7 @@ def _report_month(data) -> pd.Period:
     month = getattr(data, "month", None)
     if month:
         return pd.Period(month, "M")
-    return data["orders"]["order_ts"].max().to_period("M")
+    return _table(data, "orders")["order_ts"].max().to_period("M")
 
 
 def _as_of(data) -> pd.Timestamp:
@@ -119,8 +177,9 @@ def _as_of(data) -> pd.Timestamp:
     return (_report_month(data) + 1).start_time
 
 
-def _first_data_month(orders: pd.DataFrame) -> pd.Period:
-    return orders["order_ts"].min().to_period("M")
+def _first_data_month(data) -> pd.Period:
+    """The month of the first order (paid or not) in the data."""
+    return _first_order_ts(data).to_period("M")
 
 
 #: month code of a missing time in :func:`_month_ints`
@@ -130,13 +189,62 @@ _EPOCH_MONTH = 1970 * 12
 
 def _month_ints(values) -> np.ndarray:
     """Calendar month of each timestamp as an integer, ``year * 12 + month - 1`` (int64; a missing
-    time gives :data:`NO_MONTH`): what :func:`playbook.metrics.month_codes` numbers, on arrays."""
+    time gives :data:`NO_MONTH`): what :func:`playbook.metrics.month_codes` numbers, on arrays.
+    Times of a few years are numbered by their day: each distinct day's month is looked up in a
+    table of the days spanned (no calendar arithmetic per row)."""
+    a = np.asarray(values)
+    per_day = _UNIT_PER_DAY.get(np.datetime_data(a.dtype)[0]) if a.dtype.kind == "M" else None
+    if per_day is not None and a.size:
+        i = a.view("int64")
+        nat = i == NO_MONTH  # NaT is the smallest int64
+        day = i if per_day == 1 else np.floor_divide(i, per_day)
+        has_nat = bool(nat.any())
+        valid = day[~nat] if has_nat else day
+        if len(valid):
+            lo, hi = int(valid.min()), int(valid.max())
+            if hi - lo <= 200_000 and -100_000 < lo and hi < 100_000:  # within 1700-2240: a day table
+                table = (np.arange(lo, hi + 1, dtype="int64").astype("datetime64[D]").astype("datetime64[M]")
+                         .astype("int64") + _EPOCH_MONTH)
+                idx = day - lo if day is i else np.subtract(day, lo, out=day)  # in place: no third array
+                if has_nat:
+                    idx[nat] = 0
+                out = table.take(idx)
+                if has_nat:
+                    out[nat] = NO_MONTH
+                return out
     m = np.asarray(values, dtype="datetime64[ns]").astype("datetime64[M]").astype("int64")
     nat = m == NO_MONTH  # NaT is the smallest int64
     out = m + _EPOCH_MONTH
     if nat.any():
         out[nat] = NO_MONTH
     return out
+
+
+#: ticks of a datetime64 unit in a day
+_UNIT_PER_DAY = {"ns": 86_400_000_000_000, "us": 86_400_000_000, "ms": 86_400_000, "s": 86_400, "D": 1}
+
+
+def _ns(values) -> np.ndarray:
+    """Timestamps as int64 nanoseconds since the epoch (NaT: the smallest int64), what
+    ``astype("datetime64[ns]").astype("int64")`` gives, without the checked conversion of every
+    row when the times are stored in microseconds (the Parquet default)."""
+    a = np.asarray(values)
+    if a.dtype == "datetime64[ns]":
+        return a.view("int64")
+    unit = np.datetime_data(a.dtype)[0] if a.dtype.kind == "M" else None
+    if unit in ("us", "ms", "s") and a.size:
+        i = a.view("int64")
+        nat = i == NO_MONTH
+        has_nat = bool(nat.any())
+        valid = i[~nat] if has_nat else i
+        factor = _UNIT_PER_DAY["ns"] // _UNIT_PER_DAY[unit]
+        bound = np.iinfo(np.int64).max // factor
+        if not len(valid) or (-bound < int(valid.min()) and int(valid.max()) < bound):
+            out = i * factor
+            if has_nat:
+                out[nat] = NO_MONTH
+            return out
+    return a.astype("datetime64[ns]").astype("int64")
 
 
 def _month_text(codes) -> np.ndarray:
@@ -258,19 +366,45 @@ def _empty(columns) -> pd.DataFrame:
 def _paid_orders(data, columns: list[str] | None = None) -> pd.DataFrame:
     """Paid orders with a customer id; only ``columns`` of them when given (filtering every text
     column of a large orders table costs more than the calculation that follows)."""
-    orders = data["orders"]
-    _require(orders, "orders", "customer_id", "order_ts", "paid_amount")
+    _require(pd.DataFrame(columns=_orders_columns(data)), "orders", "customer_id", "order_ts", "paid_amount")
     keep = _cached(data, "paid_rows", _paid_rows)
-    if columns is None:
-        return orders.loc[keep]
-    return orders[[c for c in dict.fromkeys(columns)]].loc[keep]
+    orders = _orders(data, _orders_columns(data) if columns is None else columns)
+    return orders.loc[keep]
 
 
 def _paid_rows(data) -> np.ndarray:
-    """True for the orders that are paid and carry a customer id (see :func:`_paid_orders`)."""
-    orders = data["orders"]
-    narrow = orders[[c for c in ("status", "customer_id") if c in orders.columns]]
-    return (paid_mask(narrow) & narrow["customer_id"].notna()).to_numpy(dtype=bool)
+    """True for the orders that are paid and carry a customer id (see :func:`_paid_orders`); for a
+    dataset, from the read of the customer ids that :class:`_Keys` hashes (read once)."""
+    if hasattr(data, "derived"):
+        return _keys(data).paid_rows
+    return _is_paid(data) & _orders(data, ["customer_id"])["customer_id"].notna().to_numpy()
+
+
+def _is_paid(data) -> np.ndarray:
+    """True for the orders that are paid (:func:`playbook.metrics.paid_mask`), once per dataset."""
+    return _cached(data, "is_paid", lambda d: paid_mask(
+        _orders(d, [c for c in ("status",) if c in _orders_columns(d)])).to_numpy(dtype=bool))
+
+
+def _paid_column(data, column: str) -> np.ndarray:
+    """``_paid_orders(data)[column]`` as an array (times as stored), once per dataset: the order
+    times and amounts of the paid orders are read by most sections."""
+    return _cached(data, f"paid.{column}", lambda d: _paid_orders(d, [column])[column].to_numpy())
+
+
+def _paid_ns(data) -> np.ndarray:
+    """The order times of :func:`_paid_orders` as int64 nanoseconds (:func:`_ns`), once per dataset."""
+    return _cached(data, "paid.ns", lambda d: _ns(_paid_column(d, "order_ts")))
+
+
+def _paid_months(data) -> np.ndarray:
+    """The month codes (:func:`_month_ints`) of the order times of :func:`_paid_orders`, once per dataset."""
+    return _cached(data, "paid.months", lambda d: _month_ints(_paid_column(d, "order_ts")))
+
+
+def _first_order_ts(data) -> pd.Timestamp:
+    """The time of the first order (paid or not) in the data, once per dataset."""
+    return _cached(data, "first_order_ts", lambda d: _table(d, "orders")["order_ts"].min())
 
 
 def _paid_codes(data) -> tuple[np.ndarray, pd.Index]:
@@ -309,23 +443,39 @@ class _Keys:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        paid = _paid_orders(data, ["customer_id"])["customer_id"]
-        self.has_customers = "customers" in data and "customer_id" in data["customers"].columns
-        parts = ([data["customers"]["customer_id"]] if self.has_customers else []) + [paid]
-        arrays = [_text_ids(p) for p in parts]
+        from .derived import _arrow_text
+
+        _require(pd.DataFrame(columns=_orders_columns(data)), "orders", "customer_id", "order_ts", "paid_amount")
+        orders = _orders(data, ["customer_id"])
+        keep = self.paid_rows = _is_paid(data) & orders["customer_id"].notna().to_numpy()  # see _paid_rows
+        self.has_customers = "customers" in data and "customer_id" in _table(data, "customers").columns
+        reg = _table(data, "customers")["customer_id"] if self.has_customers else None
+        n_reg = len(reg) if self.has_customers else 0
+        # the ids as Arrow text, as stored (no copy into one array): the paid orders' filtered in Arrow
+        arrays = [_arrow_text(p, one_chunk=False) for p in ([reg] if self.has_customers else []) + [orders["customer_id"]]]
+        arrays = [a if a is not None else _text_ids(p)  # ids that are not text: as text
+                  for a, p in zip(arrays, ([reg] if self.has_customers else []) + [orders["customer_id"]])]
         if all(a is not None for a in arrays):
-            both = pa.concat_arrays(arrays) if len(arrays) > 1 else arrays[0]
-            enc = pc.dictionary_encode(both, null_encoding="encode")
-            codes = enc.indices.to_numpy(zero_copy_only=False).astype("int64")
-            self.ids = pd.Index(enc.dictionary.to_pandas())
-            self._text = enc.dictionary
+            chunks = []
+            for i, a in enumerate(arrays):
+                a = a.cast(pa.large_string()) if a.type != pa.large_string() else a
+                if i == len(arrays) - 1:
+                    a = a.filter(pa.array(keep))
+                chunks += a.chunks if isinstance(a, pa.ChunkedArray) else [a]
+            # one hash pass over every chunk: a dictionary shared by all of them
+            enc = pc.dictionary_encode(pa.chunked_array(chunks, type=pa.large_string()), null_encoding="encode")
+            codes = (np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in enc.chunks]).astype("int64")
+                     if enc.num_chunks else np.empty(0, dtype="int64"))
+            dictionary = enc.chunk(0).dictionary if enc.num_chunks else pa.array([], type=pa.large_string())
+            self.ids = pd.Index(dictionary.to_pandas())
+            self._text = dictionary
         else:  # pragma: no cover - ids that Arrow cannot hold as text
+            parts = ([reg] if self.has_customers else []) + [orders["customer_id"][keep]]
             codes, uniques = pd.factorize(pd.concat([p.astype("str") for p in parts], ignore_index=True),
                                           use_na_sentinel=False)
             codes = codes.astype("int64")
             self.ids = pd.Index(uniques)
             self._text = None
-        n_reg = len(parts[0]) if self.has_customers else 0
         self.registered = codes[:n_reg] if self.has_customers else None
         self.paid = codes[n_reg:]
         self.n = len(self.ids)
@@ -342,8 +492,13 @@ class _Keys:
                 order = np.argsort(self.ids.to_numpy(dtype=object), kind="stable")
             rank = np.empty(self.n, dtype="int64")
             rank[order] = np.arange(self.n, dtype="int64")
-            self._rank = rank
+            self._rank, self._order = rank, order
         return self._rank
+
+    def text_order(self) -> np.ndarray:
+        """The codes in the order of their ids sorted as text (the inverse of :meth:`rank`)."""
+        self.rank()
+        return self._order
 
 
 def _keys(data) -> _Keys:
@@ -351,13 +506,30 @@ def _keys(data) -> _Keys:
 
 
 def _margins(data, margins: pd.DataFrame | None = None) -> pd.DataFrame:
-    """``margins`` when given, else :func:`order_gross_margin` of ``data`` (once per dataset)."""
-    return _margin_parts(data)[0] if margins is None else margins
+    """``margins`` when given, else the margins of ``data``: for a dataset, the ``gmv`` and
+    ``gross_margin`` of :func:`order_gross_margin` computed once (its other columns are held as
+    codes, see :func:`_margin_codes`); for a plain mapping of tables, :func:`order_gross_margin`."""
+    if margins is not None:
+        return margins
+    parts = _margin_parts(data)
+    return parts[0] if _peek(data, "margins") is parts else order_gross_margin(data)
 
 
-def _margin_parts(data) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
+def _margin_parts(data) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """:func:`_gross_margin` of ``data``, once per dataset."""
     return _cached(data, "margins", _gross_margin)
+
+
+def _cost_source_counts(data, m: pd.DataFrame) -> dict:
+    """Rows of the margins ``m`` per cost source (``unit_cost``, ``estimated``, ``none``) and in
+    all: from the cached codes for the dataset's own margins, else from the column."""
+    parts = _peek(data, "margins")
+    if parts is not None and parts[0] is m:
+        counts = np.bincount(parts[4], minlength=3)
+    else:
+        src = m["cost_source"]
+        counts = [int((src == k).sum()) for k in ("unit_cost", "estimated", "none")]
+    return {"unit_cost": int(counts[0]), "estimated": int(counts[1]), "none": int(counts[2]), "all": len(m)}
 
 
 def _margin_codes(data, m: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -445,7 +617,7 @@ def order_gross_margin(data) -> pd.DataFrame:
     --------
     >>> order_gross_margin(data).groupby("channel")["gross_margin"].sum()   # doctest: +SKIP
     """
-    return _gross_margin(data)[0]
+    return _gross_margin(data, frame=True)[0]
 
 
 def _order_channels(data) -> tuple[np.ndarray, np.ndarray] | None:
@@ -460,9 +632,9 @@ def _encode_channels(data) -> tuple[np.ndarray, np.ndarray] | None:
 
     from .derived import _arrow_text
 
-    orders = data["orders"]
-    if "channel" not in orders.columns:
+    if "channel" not in _orders_columns(data):
         return None
+    orders = _orders(data, ["channel"])
     arr = _arrow_text(orders["channel"])
     if arr is not None:  # one Arrow hash pass over the text
         enc = pc.dictionary_encode(pc.fill_null(arr, "unknown"))
@@ -483,7 +655,7 @@ def _line_orders(line_ids, order_ids) -> np.ndarray | None:
 
     from .derived import _arrow_text, aligned_positions
 
-    b = _arrow_text(order_ids)
+    b = _arrow_text(order_ids, one_chunk=False)  # as stored: no copy into one array
     if b is None or b.null_count or not len(b):
         return None
     m = len(b)
@@ -508,73 +680,96 @@ def _hash_positions(values, keys) -> np.ndarray:
     return pc.fill_null(pc.index_in(v, value_set=k), -1).to_numpy().astype(np.intp)
 
 
-def _gross_margin(data) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`order_gross_margin`, with the month code (:func:`_month_ints`) and the channel code of
-    each of its rows and the channel names of the codes."""
-    orders = data["orders"]
-    _require(orders, "orders", "order_id", "order_ts", "paid_amount")
-    # only the columns used, before the mask: filtering every text column of the orders costs more
-    orders = orders[[c for c in ("order_id", "customer_id", "channel", "order_ts", "paid_amount", "shipping_fee",
-                                 "status") if c in orders.columns]]
-    is_paid = paid_mask(orders).to_numpy(dtype=bool)
-    paid = orders[[c for c in orders.columns if c != "status"]].loc[is_paid]
-    ship = paid["shipping_fee"].fillna(0.0) if "shipping_fee" in paid.columns else 0.0
-    mi = _month_ints(paid["order_ts"])
+def _gross_margin(data, *, frame: bool = False) -> tuple:
+    """The parts of :func:`order_gross_margin`: a frame of the paid orders' ``gmv`` and
+    ``gross_margin`` (with every column of :func:`order_gross_margin` when ``frame``), the month
+    code (:func:`_month_ints`) and the channel code of each of its rows, the channel names of the
+    codes, and the cost source of each row as a code (0 ``unit_cost``, 1 ``estimated``, 2 ``none``).
+    Computed on arrays: the orders' text columns are not copied for the paid orders."""
+    _require(pd.DataFrame(columns=_orders_columns(data)), "orders", "order_id", "order_ts", "paid_amount")
+    orders = _table(data, "orders")
+    is_paid = _is_paid(data)
+    every = bool(is_paid.all())
+
+    def paid_values(col: str, **kw) -> np.ndarray:  # a column of the paid orders (no copy of the frame)
+        values = orders[col].to_numpy(**kw)
+        return values if every else values[is_paid]
+
+    gmv = paid_values("paid_amount", dtype="float64")
+    ship = paid_values("shipping_fee", dtype="float64", na_value=0.0) if "shipping_fee" in orders.columns else 0.0
+    goods = gmv - ship
+    mi = _month_ints(paid_values("order_ts"))
     if len(mi) and mi.min() > np.iinfo(np.int32).min:  # no missing time: months fit 32 bits (kept cached)
         mi = mi.astype(np.int32)
     chan = _order_channels(data) if hasattr(data, "derived") else None
     if chan is None:
-        if "channel" in paid.columns:
-            codes, names = pd.factorize(paid["channel"].fillna("unknown"), use_na_sentinel=False)
+        if "channel" in _orders_columns(data):
+            channel = _orders(data, ["channel"])["channel"]
+            paid_channel = channel if every else channel[is_paid]
+            codes, names = pd.factorize(paid_channel.fillna("unknown"), use_na_sentinel=False)
             chan = (codes.astype(np.int32), np.asarray(names, dtype=object))
         else:
-            chan = (np.zeros(len(paid), dtype=np.int32), np.array(["all"], dtype=object))
+            chan = (np.zeros(len(gmv), dtype=np.int32), np.array(["all"], dtype=object))
     elif len(chan[0]) == len(is_paid):
-        chan = (chan[0][is_paid], chan[1])
-    out = pd.DataFrame({
-        "order_id": _values(paid["order_id"]),
-        "customer_id": _values(paid["customer_id"]) if "customer_id" in paid.columns else None,
-        "channel": _values(paid["channel"].fillna("unknown")) if "channel" in paid.columns else "all",
-        "order_ts": paid["order_ts"].to_numpy(),
-        "month": _month_column(mi),
-        "gmv": paid["paid_amount"].to_numpy(dtype="float64"),
-        "goods": (paid["paid_amount"] - ship).to_numpy(dtype="float64"),
-    })
-    has_cost = ("order_items" in data and "products" in data and "unit_cost" in data["products"].columns
-                and data["products"]["unit_cost"].notna().any())
+        chan = (chan[0] if every else chan[0][is_paid], chan[1])
+    products = _table(data, "products") if "products" in data else None
+    has_cost = ("order_items" in data and products is not None and "unit_cost" in products.columns
+                and products["unit_cost"].notna().any())
+    n = len(gmv)
     if not has_cost:
-        out["cogs"] = np.nan
-        out["gross_margin"] = np.nan
-        out["cost_source"] = "none"
-        return out.drop(columns="goods"), mi, chan[0], chan[1]
-    items = data["order_items"]
-    _require(items, "order_items", "order_id", "sku", "qty", "unit_price")
-    products = data["products"].drop_duplicates("sku")
-    n = len(out)
-    line_row = _line_orders(items["order_id"], orders["order_id"])  # lines in runs that follow the orders
-    if line_row is not None:  # the paid orders' rows in ``out``; -1: a line of a cancelled order
-        paid_pos = np.where(is_paid, np.cumsum(is_paid, dtype=np.intp) - 1, -1)
-        pos = paid_pos[line_row]
+        cogs = gm = np.full(n, np.nan)
+        source = np.full(n, 2, dtype=np.int8)
     else:
-        pos = _positions(items["order_id"], out["order_id"])  # -1: a line of a cancelled order
-    sku_pos = _hash_positions(items["sku"], products["sku"])
-    cost_of = np.append(products["unit_cost"].to_numpy(dtype="float64"), np.nan)
-    unit_cost = cost_of[sku_pos]  # sku_pos -1 picks the NaN appended last
-    qty = items["qty"].astype("float64").to_numpy()
-    value = qty * items["unit_price"].to_numpy(dtype="float64")
-    live = pos >= 0
-    costed = ~np.isnan(unit_cost)
-    line_cost = np.where(costed, qty * np.nan_to_num(unit_cost), 0.0)
-    known = live & costed
-    ratio = line_cost[known].sum() / value[known].sum() if value[known].sum() > 0 else np.nan
-    cost_known = np.bincount(pos[live], weights=line_cost[live], minlength=n)
-    uncosted = np.bincount(pos[live], weights=np.where(costed, 0.0, value)[live], minlength=n)
-    has_lines = np.bincount(pos[live], minlength=n) > 0
-    cogs = np.where(has_lines, cost_known + uncosted * ratio, out["goods"].to_numpy() * ratio)
-    out["cogs"] = cogs
-    out["gross_margin"] = out["goods"] - out["cogs"]
-    out["cost_source"] = _text_array(["unit_cost", "estimated"], (~has_lines | (uncosted > 0)).astype(np.int64))
-    return out.drop(columns="goods"), mi, chan[0], chan[1]
+        order_ids = _orders(data, ["order_id"])
+        items = _read_once(data, "order_items")
+        _require(items, "order_items", "order_id", "sku", "qty", "unit_price")
+        products = products.drop_duplicates("sku")
+        line_row = _line_orders(items["order_id"], order_ids["order_id"])  # lines in runs that follow the orders
+        if line_row is not None:  # the paid orders' rows; -1: a line of a cancelled order
+            paid_pos = np.where(is_paid, np.cumsum(is_paid, dtype=np.intp) - 1, -1)
+            pos = paid_pos[line_row]
+            del line_row, paid_pos
+        else:  # -1: a line of a cancelled order
+            pos = _positions(items["order_id"], order_ids["order_id"] if every else order_ids["order_id"][is_paid])
+        del order_ids
+        sku_pos = _hash_positions(items["sku"], products["sku"])
+        cost_of = np.append(products["unit_cost"].to_numpy(dtype="float64"), np.nan)
+        unit_cost = cost_of[sku_pos]  # sku_pos -1 picks the NaN appended last
+        del sku_pos
+        qty = items["qty"].astype("float64").to_numpy()
+        value = qty * items["unit_price"].to_numpy(dtype="float64")
+        del items
+        live = pos >= 0
+        costed = ~np.isnan(unit_cost)
+        line_cost = np.where(costed, qty * np.nan_to_num(unit_cost), 0.0)
+        del qty, unit_cost
+        known = live & costed
+        ratio = line_cost[known].sum() / value[known].sum() if value[known].sum() > 0 else np.nan
+        del known
+        at = pos[live]
+        cost_known = np.bincount(at, weights=line_cost[live], minlength=n)
+        uncosted = np.bincount(at, weights=np.where(costed, 0.0, value)[live], minlength=n)
+        has_lines = np.bincount(at, minlength=n) > 0
+        del at, pos, live, costed, line_cost, value
+        cogs = np.where(has_lines, cost_known + uncosted * ratio, goods * ratio)
+        gm = goods - cogs
+        source = (~has_lines | (uncosted > 0)).astype(np.int8)
+    m = pd.DataFrame({"gmv": gmv, "gross_margin": gm}, copy=False)
+    if frame:  # every column, as order_gross_margin gives them
+        paid = _orders(data, [c for c in ("order_id", "customer_id", "channel", "order_ts") if c in _orders_columns(data)])
+        paid = paid if every else paid.loc[is_paid]
+        m = pd.DataFrame({
+            "order_id": _values(paid["order_id"]),
+            "customer_id": _values(paid["customer_id"]) if "customer_id" in paid.columns else None,
+            "channel": _values(paid["channel"].fillna("unknown")) if "channel" in paid.columns else "all",
+            "order_ts": paid["order_ts"].to_numpy(),
+            "month": _month_column(mi),
+            "gmv": gmv,
+            "cogs": cogs,
+            "gross_margin": gm,
+        })
+        m["cost_source"] = "none" if not has_cost else _text_array(["unit_cost", "estimated"], source.astype(np.int64))
+    return m, mi, chan[0], chan[1], source, is_paid
 
 
 # =============================================================================================
@@ -659,7 +854,13 @@ def ltv_curve(data, *, margins: pd.DataFrame | None = None, max_months: int | No
     cached_codes = margins is None or _cached_margins(data) is margins
     m = _margins(data, margins)
     parts = _margin_codes(data, m)
-    with_customer = m["customer_id"].notna().to_numpy()
+    own = parts is not None and hasattr(data, "derived")  # the dataset's own margins: its cached arrays
+    if own:  # the margins' rows with a customer are those of _paid_orders, in the same order
+        is_paid = _peek(data, "margins")[5]
+        with_customer = _cached(data, "paid_rows", _paid_rows)
+        with_customer = with_customer if bool(is_paid.all()) else with_customer[is_paid]
+    else:
+        with_customer = m["customer_id"].notna().to_numpy()
     every = bool(with_customer.all())
 
     def col(name: str) -> np.ndarray:  # a column of the rows with a customer (no copy of the frame)
@@ -667,11 +868,13 @@ def ltv_curve(data, *, margins: pd.DataFrame | None = None, max_months: int | No
         return values if every else values[with_customer]
 
     report = _report_month(data)
-    first_month = _first_data_month(data["orders"])
-    ts = col("order_ts")
+    first_month = _first_data_month(data)
+    ts = _paid_column(data, "order_ts") if own else col("order_ts")
     n_rows = len(ts)
     fast = bool(n_rows) and np.issubdtype(ts.dtype, np.datetime64) and not np.isnat(ts).any()
-    if fast and parts is not None:  # the cached month codes of the margins
+    if fast and own:  # the cached month codes of the paid orders
+        mi = _paid_months(data)
+    elif fast and parts is not None:  # the cached month codes of the margins
         mi = (parts[0] if every else parts[0][with_customer]).astype(np.int64)
     elif fast:
         mi = ts.astype("datetime64[M]").astype("int64") + 1970 * 12  # year x 12 + month - 1
@@ -688,7 +891,11 @@ def ltv_curve(data, *, margins: pd.DataFrame | None = None, max_months: int | No
         chan, chan_names = pd.factorize(pd.Series(col("channel")), use_na_sentinel=False)
         chan_names = np.asarray(chan_names, dtype=object)
     n_codes = int(codes.max()) + 1 if n_rows else 0
-    if fast:  # each customer's first order: earliest time, the earlier row on a tie (no sort)
+    if fast and own:  # each customer's first order: the first of its rows sorted by time (the earlier row on a tie)
+        order = _cached(data, "paid_sort", _paid_sort)
+        sc = _sorted_codes(data)
+        firsts = order[np.r_[True, sc[1:] != sc[:-1]]].astype(np.int64) if len(sc) else np.empty(0, dtype=np.int64)
+    elif fast:  # each customer's first order: earliest time, the earlier row on a tie (no sort)
         t = ts.astype("datetime64[ns]").astype("int64")
         first_t = np.full(n_codes, np.iinfo(np.int64).max)
         np.minimum.at(first_t, codes, t)
@@ -700,10 +907,12 @@ def ltv_curve(data, *, margins: pd.DataFrame | None = None, max_months: int | No
         order = np.lexsort((ts, codes))
         firsts = order[np.r_[True, codes[order][1:] != codes[order][:-1]]]  # each customer's first order
     first_mi_c = mi[firsts]
-    first_of = np.empty(n_codes, dtype="int64")
-    first_of[codes[firsts]] = firsts
-    first_of_row = first_of[codes]
-    cohort = mi[first_of_row]
+    # each customer's cohort (month of the first order) and acquisition channel, then each row's
+    cohort_of = np.zeros(n_codes, dtype=mi.dtype)
+    cohort_of[codes[firsts]] = first_mi_c
+    chan_of = np.zeros(n_codes, dtype=np.int64)
+    chan_of[codes[firsts]] = chan[firsts]
+    cohort = cohort_of[codes]
     code_of = {name: i for i, name in enumerate(chan_names)}
     first_mi = first_month.year * 12 + first_month.month - 1
     report_mi = report.year * 12 + report.month - 1
@@ -711,17 +920,22 @@ def ltv_curve(data, *, margins: pd.DataFrame | None = None, max_months: int | No
     cohorts = _cohort_sizes(chan[firsts], first_mi_c, chan_names, first_mi)
     # margin and GMV per cohort and month since, summed by one group-by on integer keys for the shop
     # and one for every channel (each group's orders in the table's order, as a group-by per channel)
-    gm, gmv = col("gross_margin")[keep], col("gmv")[keep]
-    ck = cohort[keep]
-    kk = mi[keep] - ck
+    every_kept = bool(keep.all())
+    gm, gmv = col("gross_margin"), col("gmv")
+    ck = cohort.astype(np.int64)
+    if not every_kept:
+        gm, gmv, ck, kk = gm[keep], gmv[keep], ck[keep], mi[keep] - ck[keep]
+    else:
+        kk = mi - ck
     ck -= first_mi
     k_span = int(kk.max()) + 1 if len(kk) else 1
     n_ck = (int(ck.max()) + 1) * k_span if len(ck) else 1
     key = ck * k_span + kk
+    del ck, kk
     sums = pd.DataFrame({"gm": gm, "gmv": gmv})
     by_all = sums.groupby(key).sum()
-    by_chan = (sums.groupby(chan[first_of_row[keep]].astype("int64") * n_ck + key).sum() if len(cohorts)
-               else by_all.iloc[0:0])
+    kept_codes = codes if every_kept else codes[keep]
+    by_chan = (sums.groupby(chan_of[kept_codes] * n_ck + key).sum() if len(cohorts) else by_all.iloc[0:0])
 
     def frame_of(by: pd.DataFrame, offset: int = 0) -> pd.DataFrame:
         idx = by.index.to_numpy() - offset
@@ -1034,10 +1248,10 @@ def channel_report(data, *, month: str | None = None) -> ChannelReport:
         value = customer_value(data)  # too little history for a 12-month LTV: predict it
     matrix = channel_matrix(data, month=month, margins=margins, curve=curve, value=value)
     cut = cut_list(data, roi=roi)
-    src = margins["cost_source"]
+    src = _cost_source_counts(data, margins)
     cost_note = ("no unit cost in the data: ROI, LTV and payback cannot be computed on gross margin"
-                 if (src == "none").all() else
-                 f"{(src == 'estimated').mean():.0%} of orders costed at the shop's cost ratio" if (src == "estimated").any() else "")
+                 if src["none"] == src["all"] else
+                 f"{src['estimated'] / src['all']:.0%} of orders costed at the shop's cost ratio" if src["estimated"] else "")
     if (matrix.get("ltv_basis") == "model").any():
         cost_note = "; ".join(filter(None, [cost_note, f"LTV predicted by BG/NBD + Gamma-Gamma: no cohort observed for {horizon} months yet"]))
     return ChannelReport(month, matrix, roi, cut, curve, float(cfg["roi_cut"]), cost_note)
@@ -1120,23 +1334,26 @@ def first_order_conversion(data, *, window_days: int | None = None, by: str | No
     """
     cfg = _settings(data, "acquisition")
     window = int(window_days or cfg["first_order_window_days"])
-    cust = data["customers"]
+    cust = _table(data, "customers")
     _require(cust, "customers", "customer_id", "signup_ts")
-    paid = _paid_orders(data, ["order_ts"])
-    codes = _keys(data).registered  # the code of each customers row: no lookup of text ids
+    ck = _keys(data)
+    codes = ck.registered  # the code of each customers row: no lookup of text ids
     if codes is None or len(codes) != len(cust):
-        codes = _positions(cust["customer_id"].astype("str"), _keys(data).ids)
+        codes = _positions(cust["customer_id"].astype("str"), ck.ids)
     # each customer's first paid order (ns since the epoch; none: the largest int64), on integer codes
     big = np.iinfo(np.int64).max
-    ts = paid["order_ts"].to_numpy().astype("datetime64[ns]")
-    known = ~np.isnat(ts)
-    first = np.full(_keys(data).n + 1, big, dtype="int64")  # the last cell: ids not found (-1)
-    np.minimum.at(first, _keys(data).paid[known], ts[known].astype("int64"))
-    start = data["orders"]["order_ts"].min().normalize()
+    ts = _paid_ns(data)
+    first = np.full(ck.n + 1, big, dtype="int64")  # the last cell: ids not found (-1)
+    if not len(ts) or ts.min() > np.iinfo(np.int64).min:  # no missing time: the first of the sorted rows
+        first[:-1] = _first_paid_ns(data)
+    else:
+        known = ts != np.iinfo(np.int64).min
+        np.minimum.at(first, ck.paid[known], ts[known])
+    start = _first_order_ts(data).normalize()
     sel = (cust["signup_ts"].notna() & (cust["signup_ts"] >= start) & (cust["signup_ts"] < _as_of(data))).to_numpy()
     c = cust[["signup_ts"] + ([by] if by else [])][sel]
     fo = first[codes[sel]]
-    signup = c["signup_ts"].to_numpy().astype("datetime64[ns]").astype("int64")
+    signup = _ns(c["signup_ts"].to_numpy())
     converted = (fo != big) & (fo <= signup + np.int64(window) * DAY)
     keys = ["signup_month"] + ([by] if by else [])
     if not by or c[by].dtype == _STR:  # counted on integer month (and group) codes, labelled afterwards
@@ -1182,19 +1399,17 @@ def _customer_days(data) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
     the day (days since 1970) and the channel code of the first order of that day in the table
     (``names`` turns channel codes into names; ``"unknown"`` for a missing channel, ``"all"``
     without a channel column)."""
-    paid = _paid_orders(data, ["order_ts"])
-    codes, _ = _paid_codes(data)
-    day = paid["order_ts"].to_numpy().astype("datetime64[D]").astype("int64")
     channels = _order_channels(data)  # channel names as integer codes, turned back into names at the end
+    order = _cached(data, "paid_sort", _paid_sort)  # by customer and time, so by customer and day
+    c = _sorted_codes(data)
+    d = _paid_column(data, "order_ts").astype("datetime64[D]").astype("int64")[order]
     if channels is not None:
         chan, names = channels[0][_cached(data, "paid_rows", _paid_rows)], channels[1]
     else:
-        chan, names = np.zeros(len(paid), dtype="int64"), np.array(["all"], dtype=object)
-    order = _cached(data, "paid_sort", _paid_sort)  # by customer and time, so by customer and day
-    c, d = codes[order], day[order]
-    keep = np.r_[True, (c[1:] != c[:-1]) | (d[1:] != d[:-1])]  # one row per customer and day
+        chan, names = np.zeros(len(order), dtype="int64"), np.array(["all"], dtype=object)
     if not len(order):
         return c, d, chan[order], names
+    keep = np.r_[True, (c[1:] != c[:-1]) | (d[1:] != d[:-1])]  # one row per customer and day
     first_row = np.minimum.reduceat(order, np.flatnonzero(keep))  # the day's first order in the table
     return c[keep], d[keep], chan[first_row], names
 
@@ -1202,10 +1417,29 @@ def _customer_days(data) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
 def _paid_sort(data) -> np.ndarray:
     """The rows of :func:`_paid_orders` sorted by customer code and order time (the table's order
     on a tie), shared by the customer history and the customer-day rows."""
-    paid = _paid_orders(data, ["order_ts"])
-    ts = paid["order_ts"].to_numpy().astype("datetime64[ns]").astype("int64")
-    order = np.lexsort((ts, _keys(data).paid))
+    order = np.lexsort((_paid_ns(data), _keys(data).paid))
     return order.astype(np.int32) if len(order) < np.iinfo(np.int32).max else order  # kept cached: 32 bits
+
+
+def _first_paid_ns(data) -> np.ndarray:
+    """Per customer code (:class:`_Keys`), the time of the first paid order in int64 nanoseconds (the
+    smallest of the customer's times, NaT counting as the smallest int64; none: the largest int64),
+    from the sorted rows, once per dataset."""
+    def build(d) -> np.ndarray:
+        first = np.full(_keys(d).n, np.iinfo(np.int64).max, dtype="int64")
+        sc = _sorted_codes(d)
+        if len(sc):
+            starts = np.flatnonzero(np.r_[True, sc[1:] != sc[:-1]])
+            first[sc[starts]] = _paid_ns(d)[_cached(d, "paid_sort", _paid_sort)[starts]]
+        return first
+
+    return _cached(data, "first_paid_ns", build)
+
+
+def _sorted_codes(data) -> np.ndarray:
+    """The customer codes of the rows of :func:`_paid_orders` in :func:`_paid_sort` order (sorted),
+    once per dataset."""
+    return _cached(data, "paid_sorted_codes", lambda d: _keys(d).paid[_cached(d, "paid_sort", _paid_sort)])
 
 
 def second_order_rates(data, *, windows=None, by: str | None = None) -> pd.DataFrame:
@@ -1234,17 +1468,40 @@ def second_order_rates(data, *, windows=None, by: str | None = None) -> pd.DataF
     first_i = np.flatnonzero(start)
     has_second = np.r_[~start[1:], False][first_i]  # the next row is the same customer's second day
     gap = np.where(has_second, d[np.minimum(first_i + 1, len(d) - 1)] - d[first_i], np.nan)
-    out = pd.DataFrame({"first": d[first_i].astype("datetime64[D]"), "gap": gap, "first_channel": names[ch[first_i]]})
-    out["first_month"] = _month_str(out["first"])
-    first_month = str(_first_data_month(data["orders"]))
-    out = out[out["first_month"] > first_month]
-    keys = ["first_month"] + (["first_channel"] if by else [])
-    agg = {"new_buyers": ("gap", "size")}
-    for w in windows:
-        out[f"r{w}"] = (out["gap"] <= w).astype("float64")
-        agg[f"rate_{w}d"] = (f"r{w}", "mean")
-    res = out.groupby(keys).agg(**agg).reset_index()
+    mo = _month_ints(d[first_i].astype("datetime64[D]"))
+    keep = mo > _month_code(_first_data_month(data))
     end = _as_of(data)
+    if not keep.any():
+        out = pd.DataFrame({"first": d[first_i].astype("datetime64[D]"), "gap": gap, "first_channel": names[ch[first_i]]})
+        out["first_month"] = _month_str(out["first"])
+        out = out[out["first_month"] > str(_first_data_month(data))]
+        keys = ["first_month"] + (["first_channel"] if by else [])
+        agg = {"new_buyers": ("gap", "size")}
+        for w in windows:
+            out[f"r{w}"] = (out["gap"] <= w).astype("float64")
+            agg[f"rate_{w}d"] = (f"r{w}", "mean")
+        res = out.groupby(keys).agg(**agg).reset_index()
+    else:  # counted per month (and channel) code; the cells in the order of their labels
+        mo, gap = mo[keep], gap[keep]
+        lo = int(mo.min())
+        k = len(names) if by else 1
+        if by:
+            name_rank = np.empty(len(names), dtype=np.int64)
+            name_rank[np.argsort(np.array([str(v) for v in names], dtype=object), kind="stable")] = np.arange(len(names))
+            key = (mo - lo) * k + name_rank[ch[first_i][keep]]
+            by_rank = names[np.argsort(name_rank)]
+        else:
+            key = mo - lo
+        size = int(key.max()) + 1
+        n = np.bincount(key, minlength=size)
+        cells = np.flatnonzero(n)
+        res = pd.DataFrame({"first_month": pd.array(list(_month_text(cells // k + lo)), dtype="str")})
+        if by:
+            res["first_channel"] = pd.array([str(v) for v in by_rank[cells % k]], dtype="str")
+        res["new_buyers"] = n[cells].astype("int64")
+        for w in windows:  # the mean of 0/1 per cell: hits / customers
+            hits = np.bincount(key[gap <= w], minlength=size)[cells]
+            res[f"rate_{w}d"] = hits.astype("float64") / n[cells].astype("float64")
     month_end = pd.PeriodIndex(res["first_month"], freq="M").end_time.normalize() + pd.Timedelta(days=1)
     for w in windows:
         res[f"rate_{w}d"] = res[f"rate_{w}d"].where(np.asarray(month_end + pd.Timedelta(days=w) <= end))
@@ -1341,7 +1598,7 @@ def new_customer_report(data) -> NewCustomerReport:
                                  cnote.replace("this section", "first-order conversion"))
     conv = first_order_conversion(data)
     by = None
-    if "acquisition_channel" in data["customers"].columns:
+    if "acquisition_channel" in _table(data, "customers").columns:
         by = first_order_conversion(data, by="acquisition_channel")
     by = by if by is not None else _empty(["signup_month", "acquisition_channel", "conversion"])
     return NewCustomerReport(conv, by, second, second_ch, windows, window_days=int(cfg["first_order_window_days"]))
@@ -1399,44 +1656,17 @@ def cohort_matrix(data, *, metric: str = "retention", include_first_month: bool 
     """
     if metric not in ("retention", "revenue", "cumulative_revenue"):
         raise ValueError("metric must be 'retention', 'revenue' or 'cumulative_revenue'")
-    paid = _paid_orders(data, ["order_ts", "paid_amount"] if metric != "retention" else ["order_ts"])
-    mi = paid["order_ts"].to_numpy().astype("datetime64[M]").astype("int64") + 1970 * 12  # year x 12 + month - 1
-    if _peek(data, "keys") is not None or not hasattr(data, "derived"):
-        codes, _ = _paid_codes(data)
-    else:  # alone on a fresh dataset: the buyers' codes suffice (no customers table read and hashed)
-        codes = _cached(data, "paid_only_codes", lambda d: _customer_codes(_paid_orders(d, ["customer_id"])["customer_id"])[0])
-    n = int(codes.max()) + 1 if len(codes) else 0
-    cohort = np.full(n, np.iinfo(np.int64).max)
-    np.minimum.at(cohort, codes, mi)
+    base = _cached(data, f"cohort_base.{bool(include_first_month)}", lambda d: _cohort_base(d, include_first_month))
+    mi, codes, cohort, lo, c0, nco, ncols, sizes, rows, retention = base
     report = _report_month(data)
     report_mi = report.year * 12 + report.month - 1
-    lo = int(mi.min()) if len(mi) else 0
-    span = int(mi.max()) - lo + 1 if len(mi) else 1
-    # each customer once per month with a paid order: a customers x months bitmap (no sort, no hash)
-    seen = np.zeros(n * span, dtype=bool)
-    seen[codes * span + (mi - lo)] = True
-    pairs = np.flatnonzero(seen)
-    del seen
-    pc_, pm = pairs // span, pairs % span + lo
-    pco = cohort[pc_]
-    keep = pco > lo if not include_first_month else np.ones(len(pairs), dtype=bool)
-    pk = pm[keep] - pco[keep]
-    pco = pco[keep]
-    if len(pco):
-        c0, nco = int(pco.min()), int(pco.max()) - int(pco.min()) + 1
-        kmax = int(pk.max())
-    else:
-        c0, nco, kmax = 0, 0, 0
-    ncols = kmax + 1
-    sizes = np.bincount((pco - c0)[pk == 0], minlength=nco)  # month 0: every customer of the cohort
-    rows = np.flatnonzero(sizes > 0)
     if metric == "retention":
-        cells = np.bincount((pco - c0) * ncols + pk, minlength=nco * ncols).reshape(nco, ncols)[rows]
+        cells = retention
     else:  # GMV summed per cohort and month in the orders' order (as a group-by does)
         oc = cohort[codes]
         sel = oc > lo if not include_first_month else np.ones(len(codes), dtype=bool)
         key = (oc[sel] - c0) * ncols + (mi[sel] - oc[sel])
-        gmv = pd.Series(paid["paid_amount"].to_numpy()[sel]).groupby(key).sum()
+        gmv = pd.Series(_paid_column(data, "paid_amount")[sel]).groupby(key).sum()
         cells = np.zeros(nco * ncols)
         cells[gmv.index.to_numpy()] = gmv.to_numpy()
         cells = cells.reshape(nco, ncols)[rows]
@@ -1456,9 +1686,57 @@ def cohort_matrix(data, *, metric: str = "retention", include_first_month: bool 
     return mat
 
 
-def _distinct_sorted(codes: np.ndarray) -> int:
-    """Number of distinct values of a sorted array."""
-    return int(len(codes) and 1 + np.count_nonzero(codes[1:] != codes[:-1]))
+def _cohort_base(data, include_first_month: bool) -> tuple:
+    """What every metric of :func:`cohort_matrix` shares: the month code and customer code of each
+    paid order, each customer's cohort (first month), the first month of data, the first cohort,
+    the number of cohorts and of months since, the cohort sizes, the cohorts with customers and the
+    retention counts (customers with a paid order per cohort and month since)."""
+    mi = _paid_months(data)
+    if len(mi) and mi.min() == NO_MONTH:  # a missing time: numbered as the calendar arithmetic does
+        mi = _paid_column(data, "order_ts").astype("datetime64[M]").astype("int64") + 1970 * 12
+        days = None
+    else:
+        days = _peek(data, "customer_days")
+    if _peek(data, "keys") is not None or not hasattr(data, "derived"):
+        codes, _ = _paid_codes(data)
+    else:  # alone on a fresh dataset: the buyers' codes suffice (no customers table read and hashed)
+        codes = _cached(data, "paid_only_codes", lambda d: _customer_codes(_paid_orders(d, ["customer_id"])["customer_id"])[0])
+    n = int(codes.max()) + 1 if len(codes) else 0
+    lo = int(mi.min()) if len(mi) else 0
+    cohort = np.full(n, np.iinfo(np.int64).max)
+    if days is not None and len(days[0]) and _peek(data, "keys") is not None:
+        # each customer once per month with a paid order, from the customer-day rows (sorted by
+        # customer and day): where the customer or the month changes; the first is the cohort
+        c, d = days[0], days[1]
+        dm = _month_ints(d.astype("datetime64[D]"))
+        new = np.r_[True, (c[1:] != c[:-1]) | (dm[1:] != dm[:-1])]
+        pc_, pm = c[new], dm[new]
+        del c, d, dm, new
+        first = np.r_[True, pc_[1:] != pc_[:-1]]
+        cohort[pc_[first]] = pm[first]
+    else:
+        np.minimum.at(cohort, codes, mi)
+        span = int(mi.max()) - lo + 1 if len(mi) else 1
+        # each customer once per month with a paid order: a customers x months bitmap (no sort, no hash)
+        seen = np.zeros(n * span, dtype=bool)
+        seen[codes * span + (mi - lo)] = True
+        pairs = np.flatnonzero(seen)
+        del seen
+        pc_, pm = pairs // span, pairs % span + lo
+    pco = cohort[pc_]
+    keep = pco > lo if not include_first_month else np.ones(len(pc_), dtype=bool)
+    pk = pm[keep] - pco[keep]
+    pco = pco[keep]
+    if len(pco):
+        c0, nco = int(pco.min()), int(pco.max()) - int(pco.min()) + 1
+        kmax = int(pk.max())
+    else:
+        c0, nco, kmax = 0, 0, 0
+    ncols = kmax + 1
+    sizes = np.bincount((pco - c0)[pk == 0], minlength=nco)  # month 0: every customer of the cohort
+    rows = np.flatnonzero(sizes > 0)
+    retention = np.bincount((pco - c0) * ncols + pk, minlength=nco * ncols).reshape(nco, ncols)[rows]
+    return mi, codes, cohort, lo, c0, nco, ncols, sizes, rows, retention
 
 
 def repurchase_trend(data, *, window_months: int | None = None) -> pd.DataFrame:
@@ -1486,34 +1764,71 @@ def repurchase_trend(data, *, window_months: int | None = None) -> pd.DataFrame:
     c, d, _, _ = _cached(data, "customer_days", _customer_days)  # one row per customer and order day
     same = np.r_[False, c[1:] == c[:-1]]
     gap = np.where(same, d - np.r_[d[0] if len(d) else 0, d[:-1]], np.nan)
-    mon = d.astype("datetime64[D]").astype("datetime64[M]").astype("int64")  # months since 1970-01
+    mon = _month_ints(d.astype("datetime64[D]")) - _EPOCH_MONTH  # months since 1970-01
     horizon = w * 365.25 / 12
     first_mi = int(mon.min())
     report = _report_month(data)
     report_mi = (report.year - 1970) * 12 + report.month - 1
-    # the rows are sorted by customer code: the rows of a month (or a window of months) keep each
-    # customer's rows together, so customers are counted by where the code changes (no sort, no hash)
+    n_t = report_mi - first_mi + 1  # the months of the table, j = month - first_mi
+    # The rows are sorted by customer and day, so each customer's months do not decrease. A customer
+    # is a buyer of the window ending in month m when one of its rows has m in [mon, mon + w - 1], a
+    # repeat buyer when two consecutive rows are both in the window: m in [mon of the second, mon
+    # of the first + w - 1]. A customer's intervals have increasing starts and ends, so cutting each
+    # one's start after the previous one's end leaves disjoint parts: customers per month are then
+    # counted by differences (one pass, no loop over months).
+
+    def covered(start: np.ndarray, end: np.ndarray, same_customer: np.ndarray) -> np.ndarray:
+        # months as small integers from the first month (the window's months fit 32 bits)
+        start, end = (start - first_mi).astype(np.int32), (end - first_mi).astype(np.int32)
+        prev_end = np.empty_like(end)
+        prev_end[0], prev_end[1:] = np.iinfo(np.int32).min + 1, end[:-1]
+        start = np.where(same_customer, np.maximum(start, prev_end + 1), start)
+        ok = start <= end
+        lo_, hi_ = np.clip(start[ok], 0, n_t), np.clip(end[ok] + 1, 0, n_t)
+        diff = np.bincount(lo_, minlength=n_t + 1) - np.bincount(hi_, minlength=n_t + 1)
+        return np.cumsum(diff)[:n_t]
+
+    buyers = covered(mon, mon + (w - 1), same)
+    pair = np.flatnonzero(same)  # rows following a row of the same customer
+    repeat = covered(mon[pair], mon[pair - 1] + (w - 1), np.r_[False, same[pair[1:]] & (pair[1:] - 1 == pair[:-1])])
     recent = gap <= horizon
+    inside = mon <= report_mi
+
+    def per_month(sel: np.ndarray) -> np.ndarray:  # rows of sel per month of the table
+        return np.bincount(mon[sel] - first_mi, minlength=n_t)[:n_t]
+
+    new_pair = np.r_[True, ~same[1:] | (mon[1:] != mon[:-1])]  # a customer's first row of a month
+    month_buyers = per_month(new_pair & inside)
+    r = np.flatnonzero(recent & inside)
+    cr, mr = c[r], mon[r]
+    returning = np.bincount(mr[np.r_[True, (cr[1:] != cr[:-1]) | (mr[1:] != mr[:-1])]] - first_mi, minlength=n_t)[:n_t] \
+        if len(r) else np.zeros(n_t, dtype=np.int64)
+    # the gaps are whole days up to the window: counted per month and gap, medians read off the counts
+    g = gap[r].astype(np.int64)
+    n_g = int(g.max()) + 1 if len(g) else 1
+    hist = np.bincount((mr - first_mi) * n_g + g, minlength=n_t * n_g).reshape(n_t, n_g)
+    n_rep = hist.sum(axis=1)
+    total_gap = hist @ np.arange(n_g, dtype=np.int64)
+    cum = np.cumsum(hist, axis=1)
     rows = []
-    for m in range(first_mi, report_mi + 1):  # one pass per month of the window (25)
-        in_window = c[(mon > m - w) & (mon <= m)]
-        starts = np.flatnonzero(np.r_[True, in_window[1:] != in_window[:-1]]) if len(in_window) else np.empty(0, dtype=np.intp)
-        buyers = len(starts)  # customers with an order day in the window
-        repeat = int(np.count_nonzero(np.diff(np.r_[starts, len(in_window)]) >= 2))  # ... on two or more days
-        this = mon == m
-        n_month_buyers = _distinct_sorted(c[this])
-        n_returning = _distinct_sorted(c[this & recent])
-        gaps = gap[this & recent]
+    for j in range(n_t):  # one row per month of the window (25)
+        m = first_mi + j
+        k = int(n_rep[j])
         full = m - first_mi >= w - 1  # the trailing window lies inside the data
+        if full and k:
+            lo_v = float(np.searchsorted(cum[j], (k - 1) // 2, side="right"))
+            hi_v = float(np.searchsorted(cum[j], k // 2, side="right"))
+            median = (lo_v + hi_v) / 2 if k % 2 == 0 else hi_v
         year, month0 = divmod(m, 12)
+        nb, nr, mb, ret = int(buyers[j]), int(repeat[j]), int(month_buyers[j]), int(returning[j])
         rows.append({
             "month": f"{1970 + year:04d}-{month0 + 1:02d}",
-            "buyers": buyers, "repeat_buyers": repeat,
-            "repurchase_rate": repeat / buyers if full and buyers else np.nan,
-            "returning_share": n_returning / n_month_buyers if full and n_month_buyers else np.nan,
-            "repeat_orders": len(gaps),
-            "cycle_median_days": float(np.median(gaps)) if full and len(gaps) else np.nan,
-            "cycle_mean_days": float(np.mean(gaps)) if full and len(gaps) else np.nan,
+            "buyers": nb, "repeat_buyers": nr,
+            "repurchase_rate": nr / nb if full and nb else np.nan,
+            "returning_share": ret / mb if full and mb else np.nan,
+            "repeat_orders": k,
+            "cycle_median_days": median if full and k else np.nan,
+            "cycle_mean_days": float(np.float64(total_gap[j]) / k) if full and k else np.nan,
         })
     return pd.DataFrame(rows)
 
@@ -1618,28 +1933,23 @@ class _History:
     """Customers and their paid orders as sorted arrays, for stage snapshots at any moment."""
 
     def __init__(self, data):
-        paid = _paid_orders(data, ["order_ts"])
         keys = _keys(data)  # every customer: the customers table's ids first, then buyers not in it
         has_customers = keys.has_customers
-        cust = data["customers"] if has_customers else None
+        cust = _table(data, "customers") if has_customers else None
         self.ids = keys.ids
         self.n = keys.n
-        code = keys.paid
-        ts = paid["order_ts"].to_numpy().astype("datetime64[ns]").astype("int64")
         order = _cached(data, "paid_sort", _paid_sort)  # by customer code and time
-        self.code, self.ts = code[order], ts[order]
+        self.code, self.ts = _sorted_codes(data), _paid_ns(data)[order]
         same_next = np.r_[self.code[1:] == self.code[:-1], False]
         self.next_ts = np.where(same_next, np.r_[self.ts[1:], 0], np.iinfo(np.int64).max)
-        big = np.iinfo(np.int64).max
-        self.first_ts = np.full(self.n, big, dtype="int64")
-        np.minimum.at(self.first_ts, self.code, self.ts)
+        self.first_ts = _first_paid_ns(data)
         self.signup = np.full(self.n, np.iinfo(np.int64).min, dtype="int64")  # unknown = registered all along
         self.has_customers = has_customers
         if has_customers and "signup_ts" in cust.columns:
             s = cust["signup_ts"]
             known = s.notna().to_numpy()
             pos = keys.registered
-            self.signup[pos[known]] = s.to_numpy().astype("datetime64[ns]").astype("int64")[known]
+            self.signup[pos[known]] = _ns(s.to_numpy())[known]
 
     def last_before(self, t: pd.Timestamp) -> np.ndarray:
         tv = np.int64(pd.Timestamp(t).value)
@@ -1741,11 +2051,12 @@ def _lifecycle_stages(data, as_of: pd.Timestamp, new_since: pd.Timestamp, cfg) -
     st = h.stages(as_of, new_since, int(cfg["dormant_days"]), int(cfg["churned_days"]), last=last)
     rows = np.flatnonzero(st >= 0)  # the customers listed: registered or buying by as_of
     last, first, st = last[rows], h.first_ts[rows], st[rows]
-    nat = np.iinfo(np.int64).min
-    last_ts = pd.to_datetime(np.where(last == nat, np.datetime64("NaT"), last.astype("datetime64[ns]")))
+    nat = np.iinfo(np.int64).min  # NaT as an int64: the times are viewed as datetimes, not converted
+    last_ts = pd.to_datetime(last.view("datetime64[ns]"))
     first = np.where(first < np.int64(as_of.value), first, nat)
-    first_ts = pd.to_datetime(np.where(first == nat, np.datetime64("NaT"), first.astype("datetime64[ns]")))
-    days = (as_of.normalize() - last_ts.normalize()).days
+    first_ts = pd.to_datetime(first.view("datetime64[ns]"))
+    # whole days from the last order's day to as_of's day (NaN without an order)
+    days = np.where(last == nat, np.nan, (np.int64(as_of.normalize().value) // DAY - np.floor_divide(last, DAY)))
     ids = h.ids.array.take(rows) if isinstance(h.ids.dtype, pd.StringDtype) else h.ids.to_numpy()[rows]
     out = pd.DataFrame({"customer_id": ids, "stage": _text_array(STAGES, st.astype(np.int64)),
                         "first_order_ts": first_ts, "last_order_ts": last_ts, "days_since_last": days.astype("float64")})
@@ -1906,19 +2217,25 @@ def _summary(data, *, as_of, unit: str = "W") -> tuple[pd.DataFrame, np.ndarray]
         raise ValueError(f"unit must be one of {', '.join(UNIT_DAYS)}, not {unit!r}")
     as_of = pd.Timestamp(as_of)
     keys = _keys(data)
-    paid = _paid_orders(data, ["order_ts", "paid_amount"])
-    ts = paid["order_ts"].to_numpy(dtype="datetime64[ns]")
-    keep = ts < as_of.to_datetime64()
-    code = keys.paid[keep]
-    rank = keys.rank()
+    ns = _paid_ns(data)
+    keep = (ns < np.int64(as_of.value)) & (ns != np.iinfo(np.int64).min)  # NaT: never before as_of
+    every = bool(keep.all())
+
+    def kept(values: np.ndarray) -> np.ndarray:
+        return values if every else values[keep]
+
+    code = kept(keys.paid)
     present = np.zeros(keys.n, dtype=bool)
     present[code] = True
-    order = np.argsort(rank, kind="stable")  # codes by their id's text order
+    order = keys.text_order()  # codes by their id's text order
     rows = order[present[order]]  # the customers of the summary, sorted by id: code of each row
     row_of = np.full(keys.n, -1, dtype="int64")
     row_of[rows] = np.arange(len(rows), dtype="int64")
     ids = keys.ids[rows]
-    amt = paid["paid_amount"].to_numpy(dtype="float64", na_value=np.nan)[keep]
+    amt = _paid_column(data, "paid_amount")
+    amt = kept(amt if amt.dtype == np.float64 else _paid_orders(data, ["paid_amount"])["paid_amount"].to_numpy(
+        dtype="float64", na_value=np.nan))
+    day = kept(_paid_column(data, "order_ts").astype("datetime64[D]").astype("int64"))
     days = None
     if as_of == as_of.normalize() and len(rows):  # the orders kept are those of the days before as_of:
         # each customer's order days from the shared customer-day rows (sorted by customer and day)
@@ -1934,14 +2251,15 @@ def _summary(data, *, as_of, unit: str = "W") -> tuple[pd.DataFrame, np.ndarray]
                                np.zeros(len(rows), dtype="int64"))
         n_days[at], first[at], last[at] = ends - starts + 1, d[starts], d[ends]
         days = (n_days, first, last)
-    return _summary_frame(row_of[code], ids, ts[keep], amt, as_of, unit, days=days), rows
+    return _summary_frame(row_of[code], ids, None, amt, as_of, unit, days=days, day=day), rows
 
 
-def _summary_frame(codes, ids, ts, amt, as_of: pd.Timestamp, unit: str, *, days=None) -> pd.DataFrame:
+def _summary_frame(codes, ids, ts, amt, as_of: pd.Timestamp, unit: str, *, days=None, day=None) -> pd.DataFrame:
     """The frame of :func:`customer_summary` from the kept orders: ``codes`` (row number of each
-    order's customer among ``ids``, sorted), order times and amounts; ``days``: each customer's
-    number of order days, first and last order day when already known."""
-    day = ts.astype("datetime64[D]").astype("int64")
+    order's customer among ``ids``, sorted), order times (or ``day``, their days since 1970) and
+    amounts; ``days``: each customer's number of order days, first and last order day when already
+    known."""
+    day = ts.astype("datetime64[D]").astype("int64") if day is None else day
     amt = np.where(np.isnan(amt), 0.0, amt)
     if len(day) == 0:
         return pd.DataFrame({"customer_id": pd.Series(dtype="str"), "frequency": pd.Series(dtype="int64"),
@@ -2513,7 +2831,7 @@ def customer_value(data, *, as_of=None, unit: str | None = None, horizon_months:
     if hasattr(data, "derived"):  # a dataset: its customer codes, no text ids hashed again
         s, codes = _summary(data, as_of=as_of, unit=unit)
     else:
-        s, codes = customer_summary(data["orders"], as_of=as_of, unit=unit), None
+        s, codes = customer_summary(_orders(data, _orders_columns(data)), as_of=as_of, unit=unit), None
     bg = fit_bg_nbd(s["frequency"], s["recency"], s["T"])
     gg = fit_gamma_gamma(s["frequency"], s["monetary_value"])
     t = horizon * UNIT_DAYS["M"] / UNIT_DAYS[unit]
@@ -2561,7 +2879,7 @@ def holdout_check(data, *, holdout_months: int | None = None, unit: str | None =
     if hasattr(data, "derived"):  # a dataset: its customer codes, no text ids hashed again
         cal, rows = _summary(data, as_of=cut, unit=unit)
     else:
-        cal = customer_summary(data["orders"], as_of=cut, unit=unit)
+        cal = customer_summary(_orders(data, _orders_columns(data)), as_of=cut, unit=unit)
         rows = None
     model = fit_bg_nbd(cal["frequency"], cal["recency"], cal["T"])
     t = (end - cut).days / UNIT_DAYS[unit]
@@ -2649,7 +2967,6 @@ def value_tiers(value: CustomerValue, *, cutoffs=None, data=None) -> pd.DataFram
     lo, hi = float(cutoffs[0]), float(cutoffs[1])
     names = [f"high (top {lo:.0%})", f"middle (next {hi - lo:.0%})", f"low (bottom {1 - hi:.0%})"]
     tier_code = np.where(rank <= lo, 0, np.where(rank <= hi, 1, 2))
-    tier = np.array(names, dtype=object)[tier_code]
     f = pd.DataFrame({"tier": tier_code, "predicted_gmv": pred[idx],
                       "historical_gmv": ranked("historical_gmv") if "historical_gmv" in t.columns else np.full(n, np.nan),
                       "p_alive": ranked("p_alive"),
@@ -2663,7 +2980,7 @@ def value_tiers(value: CustomerValue, *, cutoffs=None, data=None) -> pd.DataFram
     out["predicted_share"] = out["predicted_gmv"] / out["predicted_gmv"].sum()
     out["historical_share"] = out["historical_gmv"] / out["historical_gmv"].sum()
     out["predicted_per_customer"] = out["predicted_gmv"] / out["customers"]
-    out.attrs["tier_of"] = pd.Series(tier, index=pd.Index(t["customer_id"].take(idx)).rename(None))
+    out.attrs["tier_of"] = pd.Series(_text_array(names, tier_code), index=pd.Index(t["customer_id"].take(idx)).rename(None))
     return out[cols]
 
 
@@ -2683,22 +3000,19 @@ def member_comparison(data, value: CustomerValue | None = None, *, window_months
     """
     acq = _settings(data, "acquisition")
     w = int(window_months or acq["repurchase_window_months"])
-    cust = data["customers"]
+    cust = _table(data, "customers")
     _require(cust, "customers", "customer_id", "member_tier")
     end = _as_of(data)
     start = end - pd.DateOffset(months=w)
     keys = _keys(data)
-    paid = _paid_orders(data, ["order_ts", "paid_amount"])
-    ts = paid["order_ts"].to_numpy()
+    ts = _paid_column(data, "order_ts")
     inside = (ts >= start.to_datetime64()) & (ts < end.to_datetime64())
     code = keys.paid[inside]
     # buyers grouped on integer codes ranked as their ids sort: the rows come out in customer-id order
     ranked = keys.rank()[code]
-    per = pd.DataFrame({"r": ranked, "gmv": paid["paid_amount"].to_numpy()[inside]}).groupby("r").agg(
+    per = pd.DataFrame({"r": ranked, "gmv": _paid_column(data, "paid_amount")[inside]}).groupby("r").agg(
         orders=("gmv", "size"), gmv=("gmv", "sum"))
-    buyer = np.empty(keys.n, dtype="int64")
-    buyer[keys.rank()] = np.arange(keys.n, dtype="int64")
-    buyer = buyer[per.index.to_numpy()]  # the code of each buyer
+    buyer = keys.text_order()[per.index.to_numpy()]  # the code of each buyer
     if start == start.normalize() and end == end.normalize():  # whole days: the shared customer-day rows
         c, d, _, _ = _cached(data, "customer_days", _customer_days)
         day0, day1 = (np.int64(x.to_datetime64().astype("datetime64[D]").astype("int64")) for x in (start, end))
@@ -2716,9 +3030,12 @@ def member_comparison(data, value: CustomerValue | None = None, *, window_months
     tier_of = np.full(keys.n + 1, -1, dtype="int64")  # the last cell: ids not found
     tier_of[reg[::-1]] = tier_codes[::-1]  # the first row of a repeated id wins
     labels = np.append(tier_names, "none").astype(object)
-    per["tier"] = labels[tier_of[buyer]]
+    # tiers and member groups as integer codes of their distinct names (a handful), named at the end
+    label_code, label_names = pd.factorize(pd.Series(labels, dtype=object))
+    label_names = [str(v) for v in label_names]
+    tier = label_code[tier_of[buyer]]
     non_member = np.array([str(t).lower() == "none" for t in labels], dtype=bool)  # per tier, not per buyer
-    per["member"] = np.where(non_member[tier_of[buyer]], "non-members", "members (all tiers)")
+    member = non_member[tier_of[buyer]].astype(np.int64)  # 0: members, 1: non-members
     if value is not None and not value.table.empty:
         if getattr(value, "_keys", None) is keys:  # the value table's rows as codes: no text lookup
             row = np.full(keys.n, -1, dtype="int64")
@@ -2736,17 +3053,20 @@ def member_comparison(data, value: CustomerValue | None = None, *, window_months
         per["pred"] = np.nan
         per["p_alive"] = np.nan
     known = ["none", "silver", "gold", "platinum", "diamond"]
-    present = set(per["tier"].unique().tolist())
+    present = {label_names[i] for i in np.unique(tier)}
     tiers = [t for t in known if t in present] + sorted(present - set(known))
     per["repeat"] = (per["days"] >= 2).astype("float64")
 
-    def agg(frame: pd.DataFrame, key: str) -> pd.DataFrame:
-        g = frame.groupby(key)
-        return pd.DataFrame({"buyers": g.size(), "gmv": g["gmv"].sum(), "orders": g["orders"].sum(),
-                             "repeat": g["repeat"].mean(),
-                             "predicted_per_customer": g["pred"].mean(), "mean_p_alive": g["p_alive"].mean()})
+    def agg(key: np.ndarray, names: list) -> pd.DataFrame:  # grouped on codes, each group's rows in order
+        g = per.groupby(key)
+        out = pd.DataFrame({"buyers": g.size(), "gmv": g["gmv"].sum(), "orders": g["orders"].sum(),
+                            "repeat": g["repeat"].mean(),
+                            "predicted_per_customer": g["pred"].mean(), "mean_p_alive": g["p_alive"].mean()})
+        out.index = pd.Index([names[i] for i in out.index.to_numpy()])
+        return out
 
-    out = pd.concat([agg(per, "tier").reindex(tiers), agg(per, "member").reindex(["members (all tiers)", "non-members"])])
+    out = pd.concat([agg(tier, label_names).reindex(tiers),
+                     agg(member, ["members (all tiers)", "non-members"]).reindex(["members (all tiers)", "non-members"])])
     out.index.name = "group"
     out["buyer_share"] = out["buyers"] / len(per)
     out["gmv_share"] = out["gmv"] / per["gmv"].sum()
@@ -2768,7 +3088,7 @@ def private_domain_share(data) -> pd.DataFrame:
         month, gmv, private_gmv, share.
     """
     channels = list(_settings(data, "shop")["private_domain_channels"])
-    if "channel" not in data["orders"].columns:
+    if "channel" not in _orders_columns(data):
         raise KeyError("orders has no channel column: the private-domain share needs it")
     kpis = data.derived("daily_kpis") if hasattr(data, "derived") else None
     if kpis is None:
@@ -2953,20 +3273,37 @@ def stage_vs_p_alive(stages: pd.DataFrame, value: CustomerValue, *, _codes: np.n
         return pd.DataFrame(columns=cols)
     rows = _value_rows(value, _codes)
     if rows is not None and len(rows) == len(stages):  # the value rows of the stages from their codes
-        buying = (stages["stage"] != "potential").to_numpy()
+        # grouped on integer codes (stage x one-time/repeat), each group's rows in the table's order
+        stage_code, stage_names = pd.factorize(stages["stage"])
+        stage_names = [str(v) for v in stage_names]
+        buying = stage_code != (stage_names.index("potential") if "potential" in stage_names else -2)
         rows = rows[buying]
-        freq = _take_column(value.table, "frequency", rows)
-        s = pd.DataFrame({"stage": stages["stage"][buying].reset_index(drop=True),
-                          "p_alive": _take_column(value.table, "p_alive", rows),
-                          "exp": _take_column(value.table, "expected_purchases", rows),
-                          "buyers": np.where(np.nan_to_num(freq.astype("float64")) > 0, "repeat", "one-time")})
-    else:
-        v = value.table.set_index("customer_id")
-        s = stages[stages["stage"] != "potential"].copy()
-        lookup = _mapper(s["customer_id"], v)
-        s["p_alive"] = lookup("p_alive")
-        s["exp"] = lookup("expected_purchases")
-        s["buyers"] = np.where(lookup("frequency").fillna(0) > 0, "repeat", "one-time")
+        p = _take_column(value.table, "p_alive", rows).astype("float64")
+        found = ~np.isnan(p)
+        repeat = np.nan_to_num(_take_column(value.table, "frequency", rows).astype("float64")) > 0
+        key = (stage_code[buying].astype(np.int64) * 2 + repeat)[found]
+        f = pd.DataFrame({"p_alive": p[found], "gone": p[found] < 0.5,
+                          "exp": _take_column(value.table, "expected_purchases", rows)[found]})
+        g = f.groupby(key)
+        agg = pd.DataFrame({"customers": g.size(), "mean_p_alive": g["p_alive"].mean(),
+                            "median_p_alive": g["p_alive"].median(), "share_likely_gone": g["gone"].mean(),
+                            "mean_expected_purchases": g["exp"].mean()})
+        k = agg.index.to_numpy()
+        order = sorted(range(len(k)), key=lambda i: (STAGES.index(stage_names[k[i] // 2])
+                                                     if stage_names[k[i] // 2] in STAGES else len(STAGES), k[i] % 2))
+        agg = agg.iloc[order]
+        k = k[order]
+        out = pd.DataFrame({"stage": pd.array([stage_names[c // 2] for c in k], dtype="str"),
+                            "buyers": pd.array(["repeat" if c % 2 else "one-time" for c in k], dtype="str")})
+        for c in ("customers", "mean_p_alive", "median_p_alive", "share_likely_gone", "mean_expected_purchases"):
+            out[c] = agg[c].to_numpy()
+        return out[cols]
+    v = value.table.set_index("customer_id")
+    s = stages[stages["stage"] != "potential"].copy()
+    lookup = _mapper(s["customer_id"], v)
+    s["p_alive"] = lookup("p_alive")
+    s["exp"] = lookup("expected_purchases")
+    s["buyers"] = np.where(lookup("frequency").fillna(0) > 0, "repeat", "one-time")
     s = s.dropna(subset=["p_alive"])
     out = s.groupby(["stage", "buyers"]).agg(customers=("p_alive", "size"), mean_p_alive=("p_alive", "mean"),
                                              median_p_alive=("p_alive", "median"),

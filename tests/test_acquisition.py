@@ -703,3 +703,67 @@ def test_summary_from_customer_days_equals_customer_summary(sample):
     for as_of in ("2026-07-01", "2026-07-01 12:00"):
         got, _ = acq._summary(sample, as_of=as_of, unit="W")
         pd.testing.assert_frame_equal(got, acq.customer_summary(sample["orders"], as_of=as_of, unit="W"))
+
+
+def test_repurchase_trend_counts_each_customer_once_per_window_by_hand():
+    # x buys on Jan 5, Feb 3, Feb 20 and Apr 10; y on Feb 10; z twice on Mar 1 (one order day).
+    # With a 2-month window, month m looks at months m-1 and m:
+    #   Jan: x                       -> 1 buyer, 0 repeat
+    #   Feb: x (3 days), y           -> 2 buyers, 1 repeat (x counted once, not for each pair of days)
+    #   Mar: x (Feb 3, Feb 20), y, z -> 3 buyers, 1 repeat (z's two orders are one day)
+    #   Apr: x (Apr 10), z (Mar 1)   -> 2 buyers, 0 repeat
+    # x's gaps: 29 days (Feb 3), 17 (Feb 20), 49 (Apr 10), all within the window (60.9 days).
+    orders = pd.DataFrame({
+        "order_id": ["o1", "o2", "o3", "o4", "o5", "o6", "o7"],
+        "customer_id": ["x", "x", "y", "x", "z", "z", "x"],
+        "order_ts": ts("2026-01-05 10:00", "2026-02-03 10:00", "2026-02-10 10:00", "2026-02-20 10:00",
+                       "2026-03-01 09:00", "2026-03-01 18:00", "2026-04-10 10:00"),
+        "paid_amount": [10.0] * 7,
+        "status": ["paid"] * 7,
+    })
+    t = acq.repurchase_trend({"orders": orders}, window_months=2).set_index("month")
+    assert t["buyers"].tolist() == [1, 2, 3, 2]
+    assert t["repeat_buyers"].tolist() == [0, 1, 1, 0]
+    assert math.isnan(t.loc["2026-01", "repurchase_rate"])  # the window reaches before the data
+    assert t.loc["2026-02":, "repurchase_rate"].tolist() == pytest.approx([1 / 2, 1 / 3, 0.0])
+    assert t["repeat_orders"].tolist() == [0, 2, 0, 1]
+    assert t.loc["2026-02", "cycle_median_days"] == 23.0 and t.loc["2026-02", "cycle_mean_days"] == 23.0  # 29, 17
+    assert t.loc["2026-04", "cycle_median_days"] == 49.0
+    assert t.loc["2026-02":, "returning_share"].tolist() == pytest.approx([1 / 2, 0.0, 1.0])  # x of x, y; none of z; x
+
+
+def test_month_codes_of_times_in_any_unit_by_hand():
+    t = np.array(["2024-01-31T23:59:59.999999", "2024-02-01T00:00:00", "NaT", "1969-12-31T12:00:00",
+                  "2026-10-15T08:00:00"], dtype="datetime64[us]")
+    want = [2024 * 12 + 0, 2024 * 12 + 1, acq.NO_MONTH, 1969 * 12 + 11, 2026 * 12 + 9]
+    for unit in ("ns", "us", "ms", "s"):  # the last microsecond of January stays in January
+        assert acq._month_ints(t.astype(f"datetime64[{unit}]")).tolist() == want
+    assert acq._month_ints(pd.Series(t)).tolist() == want
+    assert acq._month_ints(t.astype("datetime64[D]")).tolist() == [2024 * 12 + 0, 2024 * 12 + 1, acq.NO_MONTH,
+                                                                   1969 * 12 + 11, 2026 * 12 + 9]
+    far = np.array(["1700-03-02", "2250-05-01"], dtype="datetime64[us]")  # 200,000 days apart: by the calendar
+    assert acq._month_ints(far).tolist() == [1700 * 12 + 2, 2250 * 12 + 4]
+    # nanoseconds since the epoch, NaT as the smallest int64, as a checked conversion gives them
+    assert acq._ns(t).tolist() == [1706745599999999000, 1706745600000000000, np.iinfo(np.int64).min,
+                                   -43200000000000, pd.Timestamp("2026-10-15 08:00").value]
+
+
+def test_prepared_folder_reads_only_the_chapters_columns(sample, sample_value, tmp_path):
+    from playbook.loading import prepare
+
+    prepared = playbook.load(prepare(sample, tmp_path / "prep"), month="2026-10")
+    pd.testing.assert_frame_equal(acq.channel_report(prepared).matrix, acq.channel_report(sample).matrix)
+    value = acq.customer_value(prepared)
+    pd.testing.assert_frame_equal(value.table, sample_value.table)
+    life, life0 = acq.lifecycle_report(prepared, value=value), acq.lifecycle_report(sample, value=sample_value)
+    pd.testing.assert_frame_equal(life.wakeup, life0.wakeup)
+    pd.testing.assert_frame_equal(life.mix, life0.mix)
+    pd.testing.assert_frame_equal(acq.value_report(prepared, value=value).members,
+                                  acq.value_report(sample, value=sample_value).members)
+    pd.testing.assert_frame_equal(acq.cohort_report(prepared).retention, acq.cohort_report(sample).retention)
+    # never read whole: the orders' ids, texts, addresses and hashes, the order lines, the customers'
+    # personal columns; only the orders' times and amounts are kept with the dataset
+    for table in ("orders", "order_items", "customers"):
+        assert prepared.table_file(table) is not None
+    assert list(acq._table(prepared, "orders").columns) == ["order_ts", "paid_amount", "shipping_fee"]
+    assert set(acq._table(prepared, "customers").columns) <= set(acq.COLUMNS["customers"])
