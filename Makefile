@@ -65,8 +65,9 @@ bench-pack: $(STAMP)
 bench-load: $(STAMP)
 	$(BIN)/python bench/load_bench.py
 
+MEMORY_BUDGET ?= 6
 bench-scale: $(STAMP)
-	$(BIN)/python bench/scale_bench.py --scales $(SCALES)
+	$(BIN)/python bench/scale_bench.py --scales $(SCALES) --memory-budget $(MEMORY_BUDGET)
 
 # Peers (lifetimes, mlxtend, statsforecast) need pandas < 3: each gets its own virtualenv.
 SHOP ?= bench/work/shopB12

@@ -5,12 +5,15 @@ side by side, the median of ``--repeat`` runs and the peak memory (summed reside
 process tree, sampled every 50 ms):
 
 - the whole report pack for one month, against the floor (the same number of empty notebooks
-  through the same runner, reading the same source);
+  through the same runner, reading the same source), with each chapter's time and kernel peak;
+  the report folders (bench/.data/reports-<scale>-*) are kept between runs as a monthly run keeps
+  its reports, so chapters start longest first and are paired by the last pack's peaks (a shop's
+  first run is an unmeasured warm-up); ``--memory-budget GB`` adds a run with that budget;
 - the heavy helpers (per-customer summary, daily KPIs, SKU-by-day sales and stock, cohort matrix,
   RFM) against the same aggregation written directly in DuckDB SQL over the same in-memory tables,
   with a check that both give the same numbers.
 
-    .venv/bin/python bench/scale_bench.py [--scales 12,120] [--repeat 3] [--pack-scales 12]
+    .venv/bin/python bench/scale_bench.py [--scales 12,120] [--repeat 3] [--pack-scales 12] [--memory-budget 6]
 
 Shops are generated once into bench/.data/ (git-ignored). Prints a table and writes
 bench/results/scale.md. Not a test: nothing here asserts.
@@ -146,7 +149,9 @@ def child_prepare(source: str, out: str) -> dict:
     return {"seconds": time.perf_counter() - t0}
 
 
-def child_pack(source: str, empty: str) -> dict:
+def child_pack(source: str, empty: str, out: str, budget: str = "") -> dict:
+    """One pack (or its floor) into ``out``, a folder kept from run to run as a monthly run keeps
+    its reports: the chapters start longest first and are paired by the peaks of the last pack."""
     from playbook.report import chapter_notebooks, run_report
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -157,10 +162,22 @@ def child_pack(source: str, empty: str) -> dict:
 
             books = empty_notebooks(Path(tmp), [nb.stem for nb in chapter_notebooks()])
         t0 = time.perf_counter()
-        result = run_report(month=MONTH, data=source, out=Path(tmp) / "out", notebooks_dir=books, echo=None)
+        result = run_report(month=MONTH, data=source, out=Path(out), notebooks_dir=books, echo=None,
+                            memory_budget_gb=float(budget) if budget else None)
         seconds = time.perf_counter() - t0
     return {"seconds": seconds, "failed": result.failed,
-            "chapters": {c.name: round(c.seconds, 1) for c in result.chapters}}
+            "chapters": {c.name: round(c.seconds, 1) for c in result.chapters},
+            "chapter_peaks": {c.name: c.peak_gb for c in result.chapters}}
+
+
+def pack_runs(scale: int, folder: Path, kind: str, repeat: int, budget: str = "") -> list[dict]:
+    """``repeat`` packs (``kind``: chapters or empty) of a shop, after one unmeasured run when the
+    shop's report folder holds no earlier pack (its times and peaks order the chapters)."""
+    out = DATA / f"reports-{scale}-{kind}" + (f"-budget{budget}" if budget else "")
+    if not list(out.glob("*/summary.json")):
+        print(f"  {kind}: a first run, unmeasured, for the last pack's times and peaks", flush=True)
+        run_child("pack", str(folder), kind, str(out), budget)
+    return [run_child("pack", str(folder), kind, str(out), budget) for _ in range(repeat)]
 
 
 def _register(con, data):
@@ -311,6 +328,8 @@ def main(argv=None) -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--pack-scales", default=None,
                         help="scales at which to run the pack too (default: all of --scales; '' for none)")
+    parser.add_argument("--memory-budget", default="",
+                        help="also run the pack with `playbook report --memory-budget GB` (e.g. 6)")
     args = parser.parse_args(argv)
     scales = [int(s) for s in args.scales.split(",")]
     pack_scales = scales if args.pack_scales is None else [int(s) for s in args.pack_scales.split(",") if s]
@@ -323,18 +342,26 @@ def main(argv=None) -> None:
         lines += [f"## Scale {scale}: {meta['order_items']:,} order lines, {meta['orders']:,} orders "
                   f"({_generated(meta)})", ""]
         if scale in pack_scales:
-            pack, floor = [], []
-            for _ in range(args.repeat):
-                floor.append(run_child("pack", str(folder), "empty"))
-                pack.append(run_child("pack", str(folder), "chapters"))
-                print(f"  pack {pack[-1]['seconds']:.1f} s ({pack[-1]['peak_gb']:.2f} GB), "
-                      f"floor {floor[-1]['seconds']:.1f} s", flush=True)
-            p = statistics.median(r["seconds"] for r in pack)
+            floor = pack_runs(scale, folder, "empty", args.repeat)
+            pack = pack_runs(scale, folder, "chapters", args.repeat)
+            budgeted = pack_runs(scale, folder, "chapters", args.repeat, args.memory_budget) if args.memory_budget else []
+            for name, runs in (("floor", floor), ("pack", pack), (f"pack, budget {args.memory_budget} GB", budgeted)):
+                for r in runs:
+                    print(f"  {name} {r['seconds']:.1f} s ({r['peak_gb']:.2f} GB)", flush=True)
             f = statistics.median(r["seconds"] for r in floor)
             lines += ["| run | wall time (s) | peak memory (GB) | ratio to floor |", "|---|---|---|---|",
-                      f"| floor: empty notebooks | {f:.1f} | {max(r['peak_gb'] for r in floor):.2f} | 1.00 |",
-                      f"| report pack, one month | {p:.1f} | {max(r['peak_gb'] for r in pack):.2f} | {p / f:.2f} |",
-                      "", f"Chapters (last run, s): {pack[-1]['chapters']}; failed: {pack[-1]['failed'] or 'none'}.", ""]
+                      f"| floor: empty notebooks | {f:.1f} | {max(r['peak_gb'] for r in floor):.2f} | 1.00 |"]
+            for label, runs in (("report pack, one month", pack),
+                                (f"report pack, `--memory-budget {args.memory_budget}`", budgeted)):
+                if runs:
+                    p = statistics.median(r["seconds"] for r in runs)
+                    lines.append(f"| {label} | {p:.1f} | {max(r['peak_gb'] for r in runs):.2f} | {p / f:.2f} |")
+            lines += ["", "| chapter | wall time in the pack (s) | kernel peak (GB) |", "|---|---|---|"]
+            lines += [f"| {name} | {sec} | {pack[-1]['chapter_peaks'].get(name) or ''} |"
+                      for name, sec in pack[-1]["chapters"].items()]
+            lines += ["", f"Chapters as in the last run; failed: {pack[-1]['failed'] or 'none'}. The report folder is "
+                          "kept between runs, as a monthly run keeps its reports: chapters start longest first and "
+                          "are paired by the last pack's kernel peaks.", ""]
         source, prep = prepared(scale, folder)
         if prep:
             lines += [f"Load and validate the month's 25-month window, one table at a time, with the derived tables "
