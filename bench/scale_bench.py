@@ -173,7 +173,7 @@ def child_pack(source: str, empty: str, out: str, budget: str = "") -> dict:
 def pack_runs(scale: int, folder: Path, kind: str, repeat: int, budget: str = "") -> list[dict]:
     """``repeat`` packs (``kind``: chapters or empty) of a shop, after one unmeasured run when the
     shop's report folder holds no earlier pack (its times and peaks order the chapters)."""
-    out = DATA / f"reports-{scale}-{kind}" + (f"-budget{budget}" if budget else "")
+    out = DATA / (f"reports-{scale}-{kind}" + (f"-budget{budget}" if budget else ""))
     if not list(out.glob("*/summary.json")):
         print(f"  {kind}: a first run, unmeasured, for the last pack's times and peaks", flush=True)
         run_child("pack", str(folder), kind, str(out), budget)

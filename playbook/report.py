@@ -202,9 +202,15 @@ def run_chapter(notebook: Path, out_dir: Path, parameters: dict, *, declared: di
     return ChapterResult(notebook.stem, not error, time.perf_counter() - t0, error, record, peak)
 
 
-#: the last cell the runner adds to a chapter: the kernel reports its peak resident memory
-_PEAK_CELL = ("import resource as _r, sys as _s\n"
-              "print('playbook-peak-kb', _r.getrusage(_r.RUSAGE_SELF).ru_maxrss * (1 if _s.platform != 'darwin' else 1 / 1024))")
+#: the last cell the runner adds to a chapter: the kernel reports its peak resident memory, from
+#: Linux's high-water mark of the process's own memory (``ru_maxrss`` would be wrong there: it
+#: keeps the peak of the process that started the kernel, the runner, across the exec)
+_PEAK_CELL = ("import re as _re, resource as _r, sys as _s\n"
+              "try:\n"
+              "    _kb = int(_re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))\n"
+              "except (OSError, AttributeError):\n"
+              "    _kb = _r.getrusage(_r.RUSAGE_SELF).ru_maxrss * (1 if _s.platform != 'darwin' else 1 / 1024)\n"
+              "print('playbook-peak-kb', _kb)")
 
 
 def _kernel_peak(nb) -> float | None:

@@ -369,3 +369,18 @@ def test_a_list_longer_than_a_sheet_is_cut_in_the_workbook_and_whole_in_its_csv(
     assert cut["customer_id"].iat[3] == "… 2 more rows: the whole list is in actions/rfm.csv (UTF-8 CSV)"
     assert pd.read_excel(tmp_path / "actions.xlsx", sheet_name="short")["sku"].tolist() == ["S1"]
     assert len(pd.read_csv(tmp_path / "actions" / "rfm.csv")) == 5
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="Linux: the parent's peak survives exec there")
+def test_kernel_peak_is_the_kernels_own_not_the_runners():
+    # a runner that held 600 MB (as preparing a large shop does) starts a small process: the peak
+    # that process reports is its own (ru_maxrss would carry the runner's 600 MB over the exec)
+    import numpy as np
+
+    held = np.ones(75_000_000)  # 600 MB, touched
+    out = subprocess.run([sys.executable, "-c", report._PEAK_CELL], capture_output=True, text=True, check=True).stdout
+    del held
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        report._PEAK_CELL, outputs=[nbformat.v4.new_output("stream", name="stdout", text=out)])])
+    peak = report._kernel_peak(nb)
+    assert 0.005 < peak < 0.3, peak  # a bare Python: tens of MB
