@@ -9,8 +9,8 @@
 
 Each table has one definition: a SQL query (:func:`sql`) written in the subset of SQL that DuckDB
 and Spark SQL both run unchanged (``CAST``, ``CASE``, ``COALESCE``, ``LEAST``, ``COUNT(DISTINCT)``,
-``min_by`` over a row ``(a, b)``, ``FULL OUTER JOIN ... USING``; unquoted snake_case names; no
-dialect functions). The query is built from which input tables and columns are present, so a source
+``ROW_NUMBER() OVER``, ``FULL OUTER JOIN ... USING``; unquoted snake_case names; no dialect
+functions). The query is built from which input tables and columns are present, so a source
 without ``channel``, ``status`` or ``traffic`` gets the same table it always did, with the same
 fall-backs. :func:`finish` turns an engine's Arrow result into the pandas frame every chapter
 reads (dtypes, order, zero-fill), whichever engine ran the query:
@@ -157,16 +157,15 @@ def _customer_summary_sql(columns: Mapping[str, Collection[str]]) -> tuple[str, 
     has_channel = "channel" in oc
     if has_channel:
         out["first_channel"] = "str"
-    # two aggregations (per customer and day, per customer) count the order days without a
-    # COUNT(DISTINCT), which is the slow part of a one-level query; the first channel is the
-    # channel of the earliest paid order (ties: the first row), carried through both levels with
-    # min_by on (time, row) (no window function: a sort of every order). min_by skips NULLs on
-    # DuckDB and not on Spark, so a missing channel travels as '' (the loader has no empty text)
-    first = (f",\n         MIN((order_ts, {ROW})) AS first_key_, min_by(COALESCE(channel, ''), (order_ts, {ROW})) AS first_channel"
-             if has_channel else "")
+    # rank the paid orders of each customer only when the first channel is wanted; then two
+    # aggregations (per customer and day, per customer) count the order days without a
+    # COUNT(DISTINCT), which is the slow part of a one-level query
+    rank = (f",\n         ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY order_ts ASC NULLS LAST, {ROW} ASC) AS rank_"
+            if has_channel else "")
+    first = (",\n         MAX(CASE WHEN rank_ = 1 THEN channel END) AS first_channel" if has_channel else "")
     text = f"""WITH p AS (
   SELECT customer_id, order_ts, CAST(order_ts AS DATE) AS day_, paid_amount,
-         {_refund(oc)} AS refund{f', channel, {ROW}' if has_channel else ''}
+         {_refund(oc)} AS refund{', channel' if has_channel else ''}{rank}
   FROM orders
   WHERE {_paid(oc)} AND customer_id IS NOT NULL
 ), d AS (
@@ -177,7 +176,7 @@ def _customer_summary_sql(columns: Mapping[str, Collection[str]]) -> tuple[str, 
 ), s AS (
   SELECT customer_id, MIN(first_ts) AS first_order_ts, MAX(last_ts) AS last_order_ts,
          CAST(SUM(n) AS BIGINT) AS paid_orders, COUNT(day_) AS order_days,
-         COALESCE(SUM(gmv), {_ZERO}) AS gmv, COALESCE(SUM(net), {_ZERO}) AS net_sales{", NULLIF(min_by(first_channel, first_key_), '') AS first_channel" if has_channel else ''}
+         COALESCE(SUM(gmv), {_ZERO}) AS gmv, COALESCE(SUM(net), {_ZERO}) AS net_sales{', MAX(first_channel) AS first_channel' if has_channel else ''}
   FROM d
   GROUP BY customer_id
 )
