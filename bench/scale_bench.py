@@ -252,6 +252,7 @@ def _pandas_helper(name: str, data):
     if name in ("customer_summary", "daily_kpis", "sku_daily"):
         return derived.compute(name, data)
     if name == "cohort_matrix":
+        derived._CACHE.clear()  # each run from the loaded tables, as the SQL runs: no per-dataset cache
         return acquisition.cohort_matrix(data)
     summary = data.derived("customer_summary")
     return dataops.rfm_scores(summary.loc[summary["last_order_ts"] < data.end], asof=data.end)
