@@ -294,6 +294,9 @@ def run_report(month: str | None = None, *, data: str | Path = "data/samples", o
         raise PlaybookError(f"No chapter notebooks (NN_slug.ipynb) in {notebooks_dir or NOTEBOOKS_DIR}.")
     declared = check_notebooks(notebooks)
     settings = load_settings(settings_file)
+    budget = float(memory_budget_gb if memory_budget_gb is not None else settings["report"]["memory_budget_gb"])
+    if budget < 0:
+        raise PlaybookError(f"The memory budget must be 0 (80% of the machine's memory) or a number of GB, not {budget:g}.")
     source = str(data) if "://" in str(data) else Path(data).resolve()  # a database URL or a path
     if month is None:
         month = latest_full_month(source)
@@ -323,10 +326,9 @@ def run_report(month: str | None = None, *, data: str | Path = "data/samples", o
             return res
 
         last = last_pack(Path(out).resolve())
-        budget = memory_budget_gb if memory_budget_gb is not None else settings["report"]["memory_budget_gb"]
         with _kernel_environment(jobs):
             done = run_scheduled(longest_first(notebooks, last), one, jobs=jobs,
-                                 budget_gb=float(budget) or default_memory_budget_gb(),
+                                 budget_gb=budget or default_memory_budget_gb(),
                                  peaks={nb: last.get(nb.stem, {}).get("peak_memory_gb") or 0.0 for nb in notebooks})
         progress.close()
         result.chapters = [done[nb] for nb in notebooks]

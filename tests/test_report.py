@@ -205,6 +205,7 @@ def test_parallel_kernels_keep_to_one_blas_thread_each(shop, tmp_path, monkeypat
     (["--chapters", "09"], "Unknown chapter"),
     (["--data", "/nonexistent/shop"], "does not exist"),
     (["--settings", "BAD_SETTINGS"], "lifecycle.dormant_dayz"),
+    (["--memory-budget", "-2"], "memory budget"),
 ])
 def test_bad_parameters_stop_before_any_kernel(args, message, shop, books, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(report, "NOTEBOOKS_DIR", books)
