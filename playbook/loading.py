@@ -191,6 +191,15 @@ class Dataset(Mapping):
             table = self._tables[name] = read_parquet(table)
         return table
 
+    def forget(self, *names: str) -> None:
+        """Let go of prepared tables (and the columns :func:`read_columns` kept of them) that the
+        rest of a notebook does not need: their memory is freed, and a later use reads the file
+        again. A table that was not read from a prepared folder stays, as nothing could bring it back."""
+        for name in names:
+            if name in self.files:
+                self._tables[name] = self.files[name]
+                self._partial.pop(name, None)
+
     def table_file(self, name: str) -> Path | None:
         """The Parquet file of a prepared table that is not read yet, else None."""
         table = self._tables.get(name)
@@ -329,11 +338,16 @@ class Dataset(Mapping):
         return frame[(frame[col] >= ms) & (frame[col] < ms + pd.offsets.MonthBegin(1))]
 
 
-def read_columns(data, name: str, columns: Iterable[str]) -> pd.DataFrame:
+def read_columns(data, name: str, columns: Iterable[str], *, keep: bool = True) -> pd.DataFrame:
     """Table ``name`` of ``data`` for a section that reads only ``columns``: the table itself when
     it is in memory (or ``data`` is a plain mapping of frames); for a prepared table not read yet,
-    those of ``columns`` its file has, read once (the frame ``data[name][columns]`` would be,
-    without reading the other columns: an orders table of a large shop carries nineteen)."""
+    those of ``columns`` its file has (the frame ``data[name][columns]`` would be, without reading
+    the other columns: an orders table of a large shop carries nineteen).
+
+    The columns read are kept in ``data`` for the next section that asks for them, unless
+    ``keep`` is False: a calculation made once per dataset (whose result is cached) then reads
+    them for itself, and their memory goes with its frame. Columns already kept are reused either way.
+    """
     file = data.table_file(name) if isinstance(data, Dataset) else None
     if file is None:
         return data[name]
@@ -342,7 +356,8 @@ def read_columns(data, name: str, columns: Iterable[str]) -> pd.DataFrame:
         if set(wanted) <= set(cols):
             return frame[wanted] if list(cols) != wanted else frame
     frame = read_parquet(file, columns=wanted)
-    data._partial.setdefault(name, []).append((wanted, frame))
+    if keep:
+        data._partial.setdefault(name, []).append((wanted, frame))
     return frame
 
 

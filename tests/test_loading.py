@@ -453,6 +453,25 @@ def test_sections_read_only_the_columns_they_use_from_a_prepared_folder(tmp_path
     assert read_columns(loaded, "orders", ["order_id"]) is loaded.orders  # in memory: the table itself
 
 
+def test_columns_read_for_one_use_and_tables_forgotten_are_not_kept(tmp_path):
+    from playbook.loading import prepare, read_columns
+
+    loaded = playbook.load(SAMPLES, month="2026-10")
+    data = playbook.load(prepare(loaded, tmp_path / "prepared"), month="2026-10")
+    once = read_columns(data, "orders", ["order_id", "status"], keep=False)
+    pd.testing.assert_frame_equal(once, loaded.orders[["order_id", "status"]])
+    assert "orders" not in data._partial  # not kept: the next read goes to the file again
+    kept = read_columns(data, "orders", ["order_id", "paid_amount"])
+    assert read_columns(data, "orders", ["paid_amount"], keep=False) is not None and len(data._partial["orders"]) == 1
+    assert read_columns(data, "orders", ["order_id", "paid_amount"]) is kept  # kept columns are reused
+    whole = data["order_items"]
+    data.forget("orders", "order_items", "no_such_table")
+    assert "orders" not in data._partial and isinstance(data._tables["order_items"], Path)
+    pd.testing.assert_frame_equal(data["order_items"], whole)  # read again from the file
+    loaded.forget("orders")  # a table loaded from a source stays: nothing could read it again
+    assert isinstance(loaded._tables["orders"], pd.DataFrame)
+
+
 class _FakeReader:
     def __init__(self):
         self.quality = []
