@@ -326,23 +326,57 @@ def run_report(month: str | None = None, *, data: str | Path = "data/samples", o
             return res
 
         last = last_pack(Path(out).resolve())
+        cards = _Background(kpi_cards, dataset)  # the front page's figures, on the core the last chapters leave free
         with _kernel_environment(jobs):
             done = run_scheduled(longest_first(notebooks, last), one, jobs=jobs,
                                  budget_gb=budget or default_memory_budget_gb(),
-                                 peaks={nb: last.get(nb.stem, {}).get("peak_memory_gb") or 0.0 for nb in notebooks})
+                                 peaks={nb: last.get(nb.stem, {}).get("peak_memory_gb") or 0.0 for nb in notebooks},
+                                 on_idle=cards.start)
         progress.close()
         result.chapters = [done[nb] for nb in notebooks]
         result.seconds = time.perf_counter() - t0
         write_pack(staging, result, dataset, parameters={"month": month, "data": str(dataset.source.path), "lang": lang,
                                                           "chapters": [nb.stem for nb in notebooks],
                                                           "settings": str(settings_file or "defaults"),
-                                                          "jobs": jobs})
+                                                          "jobs": jobs}, cards=cards.result())
         replace_folder(staging, final)
     finally:
         shutil.rmtree(work, ignore_errors=True)
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return result
+
+
+class _Background:
+    """``function(*args)`` run in a thread once :meth:`start` is called, or in the caller by
+    :meth:`result` if it never was; :meth:`result` returns its value or raises its exception."""
+
+    def __init__(self, function, *args):
+        self._call = (function, args)
+        self._thread: threading.Thread | None = None
+        self._outcome: tuple | None = None
+
+    def _run(self) -> None:
+        function, args = self._call
+        try:
+            self._outcome = (True, function(*args))
+        except BaseException as e:  # noqa: BLE001 - raised by result()
+            self._outcome = (False, e)
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="playbook-pack-work", daemon=True)
+            self._thread.start()
+
+    def result(self):
+        if self._thread is None:
+            self._run()
+        else:
+            self._thread.join()
+        ok, value = self._outcome
+        if not ok:
+            raise value
+        return value
 
 
 def last_pack(out: Path) -> dict[str, dict]:
@@ -374,12 +408,16 @@ def default_memory_budget_gb() -> float:
         return float("inf")
 
 
-def run_scheduled(order: list, run, *, jobs: int, budget_gb: float, peaks: Mapping) -> dict:
+def run_scheduled(order: list, run, *, jobs: int, budget_gb: float, peaks: Mapping, on_idle=None) -> dict:
     """Run ``run(item)`` for each item of ``order`` on up to ``jobs`` threads, returning
     {item: result}. An item starts when a thread is free and the peaks (GB) that the running items
     and it reached in the last pack fit in ``budget_gb``; when the next item does not fit, a later
     one that does starts instead (a light chapter beside a heavy one), and an item that does not fit
-    even alone runs alone. Items without a known peak count as 0."""
+    even alone runs alone. Items without a known peak count as 0.
+
+    ``on_idle()`` is called once, when every item has started and a thread is free while others
+    still run (a core would idle until they end): the runner starts the pack's own work there. It
+    is not called when the last items end together (then it is the caller's to do afterwards)."""
     pending, running, done = list(order), {}, {}
     cond = threading.Condition()
     failure: list[BaseException] = []
@@ -411,6 +449,11 @@ def run_scheduled(order: list, run, *, jobs: int, budget_gb: float, peaks: Mappi
             t = threading.Thread(target=work, args=(pick,), name=f"chapter-{pick}", daemon=True)
             threads.append(t)
             t.start()
+        if on_idle is not None and not failure:
+            while running and len(running) >= jobs:
+                cond.wait()
+            if running:
+                on_idle()
     for t in threads:
         t.join()
     if failure:
@@ -592,10 +635,12 @@ def provenance(dataset: Dataset, parameters: dict) -> dict:
             "rendered": dt.datetime.now().strftime("%Y-%m-%d %H:%M")}
 
 
-def write_pack(folder: Path, result: ReportResult, dataset: Dataset, *, parameters: dict) -> None:
-    """index.html, summary.json and actions.xlsx from the chapters' records."""
+def write_pack(folder: Path, result: ReportResult, dataset: Dataset, *, parameters: dict,
+               cards: pd.DataFrame | None = None) -> None:
+    """index.html, summary.json and actions.xlsx from the chapters' records (``cards``: the
+    :func:`kpi_cards` of ``dataset``, when computed already)."""
     lang = parameters.get("lang", "en")
-    cards = kpi_cards(dataset)
+    cards = kpi_cards(dataset) if cards is None else cards
     alerts = all_alerts(result)
     prov = provenance(dataset, parameters)
     summary = {

@@ -348,6 +348,37 @@ def test_scheduler_keeps_chapters_that_together_exceed_the_memory_budget_apart()
     assert log[:2] == [("start", "08"), ("start", "04")]
 
 
+def test_scheduler_hands_the_first_idle_core_to_the_pack_once_every_chapter_has_started():
+    log, lock = [], threading.Lock()
+
+    def run(name):
+        with lock:
+            log.append(("start", name))
+        time.sleep({"a": 0.4, "b": 0.1, "c": 0.1}[name])
+        with lock:
+            log.append(("end", name))
+
+    report.run_scheduled(["a", "b", "c"], run, jobs=2, budget_gb=100.0, peaks={},
+                         on_idle=lambda: log.append(("idle", None)))
+    # a runs throughout; b then c share the other core; once c is done that core idles
+    assert [e for e in log if e[0] == "idle"] == [("idle", None)]
+    assert log.index(("end", "c")) < log.index(("idle", None)) < log.index(("end", "a"))
+    called = []  # one core: no chapter leaves a core free, so the pack's work waits for the end
+    report.run_scheduled(["a", "b"], run, jobs=1, budget_gb=100.0, peaks={}, on_idle=lambda: called.append(1))
+    assert called == []
+
+
+def test_work_started_in_the_background_gives_its_result_or_its_error_to_the_caller():
+    started = report._Background(lambda x: x * 2, 21)
+    started.start()
+    assert started.result() == 42
+    assert report._Background(lambda: "in the caller").result() == "in the caller"  # never started
+    failing = report._Background(lambda: 1 / 0)
+    failing.start()
+    with pytest.raises(ZeroDivisionError):
+        failing.result()
+
+
 def test_scheduler_runs_a_chapter_larger_than_the_budget_alone_and_unknown_peaks_count_as_nothing():
     order = ["a", "b", "c"]
     done, log, together = _scheduled(order, {"a": 12.0, "b": 1.0}, jobs=3, budget=10.0,
