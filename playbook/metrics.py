@@ -65,12 +65,14 @@ KPI_COLUMNS = ("order_ts", "paid_amount", "status", "refund_amount", "customer_i
 
 def kpi_orders(orders, extra: Iterable[str] = ()) -> pd.DataFrame:
     """``orders`` itself, or for a :class:`~playbook.loading.Dataset` its orders table with only the
-    KPI columns (and ``extra``) read: a large shop's orders carry nineteen columns."""
+    KPI columns (and ``extra``) read: a large shop's orders carry nineteen columns. The columns are
+    read for the caller and not kept in the dataset (a KPI table is computed once; the seven million
+    orders of a large shop would otherwise stay in memory for the rest of the notebook)."""
     if isinstance(orders, pd.DataFrame):
         return orders
     from .loading import read_columns
 
-    return read_columns(orders, "orders", [*KPI_COLUMNS, *extra])
+    return read_columns(orders, "orders", [*KPI_COLUMNS, *extra], keep=False)
 
 
 def monthly_kpis(orders: pd.DataFrame, *, by: str | list[str] | None = None,
@@ -144,10 +146,13 @@ def _labels_of_codes(codes: pd.Series) -> pd.Series:
 def _distinct_per_group(group: np.ndarray, values: pd.Series, keep: np.ndarray, n_groups: int) -> np.ndarray:
     """Distinct non-missing ``values`` per group (``group``: each row's group number, -1 for none)
     over the rows where ``keep``: a groupby ``nunique`` on integer codes."""
-    codes, distinct = pd.factorize(values)
+    from .derived import text_codes
+
+    codes, _ = text_codes(values, uniques=False)
+    n = int(codes.max()) + 1 if len(codes) else 0
     rows = keep & (codes >= 0) & (group >= 0)
-    pairs = pd.unique(group[rows].astype(np.int64) * (len(distinct) + 1) + codes[rows])
-    return np.bincount(pairs // (len(distinct) + 1), minlength=n_groups).astype("int64")
+    pairs = pd.unique(group[rows].astype(np.int64) * (n + 1) + codes[rows])
+    return np.bincount(pairs // (n + 1), minlength=n_groups).astype("int64")
 
 
 KPI_LABELS = {

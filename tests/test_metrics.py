@@ -114,21 +114,25 @@ def test_month_labels_are_strftime_computed_once_per_month():
     assert metrics.month_labels(shifted).to_dict() == {2: "2026-01", 3: "0999-03", 4: "2026-01"}
 
 
-def test_kpis_of_a_prepared_dataset_read_only_the_kpi_columns(tmp_path):
+def test_kpis_of_a_prepared_dataset_read_only_the_kpi_columns_and_keep_none(tmp_path, monkeypatch):
     """Given the Dataset of a prepared folder, the KPIs read five or six orders columns of
-    nineteen and equal the KPIs of the whole orders table."""
+    nineteen, for the calculation only (not kept in the dataset), and equal the KPIs of the whole
+    orders table."""
     from pathlib import Path
 
     import playbook
+    from playbook import loading
     from playbook.loading import prepare_source
 
     data = prepare_source(Path(__file__).resolve().parent.parent / "data" / "samples", tmp_path / "p",
                           month="2026-10")
+    reads, real = [], loading.read_parquet
+    monkeypatch.setattr(loading, "read_parquet", lambda file, columns=None: reads.append(columns) or real(file, columns))
     by_channel = metrics.monthly_kpis(data, by="channel")
     table = metrics.kpi_comparison(data, "2026-10")
-    assert data.table_file("orders") is not None  # the orders table was never read whole
-    assert [cols for cols, _ in data._partial["orders"]] == [["order_ts", "paid_amount", "status", "refund_amount",
-                                                            "customer_id", "channel"]]  # read once, reused
+    assert data.table_file("orders") is not None and "orders" not in data._partial  # nothing read whole, nothing kept
+    assert reads == [["order_ts", "paid_amount", "status", "refund_amount", "customer_id", "channel"],
+                     ["order_ts", "paid_amount", "status", "refund_amount", "customer_id"]]
     whole = playbook.load(tmp_path / "p").orders
     pd.testing.assert_frame_equal(by_channel, metrics.monthly_kpis(whole, by="channel"), check_exact=True)
     pd.testing.assert_frame_equal(table, metrics.kpi_comparison(whole, "2026-10"), check_exact=True)
