@@ -24,6 +24,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .contract import PERSONAL_COLUMNS
@@ -181,7 +182,7 @@ class ChapterRecord:
         if self.output_dir is not None:
             folder = self.output_dir / "actions"
             folder.mkdir(parents=True, exist_ok=True)
-            clean.to_csv(folder / f"{name}.csv", index=False, encoding="utf-8-sig")
+            write_csv(clean, folder / f"{name}.csv")
         return clean
 
     # -- output ---------------------------------------------------------------------------------
@@ -225,3 +226,109 @@ class ChapterRecord:
             parts.append("<h4>Action lists</h4><ul>" + "".join(
                 f"<li>{html.escape(a.title)}: {a.rows:,} rows ({html.escape(a.path)})</li>" for a in self.actions) + "</ul>")
         return "\n".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# Action lists as CSV
+# ---------------------------------------------------------------------------------------------
+
+def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
+    """``frame.to_csv(path, index=False, encoding="utf-8-sig")``, byte for byte, about fifteen times
+    faster when every column is text, integer, float or boolean: the rows are formatted and joined
+    by Arrow (pandas formats each value in Python: 14 s for the three million customers of a
+    large shop's RFM list, against under a second). Other frames go through pandas."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    texts = [_csv_text(frame.iloc[:, i]) for i in range(frame.shape[1])] if frame.shape[1] > 1 and len(frame) else None
+    if texts is None or any(t is None for t in texts):  # one column (csv quotes an empty row), other types
+        frame.to_csv(path, index=False, encoding="utf-8-sig")
+        return
+    header = ",".join(_csv_quoted_value(str(c)) for c in frame.columns) + "\n"
+    rows = pc.binary_join_element_wise(*texts, pa.scalar(",", pa.large_string()))
+    lines = pc.binary_join_element_wise(rows, pa.scalar("", pa.large_string()), pa.scalar("\n", pa.large_string()))
+    if isinstance(lines, pa.ChunkedArray):
+        lines = lines.combine_chunks()
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64, count=len(lines) + 1, offset=lines.offset * 8)
+    body = memoryview(lines.buffers()[2])[offsets[0]:offsets[-1]]
+    with open(path, "wb") as out:
+        out.write(("\ufeff" + header).encode("utf-8"))
+        out.write(body)
+
+
+#: characters that make the csv module (and so pandas) quote a value: the delimiter, the quote and
+#: the line terminator ("\n"; a lone "\r" is written as it is)
+_CSV_SPECIAL = r'[,"\n]'
+
+
+def _csv_quoted_value(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"' if any(ch in text for ch in ',"\n') else text
+
+
+def _csv_text(values: pd.Series):
+    """The column as pandas' ``to_csv`` writes it, as an Arrow large_string array without nulls
+    (missing values empty); None for a dtype this does not format."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    dtype = values.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        arr = pa.array(values.to_numpy(dtype=object, na_value=None), type=pa.bool_())
+        text = pc.if_else(arr, pa.scalar("True", pa.large_string()), pa.scalar("False", pa.large_string()))
+    elif pd.api.types.is_integer_dtype(dtype):
+        text = pc.cast(pa.array(values, from_pandas=True), pa.large_string())
+    elif pd.api.types.is_float_dtype(dtype):
+        text = _csv_floats(values.to_numpy(dtype="float64", na_value=np.nan))
+    elif pd.api.types.is_string_dtype(dtype) and (dtype != object or pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")):
+        arr = pc.cast(pa.array(values, from_pandas=True), pa.large_string())
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        if not _has_csv_special(arr):  # ids, codes, most names: nothing to quote
+            return pc.fill_null(arr, pa.scalar("", pa.large_string()))
+        coded = pc.dictionary_encode(arr)  # quoting looks at each distinct text once (segments, actions ...)
+        words = coded.dictionary
+        special = pc.match_substring_regex(words, _CSV_SPECIAL)
+        if pc.any(special).as_py():
+            quoted = pc.binary_join_element_wise(pa.scalar('"', pa.large_string()),
+                                                 pc.replace_substring(words, '"', '""'),
+                                                 pa.scalar('"', pa.large_string()), pa.scalar("", pa.large_string()))
+            text = pc.take(pc.if_else(special, quoted, words), coded.indices)
+        else:
+            text = arr
+    else:
+        return None
+    return pc.fill_null(text, pa.scalar("", pa.large_string()))
+
+
+def _has_csv_special(arr) -> bool:
+    """Whether some text of a large_string array holds a comma, a quote or a line end: one pass
+    over its bytes (in UTF-8 no byte of another character can be one of these)."""
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64, count=len(arr) + 1, offset=arr.offset * 8)
+    if offsets[-1] == offsets[0]:
+        return False
+    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+    return bool(((data == ord(",")) | (data == ord('"')) | (data == ord("\n"))).any())
+
+
+def _csv_floats(x: np.ndarray):
+    """Floats as Python's ``repr`` writes them (pandas' CSV format), NaN empty: Arrow's shortest
+    round-trip text where it is positional like repr's, ``.0`` added to whole numbers, and ``repr``
+    itself for the few values where the two notations differ (below 1e-4, from 1e16)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    missing = np.isnan(x)
+    text = pc.cast(pa.array(x, mask=missing), pa.large_string())
+    size = np.abs(x)
+    finite = np.isfinite(x)
+    python = finite & (((size < 1e-4) & (x != 0)) | (size >= 1e16))
+    python |= pc.fill_null(pc.match_substring(text, "e"), False).to_numpy(zero_copy_only=False) & finite
+    whole = finite & ~python & (x == np.floor(x))
+    text = pc.if_else(pa.array(whole), pc.binary_join_element_wise(text, pa.scalar(".0", pa.large_string()),
+                                                                     pa.scalar("", pa.large_string())), text)
+    where = np.flatnonzero(python)
+    if len(where):
+        values = text.to_numpy(zero_copy_only=False).astype(object)
+        values[where] = [repr(float(v)) for v in x[where]]
+        text = pa.array(values, type=pa.large_string())
+    return text

@@ -67,3 +67,39 @@ def test_rule_with_numpy_values_saves_as_json(tmp_path):
     check = rec.rule("WAPE vs naive", np.float64(0.70), np.float64(0.84), kind="max")
     assert check.passed is True
     assert json.loads(rec.save().read_text(encoding="utf-8"))["rules"][0]["passed"] is True
+
+
+def _tricky_frame(rows: int) -> pd.DataFrame:
+    """Every kind of value the fast CSV writer formats itself, including the awkward ones."""
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    floats = np.concatenate([
+        rng.normal(0, 1e3, rows), rng.normal(0, 1, rows) * 10.0 ** rng.integers(-12, 20, rows),
+        np.round(rng.normal(0, 1e4, rows), 2),
+        [0.0, -0.0, np.nan, np.inf, -np.inf, 1e16, 1e-4, 9.99e-5, 1e15, 123456789012345.0, 3.0, 0.1 + 0.2]])
+    n = len(floats)
+    words = ["x", "", 'q"uote', "com,ma", "new\nline", " sp ", "重要价值客户", "a\rb", None]
+    text = [words[i % len(words)] for i in range(n)]
+    return pd.DataFrame({
+        "客户 id": pd.array(text, dtype="str"), "plain": pd.array([f"C{i:07d}" for i in range(n)], dtype="str"),
+        "money, 元": floats, "count": np.arange(n),
+        "flag": np.arange(n) % 3 == 0, "maybe": pd.array([None if i % 7 == 0 else i for i in range(n)], dtype="Int64"),
+        "yes": pd.array([None if i % 5 == 0 else i % 2 == 0 for i in range(n)], dtype="boolean"),
+        "object": pd.Series(text, dtype=object),
+        "ratio": pd.array([None if i % 4 == 0 else i / 3 for i in range(n)], dtype="Float64")})
+
+
+def test_action_list_csv_is_byte_for_byte_what_pandas_writes(tmp_path):
+    frame = _tricky_frame(3000)
+    frame.to_csv(tmp_path / "pandas.csv", index=False, encoding="utf-8-sig")
+    pack.write_csv(frame, tmp_path / "fast.csv")
+    assert (tmp_path / "fast.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
+    back = pd.read_csv(tmp_path / "fast.csv", encoding="utf-8-sig", keep_default_na=False, nrows=7)
+    assert back["客户 id"].tolist() == ["x", "", 'q"uote', "com,ma", "new\nline", " sp ", "重要价值客户"]
+    # types it does not format itself, one column, no rows: pandas writes them, the same way
+    for other in (frame.iloc[5:], frame.assign(day=pd.Timestamp("2026-10-01")), frame[["count"]], frame.iloc[:0],
+                  frame.assign(cat=pd.Categorical(["a"] * len(frame)))):
+        other.to_csv(tmp_path / "pandas.csv", index=False, encoding="utf-8-sig")
+        pack.write_csv(other, tmp_path / "fast.csv")
+        assert (tmp_path / "fast.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
