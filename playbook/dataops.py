@@ -18,7 +18,7 @@ from . import probability
 from .derived import column_codes, unique_positions
 from .exercises import exercise
 from .fulfillment import SPRING_FESTIVALS
-from .loading import has_column, read_columns, read_parquet
+from .loading import file_columns, has_column, read_columns, read_derived_columns, read_parquet
 from .metrics import paid_mask
 
 __all__ = [
@@ -97,9 +97,68 @@ COLUMNS = {
 
 def _table(data, name: str) -> pd.DataFrame:
     """``data[name]``, or, for a prepared table not read yet, only the :data:`COLUMNS` the chapter
-    uses (once per dataset): orders' addresses, cities, coupons and hashes, or the experiments'
-    unit ids, are a large share of the table's text and are never looked at here."""
+    uses (kept in ``data``): orders' addresses, cities, coupons and hashes, or the experiments'
+    unit ids, are a large share of the table's text and are never looked at here. The chapter's
+    own sections read through :func:`_read` and :func:`_read_window` instead, which keep nothing."""
     return read_columns(data, name, COLUMNS[name])
+
+
+def _read(data, name: str, columns) -> pd.DataFrame:
+    """``data[name]``, or, for a prepared table not read yet, only those of ``columns`` its file
+    has, read for this one use (:func:`~playbook.loading.read_columns` with ``keep=False``): each
+    section reads what it needs and lets it go, so a shop's ten million orders are not held for
+    the whole chapter."""
+    return read_columns(data, name, columns, keep=False)
+
+
+def _read_window(data, name: str, columns, column: str, lo, hi) -> pd.DataFrame:
+    """The rows of table ``name`` with ``lo <= column < hi`` (``column`` a timestamp), with those of
+    ``columns`` (and ``column``) the table has, in the table's order: ``_read(...)`` filtered by
+    ``.loc``; for a prepared table not read yet, the same rows read from its file for this use,
+    skipping the row groups whose statistics lie outside the window (a month out of 25 reads a
+    row group or two of a large table) and filtered in Arrow before any pandas conversion."""
+    file = data.table_file(name) if hasattr(data, "table_file") else None
+    if file is not None:
+        frame = _read_file_window(file, [*columns, column], column, lo, hi)
+        if frame is not None:
+            return frame
+    frame = _read(data, name, [*columns, column])
+    cols = [c for c in dict.fromkeys([*columns, column]) if c in frame.columns]
+    return frame.loc[(frame[column] >= lo) & (frame[column] < hi), cols]
+
+
+def _read_file_window(file, columns, column: str, lo, hi) -> pd.DataFrame | None:
+    """:func:`_read_window` of a Parquet file; None when ``column`` is not a plain (zone-less)
+    timestamp column of the file."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(file)
+    schema = pf.schema_arrow
+    if column not in schema.names or not pa.types.is_timestamp(schema.field(column).type) \
+            or schema.field(column).type.tz is not None:
+        return None
+    lo, hi = pd.Timestamp(lo), pd.Timestamp(hi)
+    if lo.tz is not None or hi.tz is not None:
+        return None
+    meta = pf.metadata
+    at = [meta.schema.column(i).path for i in range(meta.num_columns)].index(column)
+    groups = []
+    for g in range(meta.num_row_groups):  # a few dozen row groups at most
+        st = meta.row_group(g).column(at).statistics
+        if st is not None and st.has_min_max and (pd.Timestamp(st.max) < lo or pd.Timestamp(st.min) >= hi):
+            continue  # no row of the group is in the window
+        groups.append(g)
+    cols = [c for c in dict.fromkeys(columns) if c in schema.names]
+    table = pf.read_row_groups(groups, columns=cols)
+    ts = table.column(column)
+    keep = pc.and_(pc.greater_equal(ts, pa.scalar(lo, type=ts.type)), pc.less(ts, pa.scalar(hi, type=ts.type)))
+    table = table.filter(keep)  # a missing stamp is dropped, as NaT fails both comparisons in pandas
+    frame = table.to_pandas(split_blocks=True, self_destruct=True)
+    del table, ts, keep
+    pa.default_memory_pool().release_unused()
+    return frame
 
 
 def _with_columns(data, name: str, frame: pd.DataFrame, columns) -> pd.DataFrame:
@@ -129,15 +188,13 @@ def _orders_key(data) -> tuple:
     return () if prepared else ("orders",)
 
 
-def _customer_positions(data) -> np.ndarray | None:
-    """Row of each order's customer in ``data.derived("customer_summary")`` (-1: not there, e.g.
-    no paid order), one Arrow hash lookup of the text ids per loaded dataset; None when the
-    summary repeats a customer."""
-    from .derived import per_dataset
-
-    def build(data):
-        return unique_positions(_table(data, "orders")["customer_id"], data.derived("customer_summary")["customer_id"])
-    return per_dataset(data, "dataops.customer_positions", build, tables=_orders_key(data))
+def _customer_positions(customer_ids: pd.Series, summary_ids: pd.Series) -> np.ndarray | None:
+    """Row of each order's customer among the customer summary's ids (-1: not there, e.g. no paid
+    order), by :func:`~playbook.derived.unique_positions` (integers or one Arrow hash lookup, no
+    merge of text ids); None when the summary repeats a customer. Computed where it is used (the
+    daily board, once per notebook) and not cached: an order-level array is not held for the
+    rest of the chapter."""
+    return unique_positions(customer_ids, summary_ids)
 
 
 def settings_table(data) -> pd.DataFrame:
@@ -205,16 +262,23 @@ def daily_board(data) -> pd.DataFrame:
     day = kpis.groupby("date")[cols].sum(min_count=1)
     if "visitors" not in day.columns:
         day["visitors"] = np.nan
-    orders = _table(data, "orders")
     day["buyers"] = np.nan
     day["repeat_buyers"] = np.nan
-    if "customer_id" in orders.columns:
-        summary = data.derived("customer_summary")[["customer_id", "first_order_ts"]]
-        at = _customer_positions(data)
+    if has_column(data, "orders", "customer_id"):
+        if _prepared_orders(data):  # status (and the funnel's channel, device) as the file's dictionary codes
+            orders = _read(data, "orders", ("customer_id", "order_ts"))
+            is_paid = _paid_orders(data)
+            if orders["order_ts"].dtype.kind == "M":  # the funnel's paid counts from the same stamps
+                _paid_counts(data, stamp=orders["order_ts"].to_numpy(), paid=is_paid)
+        else:
+            orders = _read(data, "orders", ("customer_id", "order_ts", "status"))
+            is_paid = paid_mask(orders).to_numpy(dtype=bool)
+        summary = read_derived_columns(data, "customer_summary", ["customer_id", "first_order_ts"])
+        at = _customer_positions(orders["customer_id"], summary["customer_id"])
         ts = orders["order_ts"]
         if at is not None and ts.dtype.kind == "M":  # integer customer codes and day numbers
             days = ts.to_numpy().astype("datetime64[D]").view("int64")
-            keep = (paid_mask(orders) & orders["customer_id"].notna()).to_numpy() & ~np.isnat(ts.to_numpy())
+            keep = is_paid & orders["customer_id"].notna().to_numpy() & ~np.isnat(ts.to_numpy())
             code, days = at[keep], days[keep]
             if (code < 0).any():  # customers not in the summary: codes of their own, after the summary's
                 miss = code < 0
@@ -236,7 +300,7 @@ def daily_board(data) -> pd.DataFrame:
             index = pd.DatetimeIndex((np.arange(span)[on] + lo).astype("datetime64[D]")).as_unit(ts.dt.unit)
             g = pd.DataFrame({"size": counts[on], "sum": repeats[on].astype("int64")}, index=index)
         else:  # a customer on several summary rows: the merge's own rules
-            paid = orders[["customer_id", "order_ts"]].loc[paid_mask(orders) & orders["customer_id"].notna()]
+            paid = orders[["customer_id", "order_ts"]].loc[is_paid & orders["customer_id"].notna().to_numpy()]
             paid = paid.assign(date=paid["order_ts"].dt.normalize()).drop_duplicates(["customer_id", "date"])
             paid = paid.merge(summary, on="customer_id", how="left")
             paid["repeat"] = paid["first_order_ts"].dt.normalize() < paid["date"]
@@ -682,7 +746,7 @@ class RfmResult:
         order = np.argsort(-monetary, kind="stable")  # by GMV, then by segment: stable sorts keep ties in order
         order = order[np.argsort(seg[order].astype(np.int16), kind="stable")]
         segment = seg[order]
-        return pd.DataFrame({
+        return pd.DataFrame({  # fresh arrays: not copied again into blocks
             "customer_id": c["customer_id"].array.take(order),
             "segment": _text(segment, RFM_ACTIONS),
             "rfm": c["rfm"].array.take(order),
@@ -690,16 +754,16 @@ class RfmResult:
             "frequency": c["frequency"].to_numpy()[order],
             "monetary": monetary[order],
             "action": _text(segment, RFM_ACTIONS.values()),
-        })
+        }, copy=False)
 
 
 def rfm_report(data, *, record=None) -> RfmResult:
     """Customers with a paid order in the loaded window, scored and segmented as of the end of the
     report month; segments carry customers, share, GMV share, mean recency / frequency / monetary
     and the suggested action. A note instead when orders carry no customer_id."""
-    if "customer_id" not in _table(data, "orders").columns:
+    if not has_column(data, "orders", "customer_id"):
         return RfmResult(note=_skip(record, "RFM", "orders carry no customer_id: RFM needs buyer identity"))
-    summary = data.derived("customer_summary")
+    summary = read_derived_columns(data, "customer_summary", ["customer_id", "last_order_ts", "paid_orders", "gmv"])
     summary = summary.loc[summary["last_order_ts"] < data.end]
     cust, codes, _ = _rfm_scores(summary, asof=data.end)
     names = np.array(list(RFM_ACTIONS), dtype=object)
@@ -722,7 +786,17 @@ def plot_rfm(result: RfmResult, *, ax=None):
     if result.customers is None:
         return _note_ax(ax, result.note or "no RFM")
     customers = result.customers
-    grid = pd.crosstab(customers["r"], customers["f"]).sort_index(ascending=False)
+    r, f = customers["r"].to_numpy(), customers["f"].to_numpy()
+    if len(r) and r.dtype.kind == f.dtype.kind == "i" and max(np.ptp(r), np.ptp(f)) < 1000:
+        # pd.crosstab(r, f) by one bincount of the score pairs (the observed scores as rows and columns)
+        r0, f0 = r.min(), f.min()
+        nf = int(f.max() - f0 + 1)
+        n = np.bincount((r - r0) * nf + (f - f0), minlength=int(r.max() - r0 + 1) * nf).reshape(-1, nf)
+        rows, cols = n.sum(axis=1) > 0, n.sum(axis=0) > 0
+        grid = pd.DataFrame(n[rows][:, cols], index=np.flatnonzero(rows) + r0, columns=np.flatnonzero(cols) + f0)
+    else:
+        grid = pd.crosstab(customers["r"], customers["f"])
+    grid = grid.sort_index(ascending=False)
     grid.index = [f"R{i}" for i in grid.index]
     grid.columns = [f"F{i}" for i in grid.columns]
     charts.heatmap(grid / grid.to_numpy().sum(), ax=ax, fmt="pct",
@@ -836,6 +910,7 @@ def _ab_readout(experiments: pd.DataFrame, *, alpha, power, mde_relative, srm_p,
         cov = pd.Series({i: pd.DataFrame({"x": x.to_numpy()[rows], "y": y.to_numpy()[rows]}).cov().loc["x", "y"]
                          for i, rows in ((i, order[bounds[i]:bounds[i + 1]]) for i in range(len(eids)))
                          if len(rows)}, dtype="float64")  # one per experiment
+        del order, bounds
         theta = cov / exp_stats["x_var"]
         # y - theta (x - mean x), in one buffer (the same operations, without four temporaries of
         # ten million values)
@@ -848,8 +923,12 @@ def _ab_readout(experiments: pd.DataFrame, *, alpha, power, mde_relative, srm_p,
     else:
         y_cuped = pd.Series(np.full(len(experiments), np.nan))
     nv = max(len(vids), 1)
-    arm = np.where(known & (vc >= 0), ec.astype(np.intp) * nv + vc, -1)  # (experiment, variant); -1: left out
+    # (experiment, variant) as one code, -1: left out; in the narrowest integers that hold it (the
+    # categorical keeps its own small codes, so the wide array goes at once)
+    wide = np.int32 if len(eids) * nv < 2 ** 31 else np.intp
+    arm = np.where(known & (vc >= 0), ec.astype(wide) * nv + vc, -1)
     by_arm = pd.Categorical.from_codes(arm, categories=pd.RangeIndex(len(eids) * nv))
+    del arm
     frame = {"converted": converted, "y": y, "y_cuped": y_cuped}
     spans = {}
     if "assigned_ts" in experiments.columns:
@@ -965,7 +1044,10 @@ def ab_report(data, *, record=None) -> AbResult:
     cfg = _settings(data)
     if not data.has("experiments"):
         return AbResult(None, _skip(record, "A/B tests", data.missing_note("experiments") or "no experiments table"))
-    exp = _table(data, "experiments")
+    exp = _read(data, "experiments", COLUMNS["experiments"])  # not kept: the readout is what stays
+    if "converted" in exp.columns and exp["converted"].dtype != "float64":
+        # the float copy _ab_readout takes, made here: the integer column then goes before the readout
+        exp = exp.assign(converted=exp["converted"].astype("float64"))
     if len(exp) == 0:
         return AbResult(None, _skip(record, "A/B tests", "no experiment was running in the loaded window"))
     if not has_column(data, "experiments", "unit_id"):
@@ -1035,15 +1117,21 @@ def paid_order_counts(orders: pd.DataFrame) -> pd.DataFrame | None:
     ts = orders["order_ts"]
     if ts.dtype.kind != "M":
         return None
-    keys = [c for c in ("channel", "device") if c in orders.columns]
-    stamp = ts.to_numpy()
-    ok = paid_mask(orders).to_numpy(dtype=bool) & ~np.isnat(stamp)
+    return _paid_order_counts(ts.to_numpy(), paid_mask(orders).to_numpy(dtype=bool),
+                              [(c, *pd.factorize(orders[c])) for c in ("channel", "device") if c in orders.columns])
+
+
+def _paid_order_counts(stamp: np.ndarray, paid: np.ndarray, codes: list) -> pd.DataFrame:
+    """:func:`paid_order_counts` from the orders' stamps (datetime64), paid mask and, for each of
+    channel and device the orders have, (name, codes, distinct values) as ``pd.factorize`` gives
+    them (in order of first appearance, -1 for a missing value)."""
+    keys = [c for c, _, _ in codes]
+    ok = paid & ~np.isnat(stamp)
     day = stamp.astype("datetime64[D]").view("int64")
     lo = int(day[ok].min()) if ok.any() else 0
     key = day - lo
     names = []
-    for c in keys:  # two columns
-        code, uniq = pd.factorize(orders[c])
+    for _, code, uniq in codes:  # two columns
         key = key * (len(uniq) + 1) + (code + 1)  # +1: a missing value is code 0
         names.append(uniq)
     n = np.bincount(key[ok]) if ok.any() else np.zeros(0, dtype="int64")
@@ -1060,12 +1148,71 @@ def paid_order_counts(orders: pd.DataFrame) -> pd.DataFrame | None:
     return frame
 
 
-def _paid_counts(data) -> pd.DataFrame | None:
-    """:func:`paid_order_counts` of the dataset's orders, once per dataset."""
+PAID_COUNT_COLUMNS = ("order_ts", "status", "channel", "device")  #: what paid_order_counts reads
+
+
+def _appearance_codes(codes: np.ndarray, uniques: pd.Index) -> tuple[np.ndarray, pd.Index]:
+    """Sorted codes (:func:`~playbook.derived.column_codes`) renumbered in order of first
+    appearance, as ``pd.factorize(values)`` (without ``sort``) numbers them: (codes, distinct values)."""
+    codes = np.asarray(codes)
+    seen, first = np.unique(codes, return_index=True)  # a few distinct codes
+    first = first[seen >= 0]
+    order = np.argsort(first, kind="stable")  # every listed value occurs (column_codes drops unused ones)
+    rank = np.empty(len(order) + 1, dtype=np.intp)
+    rank[order] = np.arange(len(order))
+    rank[-1] = -1  # a missing value (-1) stays -1
+    return rank[codes.astype(np.intp)], uniques.take(order)
+
+
+def _paid_orders(data) -> np.ndarray:
+    """Whether each order of a prepared orders table is paid (:func:`~playbook.metrics.paid_mask`:
+    not cancelled; a missing status counts as paid), from the status codes of the file's
+    dictionary: no text value per order is read."""
+    if not has_column(data, "orders", "status"):
+        return np.ones(data.rows("orders"), dtype=bool)
+    codes, values = column_codes(data, "orders", "status")
+    cancelled = [i for i, v in enumerate(values) if v == "cancelled"]
+    return codes != cancelled[0] if cancelled else np.ones(len(codes), dtype=bool)
+
+
+def _prepared_paid_counts(data, stamp: np.ndarray, paid: np.ndarray) -> pd.DataFrame:
+    """:func:`paid_order_counts` of a prepared orders table whose ``order_ts`` (``stamp``) and paid
+    mask are at hand, with channel and device as dictionary codes of the file (no text per order)."""
+    codes = [(c, *_appearance_codes(*column_codes(data, "orders", c))) for c in ("channel", "device")
+             if has_column(data, "orders", c)]
+    return _paid_order_counts(stamp, paid, codes)
+
+
+def _prepared_orders(data) -> bool:
+    """Whether the orders are a prepared table not read yet (read by columns, see :func:`_read`)."""
+    return hasattr(data, "table_file") and data.table_file("orders") is not None
+
+
+def _paid_counts(data, *, stamp: np.ndarray | None = None, paid: np.ndarray | None = None) -> pd.DataFrame | None:
+    """:func:`paid_order_counts` of the dataset's orders, once per dataset. For a prepared orders
+    table, from ``order_ts`` (``stamp`` with the ``paid`` mask when a section has them at hand,
+    else read for it) and the dictionary codes of status, channel and device; otherwise from
+    the orders' columns."""
     from .derived import per_dataset
 
-    return per_dataset(data, "dataops.paid_counts", lambda d: paid_order_counts(_table(d, "orders")),
-                       tables=_orders_key(data))
+    def build(d):
+        if not _prepared_orders(d):
+            return paid_order_counts(_read(d, "orders", PAID_COUNT_COLUMNS))
+        if stamp is not None:
+            return _prepared_paid_counts(d, stamp, paid)
+        ts = _read(d, "orders", ("order_ts",))["order_ts"]
+        return _prepared_paid_counts(d, ts.to_numpy(), _paid_orders(d)) if ts.dtype.kind == "M" else None
+    return per_dataset(data, "dataops.paid_counts", build, tables=_orders_key(data))
+
+
+def _funnel_orders(data, paid_counts: pd.DataFrame | None) -> pd.DataFrame:
+    """The orders :func:`funnel_table` is given by the chapter's sections: with ``paid_counts``
+    (bounds are whole days there) it reads only which columns the orders have, so an empty frame
+    with those columns stands in; without them (order_ts not a plain datetime), the columns it
+    reads, for this use."""
+    if paid_counts is not None:
+        return pd.DataFrame(columns=[c for c in PAID_COUNT_COLUMNS if has_column(data, "orders", c)])
+    return _read(data, "orders", PAID_COUNT_COLUMNS)
 
 
 def funnel_leaks(this: pd.DataFrame, previous: pd.DataFrame, *, by=("channel",)) -> pd.DataFrame:
@@ -1167,12 +1314,13 @@ def funnel_report(data, *, record=None) -> FunnelResult:
     """Funnel of the report month against the previous month by channel, by device and by both."""
     if not data.has("traffic"):
         return FunnelResult(note=_skip(record, "Funnel", data.missing_note("traffic") or "no traffic table"))
-    t, o = data["traffic"], _table(data, "orders")
+    t = data["traffic"]
     start, end = _month_bounds(data.month)
     pstart = start - pd.offsets.MonthBegin(1)
+    pc = _paid_counts(data)  # paid orders per day, channel and device: the orders are read once
+    o = _funnel_orders(data, pc)
     by = tuple(c for c in ("channel", "device") if c in t.columns and c in o.columns)
     res = FunnelResult()
-    pc = _paid_counts(data)  # paid orders per day, channel and device: the orders are read once
     res.month = funnel_table(t, o, start=start, end=end, by=by, paid_counts=pc)
     res.previous = funnel_table(t, o, start=pstart, end=start, by=by, paid_counts=pc)
     res.by_channel = funnel_table(t, o, start=start, end=end, by=("channel",), paid_counts=pc)
@@ -1389,12 +1537,18 @@ class AttributionResult:
 def attribution_report(data, *, record=None) -> AttributionResult:
     """Attribution of the report month's paid orders to the touchpoints before them."""
     cfg = _settings(data)
-    if not data.has("touchpoints") or "customer_id" not in _table(data, "orders").columns:
+    if not data.has("touchpoints") or not has_column(data, "orders", "customer_id"):
         return AttributionResult(note=_skip(record, "Attribution", data.missing_note(
             "touchpoints", columns={"orders": ["customer_id"]}) or "no touchpoints"))
     start, end = _month_bounds(data.month)
-    paths = attribution_paths(data["touchpoints"], _table(data, "orders"), start=start, end=end,
-                              lookback_days=cfg["attribution_lookback_days"])
+    look = cfg["attribution_lookback_days"]
+    # only the rows attribution_paths keeps: touchpoints from the lookback before the month to its
+    # end, orders to a lookback after it (the same rows, in the same order, as filtering it all)
+    tp = _read_window(data, "touchpoints", ("customer_id", "ts", "channel"), "ts", start - look * DAY, end)
+    orders = _read_window(data, "orders", ("order_id", "customer_id", "order_ts", "paid_amount", "status"),
+                          "order_ts", start - look * DAY, end + look * DAY)
+    paths = attribution_paths(tp, orders, start=start, end=end, lookback_days=look)
+    del tp, orders
     n = int(paths.loc[paths["converted"], "path_id"].nunique())
     if n == 0:
         return AttributionResult(paths, None, 0, _skip(record, "Attribution", "no paid order of the month follows a touchpoint"))
@@ -1455,8 +1609,9 @@ def _other_drivers(data, lo, hi, plo, scopes) -> dict:
     out: dict[str, pd.Series] = {}
     if not data.has("traffic"):
         return out
-    t, o = data["traffic"], _table(data, "orders")
+    t = data["traffic"]
     pc = _paid_counts(data)
+    o = _funnel_orders(data, pc)
     frames = {}
     for name, (a, b) in {"cur": (lo, hi), "prev": (plo, lo)}.items():  # two periods
         ch = funnel_table(t, o, start=a, end=b, by=("channel",), paid_counts=pc).set_index("channel")
@@ -1477,9 +1632,14 @@ def _other_drivers(data, lo, hi, plo, scopes) -> dict:
         d = by_device(lo, hi).subtract(by_device(plo, lo), fill_value=0)
         top = d.abs().idxmax(axis=1)
         out["visitors"] = pd.Series([f"{dev} visitors {d.loc[i, dev]:+,.0f}" for i, dev in top.items()], index=d.index)
-    if {"gross_amount", "discount_amount", "channel"} <= set(o.columns):
+    if all(has_column(data, "orders", c) for c in ("gross_amount", "discount_amount", "channel")):
+        # the orders of the two periods only (plo .. hi), read for this use
+        win = _read_window(data, "orders", ("channel", "gross_amount", "discount_amount", "status"), "order_ts",
+                           plo, hi)
+
         def per_order(a, b):
-            x = o[["channel", "gross_amount", "discount_amount"]].loc[paid_mask(o) & (o["order_ts"] >= a) & (o["order_ts"] < b)]
+            x = win[["channel", "gross_amount", "discount_amount"]].loc[
+                paid_mask(win) & (win["order_ts"] >= a) & (win["order_ts"] < b)]
             g = x.groupby("channel", observed=True)[["gross_amount", "discount_amount"]].mean()
             g.loc["shop"] = x[["gross_amount", "discount_amount"]].mean()
             return g

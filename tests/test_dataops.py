@@ -505,3 +505,72 @@ def test_ab_report_on_codes_matches_ab_readout(data):
     r = D.ab_report(data).readout
     want = D.ab_readout(data["experiments"])
     pd.testing.assert_frame_equal(r, want, check_exact=True)
+
+
+def test_sections_on_a_prepared_folder_keep_no_large_table(data, tmp_path):
+    """Every section reads the columns (and, for a window, the rows) it needs for its own use: the
+    results equal the in-memory dataset's, and orders, experiments and touchpoints stay files."""
+    from playbook.loading import prepare
+
+    prepared = playbook.load(prepare(data, tmp_path / "prep"), month="2026-10")
+    pd.testing.assert_frame_equal(D.kpi_board(prepared).days, D.kpi_board(data).days)
+    rfm, rfm_mem = D.rfm_report(prepared), D.rfm_report(data)
+    pd.testing.assert_frame_equal(rfm.customers, rfm_mem.customers)
+    pd.testing.assert_frame_equal(rfm.action_list, rfm_mem.action_list)
+    pd.testing.assert_frame_equal(D.ab_report(prepared).readout, D.ab_report(data).readout)
+    f, f_mem = D.funnel_report(prepared), D.funnel_report(data)
+    pd.testing.assert_frame_equal(f.month, f_mem.month)
+    pd.testing.assert_frame_equal(f.leaks, f_mem.leaks)
+    att, att_mem = D.attribution_report(prepared), D.attribution_report(data)
+    pd.testing.assert_frame_equal(att.paths, att_mem.paths)
+    pd.testing.assert_frame_equal(att.table, att_mem.table)
+    for period in ("month", "week"):
+        pd.testing.assert_frame_equal(D.review_table(prepared, period=period), D.review_table(data, period=period))
+    for name in ("orders", "experiments", "touchpoints"):
+        assert prepared.table_file(name) is not None, name  # never read whole
+        assert not prepared._partial.get(name), name  # and no columns kept
+
+
+def test_read_window_skips_row_groups_and_keeps_order(tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+
+    # 40 stamps every 6 hours from 01-01, two missing, in row groups of 7: the window 01-03 ..
+    # 01-07 12:00 (exclusive) holds rows 8..25 (stamps 01-03 00:00 .. 01-07 06:00) but the missing row 17
+    ts = pd.Series(pd.date_range("2026-01-01", periods=40, freq="6h"))
+    ts.iloc[[3, 17]] = pd.NaT
+    frame = pd.DataFrame({"ts": ts, "v": np.arange(40.0), "s": [f"x{i}" for i in range(40)]})
+    frame.to_parquet(tmp_path / "touchpoints.parquet", row_group_size=7)
+    data = _Prepared({"touchpoints": tmp_path / "touchpoints.parquet"})
+    read = []
+    plain = pq.ParquetFile.read_row_groups
+    monkeypatch.setattr(pq.ParquetFile, "read_row_groups",
+                        lambda self, groups, **kw: read.append(list(groups)) or plain(self, groups, **kw))
+    got = D._read_window(data, "touchpoints", ["s", "v"], "ts", "2026-01-03", "2026-01-07 12:00")
+    assert read == [[1, 2, 3]]  # rows 7..27; rows 0..6 end 01-02 12:00, rows 28.. start 01-08
+    assert list(got.columns) == ["s", "v", "ts"]
+    assert got["v"].tolist() == [float(i) for i in range(8, 26) if i != 17]
+    want = frame.loc[(frame["ts"] >= "2026-01-03") & (frame["ts"] < "2026-01-07 12:00"), ["s", "v", "ts"]]
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True))
+    # a table in memory: the same rows by .loc
+    mem = D._read_window({"touchpoints": frame}, "touchpoints", ["s", "v"], "ts", "2026-01-03", "2026-01-07 12:00")
+    pd.testing.assert_frame_equal(mem, want)
+
+
+def test_paid_counts_of_a_prepared_file_from_dictionary_codes(tmp_path):
+    # the same orders as test_paid_order_counts_by_hand_and_funnel_from_them, plus a missing status
+    # (paid) and a missing device; the file's codes sort the values (jd before tmall), the counts
+    # number them in order of first appearance, as pd.factorize does
+    orders = pd.DataFrame({
+        "order_ts": pd.to_datetime(["2026-10-01 09:00", "2026-10-01 20:00", "2026-10-01 10:00", "2026-10-02 08:00",
+                                    "2026-10-02 09:00", "2026-09-30 23:00", "2026-10-02 10:00"]),
+        "status": ["paid", "refunded", "paid", "paid", "cancelled", "paid", None],
+        "channel": ["tmall", "tmall", "jd", None, "jd", "jd", "jd"],
+        "device": ["app", "app", "pc", "app", "pc", "pc", None]})
+    orders.to_parquet(tmp_path / "orders.parquet", index=False)
+    data = _Prepared({"orders": tmp_path / "orders.parquet"})
+    pc = D._paid_counts(data)
+    # first appearance: tmall before jd, app before pc; 10-02: the no-channel app order, then jd with no device
+    assert pc.assign(date=pc["date"].dt.strftime("%m-%d")).fillna("-").values.tolist() == [
+        ["09-30", "jd", "pc", 1], ["10-01", "tmall", "app", 2], ["10-01", "jd", "pc", 1], ["10-02", "-", "app", 1],
+        ["10-02", "jd", "-", 1]]
+    pd.testing.assert_frame_equal(pc, D.paid_order_counts(orders))
