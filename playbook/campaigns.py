@@ -254,23 +254,35 @@ def settings_table(data) -> pd.DataFrame:
 
 #: the columns this chapter reads from the large tables (a prepared table is read with these only)
 COLUMNS = {
-    "orders": ("order_ts", "paid_ts", "paid_amount", "status", "channel", "gross_amount",
-               "discount_amount", "shipping_fee", "campaign_id", "coupon_code", "is_presale"),
+    "orders": ("order_ts", "paid_ts", "paid_amount", "status", "gross_amount", "discount_amount",
+               "shipping_fee", "campaign_id", "coupon_code", "is_presale"),  # the channels: as codes
     "order_items": ("qty", "unit_price"),  # the skus: _line_skus
     "products": ("sku", "unit_cost"),
     "experiments": ("assigned_ts", "converted", "revenue", "pre_metric"),  # ids, variants: dataops._experiment_codes
 }
-#: long text ids only section 2 needs (joining lines to orders, new buyers): read for it, not kept
+#: long text ids read for one calculation only (joining the lines to their orders)
 SECTION_IDS = {
-    "orders": ("order_id", "customer_id"),
     "order_items": ("order_id",),
+}
+#: the orders' columns each calculation reads. Every section runs once (the daily sales and the
+#: margins are computed once per dataset), so a prepared file's columns are read for each use and
+#: not kept: no section holds the orders of another (:func:`_orders`)
+ORDER_COLUMNS = {
+    "daily": ("order_ts", "paid_amount", "status", "is_presale"),
+    "margins": ("order_id", "paid_amount", "status", "gross_amount", "discount_amount", "shipping_fee"),
+    "types": ("order_ts", "paid_amount", "status", "gross_amount", "discount_amount", "shipping_fee",
+              "campaign_id", "customer_id"),
+    "mechanics": ("order_ts", "paid_ts", "paid_amount", "status", "gross_amount", "discount_amount",
+                  "campaign_id", "coupon_code", "is_presale"),
 }
 
 
 def _table(data, name: str) -> pd.DataFrame:
-    """``data[name]``, or for a prepared table not read yet only its :data:`COLUMNS` (once per
-    dataset; see :func:`playbook.loading.read_columns`): addresses, cities and hashes of the
-    orders, or the experiments' unit ids, are much of the text and never used here."""
+    """``data[name]``, or for a prepared table not read yet only its :data:`COLUMNS`, kept in the
+    dataset (see :func:`playbook.loading.read_columns`): addresses, cities and hashes of the
+    orders, or the experiments' unit ids, are much of the text and never used here. The sections
+    read the large tables through :func:`_orders`, :func:`_experiments` and the margins' own read
+    instead, without keeping them."""
     from .loading import read_columns
 
     unread = hasattr(data, "table_file") and data.table_file(name) is not None
@@ -278,6 +290,14 @@ def _table(data, name: str) -> pd.DataFrame:
     if unread:
         _release_arrow_memory()
     return frame
+
+
+def _orders(data, columns: Iterable[str]) -> pd.DataFrame:
+    """The orders of ``data`` for one calculation: of a prepared file, those of ``columns`` it has,
+    read for this use and not kept (see :data:`ORDER_COLUMNS`); else the table in memory."""
+    from .loading import read_columns
+
+    return read_columns(data, "orders", columns, keep=False)
 
 
 def _release_arrow_memory() -> None:
@@ -292,7 +312,7 @@ def _release_arrow_memory() -> None:
 def _cutoff(data) -> pd.Timestamp:
     if getattr(data, "end", None) is not None:
         return pd.Timestamp(data.end)
-    return _table(data, "orders")["order_ts"].max().normalize() + DAY
+    return _orders(data, ["order_ts"])["order_ts"].max().normalize() + DAY
 
 
 def _month(data) -> str:
@@ -337,7 +357,7 @@ def _memo(data, name: str, tables: Sequence[str], compute: Callable[[], object])
     """``compute()`` once per loaded dataset (and per identity of its ``tables``), shared by the
     chapter's sections; the value is read-only for callers. Objects that cannot be weakly
     referenced are not cached."""
-    key = tuple(id(_table(data, t)) if data.has(t) else None for t in tables)
+    key = tuple(_table_key(data, t) for t in tables)
     entry = _MEMO.get(id(data))
     if entry is None or entry[0]() is not data:
         try:
@@ -353,13 +373,13 @@ def _memo(data, name: str, tables: Sequence[str], compute: Callable[[], object])
     return hit[1]
 
 
-def _labels(codes: np.ndarray, labels: Sequence[str]):
-    """``labels[codes]`` as a text column (one Arrow take from the few labels, not a Python
-    string per row)."""
-    import pyarrow as pa
-
-    return pd.array(pa.array(list(labels), type=pa.large_string()).take(pa.array(np.asarray(codes, dtype="int64"))),
-                    dtype="str")
+def _table_key(data, name: str):
+    """What a memoized value built from table ``name`` is checked against: a prepared table's
+    file (nothing is read for the check), else the identity of the table in memory."""
+    if not data.has(name):
+        return None
+    file = data.table_file(name) if hasattr(data, "table_file") else None
+    return ("file", str(file)) if file is not None else id(_table(data, name))
 
 
 def _by_row(values: pd.Series, rows: pd.Index) -> pd.Series:
@@ -417,10 +437,12 @@ def daily_sales(orders: pd.DataFrame, *, _channels: tuple | None = None) -> pd.D
     return frame.groupby(["date", "channel"], observed=True).sum().reset_index()
 
 
-def _daily_sales_codes(orders: pd.DataFrame, paid: np.ndarray, *, channels: tuple | None = None) -> pd.DataFrame:
+def _daily_sales_codes(orders: pd.DataFrame, paid: np.ndarray, *, channels: tuple | None = None,
+                       dtype=None) -> pd.DataFrame:
     """:func:`daily_sales` grouped on integer codes: day numbers and the channels' ranks by name
     (the same groups, in the same order, summed over the same rows in the same order).
-    ``channels``: the rows' channel codes and names, when factorized already (any order of names)."""
+    ``channels``: the rows' channel codes and names, when factorized already (any order of names);
+    the frame then needs no channel column when ``dtype`` (the channel column's) is given."""
     ts = orders["order_ts"].to_numpy()
     day = ts.astype("datetime64[D]").view("int64")
     ok = paid & ~np.isnat(ts)
@@ -445,7 +467,7 @@ def _daily_sales_codes(orders: pd.DataFrame, paid: np.ndarray, *, channels: tupl
     out = frame.groupby(groups, observed=True).sum()
     at = np.asarray(out.index, dtype="int64")
     by_rank = np.array(names, dtype=object)[np.argsort(rank)]
-    out.insert(0, "channel", pd.array(by_rank[at % nc].tolist(), dtype=orders["channel"].dtype))
+    out.insert(0, "channel", pd.array(by_rank[at % nc].tolist(), dtype=orders["channel"].dtype if dtype is None else dtype))
     out.insert(0, "date", (at // nc + lo).astype("datetime64[D]").astype(ts.dtype))
     return out.reset_index(drop=True)
 
@@ -707,45 +729,37 @@ def order_margins(orders: pd.DataFrame, items: pd.DataFrame | None = None, produ
 
 
 def _margins(orders: pd.DataFrame, items: pd.DataFrame | None, products: pd.DataFrame | None, *,
-             ids: bool = True, skus: tuple | None = None) -> pd.DataFrame:
+             ids: bool = True, skus: tuple | None = None,
+             columns: Sequence[str] = ("goods", "cogs", "margin", "discount_depth")) -> pd.DataFrame:
     """:func:`order_margins`; without the order_id column when not ``ids`` (the chapter's sections
     align by index); ``skus``: the lines' sku codes and their distinct skus (factorized once, see
-    :func:`_line_skus`), so the lines need no sku column."""
+    :func:`_line_skus`), so the lines need no sku column; ``columns``: the figures to return (the
+    chapter keeps goods and margin). The lines are summed first and each array is let go once
+    used: a shop of ten million lines never holds more than a few of them at once."""
     _require(orders, "orders", ["order_id", "paid_amount"])
     paid = paid_mask(orders).to_numpy(dtype=bool)
     rows = np.flatnonzero(paid)
-
-    def col(name, fill=None):  # a numeric column of the paid orders (every column is picked, then filtered)
-        v = orders[name] if fill is None else orders[name].fillna(fill)
-        return v.to_numpy(dtype="float64", na_value=np.nan)[rows]
-    amount = col("paid_amount")
-    gross = col("gross_amount") if "gross_amount" in orders.columns else amount
-    disc = col("discount_amount", 0.0) if "discount_amount" in orders.columns else np.zeros(len(rows))
-    ship = col("shipping_fee", 0.0) if "shipping_fee" in orders.columns else np.zeros(len(rows))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        depth = disc / np.where(gross > 0, gross, np.nan)
-    out = {"goods": gross - disc, "cogs": np.nan, "margin": np.nan, "discount_depth": depth}
-    if ids:
-        oid = orders["order_id"]
-        out = {"order_id": oid.array.take(rows) if isinstance(oid.dtype, pd.StringDtype) else oid.to_numpy()[rows],
-               **out}
-    out = pd.DataFrame(out, index=pd.Index(orders.index[rows], name="row"))
+    n = len(rows)
+    line_goods = line_cogs = has = known = None
     has_sku = skus is not None or "sku" in getattr(items, "columns", ())
     if items is not None and {"order_id", "qty"} <= set(items.columns) and has_sku:
         try:  # each line's order among all orders (lines follow their orders: no hash), then among the paid
             at = positions(items["order_id"], orders["order_id"])
-            pos = np.append(np.where(paid, np.cumsum(paid) - 1, -1), -1)[at]  # at -1: the last slot, -1
+            slot = np.where(paid, np.cumsum(paid) - 1, -1)
+            pos = np.append(slot, -1)[at]  # at -1: the last slot, -1
+            del at, slot
         except pd.errors.InvalidIndexError:  # repeated order ids: among the paid orders only, as before
             pos = positions(items["order_id"], orders["order_id"].iloc[rows])
         keep = pos >= 0
         p = pos[keep]
+        del pos
         qty = items["qty"].to_numpy(dtype="float64", na_value=0.0)[keep]
-        n = len(rows)
         has = np.bincount(p, minlength=n) > 0
         if "unit_price" in items.columns:
-            val = qty * items["unit_price"].to_numpy(dtype="float64", na_value=np.nan)[keep]
-            goods = np.bincount(p, weights=np.nan_to_num(val), minlength=n)
-            out["goods"] = np.where(has, goods, out["goods"].to_numpy())
+            val = items["unit_price"].to_numpy(dtype="float64", na_value=np.nan)[keep]
+            np.multiply(qty, val, out=val)
+            line_goods = np.bincount(p, weights=np.nan_to_num(val, copy=False), minlength=n)
+            del val
         if products is not None and {"sku", "unit_cost"} <= set(products.columns):
             pr = products.drop_duplicates("sku")
             if skus is None:
@@ -754,12 +768,47 @@ def _margins(orders: pd.DataFrame, items: pd.DataFrame | None, products: pd.Data
                 codes, names = skus
                 ci = np.append(positions(names, pr["sku"]), -1)[codes[keep]]
             unit = np.where(ci >= 0, pr["unit_cost"].to_numpy(dtype="float64", na_value=np.nan)[ci], np.nan)
-            line = qty * unit
-            cogs = np.bincount(p, weights=np.nan_to_num(line), minlength=n)
-            known = np.bincount(p, weights=np.isfinite(line).astype(float), minlength=n) > 0
-            out["cogs"] = np.where(has & known, cogs, np.nan)
-            out["margin"] = (amount - ship) - out["cogs"].to_numpy()
-    return out
+            del ci
+            np.multiply(qty, unit, out=unit)  # the line's cost
+            known = np.bincount(p, weights=np.isfinite(unit).astype(float), minlength=n) > 0
+            line_cogs = np.bincount(p, weights=np.nan_to_num(unit, copy=False), minlength=n)
+            del unit
+        del keep, p, qty
+
+    def col(name, fill=None):  # a numeric column of the paid orders (every column is picked, then filtered)
+        v = orders[name] if fill is None else orders[name].fillna(fill)
+        return v.to_numpy(dtype="float64", na_value=np.nan)[rows]
+    amount = col("paid_amount")
+    gross = col("gross_amount") if "gross_amount" in orders.columns else amount
+    disc = col("discount_amount", 0.0) if "discount_amount" in orders.columns else np.zeros(n)
+    out = {}
+    if ids:
+        oid = orders["order_id"]
+        out["order_id"] = oid.array.take(rows) if isinstance(oid.dtype, pd.StringDtype) else oid.to_numpy()[rows]
+    if "goods" in columns:
+        goods = gross - disc
+        out["goods"] = goods if line_goods is None else np.where(has, line_goods, goods)
+        del goods, line_goods
+    cogs = np.full(n, np.nan) if line_cogs is None else np.where(has & known, line_cogs, np.nan)
+    del line_cogs
+    if "cogs" in columns:
+        out["cogs"] = cogs
+    if "margin" in columns:
+        if known is None:
+            out["margin"] = np.full(n, np.nan)
+        else:
+            ship = col("shipping_fee", 0.0) if "shipping_fee" in orders.columns else np.zeros(n)
+            m = amount - ship
+            del ship
+            np.subtract(m, cogs, out=m)
+            out["margin"] = m
+    del cogs, amount
+    if "discount_depth" in columns:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out["discount_depth"] = disc / np.where(gross > 0, gross, np.nan)
+    del gross, disc
+    index = pd.Index(orders.index[rows], name="row")
+    return pd.concat({c: pd.Series(v, index=index, copy=False) for c, v in out.items()}, axis=1)
 
 
 def campaign_scorecard(orders: pd.DataFrame, campaigns: pd.DataFrame, *, margins: pd.DataFrame | None = None,
@@ -776,12 +825,14 @@ def campaign_scorecard(orders: pd.DataFrame, campaigns: pd.DataFrame, *, margins
     first paid order is the campaign order / buyers (NaN when the data hold fewer than
     ``new_buyer_history_days`` days before the campaign, as everyone would look new).
 
-    Required columns: orders order_id, order_ts, paid_amount, gross_amount, discount_amount;
+    Required columns: orders order_id (not when ``margins`` come indexed by row, as
+    :func:`order_margins` gives them), order_ts, paid_amount, gross_amount, discount_amount;
     campaigns campaign_id, start_date, end_date. ``spend``: marketing_spend with campaign_id and
     spend; ``lift``: :func:`campaign_lift` (main and presale phases give the increment);
     ``first_orders``: first paid order_ts per customer_id.
     """
-    _require(orders, "orders", ["order_id", "order_ts", "paid_amount"])
+    by_row = margins is not None and margins.index.name == "row"  # aligned by row: no order ids needed
+    _require(orders, "orders", (["order_ts", "paid_amount"] if by_row else ["order_id", "order_ts", "paid_amount"]))
     _require(campaigns, "campaigns", ["campaign_id", "start_date", "end_date"])
     cols = ["order_id", "order_ts", "paid_amount", "gross_amount", "discount_amount", "shipping_fee", "campaign_id",
             "channel", "customer_id"]
@@ -1194,27 +1245,40 @@ def _orders_daily(data) -> pd.DataFrame:
     """:func:`daily_sales` of the dataset's orders, once per dataset (sections 1 and 4)."""
     from .derived import column_codes
 
+    from .loading import has_column
+
     def compute():
-        orders = _table(data, "orders")
-        prepared = "channel" in orders.columns and hasattr(data, "table_file") and data.table_file("orders") is not None
-        # a prepared table's channels as codes from its file (no factorizing of millions of texts)
-        return daily_sales(orders, _channels=column_codes(data, "orders", "channel") if prepared else None)
+        prepared = hasattr(data, "table_file") and data.table_file("orders") is not None
+        orders = _orders(data, ORDER_COLUMNS["daily"])
+        if prepared and has_column(data, "orders", "channel") and orders["order_ts"].dtype.kind == "M":
+            # a prepared table's channels as codes from its file: no text column of millions of rows
+            codes, names = column_codes(data, "orders", "channel")
+            _require(orders, "orders", ["order_ts", "paid_amount"])
+            out = _daily_sales_codes(orders, paid_mask(orders).to_numpy(dtype=bool), channels=(codes, names),
+                                     dtype=names.dtype)
+            del orders
+            _release_arrow_memory()
+            return out
+        return daily_sales(orders)
     return _memo(data, "daily_sales", ["orders"], compute)
 
 
 def _order_margins(data) -> pd.DataFrame:
     """:func:`order_margins` of the dataset's orders, lines and products, once per dataset
     (sections 2 and 3)."""
-    from .dataops import _with_columns
+    from .loading import read_columns
 
     def compute():
-        items = _table(data, "order_items") if data.has("order_items") else None
-        if items is not None:
-            items = _with_columns(data, "order_items", items, SECTION_IDS["order_items"])
+        # the lines are read for this once-per-dataset sum only (not kept): nothing else uses them
+        items = (read_columns(data, "order_items", COLUMNS["order_items"] + SECTION_IDS["order_items"], keep=False)
+                 if data.has("order_items") else None)
         products = _table(data, "products") if data.has("products") else None
         skus = _line_skus(data) if items is not None and products is not None else None
-        orders = _with_columns(data, "orders", _table(data, "orders"), ["order_id"])
-        return _margins(orders, items, products, ids=False, skus=skus)
+        orders = _orders(data, ORDER_COLUMNS["margins"])
+        out = _margins(orders, items, products, ids=False, skus=skus, columns=("goods", "margin"))
+        del items, orders
+        _release_arrow_memory()
+        return out
     return _memo(data, "order_margins", ["orders", "order_items", "products"], compute)
 
 
@@ -1343,22 +1407,19 @@ def type_report(data, *, lift: LiftResult | None = None, record=None) -> TypeRes
     if note:
         res.note = _skip(record, "Campaign types", note)
         return res
-    from .dataops import _with_columns
     from .loading import read_derived_columns
 
     camp = data["campaigns"]
     camp = camp.loc[camp["start_date"] < _cutoff(data)]
-    items = _table(data, "order_items") if data.has("order_items") else None
-    products = _table(data, "products") if data.has("products") else None
     margins = _order_margins(data)
-    o = _with_columns(data, "orders", _table(data, "orders"), SECTION_IDS["orders"])
+    o = _orders(data, ORDER_COLUMNS["types"])
     spend = data["marketing_spend"] if data.has("marketing_spend") else None
     first = None
     if "customer_id" in o.columns:
         cs = read_derived_columns(data, "customer_summary", ["customer_id", "first_order_ts"])
         first = cs.set_index("customer_id")["first_order_ts"]
     caveats = []
-    if items is None or products is None:
+    if not data.has("order_items") or not data.has("products"):
         caveats.append("no order_items/products: margin and ROI cannot be computed")
     if spend is None or "campaign_id" not in spend.columns:
         caveats.append("no marketing_spend by campaign_id: spend and ROI are missing")
@@ -1391,7 +1452,10 @@ class MechanicsResult(_Result):
     coupon_share: float | None = None
     thresholds: pd.DataFrame = field(default_factory=pd.DataFrame)
     bunching: pd.DataFrame = field(default_factory=pd.DataFrame)
-    goods: pd.DataFrame = field(default_factory=pd.DataFrame)  #: basket values (last 12 months) for the histogram
+    #: the histogram of basket values around each threshold (the chart's 20-yuan bins), per
+    #: threshold and ``when`` (campaign, ordinary): bin_start, baskets in the bin, and ``total``
+    #: baskets of that kind (the share's denominator); a histogram, not millions of basket values
+    goods_bins: pd.DataFrame = field(default_factory=pd.DataFrame)
     notes: list = field(default_factory=list)
     bunching_min: float = 1.2
 
@@ -1440,10 +1504,16 @@ def mechanics_report(data, *, record=None) -> MechanicsResult:
     """Section 3: presale share of festival GMV (:func:`presale_share`), coupon uptake
     (:func:`coupon_uptake`) and 满减 thresholds with the bunching of baskets above them
     (:func:`threshold_bunching`), over the last 12 months (presale: every festival)."""
+    res = _mechanics_report(data, record=record)
+    _release_arrow_memory()  # the orders' columns, read for this section only
+    return res
+
+
+def _mechanics_report(data, *, record=None) -> MechanicsResult:
     cfg = _settings(data)
     res = MechanicsResult(month=_month(data), target=float(cfg["presale_share_target"]),
                           bunching_min=float(cfg["bunching_min"]))
-    o = _table(data, "orders")
+    o = _orders(data, ORDER_COLUMNS["mechanics"])
     end = _cutoff(data)
     y0 = pd.Timestamp(res.month + "-01") - pd.DateOffset(months=11)
     if "coupon_code" in o.columns:
@@ -1495,11 +1565,31 @@ def mechanics_report(data, *, record=None) -> MechanicsResult:
         b.update({"reduction": float(t["reduction"].iloc[0]), "campaigns": ", ".join(t["campaign_id"]),
                   "aov_campaign": aov_c, "aov_ordinary": aov_o, "aov_change": aov_c / aov_o - 1})
         rows.append(b)
-        frames.append(pd.DataFrame({"threshold": thr, "goods": kept.to_numpy(),
-                                    "when": _labels(np.where(inc[keep], 0, 1), ["campaign", "ordinary"])}))
+        frames += [_goods_bins(thr, kept.to_numpy()[mask], when)
+                   for when, mask in (("campaign", inc[keep]), ("ordinary", ~inc[keep]))]
+        del kept
     res.bunching = pd.DataFrame(rows)
-    res.goods = pd.concat(frames, ignore_index=True)
+    res.goods_bins = pd.concat(frames, ignore_index=True)
     return res
+
+
+#: width of the bins of :func:`plot_bunching` (yuan)
+_CHART_BIN = 20.0
+
+
+def _chart_bins(thr: float) -> np.ndarray:
+    """The bin edges :func:`plot_bunching` draws around threshold ``thr``: ten bins either side."""
+    w = _CHART_BIN
+    return np.arange(max(thr - 10 * w, 0), thr + 10 * w + 1, w)
+
+
+def _goods_bins(thr: float, values: np.ndarray, when: str) -> pd.DataFrame:
+    """Baskets per chart bin around ``thr`` (``np.histogram`` over :func:`_chart_bins`), with the
+    number of baskets of the kind in all (``total``)."""
+    bins = _chart_bins(thr)
+    h, e = np.histogram(values, bins=bins)
+    return pd.DataFrame({"threshold": float(thr), "when": when, "bin_start": e[:-1], "baskets": h,
+                         "total": len(values)})
 
 
 @dataclass
@@ -1653,6 +1743,19 @@ class ABResult(_Result):
                        sci=["p_value", "rev_p", "rev_p_cuped"], dec2=["rev_control", "rev_variant"])
 
 
+def _experiments(data) -> pd.DataFrame:
+    """The experiments table of :data:`COLUMNS` for section 5, its only user; a prepared table is
+    read column by column (one column's Arrow buffers at a time, not the table's) and not kept."""
+    from .loading import has_column, read_columns
+
+    if not (hasattr(data, "table_file") and data.table_file("experiments") is not None):
+        return _table(data, "experiments")
+    cols = [c for c in COLUMNS["experiments"] if has_column(data, "experiments", c)]
+    if not cols:
+        return read_columns(data, "experiments", cols, keep=False)
+    return pd.concat({c: read_columns(data, "experiments", [c], keep=False)[c] for c in cols}, axis=1)
+
+
 def ab_report(data, *, record=None) -> ABResult:
     """Section 5: promotion A/B tests that started before the end of the report month
     (:func:`ab_test`)."""
@@ -1671,7 +1774,7 @@ def ab_report(data, *, record=None) -> ABResult:
 
     if not has_column(data, "experiments", "experiment_id"):
         raise KeyError("experiments lacks column(s) experiment_id needed here")
-    ex = _table(data, "experiments")
+    ex = _experiments(data)
     ec, eids, vc, vids = _experiment_codes(data)  # the ids and variants as sorted codes, once per dataset
     if "assigned_ts" in ex.columns:
         keep = ex["assigned_ts"].isna() | (ex["assigned_ts"] < _cutoff(data))
@@ -1793,17 +1896,17 @@ def plot_bunching(mech: MechanicsResult, *, threshold: float | None = None, ax=N
     """Distribution of basket values around a 满减 threshold, during the full-reduction campaigns
     and on ordinary days (share of baskets per bin)."""
     ax = _ax(ax)
-    if mech.skipped or mech.goods.empty:
+    if mech.skipped or mech.goods_bins.empty:
         return _draw_note(ax, mech.note or "; ".join(mech.notes) or "no full-reduction threshold to draw", "满减 threshold")
     thr = threshold if threshold is not None else float(mech.bunching.sort_values("campaign_above")["threshold"].iloc[-1])
-    g = mech.goods.loc[mech.goods["threshold"] == thr]
-    w = float(g["goods"].pipe(lambda s: 20))
-    bins = np.arange(max(thr - 10 * w, 0), thr + 10 * w + 1, w)
+    g = mech.goods_bins.loc[mech.goods_bins["threshold"] == thr]
+    bins = _chart_bins(thr)
     for when, color in (("ordinary", "#999999"), ("campaign", "#c44e52")):
-        v = g.loc[g["when"] == when, "goods"]
-        h, e = np.histogram(v, bins=bins)
-        share = h / max(len(v), 1)
-        ax.step(e[:-1], share, where="post", color=color, lw=2, label=f"{when} ({len(v):,} baskets)")
+        v = g.loc[g["when"] == when]
+        h = v["baskets"].to_numpy() if len(v) == len(bins) - 1 else np.zeros(len(bins) - 1, dtype=np.intp)
+        n = int(v["total"].iloc[0]) if len(v) else 0
+        share = h / max(n, 1)
+        ax.step(bins[:-1], share, where="post", color=color, lw=2, label=f"{when} ({n:,} baskets)")
     ax.axvline(thr, color="black", ls="--")
     ax.text(thr, 0.98, f" 满{thr:.0f}", transform=ax.get_xaxis_transform(), va="top")
     ax.set_xlabel("basket value at selling price (yuan)")
@@ -1867,7 +1970,7 @@ def plot_ab(ab: ABResult, *, ax=None):
 def _month_orders(data, columns: Sequence[str]) -> pd.DataFrame:
     """The report month's orders (by order_ts, as ``data.month_rows("orders")``), of ``columns``
     (those present)."""
-    o = _table(data, "orders")
+    o = _orders(data, [*columns, "order_ts"])
     if getattr(data, "month", None) is None:
         return _narrow(o, columns)
     ms = pd.Timestamp(data.month + "-01")

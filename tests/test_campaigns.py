@@ -315,6 +315,23 @@ def test_sections_on_sample(data, lift):
     assert "CMP037" in d11["planned_campaign"]
 
 
+def test_goods_bins_count_the_baskets_of_the_chart(data):
+    mech = C.mechanics_report(data)
+    gb = mech.goods_bins
+    assert set(gb["threshold"]) == set(mech.thresholds["threshold"]) and set(gb["when"]) == {"campaign", "ordinary"}
+    # 满200: 20-yuan bins from 0 (200 - 10 x 20) to 400, by hand on a few baskets
+    by_hand = C._goods_bins(200.0, np.array([0.0, 19.99, 20.0, 199.0, 200.0, 400.0, 401.0, -5.0]), "campaign")
+    assert by_hand["bin_start"].tolist() == [20.0 * i for i in range(20)]
+    assert by_hand["baskets"].tolist()[:2] == [2, 1] and by_hand["baskets"].tolist()[9:11] == [1, 1]
+    assert by_hand["baskets"].tolist()[-1] == 1 and by_hand["baskets"].sum() == 6  # 400 counts in the last bin
+    assert (by_hand["total"] == 8).all()
+    # a drawn threshold's campaign baskets: as many as the bunching test saw in its two middle bins
+    b = mech.bunching.set_index("threshold")
+    for thr, g in gb.loc[gb["when"] == "campaign"].groupby("threshold"):
+        mid = g.set_index("bin_start")["baskets"]
+        assert mid[thr - 20] == b.loc[thr, "campaign_below"] and mid[thr] == b.loc[thr, "campaign_above"]
+
+
 def test_orders_only_and_old_month():
     only = playbook.load(ROOT / "data/samples", month="2025-06", tables=["orders"])
     for res in (C.lift_report(only), C.type_report(only), C.ab_report(only)):
@@ -353,10 +370,11 @@ def test_minimal_campaigns_table():
 def test_order_margins_computed_once_per_dataset(data):
     m = C._order_margins(data)
     assert C._order_margins(data) is m  # sections 2 and 3 share it
-    # the shared frame leaves out the order ids (the sections align by row), with every figure the same
+    # the shared frame keeps the two figures the sections use, without the order ids (the sections
+    # align by row), each the same as the public function's
     full = C.order_margins(data["orders"], data["order_items"], data["products"])
-    assert "order_id" in full.columns and "order_id" not in m.columns
-    pd.testing.assert_frame_equal(m, full.drop(columns="order_id"))
+    assert "order_id" in full.columns and list(m.columns) == ["goods", "margin"]
+    pd.testing.assert_frame_equal(m, full[["goods", "margin"]])
 
 
 def test_daily_sales_by_hand_with_missing_channel_and_time():
@@ -397,6 +415,11 @@ def test_prepared_folder_reads_only_the_chapters_columns(data, tmp_path):
     # the sections give what they give on the loaded tables
     pd.testing.assert_frame_equal(C.ab_report(prepared).tests, C.ab_report(data).tests)
     pd.testing.assert_frame_equal(C.mechanics_report(prepared).coupons, C.mechanics_report(data).coupons)
+    # the sections read the orders' columns for their own use: a fresh folder keeps none of them
+    fresh = playbook.load(folder, month="2026-10")
+    lift = C.lift_report(fresh)
+    C.type_report(fresh, lift=lift), C.mechanics_report(fresh), C.calendar_report(fresh, lift=lift)
+    assert not fresh._partial.get("orders") and not fresh._partial.get("order_items")
 
 
 def test_recode_drops_values_no_row_keeps():
