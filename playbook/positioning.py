@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -86,12 +86,23 @@ COLUMNS = {
     "products": ("sku", "category", "unit_cost"),
     "customers": ("customer_id", "persona", "birth_year", "city_tier", "province", "member_tier"),
 }
+#: of a prepared folder, the columns kept for the whole notebook: the order ids and the lines are
+#: read once for the lines computed once per dataset (:func:`_lines`, not kept), the channels and
+#: skus as codes (:func:`playbook.derived.column_codes`)
+KEPT = {
+    "orders": ("customer_id", "order_ts", "paid_amount", "status", "refund_amount"),
+}
 
 
 def _table(data, name: str) -> pd.DataFrame:
-    """``data[name]``, or for a prepared table not read yet only its :data:`COLUMNS`, read once per
-    dataset (:func:`playbook.loading.read_columns`)."""
-    return read_columns(data, name, COLUMNS[name])
+    """``data[name]``, or for a prepared table not read yet only its :data:`KEPT` columns (else its
+    :data:`COLUMNS`), read once per dataset (:func:`playbook.loading.read_columns`)."""
+    return read_columns(data, name, KEPT.get(name, COLUMNS[name]))
+
+
+def _prepared(data, name: str) -> bool:
+    """Whether table ``name`` of ``data`` is a prepared file not read as a whole."""
+    return hasattr(data, "table_file") and data.table_file(name) is not None
 
 
 def _report_month(data) -> str:
@@ -195,6 +206,16 @@ def _coded(values: pd.Series, missing: str) -> tuple[np.ndarray, pd.Index]:
     return lab_codes[codes], lab_uniq
 
 
+def _coded_codes(codes: np.ndarray, names: pd.Index, missing: str) -> tuple[np.ndarray, pd.Index]:
+    """:func:`_coded` of a column given as codes (-1: missing) into its distinct ``names``: the
+    same codes and labels, formed on the few names instead of the rows' text."""
+    names = pd.Series(names, dtype=names.dtype).reset_index(drop=True)
+    if (codes < 0).any():
+        names = pd.concat([names, pd.Series([None], dtype=names.dtype)], ignore_index=True)  # the last: missing
+    lab_codes, lab_uniq = pd.factorize(names.fillna(missing), sort=True)
+    return lab_codes[codes.astype(np.intp)], lab_uniq  # code -1 takes the last slot: the missing label
+
+
 def _segment_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
     """:func:`_coded` for a segment label: ``values.astype("str").fillna("unknown")``."""
     codes, uniq = pd.factorize(values, use_na_sentinel=False)
@@ -237,14 +258,20 @@ class _Orders:
     net: np.ndarray            #: paid order -> paid_amount - refund
 
 
-def _build_orders(orders: pd.DataFrame) -> _Orders:
+def _build_orders(orders: pd.DataFrame, *, channels: tuple | None = None, ids: bool = True) -> _Orders:
     """:class:`_Orders` of ``orders``: the channels are factorized once, and only the paid rows'
-    numbers are taken (no text column is copied)."""
-    _require(orders, "orders", ["order_id", "order_ts", "paid_amount"])
+    numbers are taken (no text column is copied). ``channels``: the rows' channel codes and
+    sorted names (:func:`playbook.derived.column_codes` of a prepared file), so that ``orders``
+    needs no channel column; ``ids``: whether ``orders`` must carry the order ids (the lines are
+    joined to them; a prepared file's are read for the join, see :func:`_lines`)."""
+    _require(orders, "orders", ["order_id", "order_ts", "paid_amount"] if ids else ["order_ts", "paid_amount"])
     narrow = orders[[c for c in ("paid_amount", "status", "refund_amount") if c in orders.columns]]
     rows = np.flatnonzero(paid_mask(narrow).to_numpy(dtype=bool))
     ts = orders["order_ts"].to_numpy()[rows]
-    if "channel" in orders.columns:
+    if channels is not None:
+        codes, channels = _coded_codes(*channels, "unknown")
+        channel = codes[rows]
+    elif "channel" in orders.columns:
         codes, channels = _coded(orders["channel"], "unknown")
         channel = codes[rows]
     else:
@@ -256,7 +283,19 @@ def _build_orders(orders: pd.DataFrame) -> _Orders:
 
 def _paid_orders(data) -> _Orders:
     """:func:`_build_orders` of the dataset's orders, computed once per dataset."""
-    return per_dataset(data, "positioning.orders", lambda d: _build_orders(_table(d, "orders")), tables=("orders",))
+    from .derived import column_codes, compact_codes
+    from .loading import has_column
+
+    def build(d):
+        orders = _table(d, "orders")
+        if not _prepared(d, "orders"):
+            return _build_orders(orders)
+        if not has_column(d, "orders", "order_id"):
+            raise KeyError("table orders lacks column(s) order_id")
+        codes = column_codes(d, "orders", "channel") if has_column(d, "orders", "channel") else None
+        head = _build_orders(orders, channels=codes, ids=False)
+        return replace(head, channel=compact_codes(head.channel, len(head.channels)))  # a byte per order
+    return per_dataset(data, "positioning.orders", build, tables=("orders",))
 
 
 @dataclass
@@ -276,13 +315,18 @@ class _Lines:
     items: pd.DataFrame | None = None      #: the source order_items (None: one line per order)
     item_rows: np.ndarray | None = None    #: line -> its row among ``items``
     order_ids: pd.Series | None = None     #: line -> order_id, when the lines came from a merge
+    sourced: bool = True                   #: False: the source tables were let go (no frame can be made)
 
 
 def _build_lines(orders: pd.DataFrame | _Orders, items: pd.DataFrame | None = None,
-                 products: pd.DataFrame | None = None) -> _Lines:
+                 products: pd.DataFrame | None = None, *, skus: tuple | None = None,
+                 join: tuple | None = None) -> _Lines:
     """The arrays behind :func:`order_lines` (see there for the definitions) of ``orders`` (or of
     their :class:`_Orders`). Text is read once: categories are factorized, and the lines find
-    their orders and products by position (an Arrow hash lookup of the ids)."""
+    their orders and products by position (an Arrow hash lookup of the ids). ``skus``: the
+    lines' sku codes and distinct skus (:func:`playbook.derived.column_codes`), so the lines need
+    no sku column; ``join``: :func:`_join_orders` of the lines, made already (the lines then need
+    no order_id column, and the ids' text can go before the lines' arrays are built)."""
     head = orders if isinstance(orders, _Orders) else _build_orders(orders)
     rows, order_gmv, order_net = head.rows, head.gmv, head.net
     if items is None:
@@ -290,8 +334,10 @@ def _build_lines(orders: pd.DataFrame | _Orders, items: pd.DataFrame | None = No
         return _Lines(head, line_order=every, line_key=every, category=np.zeros(len(rows), dtype=np.intp),
                       categories=pd.Index(["all"], dtype="str"), gmv=order_gmv, net_sales=order_net,
                       cogs=np.full(len(rows), np.nan))
-    _require(items, "order_items", ["order_id", "sku", "qty", "unit_price"])
-    item_rows, line_order, order_ids = _join_orders(head.orders, rows, items)
+    _require(items, "order_items", (["order_id"] if join is None else []) + ["qty", "unit_price"]
+             + ([] if skus is not None else ["sku"]))
+    item_rows, line_order, order_ids = _join_orders(head.orders, rows, items) if join is None else join
+    del join
     every_item = order_ids is None and len(item_rows) == len(items)  # no line dropped: no need to take
 
     def of_lines(a: np.ndarray) -> np.ndarray:
@@ -317,7 +363,11 @@ def _build_lines(orders: pd.DataFrame | _Orders, items: pd.DataFrame | None = No
     cogs = np.full(len(line_order), np.nan)
     if products is not None and "category" in products.columns:
         prod = products.drop_duplicates("sku")
-        at = of_lines(_positions(items["sku"], prod["sku"]))
+        if skus is None:
+            at = of_lines(_positions(items["sku"], prod["sku"]))
+        else:  # each distinct sku looked up once
+            codes, names = skus
+            at = of_lines(np.append(_positions(names, prod["sku"]), -1)[codes])
         missing = at < 0
         at[missing] = 0
         names = prod["category"].fillna("unknown")
@@ -350,10 +400,13 @@ def _join_orders(orders: pd.DataFrame, rows: np.ndarray, items: pd.DataFrame
     position, keeping the items' order; otherwise pandas' merge decides, as it always did."""
     ids = orders["order_id"]
     if ids.dtype == items["order_id"].dtype:
-        every = pd.Index(ids)
         at = None
-        if not every.hasnans and every.is_unique:  # all orders' ids: no text of the paid ones is copied
-            at = _positions(items["order_id"], every)  # by aligned runs when lines are stored order by order
+        if not ids.hasnans:  # all orders' ids: no text of the paid ones is copied
+            try:  # by aligned runs when lines are stored order by order; repeated ids raise (no hash table of
+                # millions of ids is built to check them first)
+                at = _positions(items["order_id"], pd.Index(ids))
+            except pd.errors.InvalidIndexError:
+                at = None
         if at is not None:
             pos = np.full(len(ids), -1, dtype=np.intp)  # orders row -> paid order
             pos[rows] = np.arange(len(rows))
@@ -374,6 +427,9 @@ def _join_orders(orders: pd.DataFrame, rows: np.ndarray, items: pd.DataFrame
 def _lines_frame(lines: _Lines, which: np.ndarray | None = None) -> pd.DataFrame:
     """The :func:`order_lines` frame of ``lines`` (of the lines at positions ``which``, all when
     None): the text columns are read from the source tables for those lines only."""
+    if not lines.sourced:
+        raise ValueError("these lines were computed without keeping their source tables: build them with "
+                         "_build_lines from the tables to make a frame")
     which = np.arange(len(lines.line_order)) if which is None else np.asarray(which)
     head = lines.head
     paid = lines.line_order[which]
@@ -406,9 +462,36 @@ def _lines_frame(lines: _Lines, which: np.ndarray | None = None) -> pd.DataFrame
 def _lines(data, with_items: bool) -> _Lines:
     """:func:`_build_lines` of all the dataset's orders (with order_items and products when
     ``with_items``), computed once per dataset."""
+    from .derived import column_codes, compact_codes
+    from .loading import has_column
+
     def build(d):
-        return _build_lines(_paid_orders(d), _table(d, "order_items") if with_items else None,
-                            _table(d, "products") if with_items else None)
+        head = _paid_orders(d)
+        if not _prepared(d, "orders"):  # the orders in memory, with their ids
+            return _build_lines(head, _table(d, "order_items") if with_items else None,
+                                _table(d, "products") if with_items else None)
+        if not with_items:
+            return replace(_build_lines(head), sourced=False)  # the orders' ids were not kept
+        # a prepared folder: the lines and the order ids are read for this once-per-dataset join
+        # only (not kept), the skus as codes; the lines keep no reference to them
+        import pyarrow as pa
+
+        skus = (column_codes(d, "order_items", "sku")
+                if _prepared(d, "order_items") and has_column(d, "order_items", "sku") else None)
+        ids = read_columns(d, "orders", ["order_id"], keep=False)
+        _require(ids, "orders", ["order_id"])
+        items = read_columns(d, "order_items", ["order_id"], keep=False)
+        _require(items, "order_items", ["order_id"])
+        join = _join_orders(ids, head.rows, items)  # the ids' text goes before the lines' arrays are made
+        del ids, items
+        pa.default_memory_pool().release_unused()
+        items = read_columns(d, "order_items", [c for c in COLUMNS["order_items"] if c not in ("order_id", "sku")]
+                             + (["sku"] if skus is None else []), keep=False)
+        lines = _build_lines(head, items, _table(d, "products"), skus=skus, join=join)
+        del items, join
+        pa.default_memory_pool().release_unused()
+        return replace(lines, items=None, item_rows=None, order_ids=None, sourced=False,
+                       category=compact_codes(lines.category, len(lines.categories)))  # a byte per line
     return per_dataset(data, f"positioning.lines:{with_items}", build, tables=("orders", "order_items", "products"))
 
 
@@ -432,15 +515,20 @@ def _customers(data) -> _Customers:
     customer_id among the customers)."""
     def build(d):
         customers = _table(d, "customers")
-        ids = pd.Index(customers["customer_id"])
-        if not ids.is_unique:
+        orders = _table(d, "orders")
+        of_order = None
+        if "customer_id" in orders.columns:
+            try:  # repeated customer ids raise: the uniqueness is not checked with a hash table first
+                of_order = _positions(orders["customer_id"], pd.Index(customers["customer_id"]))
+            except pd.errors.InvalidIndexError:
+                of_order = None
+        if of_order is None and not customers["customer_id"].is_unique:
             keep = ~customers["customer_id"].duplicated().to_numpy()
             customers = customers.loc[keep].reset_index(drop=True)
-            ids = pd.Index(customers["customer_id"])
-        orders = _table(d, "orders")
         if "customer_id" not in orders.columns:
             return _Customers(customers, np.full(len(orders), -1, dtype=np.intp))
-        of_order = _positions(orders["customer_id"], ids)
+        if of_order is None:
+            of_order = _positions(orders["customer_id"], pd.Index(customers["customer_id"]))
         of_order[orders["customer_id"].isna().to_numpy()] = -1  # a missing id is nobody, not a customer without id
         return _Customers(customers, of_order)
     return per_dataset(data, "positioning.customers", build, tables=("orders", "customers"))

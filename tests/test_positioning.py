@@ -446,3 +446,27 @@ def test_order_lines_with_an_empty_products_table():
     lines = P.order_lines(_orders(), _items(), _products().iloc[:0])
     assert lines["category"].tolist() == ["unknown"] * 3 and lines["cogs"].isna().all()
     assert lines["gmv"].tolist() == pytest.approx([66.0, 44.0, 50.0])
+
+
+def test_prepared_folder_keeps_no_ids_and_gives_the_same_sections(data, tmp_path):
+    # a prepared folder: the orders keep neither their ids nor their channels' text (the ids are
+    # read for the lines' join, the channels and skus as codes), and every section is the same
+    from playbook.loading import prepare
+
+    prepared = playbook.load(prepare(data, tmp_path / "prep"), month=data.month)
+    a, b = P._lines(prepared, True), P._lines(data, True)
+    for name in ("line_order", "line_key", "category", "gmv", "net_sales", "cogs"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    pd.testing.assert_index_equal(a.categories, b.categories)
+    pd.testing.assert_index_equal(a.head.channels, b.head.channels)
+    np.testing.assert_array_equal(a.head.channel, b.head.channel)
+    assert list(P._table(prepared, "orders").columns) == list(P.KEPT["orders"])
+    assert prepared.table_file("order_items") is not None  # the lines were read for the join only
+    with pytest.raises(ValueError, match="source tables"):
+        P._lines_frame(a)
+    for mine, theirs in ((P.business_report(prepared), P.business_report(data)),
+                         (P.segment_report(prepared), P.segment_report(data))):
+        for attr in ("kpis", "by_channel", "by_category", "channel_mix", "preference"):
+            if hasattr(mine, attr):
+                pd.testing.assert_frame_equal(getattr(mine, attr), getattr(theirs, attr), obj=attr)
+    pd.testing.assert_frame_equal(P.target_report(prepared).pva, P.target_report(data).pva)
