@@ -38,7 +38,7 @@ from scipy import optimize, special
 from . import charts, i18n
 from .exercises import exercise
 from .derived import per_dataset, per_dataset_peek, positions as _positions
-from .loading import file_columns, read_columns, read_parquet
+from .loading import read_columns
 from .metrics import paid_mask
 from .threads import single_thread_blas
 
@@ -52,62 +52,61 @@ STAGE_LABELS = {"potential": "potential 潜在", "new": "new 新客", "active": 
 STAGE_COLORS = {"potential": "#BAB0AC", "new": "#4E79A7", "active": "#59A14F", "dormant": "#EDC948",
                 "churned": "#E15759"}
 
-#: the columns this chapter reads from each table: a prepared table is read with these only (once
-#: per dataset, see :func:`playbook.loading.read_columns`); the orders' addresses, cities, coupons
-#: and hashes, the customers' personal columns and the products' titles are never looked at here
+#: the columns this chapter reads from each table: a prepared table is read with these only, for
+#: the one calculation that needs them, and not kept in the dataset (``read_columns(keep=False)``):
+#: what lasts is the cached result, as integer codes and arrays of the paid orders. The orders'
+#: addresses, cities, coupons and hashes, the customers' personal columns and the products' titles
+#: are never looked at here.
 COLUMNS = {
-    "orders": ("order_ts", "paid_amount", "shipping_fee"),
+    "orders": ("order_ts", "paid_amount", "shipping_fee", "order_id", "status", "customer_id", "channel"),
+    "order_items": ("order_id", "sku", "qty", "unit_price"),
     "products": ("sku", "unit_cost"),
     "customers": ("customer_id", "signup_ts", "acquisition_channel", "member_tier"),
 }
-#: the columns read for a calculation made once per dataset whose result is cached (as integer
-#: codes), and not kept: the orders' text (paid or not, the customer ids hashed into codes, the
-#: channels), the order ids and the order lines (read by the gross margin per order alone). On a
-#: large shop they are most of the chapter's memory.
-ONCE_COLUMNS = {
-    "orders": ("order_id", "status", "customer_id", "channel"),
-    "order_items": ("order_id", "sku", "qty", "unit_price"),
-}
 
 
-def _table(data, name: str) -> pd.DataFrame:
-    """``data[name]``, or for a prepared table not read yet only its :data:`COLUMNS` (read once per
-    dataset; a plain mapping of frames gives its frame as it is)."""
-    return read_columns(data, name, COLUMNS[name])
+def _table(data, name: str, columns=None) -> pd.DataFrame:
+    """``columns`` (by default all the :data:`COLUMNS`) of table ``name`` for one use: a prepared
+    table not read yet is read with those of them its file has, and not kept in the dataset
+    (:func:`playbook.loading.read_columns` with ``keep=False``); a table in memory (or a plain
+    mapping of frames) gives its frame as it is."""
+    return read_columns(data, name, COLUMNS[name] if columns is None else columns, keep=False)
 
 
-def _read_once(data, name: str, columns=None) -> pd.DataFrame:
-    """``columns`` (by default all the :data:`ONCE_COLUMNS`) of table ``name``, for a calculation
-    made once per dataset: a prepared table not read yet is read with those columns only and not
-    kept in the dataset (as :func:`playbook.loading.read_columns` would keep them); a table in
-    memory as it is."""
-    file = data.table_file(name) if hasattr(data, "table_file") else None
-    if file is None:
-        return data[name]
-    present = file_columns(file)
-    return read_parquet(file, columns=[c for c in (columns or ONCE_COLUMNS[name]) if c in present])
+def _has(data, name: str, column: str) -> bool:
+    """Whether table ``name`` is in ``data`` and has ``column`` (a prepared file's schema, nothing read)."""
+    from .loading import has_column
+
+    return name in data and has_column(data, name, column)
 
 
 def _orders(data, columns) -> pd.DataFrame:
-    """The orders with ``columns``: those of :data:`COLUMNS` from the dataset's kept table, the
-    text columns of :data:`ONCE_COLUMNS` read for the caller alone (see :func:`_read_once`)."""
-    orders = _table(data, "orders")
+    """The orders with those of ``columns`` they have, in that order, read for the caller alone
+    (see :func:`_table`)."""
     cols = list(dict.fromkeys(columns))
-    once = [c for c in cols if c not in orders.columns and c in ONCE_COLUMNS["orders"]]
-    if not once:
-        return orders[[c for c in cols if c in orders.columns]]
-    extra = _read_once(data, "orders", once)
-    return pd.concat([orders[[c for c in cols if c in orders.columns]], extra.set_axis(orders.index)], axis=1)[
-        [c for c in cols if c in orders.columns or c in extra.columns]]
+    orders = _table(data, "orders", cols)
+    return orders[[c for c in cols if c in orders.columns]]
+
+
+def _summary_columns(data, columns: list[str]) -> pd.DataFrame | None:
+    """Those of ``columns`` that the dataset's shared ``customer_summary`` (:mod:`playbook.derived`)
+    has, in that order; for a prepared folder whose summary is not read yet, only them, read for
+    this use and not kept (:func:`playbook.loading.read_derived_columns`). None for a plain mapping
+    of tables."""
+    if not hasattr(data, "derived"):
+        return None
+    from .loading import read_derived_columns
+
+    try:
+        return read_derived_columns(data, "customer_summary", columns)
+    except KeyError:  # a column it lacks (no channel: no first_channel): the summary, read whole
+        summary = data.derived("customer_summary")
+        return summary[[c for c in columns if c in summary.columns]]
 
 
 def _orders_columns(data) -> list[str]:
-    """The columns the orders have (a prepared table's from its schema, nothing read)."""
-    from .loading import has_column
-
-    return [c for c in dict.fromkeys(COLUMNS["orders"] + ONCE_COLUMNS["orders"] + ("order_ts", "paid_amount",
-                                                                                  "customer_id"))
-            if has_column(data, "orders", c)]
+    """The columns of :data:`COLUMNS` the orders have (a prepared table's from its schema, nothing read)."""
+    return [c for c in COLUMNS["orders"] if _has(data, "orders", c)]
 
 
 # =============================================================================================
@@ -169,7 +168,7 @@ def _report_month(data) -> pd.Period:
     month = getattr(data, "month", None)
     if month:
         return pd.Period(month, "M")
-    return _table(data, "orders")["order_ts"].max().to_period("M")
+    return _orders(data, ["order_ts"])["order_ts"].max().to_period("M")
 
 
 def _as_of(data) -> pd.Timestamp:
@@ -387,24 +386,41 @@ def _is_paid(data) -> np.ndarray:
 
 
 def _paid_column(data, column: str) -> np.ndarray:
-    """``_paid_orders(data)[column]`` as an array (times as stored), once per dataset: the order
-    times and amounts of the paid orders are read by most sections."""
+    """``_paid_orders(data)[column]`` as an array, once per dataset: the amounts of the paid orders
+    are read by most sections (their times: :func:`_paid_ts`)."""
     return _cached(data, f"paid.{column}", lambda d: _paid_orders(d, [column])[column].to_numpy())
 
 
 def _paid_ns(data) -> np.ndarray:
     """The order times of :func:`_paid_orders` as int64 nanoseconds (:func:`_ns`), once per dataset."""
-    return _cached(data, "paid.ns", lambda d: _ns(_paid_column(d, "order_ts")))
+    return _cached(data, "paid.ns", lambda d: _ns(_paid_orders(d, ["order_ts"])["order_ts"].to_numpy()))
+
+
+def _paid_ts(data) -> np.ndarray:
+    """The order times of :func:`_paid_orders` as ``datetime64[ns]``: a view of :func:`_paid_ns`
+    (the same instants as the stored times, NaT where missing; no second array of times kept)."""
+    return _paid_ns(data).view("datetime64[ns]")
 
 
 def _paid_months(data) -> np.ndarray:
-    """The month codes (:func:`_month_ints`) of the order times of :func:`_paid_orders`, once per dataset."""
-    return _cached(data, "paid.months", lambda d: _month_ints(_paid_column(d, "order_ts")))
+    """The month codes (:func:`_month_ints`) of the order times of :func:`_paid_orders`, once per
+    dataset: int32 when no time is missing (kept cached), else int64 with :data:`NO_MONTH`."""
+    def build(d) -> np.ndarray:
+        mi = _month_ints(_paid_ts(d))
+        return mi.astype(np.int32) if len(mi) and mi.min() > np.iinfo(np.int32).min else mi
+
+    return _cached(data, "paid.months", build)
+
+
+def _days(ts: np.ndarray) -> np.ndarray:
+    """Days since 1970 of ``datetime64`` times (``astype("datetime64[D]")`` as int64; NaT: the
+    smallest int64)."""
+    return ts.astype("datetime64[D]").view("int64")
 
 
 def _first_order_ts(data) -> pd.Timestamp:
     """The time of the first order (paid or not) in the data, once per dataset."""
-    return _cached(data, "first_order_ts", lambda d: _table(d, "orders")["order_ts"].min())
+    return _cached(data, "first_order_ts", lambda d: _orders(d, ["order_ts"])["order_ts"].min())
 
 
 def _paid_codes(data) -> tuple[np.ndarray, pd.Index]:
@@ -437,7 +453,9 @@ class _Keys:
     ``pd.Index(concat([customers ids, paid ids])).unique()`` gives). ``paid`` is the code of each
     row of :func:`_paid_orders`, ``registered`` the code of each ``customers`` row (None without the
     table). :meth:`rank` gives each code's place among the ids sorted as text, for results sorted
-    by customer id. Every section joins and groups customers on these codes instead of text."""
+    by customer id. Every section joins and groups customers on these codes instead of text. The
+    codes are int32 (Arrow's dictionary indices; kept for the dataset's life): arithmetic on them
+    widens them to int64 first."""
 
     def __init__(self, data):
         import pyarrow as pa
@@ -448,8 +466,8 @@ class _Keys:
         _require(pd.DataFrame(columns=_orders_columns(data)), "orders", "customer_id", "order_ts", "paid_amount")
         orders = _orders(data, ["customer_id"])
         keep = self.paid_rows = _is_paid(data) & orders["customer_id"].notna().to_numpy()  # see _paid_rows
-        self.has_customers = "customers" in data and "customer_id" in _table(data, "customers").columns
-        reg = _table(data, "customers")["customer_id"] if self.has_customers else None
+        self.has_customers = _has(data, "customers", "customer_id")
+        reg = _table(data, "customers", ["customer_id"])["customer_id"] if self.has_customers else None
         n_reg = len(reg) if self.has_customers else 0
         # the ids as Arrow text, as stored (no copy into one array): the paid orders' filtered in Arrow
         arrays = [_arrow_text(p, one_chunk=False) for p in ([reg] if self.has_customers else []) + [orders["customer_id"]]]
@@ -464,8 +482,9 @@ class _Keys:
                 chunks += a.chunks if isinstance(a, pa.ChunkedArray) else [a]
             # one hash pass over every chunk: a dictionary shared by all of them
             enc = pc.dictionary_encode(pa.chunked_array(chunks, type=pa.large_string()), null_encoding="encode")
-            codes = (np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in enc.chunks]).astype("int64")
-                     if enc.num_chunks else np.empty(0, dtype="int64"))
+            # the dictionary's int32 indices as they are: kept for the dataset's life
+            codes = (np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in enc.chunks])
+                     if enc.num_chunks else np.empty(0, dtype=np.int32))
             dictionary = enc.chunk(0).dictionary if enc.num_chunks else pa.array([], type=pa.large_string())
             self.ids = pd.Index(dictionary.to_pandas())
             self._text = dictionary
@@ -473,7 +492,7 @@ class _Keys:
             parts = ([reg] if self.has_customers else []) + [orders["customer_id"][keep]]
             codes, uniques = pd.factorize(pd.concat([p.astype("str") for p in parts], ignore_index=True),
                                           use_na_sentinel=False)
-            codes = codes.astype("int64")
+            codes = codes.astype(np.int32 if len(uniques) < np.iinfo(np.int32).max else np.int64)
             self.ids = pd.Index(uniques)
             self._text = None
         self.registered = codes[:n_reg] if self.has_customers else None
@@ -487,11 +506,13 @@ class _Keys:
             if self._text is not None:
                 import pyarrow.compute as pc
 
-                order = pc.sort_indices(self._text).to_numpy().astype("int64")
+                order = pc.sort_indices(self._text).to_numpy()
             else:  # pragma: no cover
                 order = np.argsort(self.ids.to_numpy(dtype=object), kind="stable")
-            rank = np.empty(self.n, dtype="int64")
-            rank[order] = np.arange(self.n, dtype="int64")
+            small = np.int32 if self.n < np.iinfo(np.int32).max else np.int64  # kept cached: 32 bits
+            order = order.astype(small)
+            rank = np.empty(self.n, dtype=small)
+            rank[order] = np.arange(self.n, dtype=small)
             self._rank, self._order = rank, order
         return self._rank
 
@@ -512,18 +533,37 @@ def _margins(data, margins: pd.DataFrame | None = None) -> pd.DataFrame:
     if margins is not None:
         return margins
     parts = _margin_parts(data)
-    return parts[0] if _peek(data, "margins") is parts else order_gross_margin(data)
+    return parts[0] if _own_margins(data) is parts else order_gross_margin(data)
 
 
 def _margin_parts(data) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`_gross_margin` of ``data``, once per dataset."""
-    return _cached(data, "margins", _gross_margin)
+    """:func:`_gross_margin` of ``data``, once per dataset: held until the channel section lets
+    go of it (:func:`_let_go_of_margins`), made again if asked for after that."""
+    holder = _cached(data, "margins", lambda d: [None])  # a plain mapping of tables: a new one each time
+    if holder[0] is None:
+        holder[0] = _gross_margin(data)
+    return holder[0]
+
+
+def _own_margins(data) -> tuple | None:
+    """The parts (:func:`_margin_parts`) the dataset holds, None when it holds none (nothing made)."""
+    holder = _peek(data, "margins")
+    return None if holder is None else holder[0]
+
+
+def _let_go_of_margins(data) -> None:
+    """Free the per-order margins of the dataset (millions of rows) once the sections that group
+    them are done; the figure the later sections need is cached first (:func:`_margin_rate`)."""
+    _margin_rate(data)
+    holder = _peek(data, "margins")
+    if holder is not None:
+        holder[0] = None
 
 
 def _cost_source_counts(data, m: pd.DataFrame) -> dict:
     """Rows of the margins ``m`` per cost source (``unit_cost``, ``estimated``, ``none``) and in
     all: from the cached codes for the dataset's own margins, else from the column."""
-    parts = _peek(data, "margins")
+    parts = _own_margins(data)
     if parts is not None and parts[0] is m:
         counts = np.bincount(parts[4], minlength=3)
     else:
@@ -535,7 +575,7 @@ def _cost_source_counts(data, m: pd.DataFrame) -> dict:
 def _margin_codes(data, m: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Month codes, channel codes and channel names of the rows of ``m`` when ``m`` is the dataset's
     cached :func:`order_gross_margin` (None for margins from elsewhere)."""
-    parts = _peek(data, "margins")
+    parts = _own_margins(data)
     if parts is None or parts[0] is not m:
         return None
     return parts[1], parts[2], parts[3]
@@ -543,7 +583,7 @@ def _margin_codes(data, m: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.nda
 
 def _cached_margins(data) -> pd.DataFrame | None:
     """The dataset's cached :func:`order_gross_margin` when there is one, without computing it."""
-    parts = _peek(data, "margins")
+    parts = _own_margins(data)
     return None if parts is None else parts[0]
 
 
@@ -687,7 +727,7 @@ def _gross_margin(data, *, frame: bool = False) -> tuple:
     codes, and the cost source of each row as a code (0 ``unit_cost``, 1 ``estimated``, 2 ``none``).
     Computed on arrays: the orders' text columns are not copied for the paid orders."""
     _require(pd.DataFrame(columns=_orders_columns(data)), "orders", "order_id", "order_ts", "paid_amount")
-    orders = _table(data, "orders")
+    orders = _orders(data, ["paid_amount", "shipping_fee", "order_ts"])  # read for this calculation alone
     is_paid = _is_paid(data)
     every = bool(is_paid.all())
 
@@ -699,6 +739,8 @@ def _gross_margin(data, *, frame: bool = False) -> tuple:
     ship = paid_values("shipping_fee", dtype="float64", na_value=0.0) if "shipping_fee" in orders.columns else 0.0
     goods = gmv - ship
     mi = _month_ints(paid_values("order_ts"))
+    _cached(data, "first_order_ts", lambda d: orders["order_ts"].min())  # read here anyway: :func:`_first_order_ts`
+    del orders, ship
     if len(mi) and mi.min() > np.iinfo(np.int32).min:  # no missing time: months fit 32 bits (kept cached)
         mi = mi.astype(np.int32)
     chan = _order_channels(data) if hasattr(data, "derived") else None
@@ -721,7 +763,7 @@ def _gross_margin(data, *, frame: bool = False) -> tuple:
         source = np.full(n, 2, dtype=np.int8)
     else:
         order_ids = _orders(data, ["order_id"])
-        items = _read_once(data, "order_items")
+        items = _table(data, "order_items")
         _require(items, "order_items", "order_id", "sku", "qty", "unit_price")
         products = products.drop_duplicates("sku")
         line_row = _line_orders(items["order_id"], order_ids["order_id"])  # lines in runs that follow the orders
@@ -856,7 +898,7 @@ def ltv_curve(data, *, margins: pd.DataFrame | None = None, max_months: int | No
     parts = _margin_codes(data, m)
     own = parts is not None and hasattr(data, "derived")  # the dataset's own margins: its cached arrays
     if own:  # the margins' rows with a customer are those of _paid_orders, in the same order
-        is_paid = _peek(data, "margins")[5]
+        is_paid = _own_margins(data)[5]
         with_customer = _cached(data, "paid_rows", _paid_rows)
         with_customer = with_customer if bool(is_paid.all()) else with_customer[is_paid]
     else:
@@ -869,7 +911,7 @@ def ltv_curve(data, *, margins: pd.DataFrame | None = None, max_months: int | No
 
     report = _report_month(data)
     first_month = _first_data_month(data)
-    ts = _paid_column(data, "order_ts") if own else col("order_ts")
+    ts = _paid_ts(data) if own else col("order_ts")
     n_rows = len(ts)
     fast = bool(n_rows) and np.issubdtype(ts.dtype, np.datetime64) and not np.isnat(ts).any()
     if fast and own:  # the cached month codes of the paid orders
@@ -1066,7 +1108,7 @@ def channel_matrix(data, *, month: str | None = None, horizon_months: int | None
         sales = mm.groupby("channel").agg(paid_orders=("order_id", "size"))
         gmv_by = mm.groupby("channel")["gmv"].sum()
         gm_by = mm.groupby("channel")["gross_margin"].sum(min_count=1)
-    summary = data.derived("customer_summary") if hasattr(data, "derived") else None
+    summary = _summary_columns(data, ["first_order_ts", "first_channel"])
     if summary is None or "first_channel" not in summary.columns:
         firsts = m.sort_values("order_ts", kind="stable").drop_duplicates("customer_id")
         summary = pd.DataFrame({"first_order_ts": firsts["order_ts"].to_numpy(), "first_channel": firsts["channel"].to_numpy()})
@@ -1254,6 +1296,9 @@ def channel_report(data, *, month: str | None = None) -> ChannelReport:
                  f"{src['estimated'] / src['all']:.0%} of orders costed at the shop's cost ratio" if src["estimated"] else "")
     if (matrix.get("ltv_basis") == "model").any():
         cost_note = "; ".join(filter(None, [cost_note, f"LTV predicted by BG/NBD + Gamma-Gamma: no cohort observed for {horizon} months yet"]))
+    del margins
+    _let_go_of_margins(data)  # the later sections need the margin rate alone
+    _hand_back_memory()
     return ChannelReport(month, matrix, roi, cut, curve, float(cfg["roi_cut"]), cost_note)
 
 
@@ -1334,7 +1379,7 @@ def first_order_conversion(data, *, window_days: int | None = None, by: str | No
     """
     cfg = _settings(data, "acquisition")
     window = int(window_days or cfg["first_order_window_days"])
-    cust = _table(data, "customers")
+    cust = _table(data, "customers", ["customer_id", "signup_ts"] + ([by] if by else []))
     _require(cust, "customers", "customer_id", "signup_ts")
     ck = _keys(data)
     codes = ck.registered  # the code of each customers row: no lookup of text ids
@@ -1402,7 +1447,9 @@ def _customer_days(data) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
     channels = _order_channels(data)  # channel names as integer codes, turned back into names at the end
     order = _cached(data, "paid_sort", _paid_sort)  # by customer and time, so by customer and day
     c = _sorted_codes(data)
-    d = _paid_column(data, "order_ts").astype("datetime64[D]").astype("int64")[order]
+    d = _days(_paid_ts(data))[order]
+    if len(d) and d.min() > np.iinfo(np.int32).min:  # no missing time: days fit 32 bits (kept cached)
+        d = d.astype(np.int32)
     if channels is not None:
         chan, names = channels[0][_cached(data, "paid_rows", _paid_rows)], channels[1]
     else:
@@ -1598,7 +1645,7 @@ def new_customer_report(data) -> NewCustomerReport:
                                  cnote.replace("this section", "first-order conversion"))
     conv = first_order_conversion(data)
     by = None
-    if "acquisition_channel" in _table(data, "customers").columns:
+    if _has(data, "customers", "acquisition_channel"):
         by = first_order_conversion(data, by="acquisition_channel")
     by = by if by is not None else _empty(["signup_month", "acquisition_channel", "conversion"])
     return NewCustomerReport(conv, by, second, second_ch, windows, window_days=int(cfg["first_order_window_days"]))
@@ -1693,7 +1740,7 @@ def _cohort_base(data, include_first_month: bool) -> tuple:
     retention counts (customers with a paid order per cohort and month since)."""
     mi = _paid_months(data)
     if len(mi) and mi.min() == NO_MONTH:  # a missing time: numbered as the calendar arithmetic does
-        mi = _paid_column(data, "order_ts").astype("datetime64[M]").astype("int64") + 1970 * 12
+        mi = _paid_ts(data).astype("datetime64[M]").astype("int64") + 1970 * 12
         days = None
     else:
         days = _peek(data, "customer_days")
@@ -1719,7 +1766,7 @@ def _cohort_base(data, include_first_month: bool) -> tuple:
         span = int(mi.max()) - lo + 1 if len(mi) else 1
         # each customer once per month with a paid order: a customers x months bitmap (no sort, no hash)
         seen = np.zeros(n * span, dtype=bool)
-        seen[codes * span + (mi - lo)] = True
+        seen[codes.astype(np.int64) * span + (mi - lo)] = True
         pairs = np.flatnonzero(seen)
         del seen
         pc_, pm = pairs // span, pairs % span + lo
@@ -1915,6 +1962,29 @@ def plot_repurchase_trend(report: CohortReport, *, ax=None):
 # Lifecycle stages
 # =============================================================================================
 
+def _hand_back_memory() -> None:
+    """Hand the memory a large calculation freed back to the system: Arrow's unused pool memory,
+    and the free pages of the C heap (glibc's ``malloc_trim``; nothing elsewhere). Arrays of a few
+    megabytes (one number per customer) are carved from that heap, and once freed its pages would
+    otherwise stay in the process's resident memory for the rest of the notebook."""
+    import ctypes
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+    global _LIBC
+    if _LIBC is None:
+        try:
+            _LIBC = ctypes.CDLL("libc.so.6")
+            _LIBC.malloc_trim  # noqa: B018 - glibc only
+        except (OSError, AttributeError):
+            _LIBC = False
+    if _LIBC:
+        _LIBC.malloc_trim(0)
+
+
+_LIBC = None  #: glibc, once looked up (False where there is none)
+
+
 def _cached(data, name: str, build):
     """``build(data)`` once per loaded dataset (the customer history, the per-order gross margin)."""
     return per_dataset(data, f"acquisition.{name}", build)
@@ -1932,16 +2002,16 @@ def _history(data) -> _History:
 class _History:
     """Customers and their paid orders as sorted arrays, for stage snapshots at any moment."""
 
+    _step = 1 << 20  #: order rows per slice in :meth:`stage_counts`
+
     def __init__(self, data):
         keys = _keys(data)  # every customer: the customers table's ids first, then buyers not in it
         has_customers = keys.has_customers
-        cust = _table(data, "customers") if has_customers else None
+        cust = _table(data, "customers", ["signup_ts"]) if has_customers else None
         self.ids = keys.ids
         self.n = keys.n
         order = _cached(data, "paid_sort", _paid_sort)  # by customer code and time
         self.code, self.ts = _sorted_codes(data), _paid_ns(data)[order]
-        same_next = np.r_[self.code[1:] == self.code[:-1], False]
-        self.next_ts = np.where(same_next, np.r_[self.ts[1:], 0], np.iinfo(np.int64).max)
         self.first_ts = _first_paid_ns(data)
         self.signup = np.full(self.n, np.iinfo(np.int64).min, dtype="int64")  # unknown = registered all along
         self.has_customers = has_customers
@@ -1950,6 +2020,20 @@ class _History:
             known = s.notna().to_numpy()
             pos = keys.registered
             self.signup[pos[known]] = _ns(s.to_numpy())[known]
+
+    @property
+    def next_ts(self) -> np.ndarray:
+        """Per row, the time of the same customer's next paid order (none: the largest int64);
+        made when asked (a few times per notebook) rather than kept."""
+        return self._next_ts(0, len(self.ts))
+
+    def _next_ts(self, lo: int, hi: int) -> np.ndarray:
+        """:attr:`next_ts` of the rows ``lo`` to ``hi`` (excluded)."""
+        nxt_code, nxt_ts = self.code[lo + 1:hi + 1], self.ts[lo + 1:hi + 1]
+        same = self.code[lo:lo + len(nxt_code)] == nxt_code
+        if len(nxt_code) < hi - lo:  # the last row has no next row
+            same, nxt_ts = np.r_[same, False], np.r_[nxt_ts, 0]
+        return np.where(same, nxt_ts, np.iinfo(np.int64).max)
 
     def last_before(self, t: pd.Timestamp) -> np.ndarray:
         tv = np.int64(pd.Timestamp(t).value)
@@ -1983,17 +2067,14 @@ class _History:
         ``bincount(stages(t, ...))`` for every ``t`` at once. Each order row is the customer's last
         order before the times between it and the customer's next order; within those, the stage
         changes at the days the 90 and 180 day lines are crossed and the month that makes a first
-        order no longer new: ranges of snapshots, found by binary search and counted by differences."""
+        order no longer new: ranges of snapshots, found by binary search and counted by differences.
+        The order rows are taken in slices of a million (the counts add up; the arrays of each step
+        stay small)."""
         t = np.asarray([pd.Timestamp(e).value for e in ends], dtype="int64")
         starts = np.asarray([pd.Timestamp(e).value for e in new_since], dtype="int64")
         n_t = len(t)
         tday = np.floor_divide(t, DAY)
-        day = np.floor_divide(self.ts, DAY)
-        a = np.searchsorted(t, self.ts, side="right")  # first snapshot after the order
-        b = np.searchsorted(t, self.next_ts, side="right")  # first snapshot after the next order
-        jd = np.searchsorted(tday, day + dormant, side="right")  # first snapshot past the dormant line
-        jc = np.searchsorted(tday, day + churned, side="right")  # ... past the churned line
-        jn = np.searchsorted(starts, self.first_ts, side="right")[self.code]  # first snapshot where not new
+        not_new = np.searchsorted(starts, self.first_ts, side="right")  # per customer: first snapshot where not new
         diff = np.zeros((len(STAGES), n_t + 1), dtype="int64")
 
         def add(stage: int, lo: np.ndarray, hi: np.ndarray) -> None:
@@ -2001,11 +2082,20 @@ class _History:
             diff[stage] += np.bincount(lo[ok], minlength=n_t + 1)
             diff[stage] -= np.bincount(hi[ok], minlength=n_t + 1)
 
-        live_end = np.minimum(b, jd)  # new or active up to here
-        add(1, a, np.minimum(live_end, jn))
-        add(2, np.maximum(a, jn), live_end)
-        add(3, np.maximum(a, jd), np.minimum(b, jc))
-        add(4, np.maximum(a, jc), b)
+        step = self._step
+        for i in range(0, len(self.ts), step):  # a handful of slices of order rows
+            ts = self.ts[i:i + step]
+            day = np.floor_divide(ts, DAY)
+            a = np.searchsorted(t, ts, side="right")  # first snapshot after the order
+            b = np.searchsorted(t, self._next_ts(i, i + len(ts)), side="right")  # first snapshot after the next order
+            jd = np.searchsorted(tday, day + dormant, side="right")  # first snapshot past the dormant line
+            jc = np.searchsorted(tday, day + churned, side="right")  # ... past the churned line
+            jn = not_new[self.code[i:i + step]]
+            live_end = np.minimum(b, jd)  # new or active up to here
+            add(1, a, np.minimum(live_end, jn))
+            add(2, np.maximum(a, jn), live_end)
+            add(3, np.maximum(a, jd), np.minimum(b, jc))
+            add(4, np.maximum(a, jc), b)
         if self.has_customers:  # registered, no paid order yet
             add(0, np.searchsorted(t, self.signup, side="right"), np.searchsorted(t, self.first_ts, side="left"))
         return np.cumsum(diff, axis=1)[:, :n_t].T
@@ -2229,14 +2319,13 @@ def _summary(data, *, as_of, unit: str = "W") -> tuple[pd.DataFrame, np.ndarray]
     present[code] = True
     order = keys.text_order()  # codes by their id's text order
     rows = order[present[order]]  # the customers of the summary, sorted by id: code of each row
-    row_of = np.full(keys.n, -1, dtype="int64")
-    row_of[rows] = np.arange(len(rows), dtype="int64")
+    row_of = np.full(keys.n, -1, dtype=keys.paid.dtype)  # 32 bits, as the codes
+    row_of[rows] = np.arange(len(rows), dtype=row_of.dtype)
     ids = keys.ids[rows]
     amt = _paid_column(data, "paid_amount")
     amt = kept(amt if amt.dtype == np.float64 else _paid_orders(data, ["paid_amount"])["paid_amount"].to_numpy(
         dtype="float64", na_value=np.nan))
-    day = kept(_paid_column(data, "order_ts").astype("datetime64[D]").astype("int64"))
-    days = None
+    days = on_first = None
     if as_of == as_of.normalize() and len(rows):  # the orders kept are those of the days before as_of:
         # each customer's order days from the shared customer-day rows (sorted by customer and day)
         c, d, _, _ = _cached(data, "customer_days", _customer_days)
@@ -2251,17 +2340,33 @@ def _summary(data, *, as_of, unit: str = "W") -> tuple[pd.DataFrame, np.ndarray]
                                np.zeros(len(rows), dtype="int64"))
         n_days[at], first[at], last[at] = ends - starts + 1, d[starts], d[ends]
         days = (n_days, first, last)
-    return _summary_frame(row_of[code], ids, None, amt, as_of, unit, days=days, day=day), rows
+        # whether each order fell on its customer's first order day, a slice of orders at a time (no
+        # array of every order's day; the rows not kept are left out afterwards)
+        ts, paid, step = _paid_ts(data), keys.paid, 1 << 20
+        flags = np.empty(len(ts), dtype=bool)
+        for i in range(0, len(ts), step):  # a handful of slices
+            flags[i:i + step] = _days(ts[i:i + step]) == first[row_of[paid[i:i + step]]]
+        on_first = kept(flags)
+        del flags
+        day = None
+    else:
+        day = kept(_days(_paid_ts(data)))
+    return _summary_frame(row_of[code], ids, None, amt, as_of, unit, days=days, day=day, on_first=on_first), rows
 
 
-def _summary_frame(codes, ids, ts, amt, as_of: pd.Timestamp, unit: str, *, days=None, day=None) -> pd.DataFrame:
+def _summary_frame(codes, ids, ts, amt, as_of: pd.Timestamp, unit: str, *, days=None, day=None,
+                   on_first=None) -> pd.DataFrame:
     """The frame of :func:`customer_summary` from the kept orders: ``codes`` (row number of each
     order's customer among ``ids``, sorted), order times (or ``day``, their days since 1970) and
     amounts; ``days``: each customer's number of order days, first and last order day when already
-    known."""
-    day = ts.astype("datetime64[D]").astype("int64") if day is None else day
-    amt = np.where(np.isnan(amt), 0.0, amt)
-    if len(day) == 0:
+    known, and then ``on_first``: whether each order fell on its customer's first day, when known."""
+    if on_first is None or days is None:
+        day = ts.astype("datetime64[D]").astype("int64") if day is None else day
+    missing = np.isnan(amt)
+    if missing.any():  # a missing amount counts as 0 (no copy of the amounts when none is missing)
+        amt = np.where(missing, 0.0, amt)
+    del missing
+    if len(codes) == 0:
         return pd.DataFrame({"customer_id": pd.Series(dtype="str"), "frequency": pd.Series(dtype="int64"),
                              "recency": [], "T": [], "monetary_value": []})
     n = len(ids)
@@ -2269,7 +2374,7 @@ def _summary_frame(codes, ids, ts, amt, as_of: pd.Timestamp, unit: str, *, days=
     if days is not None:
         n_days, first, last = days
         # the first day's amount: its orders summed in the table's order, as below
-        on_first = day == first[codes]
+        on_first = day == first[codes] if on_first is None else on_first
         first_amt = np.bincount(codes[on_first], weights=amt[on_first], minlength=n)
     else:
         d0 = day.min()
@@ -2759,9 +2864,15 @@ def simulate_gamma_gamma(frequency, *, p: float, q: float, v: float, seed: int =
 # =============================================================================================
 
 def _margin_rate(data) -> float:
-    m = _margins(data)
-    gm = m["gross_margin"].sum(min_count=1)
-    return float(gm / m["gmv"].sum()) if pd.notna(gm) and m["gmv"].sum() > 0 else np.nan
+    """The shop's gross-margin rate: gross margin / GMV of the paid orders (NaN without a cost),
+    once per dataset; from the margins the dataset holds, else from margins made for it alone."""
+    def build(d) -> float:
+        parts = _own_margins(d)
+        m = parts[0] if parts is not None else _margins(d) if not hasattr(d, "derived") else _gross_margin(d)[0]
+        gm = m["gross_margin"].sum(min_count=1)
+        return float(gm / m["gmv"].sum()) if pd.notna(gm) and m["gmv"].sum() > 0 else np.nan
+
+    return _cached(data, "margin_rate", build)
 
 
 @dataclass
@@ -2841,21 +2952,31 @@ def customer_value(data, *, as_of=None, unit: str | None = None, horizon_months:
     s["predicted_gmv"] = s["expected_purchases"] * s["expected_spend"]
     rate = _margin_rate(data)
     s["predicted_margin"] = s["predicted_gmv"] * rate
-    hist = data.derived("customer_summary") if hasattr(data, "derived") else None
-    if hist is not None:
-        h = hist.set_index("customer_id")
-        lookup = _mapper(s["customer_id"], h)  # one lookup of the ids for the five columns
-        s["historical_gmv"] = lookup("gmv")
-        s["paid_orders"] = lookup("paid_orders")
-        s["first_order_ts"] = lookup("first_order_ts")
-        s["last_order_ts"] = lookup("last_order_ts")
-        if "first_channel" in h.columns:
-            s["first_channel"] = lookup("first_channel")
-        s["days_since_last"] = (as_of.normalize() - s["last_order_ts"].dt.normalize()).dt.days
+    _add_history(s, data, as_of)
     out = CustomerValue(s, bg, gg, as_of, unit, horizon, rate)
     if codes is not None:  # the dataset code of each table row, for lookups without text ids
         out._keys, out._codes = _keys(data), codes
+    _hand_back_memory()
     return out
+
+
+def _add_history(s: pd.DataFrame, data, as_of: pd.Timestamp) -> None:
+    """Add to the value table ``s`` each customer's past from the shared ``customer_summary``:
+    historical_gmv, paid_orders, first_order_ts, last_order_ts, first_channel, days_since_last
+    (nothing for a plain mapping of tables)."""
+    hist = _summary_columns(data, ["customer_id", "gmv", "paid_orders", "first_order_ts", "last_order_ts",
+                                   "first_channel"])
+    if hist is None:
+        return
+    h = hist.set_index("customer_id")
+    lookup = _mapper(s["customer_id"], h)  # one lookup of the ids for the five columns
+    s["historical_gmv"] = lookup("gmv")
+    s["paid_orders"] = lookup("paid_orders")
+    s["first_order_ts"] = lookup("first_order_ts")
+    s["last_order_ts"] = lookup("last_order_ts")
+    if "first_channel" in h.columns:
+        s["first_channel"] = lookup("first_channel")
+    s["days_since_last"] = (as_of.normalize() - s["last_order_ts"].dt.normalize()).dt.days
 
 
 def holdout_check(data, *, holdout_months: int | None = None, unit: str | None = None, max_bin: int = 7) -> pd.DataFrame:
@@ -2928,7 +3049,7 @@ def plot_holdout(table: pd.DataFrame, *, ax=None):
     return ax
 
 
-def value_tiers(value: CustomerValue, *, cutoffs=None, data=None) -> pd.DataFrame:
+def value_tiers(value: CustomerValue, *, cutoffs=None, data=None, tier_of: bool = True) -> pd.DataFrame:
     """Customers in value tiers (价值分层) by predicted value over the horizon.
 
     Customers are ranked by ``predicted_gmv`` (ties broken by customer id): the top ``cutoffs[0]``
@@ -2941,7 +3062,8 @@ def value_tiers(value: CustomerValue, *, cutoffs=None, data=None) -> pd.DataFram
     DataFrame
         tier, customers, predicted_gmv, predicted_share, historical_gmv, historical_share,
         mean_p_alive, mean_paid_orders, predicted_per_customer. ``.attrs["tier_of"]`` maps customer ids
-        to tiers.
+        to tiers (unless ``tier_of`` is False: a series as long as the customers, which the value
+        report leaves out).
     """
     if cutoffs is None:
         cutoffs = _settings(data, "lifecycle")["value_tier_cutoffs"] if data is not None else (0.2, 0.5)
@@ -2980,7 +3102,8 @@ def value_tiers(value: CustomerValue, *, cutoffs=None, data=None) -> pd.DataFram
     out["predicted_share"] = out["predicted_gmv"] / out["predicted_gmv"].sum()
     out["historical_share"] = out["historical_gmv"] / out["historical_gmv"].sum()
     out["predicted_per_customer"] = out["predicted_gmv"] / out["customers"]
-    out.attrs["tier_of"] = pd.Series(_text_array(names, tier_code), index=pd.Index(t["customer_id"].take(idx)).rename(None))
+    if tier_of:
+        out.attrs["tier_of"] = pd.Series(_text_array(names, tier_code), index=pd.Index(t["customer_id"].take(idx)).rename(None))
     return out[cols]
 
 
@@ -3000,12 +3123,12 @@ def member_comparison(data, value: CustomerValue | None = None, *, window_months
     """
     acq = _settings(data, "acquisition")
     w = int(window_months or acq["repurchase_window_months"])
-    cust = _table(data, "customers")
+    cust = _table(data, "customers", ["customer_id", "member_tier"])
     _require(cust, "customers", "customer_id", "member_tier")
     end = _as_of(data)
     start = end - pd.DateOffset(months=w)
     keys = _keys(data)
-    ts = _paid_column(data, "order_ts")
+    ts = _paid_ts(data)
     inside = (ts >= start.to_datetime64()) & (ts < end.to_datetime64())
     code = keys.paid[inside]
     # buyers grouped on integer codes ranked as their ids sort: the rows come out in customer-id order
@@ -3160,7 +3283,7 @@ def value_report(data, *, value: CustomerValue | None = None) -> ValueReport:
     value = customer_value(data) if value is None else value
     notes = {}
     holdout = _empty(["frequency_bin", "customers", "actual", "predicted"])
-    tiers = value_tiers(value, data=data)
+    tiers = value_tiers(value, data=data, tier_of=False)  # the tier table alone: the report keeps no per-customer series
     if not value.note:
         try:
             holdout = holdout_check(data)
@@ -3178,6 +3301,7 @@ def value_report(data, *, value: CustomerValue | None = None) -> ValueReport:
         notes["private"] = pnote
     else:
         private = private_domain_share(data)
+    _hand_back_memory()
     return ValueReport(value, holdout, tiers, members, private, month, notes)
 
 
@@ -3453,6 +3577,7 @@ def lifecycle_report(data, *, value: CustomerValue | None = None) -> LifecycleRe
                           stage_vs_p_alive(stages, value, _codes=codes), wakeup_list(stages, value, data=data, _codes=codes),
                           churn_risk_list(stages, value, data=data, _codes=codes), month)
     out._codes = codes  # the customer code of each stages row (not a field: for the charts' lookups)
+    _hand_back_memory()
     return out
 
 

@@ -581,6 +581,16 @@ def test_sample_value_tiers_and_members(sample, sample_value):
     tiers = acq.value_tiers(sample_value, data=sample)
     assert tiers["customers"].sum() == len(sample_value.table)
     assert tiers["predicted_share"].iloc[0] > 0.4  # the top fifth holds far more than a fifth
+    # each customer's tier: as many per tier as the table counts; the highest predicted value is "high"
+    tier_of = tiers.attrs["tier_of"]
+    assert len(tier_of) == len(sample_value.table) and tier_of.index.is_unique
+    assert tier_of.value_counts().reindex(tiers["tier"]).tolist() == tiers["customers"].tolist()
+    top = sample_value.table.loc[sample_value.table["predicted_gmv"].idxmax(), "customer_id"]
+    assert tier_of[top] == tiers["tier"].iloc[0]
+    # the value report's table is the same, without the per-customer series
+    slim = acq.value_tiers(sample_value, data=sample, tier_of=False)
+    assert "tier_of" not in slim.attrs
+    pd.testing.assert_frame_equal(slim, tiers)
     members = acq.member_comparison(sample, sample_value).set_index("group")
     assert members.loc["members (all tiers)", "repurchase_rate"] > members.loc["non-members", "repurchase_rate"]
 
@@ -618,6 +628,12 @@ def test_positions_and_mapper_match_pandas_by_hand():
 def test_ltv_curve_cached_for_the_exercise_equals_a_fresh_one():
     data = playbook.load(ROOT / "data/samples", month="2026-10")
     report = acq.channel_report(data)
+    # the section lets go of its per-order margins, keeping the margin rate the value model needs
+    assert acq._own_margins(data) is None
+    m = acq.order_gross_margin(data)
+    assert acq._margin_rate(data) == m["gross_margin"].sum() / m["gmv"].sum()
+    pd.testing.assert_frame_equal(acq.channel_matrix(data), report.matrix)  # made again when asked for
+    assert acq._own_margins(data) is not None
     fresh = acq.ltv_curve(data, margins=acq.order_gross_margin(data))
     pd.testing.assert_frame_equal(report.curve, fresh)
     report.curve.loc[:, "cum_margin_per_customer"] = 0.0  # a caller changing its copy changes no one else's
@@ -672,6 +688,15 @@ def test_stage_counts_equal_the_stages_of_each_snapshot(sample):
     for row, end, start in zip(table, ends, starts):
         st = h.stages(end, start, 90, 180)
         assert row.tolist() == np.bincount(st[st >= 0], minlength=len(acq.STAGES)).tolist()
+    # the order rows counted in slices (a customer's rows split across two slices) add up the same
+    h._step = 997
+    try:
+        assert len(h.ts) > 10 * h._step
+        assert h.stage_counts(ends, starts, 90, 180).tolist() == table.tolist()
+        same = np.r_[h.code[1:] == h.code[:-1], False]  # the next row's time where it is the same customer's
+        assert h.next_ts.tolist() == np.where(same, np.r_[h.ts[1:], 0], np.iinfo(np.int64).max).tolist()
+    finally:
+        del h._step
     life = _life()  # the hand-built shop: the March mix of test_stage_mix_counts_every_registered_customer
     mix = acq.stage_mix(life)
     assert mix[mix["month"] == "2026-03"]["customers"].tolist() == [2, 1, 2, 2, 1]
@@ -761,9 +786,14 @@ def test_prepared_folder_reads_only_the_chapters_columns(sample, sample_value, t
     pd.testing.assert_frame_equal(acq.value_report(prepared, value=value).members,
                                   acq.value_report(sample, value=sample_value).members)
     pd.testing.assert_frame_equal(acq.cohort_report(prepared).retention, acq.cohort_report(sample).retention)
-    # never read whole: the orders' ids, texts, addresses and hashes, the order lines, the customers'
-    # personal columns; only the orders' times and amounts are kept with the dataset
+    # never read whole: the orders' addresses and hashes, the customers' personal columns; and the
+    # columns read are not kept with the dataset (each calculation reads what it needs, the caches
+    # hold codes and arrays), nor is the shared customer summary
     for table in ("orders", "order_items", "customers"):
         assert prepared.table_file(table) is not None
-    assert list(acq._table(prepared, "orders").columns) == ["order_ts", "paid_amount", "shipping_fee"]
-    assert set(acq._table(prepared, "customers").columns) <= set(acq.COLUMNS["customers"])
+        assert not prepared._partial.get(table)
+    assert isinstance(prepared._derived["customer_summary"], Path)
+    assert list(acq._table(prepared, "orders").columns) == list(acq.COLUMNS["orders"])
+    # only the columns asked for that the file has, in the order asked (no name, no phone)
+    assert list(acq._table(prepared, "customers", ["member_tier", "customer_id", "no_such_column"]).columns) == [
+        "member_tier", "customer_id"]
