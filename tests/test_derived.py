@@ -327,7 +327,7 @@ def test_text_codes_match_pandas_factorize():
     assert text_codes(cases[0], sort=True)[0].tolist() == [1, 0, 1, -1]
 
 
-def test_positions_of_fixed_width_ids_by_binary_search_match_the_index():
+def test_positions_of_fixed_width_ids_as_integers_match_the_index():
     from pandas.errors import InvalidIndexError
 
     from playbook.derived import _integer_positions, positions, unique_positions
@@ -335,10 +335,10 @@ def test_positions_of_fixed_width_ids_by_binary_search_match_the_index():
     keys = pd.Series(["A1", "A3", "B0", "B2"], dtype="str")
     ids = pd.Series(["B0", "A1", "A2", "B2", "A3", "ZZ", None], dtype="str")
     want = [2, 0, -1, 3, 1, -1, -1]
-    assert _integer_positions(ids, keys)[0].tolist() == want  # sorted keys: searched, not hashed
+    assert _integer_positions(ids, keys)[0].tolist() == want  # ids of one width: as integers
     assert positions(ids, keys).tolist() == want and unique_positions(ids, keys).tolist() == want
     assert positions(ids.iloc[2:], keys).tolist() == want[2:]  # a slice of the Arrow array
-    shuffled = pd.Series(["B2", "A1", "B0", "A3"], dtype="str")  # unsorted keys: sorted first
+    shuffled = pd.Series(["B2", "A1", "B0", "A3"], dtype="str")  # unsorted keys
     assert _integer_positions(ids, shuffled)[0].tolist() == [2, 1, -1, 0, 3, -1, -1]
     assert positions(ids, shuffled).tolist() == pd.Index(shuffled).get_indexer(ids).tolist()
     # repeated keys: no join (None), and positions raises as pandas does
