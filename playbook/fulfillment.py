@@ -35,7 +35,7 @@ import pandas as pd
 from . import probability
 from .exercises import exercise
 from .metrics import month_codes, month_labels, paid_mask
-from .derived import isin_ids as _isin, per_dataset, unique_positions
+from .derived import compact_codes, isin_ids as _isin, per_dataset, unique_positions
 from .charts import draw_note as _draw_note, note_frame as _note_frame
 
 __all__ = [
@@ -154,10 +154,11 @@ def _has_id(ids: pd.Series, values: pd.Series) -> np.ndarray:
 
 #: the columns this chapter reads from each table: a prepared table is read with these only, once
 #: per dataset (:func:`playbook.loading.read_columns`); the orders' city, device, coupon, campaign,
-#: amounts other than paid and refunded, and contact and address hashes are never looked at here
+#: amounts other than paid and refunded, and contact and address hashes are never looked at here;
+#: the buyer (customer_id) is read for the late-parcel list alone, and order_items for the refund
+#: section alone (neither is kept)
 COLUMNS = {
-    "orders": ("order_id", "customer_id", "order_ts", "paid_ts", "paid_amount", "status", "channel", "province",
-               "refund_amount"),
+    "orders": ("order_id", "order_ts", "paid_ts", "paid_amount", "status", "channel", "province", "refund_amount"),
     "shipments": ("order_id", "carrier", "shipped_ts", "delivered_ts", "promised_date", "status"),
     "service_tickets": ("ticket_id", "customer_id", "order_id", "opened_ts", "first_response_ts", "resolved_ts",
                         "category", "satisfaction"),
@@ -174,14 +175,25 @@ def _table(data, name: str) -> pd.DataFrame:
     return read_columns(data, name, COLUMNS[name])
 
 
-def _order_rows(data, name: str) -> np.ndarray | None:
+def _shipments(data, columns: Sequence[str] = COLUMNS["shipments"]) -> pd.DataFrame:
+    """The shipments' ``columns`` for one section, not kept in the dataset: the shipping and
+    carrier sections each read what they need, and the seven million parcels' text is gone once
+    they are done (the refund section reads the carriers' outcome flags instead)."""
+    from .loading import read_columns
+
+    return read_columns(data, "shipments", columns, keep=False)
+
+
+def _order_rows(data, name: str, frame: pd.DataFrame | None = None) -> np.ndarray | None:
     """Row of each row's order in the chapter's orders table (``_table(data, "orders")``; -1: not
     there) for table ``name`` (shipments, order_items): one lookup of the text order ids per loaded
     dataset, shared by the sections, which then reach any subset of the orders through integer
     positions instead of looking the ids up again. None when the ids are not unique text (the
-    sections then join by id as before)."""
+    sections then join by id as before). ``frame``: table ``name`` as the caller read it (when
+    it is not kept in the dataset), whose ids are looked up if the rows are not cached yet."""
     def build(d):
-        ids, keys = _table(d, name)["order_id"], _table(d, "orders")["order_id"]
+        ids = (frame if frame is not None else _table(d, name))["order_id"]
+        keys = _table(d, "orders")["order_id"]
         return _id_positions(ids, keys)
 
     return per_dataset(data, f"fulfillment.{name}_rows", build, tables=("orders", name))
@@ -190,8 +202,9 @@ def _order_rows(data, name: str) -> np.ndarray | None:
 def _subset_rows(keep: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Position of each ``rows`` (rows of a table, -1: none) among the rows where ``keep`` is True
     (a row filter of that table): -1 where the row is filtered out or absent."""
-    at = np.full(len(keep) + 1, -1, dtype=np.intp)  # the last slot answers -1 for -1
-    at[np.flatnonzero(keep)] = np.arange(int(np.count_nonzero(keep)), dtype=np.intp)
+    kind = np.int32 if len(keep) < 2 ** 31 - 1 else np.intp
+    at = np.full(len(keep) + 1, -1, dtype=kind)  # the last slot answers -1 for -1
+    at[np.flatnonzero(keep)] = np.arange(int(np.count_nonzero(keep)), dtype=kind)
     return at[rows]
 
 
@@ -479,108 +492,232 @@ def _shipping_status(orders: pd.DataFrame, shipments: pd.DataFrame | None = None
     """:func:`shipping_status`, and the row of ``orders`` each of its rows comes from.
 
     With ``order_rows`` (each shipment's order as a row of ``orders``) every row filter is decided
-    on the orders' rows first and each column is taken once; ``provinces`` (optional,
-    :func:`_province_parts` of ``orders.province``) saves cleaning the names again."""
+    on the orders' rows first and each column is taken once (:func:`_ship_arrays`); ``provinces``
+    (optional, :func:`_province_parts` of ``orders.province``) saves cleaning the names again."""
+    core = _ship_arrays(orders, shipments, cutoff=cutoff, ship_within_hours=ship_within_hours, pauses=pauses,
+                        catch_up_days=catch_up_days, order_rows=order_rows, provinces=provinces)
+    if core is not None:
+        return core.frame(), core.source
     _require(orders, "orders", ["order_id", "order_ts"])
     cutoff = pd.Timestamp(cutoff)
     paid = _narrow(orders, "order_id", "order_ts", "paid_ts", "channel", "province", "status")
     is_paid = np.asarray(paid_mask(paid), dtype=bool)
-    fast = (order_rows is not None and shipments is not None and len(shipments) and "shipped_ts" in shipments.columns
-            and "order_id" in shipments.columns)
-    if fast:
-        pay = pd.to_datetime(_col(paid, "paid_ts", pd.NaT)).fillna(paid["order_ts"]).to_numpy()
-        in_window = is_paid & (pay < np.datetime64(cutoff))
-        fast = bool(in_window.any())  # no order: the general path gives the empty frame its types
-    if fast:
+    paid = paid.loc[is_paid]
+    pay = _col(paid, "paid_ts", pd.NaT)
+    pay = pd.to_datetime(pay).fillna(paid["order_ts"])
+    frame = pd.DataFrame({
+        "order_id": _values(paid["order_id"]),
+        "channel": _values(_col(paid, "channel", "all").fillna("unknown")),
+        "province": _province(_col(paid, "province")).to_numpy(),
+        "status": _values(_col(paid, "status", "paid").fillna("paid")),
+        "paid_ts": pay.to_numpy(),
+    })
+    in_window = (frame["paid_ts"] < cutoff).to_numpy(dtype=bool)
+    source = np.flatnonzero(is_paid)[in_window]
+    frame = frame.loc[in_window]
+    if shipments is not None and len(shipments):
+        _require(shipments, "shipments", ["order_id", "shipped_ts"])
         sent = _narrow(shipments, "order_id", "shipped_ts", "carrier")
-        is_sent = sent["shipped_ts"].notna().to_numpy(dtype=bool)
-        sent = sent.loc[is_sent]
-        rows = np.asarray(order_rows)[is_sent]
-        has_parcel = np.zeros(len(orders) + 1, dtype=bool)  # the last slot takes the -1s
-        has_parcel[rows] = True
-        refunded = _col(paid, "status", "paid").eq("refunded").fillna(False).to_numpy(dtype=bool)
-        source = np.flatnonzero(in_window & ~(refunded & ~has_parcel[:-1]))  # each row's row in orders
-        at = np.full(len(orders) + 1, -1, dtype=np.intp)
-        at[source] = np.arange(len(source))
-        pos = at[rows]  # each parcel's row of the frame
-        ts = sent["shipped_ts"].to_numpy()
-        pos = np.where(ts < np.datetime64(cutoff), pos, -1)
-        chosen = _first_per_row(pos, ts, len(source))
-        frame = pd.DataFrame({
-            "order_id": _values(paid["order_id"].take(source)),
-            "channel": _values(_col(paid, "channel", "all").take(source).fillna("unknown")),
-            "province": (_text_take(provinces[1], provinces[0][source]) if provinces is not None
-                         else _province(_col(paid, "province").take(source)).to_numpy()),
-            "status": _values(_col(paid, "status", "paid").take(source).fillna("paid")),
-            "paid_ts": pay[source],
-        })
-        for c in ["shipped_ts"] + (["carrier"] if "carrier" in sent.columns else []):
-            frame[c] = _take_found(sent[c], chosen)
-    else:
-        paid = paid.loc[is_paid]
-        pay = _col(paid, "paid_ts", pd.NaT)
-        pay = pd.to_datetime(pay).fillna(paid["order_ts"])
-        frame = pd.DataFrame({
-            "order_id": _values(paid["order_id"]),
-            "channel": _values(_col(paid, "channel", "all").fillna("unknown")),
-            "province": _province(_col(paid, "province")).to_numpy(),
-            "status": _values(_col(paid, "status", "paid").fillna("paid")),
-            "paid_ts": pay.to_numpy(),
-        })
-        in_window = (frame["paid_ts"] < cutoff).to_numpy(dtype=bool)
-        source = np.flatnonzero(is_paid)[in_window]
-        frame = frame.loc[in_window]
-        if shipments is not None and len(shipments):
-            _require(shipments, "shipments", ["order_id", "shipped_ts"])
-            sent = _narrow(shipments, "order_id", "shipped_ts", "carrier")
-            sent = sent.loc[sent["shipped_ts"].notna()]
-            # each parcel's order as a row of frame (one lookup of the ids), when the order ids are unique text
-            pos = _id_positions(sent["order_id"], frame["order_id"])
-            if pos is None:
-                has_parcel = _has_id(frame["order_id"], sent["order_id"])
-                sent = sent.loc[sent["shipped_ts"] < cutoff]
-                first = (sent.sort_values("shipped_ts", kind="stable").drop_duplicates("order_id")
-                         [["order_id", "shipped_ts"] + (["carrier"] if "carrier" in sent.columns else [])])
-                frame = _left_join(frame, first)
-            else:
-                has_parcel = np.zeros(len(frame), dtype=bool)
-                has_parcel[pos[pos >= 0]] = True
-                ts = sent["shipped_ts"].to_numpy()
-                pos = np.where(ts < np.datetime64(cutoff), pos, -1)
-                chosen = _first_per_row(pos, ts, len(frame))
-                frame = frame.reset_index(drop=True)
-                for c in ["shipped_ts"] + (["carrier"] if "carrier" in sent.columns else []):
-                    frame[c] = _take_found(sent[c], chosen)
-            kept = ~((frame["status"] == "refunded") & ~has_parcel).to_numpy(dtype=bool)
-            frame, source = frame.loc[kept], source[kept]
+        sent = sent.loc[sent["shipped_ts"].notna()]
+        # each parcel's order as a row of frame (one lookup of the ids), when the order ids are unique text
+        pos = _id_positions(sent["order_id"], frame["order_id"])
+        if pos is None:
+            has_parcel = _has_id(frame["order_id"], sent["order_id"])
+            sent = sent.loc[sent["shipped_ts"] < cutoff]
+            first = (sent.sort_values("shipped_ts", kind="stable").drop_duplicates("order_id")
+                     [["order_id", "shipped_ts"] + (["carrier"] if "carrier" in sent.columns else [])])
+            frame = _left_join(frame, first)
         else:
-            kept = (frame["status"] != "refunded").to_numpy(dtype=bool)
-            frame, source = frame.loc[kept].assign(shipped_ts=pd.NaT), source[kept]
+            has_parcel = np.zeros(len(frame), dtype=bool)
+            has_parcel[pos[pos >= 0]] = True
+            ts = sent["shipped_ts"].to_numpy()
+            pos = np.where(ts < np.datetime64(cutoff), pos, -1)
+            chosen = _first_per_row(pos, ts, len(frame))
+            frame = frame.reset_index(drop=True)
+            for c in ["shipped_ts"] + (["carrier"] if "carrier" in sent.columns else []):
+                frame[c] = _take_found(sent[c], chosen)
+        kept = ~((frame["status"] == "refunded") & ~has_parcel).to_numpy(dtype=bool)
+        frame, source = frame.loc[kept], source[kept]
+    else:
+        kept = (frame["status"] != "refunded").to_numpy(dtype=bool)
+        frame, source = frame.loc[kept].assign(shipped_ts=pd.NaT), source[kept]
     if "carrier" not in frame.columns:
         frame["carrier"] = pd.NA
     frame["shipped_ts"] = pd.to_datetime(frame["shipped_ts"])
-    due = frame["paid_ts"] + ship_within_hours * HOUR
-    paused = pd.Series(False, index=frame.index)
+    clock = _ship_clock(frame["paid_ts"].to_numpy(), frame["shipped_ts"].to_numpy(), cutoff=cutoff,
+                        ship_within_hours=ship_within_hours, pauses=pauses, catch_up_days=catch_up_days)
+    frame["due_ts"] = clock["due"]
+    frame["paused"] = clock["paused"]
+    frame["hours_to_ship"] = clock["hours"]
+    frame["state"] = _text_take(_SHIP_STATES, clock["state"])
+    frame["within_hours"] = pd.arrays.BooleanArray(clock["w_yes"], ~clock["w_known"])
+    frame["month"] = _month(frame["paid_ts"])
+    return frame[_STATUS_COLUMNS].reset_index(drop=True), source
+
+
+#: the states of :func:`shipping_status`, in the order of their codes in :class:`_ShipArrays`
+_SHIP_STATES = ["on_time", "late", "overdue", "pending"]
+_STATUS_COLUMNS = ["order_id", "channel", "province", "month", "paid_ts", "due_ts", "paused", "shipped_ts",
+                   "carrier", "hours_to_ship", "state", "within_hours"]
+
+
+def _ship_clock(paid: np.ndarray, shipped: np.ndarray, *, cutoff, ship_within_hours: float,
+                pauses: pd.DataFrame | None, catch_up_days: int) -> dict:
+    """The shipping clock of orders paid at ``paid`` and shipped at ``shipped`` (NaT: not yet), as
+    arrays: due (deadline, stopped by the ``pauses``), paused, hours (payment to parcel), state
+    (codes of :data:`_SHIP_STATES`), w_known and w_yes (shipped within the hours on the raw clock:
+    known / yes)."""
+    cutoff = pd.Timestamp(cutoff)
+    paid_s, shipped_s = pd.Series(paid), pd.Series(shipped)
+    due = paid_s + ship_within_hours * HOUR
+    paused = np.zeros(len(paid), dtype=bool)
     for _, p in (pauses if pauses is not None else pd.DataFrame(columns=["start", "end"])).iterrows():
         p0 = pd.Timestamp(p["start"]).normalize()
         restart = pd.Timestamp(p["end"]).normalize() + DAY
-        hit = (frame["paid_ts"] < restart) & (due > p0)
+        hit = ((paid_s < restart) & (due > p0)).to_numpy(dtype=bool)
         due = due.where(~hit, due.clip(lower=restart + catch_up_days * DAY))
         paused |= hit
-    frame["due_ts"] = due
-    frame["paused"] = paused
-    shipped = frame["shipped_ts"].notna().to_numpy(dtype=bool)
-    frame["hours_to_ship"] = (frame["shipped_ts"] - frame["paid_ts"]) / HOUR
-    frame["state"] = _select_text([shipped & (frame["shipped_ts"] <= due).to_numpy(dtype=bool), shipped,
-                                   (due <= cutoff).to_numpy(dtype=bool)], ["on_time", "late", "overdue"], "pending")
+    is_shipped = shipped_s.notna().to_numpy(dtype=bool)
+    hours = ((shipped_s - paid_s) / HOUR).to_numpy()
+    state = np.select([is_shipped & (shipped_s <= due).to_numpy(dtype=bool), is_shipped,
+                       (due <= cutoff).to_numpy(dtype=bool)], [0, 1, 2], 3).astype(np.int8)
     # within the hours on the raw clock: known once shipped, or once the hours have passed unshipped
-    hours = frame["hours_to_ship"].to_numpy()
-    unknown = ~shipped & ~((cutoff - frame["paid_ts"]) / HOUR > ship_within_hours).to_numpy(dtype=bool)
-    frame["within_hours"] = pd.arrays.BooleanArray(shipped & (hours <= ship_within_hours), unknown)
-    frame["month"] = _month(frame["paid_ts"])
-    cols = ["order_id", "channel", "province", "month", "paid_ts", "due_ts", "paused", "shipped_ts",
-            "carrier", "hours_to_ship", "state", "within_hours"]
-    return frame[cols].reset_index(drop=True), source
+    w_known = is_shipped | ((cutoff - paid_s) / HOUR > ship_within_hours).to_numpy(dtype=bool)
+    return {"due": due.to_numpy(), "paused": paused, "hours": hours, "state": state, "w_known": w_known,
+            "w_yes": is_shipped & (hours <= ship_within_hours)}
+
+
+class _ShipArrays:
+    """The rows of :func:`shipping_status` as arrays (one entry per counted order, in the table's
+    order) without its text columns: what the shipping report counts on. Seven million orders
+    make a status table of about a gigabyte (ids, channels, provinces, months and states as
+    text); these arrays hold a third of it, and :meth:`frame` builds the table's rows (all, or
+    the backlog only) from the orders when they are shown.
+
+    ``source`` is each entry's row in ``orders``, ``chosen`` the row in ``shipments`` of its first
+    parcel (-1: none), ``state`` codes :data:`_SHIP_STATES`."""
+
+    def __init__(self, orders, shipments, source, pay, chosen, clock, provinces, shipped):
+        self.orders, self.shipments, self.source, self.paid, self.chosen = orders, shipments, source, pay, chosen
+        self.provinces, self.shipped = provinces, shipped
+        self.due, self.paused, self.hours = clock["due"], clock["paused"], clock["hours"]
+        self.state, self.w_known, self.w_yes = clock["state"], clock["w_known"], clock["w_yes"]
+
+    def frame(self, idx: np.ndarray | None = None) -> pd.DataFrame:
+        """The :func:`shipping_status` rows ``idx`` (all by default), as that function returns them."""
+        sel = slice(None) if idx is None else idx
+        src = self.source[sel]
+        paid = self.orders
+        frame = pd.DataFrame({
+            "order_id": _values(paid["order_id"].take(src)),
+            "channel": _values(_col(paid, "channel", "all").take(src).fillna("unknown")),
+            "province": (_text_take(self.provinces[1], self.provinces[0][src]) if self.provinces is not None
+                         else _province(_col(paid, "province").take(src)).to_numpy()),
+            "status": _values(_col(paid, "status", "paid").take(src).fillna("paid")),
+            "paid_ts": self.paid[sel],
+        })
+        chosen = self.chosen[sel]
+        frame["shipped_ts"] = pd.to_datetime(_take_found(self.shipments["shipped_ts"], chosen))
+        frame["carrier"] = _take_found(self.shipments["carrier"], chosen) if "carrier" in self.shipments.columns else pd.NA
+        frame["due_ts"] = self.due[sel]
+        frame["paused"] = self.paused[sel]
+        frame["hours_to_ship"] = self.hours[sel]
+        frame["state"] = _text_take(_SHIP_STATES, self.state[sel])
+        frame["within_hours"] = pd.arrays.BooleanArray(self.w_yes[sel], ~self.w_known[sel])
+        frame["month"] = _month(frame["paid_ts"])
+        return frame[_STATUS_COLUMNS]
+
+    def key_codes(self, key: str) -> tuple[np.ndarray, pd.Index]:
+        """Codes of each entry's payment ``month`` or ``channel`` over sorted labels (what
+        ``pd.factorize(status[key], sort=True)`` gives, labels without an entry included)."""
+        if key == "month":
+            m = self.paid.astype("datetime64[M]").astype(np.int64)  # months since 1970-01
+            lo, hi = int(m.min()), int(m.max())
+            labels = [f"{(1970 * 12 + c) // 12:04d}-{(1970 * 12 + c) % 12 + 1:02d}" for c in range(lo, hi + 1)]
+            return m - lo, pd.Index(labels, dtype=_STR)
+        if "channel" not in self.orders.columns:
+            return np.zeros(len(self.source), dtype=np.intp), pd.Index(["all"], dtype=_STR)
+        codes, names = pd.factorize(self.orders["channel"], sort=True)
+        codes, names = compact_codes(codes, len(names) + 1)[self.source], list(names)
+        if (codes < 0).any():  # a missing channel counts as "unknown", sorted among the others
+            if "unknown" not in names:
+                old, names = names, sorted(names + ["unknown"])
+                codes = np.where(codes >= 0, np.array([names.index(x) for x in old] + [0], dtype=np.intp)[codes], -1)
+            codes = np.where(codes >= 0, codes, names.index("unknown"))
+        return codes, pd.Index(names, dtype=_STR)
+
+    def rates(self, keys: list[str]) -> pd.DataFrame:
+        """:func:`ship_rates` of the rows by ``keys`` (``month`` and/or ``channel``)."""
+        codes, levels = zip(*(self.key_codes(k) for k in keys))
+        return _count_rates(keys, list(codes), list(levels), self.state, self.w_known, self.w_yes, self.hours)
+
+    def daily(self) -> pd.DataFrame:
+        """Orders, decided, on-time and paused orders per payment day, every day from the first
+        to the last (what :func:`ship_anomalies` counts), by position instead of a groupby."""
+        unit = np.datetime_data(self.paid.dtype)[0]
+        day = self.paid.astype("datetime64[D]")
+        lo, hi = day.min(), day.max()
+        at = (day - lo).astype(np.int64)
+        n = int((hi - lo).astype(np.int64)) + 1
+
+        def count(mask=None):
+            return np.bincount(at if mask is None else at[mask], minlength=n).astype("int64")
+
+        index = pd.date_range(pd.Timestamp(lo).as_unit(unit), pd.Timestamp(hi).as_unit(unit), freq="D", name="date")
+        return pd.DataFrame({"orders": count(), "decided": count(self.state <= 2), "on_time": count(self.state == 0),
+                             "paused": count(self.paused)}, index=index)
+
+    def backlog(self, cutoff) -> pd.DataFrame:
+        """:func:`shipping_backlog` of the rows (only the unshipped rows are built as a table)."""
+        return shipping_backlog(self.frame(np.flatnonzero(self.state >= 2)), cutoff=cutoff)
+
+    def trend(self, month_ends) -> pd.DataFrame:
+        """:func:`backlog_trend` of the rows."""
+        return _backlog_trend(self.paid, self.shipped, self.due, month_ends=month_ends)
+
+
+def _ship_arrays(orders: pd.DataFrame, shipments: pd.DataFrame | None, *, cutoff, ship_within_hours: float = 48,
+                 pauses: pd.DataFrame | None = None, catch_up_days: int = 3, order_rows: np.ndarray | None = None,
+                 provinces: tuple[np.ndarray, np.ndarray] | None = None) -> _ShipArrays | None:
+    """:func:`shipping_status` as :class:`_ShipArrays`, when ``order_rows`` (each shipment's order
+    as a row of ``orders``) lets every row filter be decided on the orders' rows; None when it
+    cannot (no rows, no shipments, or no paid order before the cut-off: the table path then
+    gives the empty frame its types)."""
+    _require(orders, "orders", ["order_id", "order_ts"])
+    if (order_rows is None or shipments is None or not len(shipments) or "shipped_ts" not in shipments.columns
+            or "order_id" not in shipments.columns):
+        return None
+    cutoff = pd.Timestamp(cutoff)
+    paid = _narrow(orders, "order_id", "order_ts", "paid_ts", "channel", "province", "status")
+    is_paid = np.asarray(paid_mask(paid), dtype=bool)
+    pay = pd.to_datetime(_col(paid, "paid_ts", pd.NaT)).fillna(paid["order_ts"]).to_numpy()
+    in_window = is_paid & (pay < np.datetime64(cutoff))
+    if not in_window.any():
+        return None
+    sent_rows = np.flatnonzero(shipments["shipped_ts"].notna().to_numpy(dtype=bool))
+    rows = np.asarray(order_rows)[sent_rows]
+    has_parcel = np.zeros(len(orders) + 1, dtype=bool)  # the last slot takes the -1s
+    has_parcel[rows] = True
+    refunded = _col(paid, "status", "paid").eq("refunded").fillna(False).to_numpy(dtype=bool)
+    source = np.flatnonzero(in_window & ~(refunded & ~has_parcel[:-1]))  # each entry's row in orders
+    del has_parcel, refunded, in_window, is_paid
+    at = np.full(len(orders) + 1, -1, dtype=np.intp)
+    at[source] = np.arange(len(source))
+    pos = at[rows]  # each parcel's entry
+    del at, rows
+    ts = shipments["shipped_ts"].to_numpy()[sent_rows]
+    pos = np.where(ts < np.datetime64(cutoff), pos, -1)
+    chosen = _first_per_row(pos, ts, len(source))
+    del pos, ts
+    small = np.int32 if max(len(orders), len(shipments)) < 2 ** 31 - 1 else np.int64
+    chosen = np.where(chosen >= 0, sent_rows[np.maximum(chosen, 0)], -1).astype(small)  # as rows of shipments
+    del sent_rows
+    pay = pay[source]
+    source = source.astype(small)
+    shipped = pd.to_datetime(_take_found(shipments["shipped_ts"], chosen)).to_numpy()
+    clock = _ship_clock(pay, shipped, cutoff=cutoff, ship_within_hours=ship_within_hours, pauses=pauses,
+                        catch_up_days=catch_up_days)
+    return _ShipArrays(paid, shipments, source, pay, chosen, clock, provinces, shipped)
 
 
 def _first_per_row(pos: np.ndarray, ts: np.ndarray, n: int) -> np.ndarray:
@@ -651,32 +788,48 @@ def ship_rates(status: pd.DataFrame, *, by: str | Sequence[str] | None = "month"
 def _ship_rates_codes(status: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """:func:`ship_rates` by text keys, counted on integer codes: each key factorized once (sorted,
     as a groupby sorts), the states read once, the counts by ``np.bincount``; the same table."""
-    n = len(status)
+    codes, levels = [], []
+    for k in keys:
+        c, u = pd.factorize(status[k], sort=True)
+        codes.append(c)
+        levels.append(u)
+    sc, su = pd.factorize(status["state"])
+    state = np.full(len(status), -1, dtype=np.int8)
+    for i, name in enumerate(su):
+        if name in _SHIP_STATES:
+            state[sc == i] = _SHIP_STATES.index(name)
+    within = status["within_hours"]
+    return _count_rates(keys, codes, levels, state, within.notna().to_numpy(dtype=bool),
+                        within.fillna(False).to_numpy(dtype=bool), status["hours_to_ship"].to_numpy())
+
+
+def _count_rates(keys: list[str], codes: list[np.ndarray], levels: list[pd.Index], state: np.ndarray,
+                 w_known: np.ndarray, w_yes: np.ndarray, hours: np.ndarray) -> pd.DataFrame:
+    """The :func:`ship_rates` table from each row's key codes (over sorted ``levels``; -1:
+    missing, dropped as a groupby drops it), state code (:data:`_SHIP_STATES`; -1: another),
+    within-the-hours flags and hours to ship."""
+    n = len(state)
     group = np.zeros(n, dtype=np.int64)
     valid = np.ones(n, dtype=bool)
-    levels, size = [], 1
-    for k in keys:  # the groups' mixed-radix number sorts like the keys (missing keys dropped, as groupby does)
-        c, u = pd.factorize(status[k], sort=True)
+    size = 1
+    for c, u in zip(codes, levels):  # the groups' mixed-radix number sorts like the keys
         valid &= c >= 0
         group = group * max(len(u), 1) + np.maximum(c, 0)
-        levels.append(u)
         size *= max(len(u), 1)
+    if not valid.all():  # rows with a missing key are dropped (none usually: nothing is copied)
+        group, state, w_known, w_yes, hours = group[valid], state[valid], w_known[valid], w_yes[valid], hours[valid]
     if size > 4 * n + 1024:  # too many combinations to count densely
-        present, group = np.unique(group[valid], return_inverse=True)
+        present, group = np.unique(group, return_inverse=True)
     else:
-        seen = np.bincount(group[valid], minlength=size) > 0
+        seen = np.bincount(group, minlength=size) > 0
         present = np.flatnonzero(seen)
-        group = (np.cumsum(seen) - 1)[group[valid]]
+        group = (np.cumsum(seen) - 1)[group]
     m = len(present)
-    sc, su = pd.factorize(status["state"])
-    state = {name: (sc == i)[valid] for i, name in enumerate(su) if name in ("on_time", "late", "overdue", "pending")}
-    none = np.zeros(int(valid.sum()), dtype=bool)
+    on_time, late, overdue, pending = (state == i for i in range(4))
 
     def count(mask=None):
         return np.bincount(group if mask is None else group[mask], minlength=m).astype("int64")
 
-    on_time, late, overdue, pending = (state.get(x, none) for x in ("on_time", "late", "overdue", "pending"))
-    within = status["within_hours"]
     out = {}
     for i, k in enumerate(keys):  # each group's key values, from its number
         digit = present.copy()
@@ -685,12 +838,10 @@ def _ship_rates_codes(status: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         out[k] = levels[i].take(digit % max(len(levels[i]), 1))
     out.update({
         "orders": count(), "shipped": count(on_time | late), "on_time": count(on_time), "late": count(late | overdue),
-        "pending": count(pending), "w_known": count(within.notna().to_numpy(dtype=bool)[valid]),
-        "w_yes": count(within.fillna(False).to_numpy(dtype=bool)[valid]),
+        "pending": count(pending), "w_known": count(w_known), "w_yes": count(w_yes),
     })
     out = pd.DataFrame(out)
-    out["median_hours"] = pd.Series(status["hours_to_ship"].to_numpy()[valid]).groupby(group).median().reindex(
-        range(m)).to_numpy()
+    out["median_hours"] = pd.Series(hours).groupby(group).median().reindex(range(m)).to_numpy()
     out["on_time_rate"] = _rate(out["on_time"], out["on_time"] + out["late"])
     out["within_hours_rate"] = _rate(out["w_yes"], out["w_known"])
     return out[keys + ["orders", "shipped", "on_time", "late", "pending", "on_time_rate",
@@ -739,6 +890,12 @@ def backlog_trend(status: pd.DataFrame, *, month_ends: Sequence | pd.DatetimeInd
     Counted with sorted searches (no loop over orders): backlog(m) = #paid before m - #shipped
     before m; overdue(m) = #due before m - #(due and shipped) before m.
     """
+    return _backlog_trend(*(status[c].to_numpy() for c in ("paid_ts", "shipped_ts", "due_ts")), month_ends=month_ends)
+
+
+def _backlog_trend(paid: np.ndarray, shipped: np.ndarray, due: np.ndarray, *, month_ends) -> pd.DataFrame:
+    """:func:`backlog_trend` of orders paid at ``paid``, shipped at ``shipped`` (NaT: not yet) and
+    due at ``due`` (arrays in their own unit)."""
     me = pd.DatetimeIndex(month_ends)
     m = me.to_numpy("datetime64[ns]")
     ends = np.sort(m)
@@ -753,7 +910,6 @@ def backlog_trend(status: pd.DataFrame, *, month_ends: Sequence | pd.DatetimeInd
         after = np.searchsorted(at, values, side="right")  # month ends at or before the value
         return np.cumsum(np.bincount(after, minlength=len(ends) + 1))[:len(ends)][where]
 
-    paid, shipped, due = (status[c].to_numpy() for c in ("paid_ts", "shipped_ts", "due_ts"))  # in their own unit
     both = np.where(np.isnat(shipped), shipped, np.maximum(due, shipped))  # due and shipped: the later of the two
     out = pd.DataFrame({
         "month": (me - DAY).strftime("%Y-%m"),
@@ -793,6 +949,15 @@ def ship_anomalies(status: pd.DataFrame, *, pauses: pd.DataFrame | None = None,
                  ok=d["state"].eq("on_time").astype("int64"), paused=d["paused"].astype("int64"))
     g = d.groupby("date").agg(orders=("order_id", "size"), decided=("dec", "sum"), on_time=("ok", "sum"),
                               paused=("paused", "sum"))
+    return _ship_anomalies(g, baseline_days=baseline_days, min_drop=min_drop, alpha=alpha, min_orders=min_orders,
+                           peak_ratio=peak_ratio, campaigns=campaigns)
+
+
+def _ship_anomalies(g: pd.DataFrame, *, baseline_days: int = 28, min_drop: float = 0.10, alpha: float = 0.0001,
+                    min_orders: int = 20, peak_ratio: float = 1.5,
+                    campaigns: pd.DataFrame | None = None) -> pd.DataFrame:
+    """:func:`ship_anomalies` from the counts per payment day ``g`` (index: date; orders,
+    decided, on_time, paused)."""
     if g.empty:
         return pd.DataFrame(columns=["date", "orders", "decided", "on_time", "rate", "expected", "p_value",
                                      "volume_ratio", "paused_share", "flagged", "explanation", "campaign"])
@@ -872,78 +1037,254 @@ def _parcel_outcomes(shipments: pd.DataFrame, orders: pd.DataFrame | None = None
     """:func:`parcel_outcomes`; with ``order_rows``, ``order_due`` (optional) gives each orders
     row's shipping deadline (NaT: none) in place of ``ship_due``, and ``provinces`` (optional,
     :func:`_province_parts` of ``orders.province``) saves cleaning the names again."""
-    _require(shipments, "shipments", ["order_id", "carrier", "shipped_ts"])
-    cutoff = pd.Timestamp(cutoff)
-    sent = (shipments["shipped_ts"].notna() & (shipments["shipped_ts"] < cutoff)).to_numpy(dtype=bool)
-    s = shipments.loc[sent]
-    out = pd.DataFrame({
-        "order_id": _values(s["order_id"]), "carrier": _values(s["carrier"].fillna("unknown")),
-        "shipped_ts": s["shipped_ts"].to_numpy(),
-        "promised_date": pd.to_datetime(_col(s, "promised_date", pd.NaT)).dt.normalize().to_numpy(),
-        "delivered_ts": pd.to_datetime(_col(s, "delivered_ts", pd.NaT)).to_numpy(),
-        "status": _values(_col(s, "status")),
-    })
-    out.loc[out["delivered_ts"] >= cutoff, "delivered_ts"] = pd.NaT
-    opos = None  # each parcel's order as a row of orders: one lookup, when the order ids are unique text
-    rows = None if order_rows is None or orders is None else np.asarray(order_rows)[sent]
-    if orders is not None and "province" in orders.columns:
-        opos = rows if rows is not None else _id_positions(out["order_id"], orders["order_id"])
-    if opos is not None and provinces is not None:  # the names cleaned once per dataset, spread by codes
-        codes, labels = provinces
-        at = np.where(opos >= 0, codes[opos], len(labels) - 1)  # the last label: unknown
-        out["province"] = pd.Series(labels[at], index=out.index, dtype="object")
-        regions = region_of(pd.Series(labels, dtype="object").replace("unknown", pd.NA)).to_numpy(dtype=object)
-        out["region"] = pd.Series(regions[at], index=out.index, dtype="object")
-    else:
-        if opos is not None:
-            out["province"] = _province(_take_found(orders["province"], opos))
-        elif orders is not None and "province" in orders.columns:
-            prov = orders[["order_id", "province"]].drop_duplicates("order_id").set_index("order_id")["province"]
-            out["province"] = _province(_lookup(out["order_id"], prov))
+    return _Parcels(shipments, orders, cutoff=cutoff, ship_due=ship_due, ship_within_hours=ship_within_hours,
+                    order_rows=order_rows, order_due=order_due, provinces=provinces).frame()
+
+
+def _sorted_codes(codes: np.ndarray, labels) -> tuple[np.ndarray, pd.Index]:
+    """``codes`` into ``labels`` (which may repeat a value) renumbered over the sorted distinct
+    labels, as ``pd.factorize(labels[codes], sort=True)`` numbers them (labels of any type)."""
+    inverse, uniq = pd.factorize(pd.Index(labels), sort=True)
+    return inverse[codes], uniq
+
+
+def _filled_codes(column: pd.Series, fill: str, rows: np.ndarray) -> tuple[np.ndarray, pd.Index]:
+    """``pd.factorize(column.take(rows).fillna(fill), sort=True)`` without taking the text: the
+    whole column factorized once (an integer code per row), the missing ones put under ``fill``
+    among the sorted labels; labels no row of ``rows`` has are kept (unused)."""
+    codes, names = pd.factorize(column, sort=True)
+    codes = codes[rows]
+    if (codes < 0).any():
+        if fill not in names:
+            merged = pd.Index(sorted(list(names) + [fill]), dtype=names.dtype)
+            codes = np.where(codes >= 0, merged.get_indexer(names)[np.maximum(codes, 0)], -1)
+            names = merged
+        codes = np.where(codes >= 0, codes, names.get_loc(fill))
+    return codes, names
+
+
+def _label_take(labels: pd.Index, codes: np.ndarray) -> pd.Series:
+    """``labels[codes]`` as a column of the labels' own type (text ``str`` built in Arrow)."""
+    if labels.dtype == _STR:
+        return pd.Series(_text_take(list(labels), codes))
+    return pd.Series(labels.take(codes).to_numpy(), dtype=labels.dtype)
+
+
+#: the parcel states of :func:`parcel_outcomes`, in the order of their codes in :class:`_Parcels`
+_PARCEL_STATES = ["no_promise", "on_time", "late", "overdue", "pending"]
+
+
+class _Parcels:
+    """:func:`parcel_outcomes` as arrays, one entry per parcel shipped before the cut-off (in the
+    shipments' order), without its text columns: the carrier, province, region and ship month as
+    codes over sorted labels (``labels``) and the state as a code of :data:`_PARCEL_STATES`.
+    Seven million parcels make an outcome table of about a gigabyte (ids, names and states as
+    text, provinces as Python objects); the sections count on these arrays, and :meth:`frame`
+    builds the table's rows (all, or the few late parcels of a month) when they are shown.
+
+    ``sid`` is each entry's row in ``shipments``, ``rows`` its order's row in ``orders`` (-1:
+    not there; None without ``order_rows``)."""
+
+    def __init__(self, shipments: pd.DataFrame, orders: pd.DataFrame | None = None, *, cutoff,
+                 ship_due: pd.Series | None = None, ship_within_hours: float = 48,
+                 order_rows: np.ndarray | None = None, order_due: np.ndarray | None = None,
+                 provinces: tuple[np.ndarray, np.ndarray] | None = None):
+        _require(shipments, "shipments", ["order_id", "carrier", "shipped_ts"])
+        cutoff = pd.Timestamp(cutoff)
+        self.order_id = shipments["order_id"]  # for the rows shown (the other columns are not held)
+        sent = (shipments["shipped_ts"].notna() & (shipments["shipped_ts"] < cutoff)).to_numpy(dtype=bool)
+        sid = np.flatnonzero(sent)
+        self.sid = sid.astype(np.int32) if len(shipments) < 2 ** 31 - 1 else sid
+        self.labels = {}
+        self.codes = {}
+        self.codes["carrier"], self.labels["carrier"] = _filled_codes(shipments["carrier"], "unknown", sid)
+        shipped = shipments["shipped_ts"].to_numpy()[sid]
+        self.shipped = shipped
+        self.promised = pd.to_datetime(_col(shipments, "promised_date", pd.NaT)[sent]).dt.normalize().to_numpy()
+        delivered = pd.to_datetime(_col(shipments, "delivered_ts", pd.NaT)[sent]).to_numpy()
+        delivered = np.where(delivered >= np.datetime64(cutoff), np.datetime64("NaT"), delivered)
+        self.delivered = delivered
+        status = _col(shipments, "status")
+        self.lost = status.eq("lost").fillna(False).to_numpy(dtype=bool)[sid]
+        self.returned = status.eq("returned").fillna(False).to_numpy(dtype=bool)[sid]
+        del status, sent
+        opos = None  # each parcel's order as a row of orders: one lookup, when the order ids are unique text
+        rows = None if order_rows is None or orders is None else np.asarray(order_rows)[sid]
+        self.rows = rows if rows is None or len(orders) >= 2 ** 31 - 1 else rows.astype(np.int32)
+        ids = None  # the parcels' order ids, taken only where a path joins by id
+
+        def order_ids():
+            nonlocal ids
+            if ids is None:
+                ids = shipments["order_id"].take(sid).reset_index(drop=True)
+            return ids
+
+        if orders is not None and "province" in orders.columns:
+            opos = rows if rows is not None else _id_positions(order_ids(), orders["order_id"])
+        if opos is not None and provinces is not None:  # the names cleaned once per dataset, spread by codes
+            codes, labels = provinces
+            at = np.where(opos >= 0, codes[opos], len(labels) - 1)  # the last label: unknown
+            regions = region_of(pd.Series(labels, dtype="object").replace("unknown", pd.NA)).to_numpy(dtype=object)
+            self.codes["province"], self.labels["province"] = _sorted_codes(at, pd.Index(labels, dtype="object"))
+            self.codes["region"], self.labels["region"] = _sorted_codes(at, pd.Index(regions, dtype="object"))
         else:
-            out["province"] = "unknown"
-        out["region"] = region_of(out["province"].replace("unknown", pd.NA))
-    out["ship_month"] = _month(out["shipped_ts"])
-    out["transit_days"] = (out["delivered_ts"] - out["shipped_ts"]) / DAY
-    dday = out["delivered_ts"].dt.normalize()
-    prom = out["promised_date"]
-    today = cutoff.normalize()
-    delivered = dday.notna().to_numpy(dtype=bool)
-    code = np.select([prom.isna().to_numpy(dtype=bool), delivered & (dday <= prom).to_numpy(dtype=bool), delivered,
-                      (prom < today).to_numpy(dtype=bool)], [0, 1, 2, 3], 4)
-    out["state"] = _text_take(["no_promise", "on_time", "late", "overdue", "pending"], code)
-    decided = (code >= 1) & (code <= 3)
-    late = pd.Series(pd.arrays.BooleanArray(code >= 2, ~decided), index=out.index)  # NA while undecided
-    out["late"] = late
-    days_late = np.where(code == 2, (dday - prom) / DAY, np.where(code == 3, (today - prom) / DAY, 0.0))
-    out["days_late"] = days_late
-    if ship_due is None and opos is not None and "paid_ts" in orders.columns and order_due is None:
-        due = _take_found(orders["paid_ts"], opos) + ship_within_hours * HOUR
-    elif rows is not None and order_due is not None:
-        due = pd.Series(np.where(rows >= 0, order_due[rows], np.datetime64("NaT")), name="order_id")
-    else:
-        if ship_due is None and orders is not None and "paid_ts" in orders.columns:
-            ship_due = (orders[["order_id", "paid_ts"]].drop_duplicates("order_id").set_index("order_id")["paid_ts"]
-                        + ship_within_hours * HOUR)
-        due = pd.to_datetime(_lookup(out["order_id"], ship_due)) if ship_due is not None else None
-    out["dispatched_late"] = (out["shipped_ts"] > due).fillna(False).astype(bool).to_numpy() if due is not None else False
-    out["carrier_late"] = late & ~out["dispatched_late"].astype("boolean")
-    out["lost"] = out["status"].eq("lost").fillna(False).astype(bool)
-    out["returned"] = out["status"].eq("returned").fillna(False).astype(bool)
-    cols = ["order_id", "carrier", "province", "region", "shipped_ts", "ship_month", "promised_date",
-            "delivered_ts", "transit_days", "state", "late", "dispatched_late", "carrier_late", "days_late",
-            "lost", "returned"]
-    return out[cols]
+            if opos is not None:
+                province = _province(_take_found(orders["province"], opos))
+            elif orders is not None and "province" in orders.columns:
+                prov = orders[["order_id", "province"]].drop_duplicates("order_id").set_index("order_id")["province"]
+                province = _province(_lookup(order_ids(), prov))
+            else:
+                province = pd.DataFrame(index=range(len(sid))).assign(province="unknown")["province"]
+            region = region_of(province.replace("unknown", pd.NA))
+            self.codes["province"], self.labels["province"] = pd.factorize(province, sort=True)
+            self.codes["region"], self.labels["region"] = pd.factorize(region, sort=True)
+        month = shipped.astype("datetime64[M]").astype(np.int64)  # months since 1970-01
+        lo = int(month.min()) if len(month) else 0
+        self.codes["ship_month"] = month - lo
+        self.labels["ship_month"] = pd.Index(
+            [f"{(1970 * 12 + c) // 12:04d}-{(1970 * 12 + c) % 12 + 1:02d}" for c in range(lo, int(month.max()) + 1 if len(month) else lo)],
+            dtype=_STR)
+        del month
+        self.transit = (pd.Series(delivered) - pd.Series(shipped)) / DAY
+        self.transit = self.transit.to_numpy()
+        dday = pd.Series(delivered).dt.normalize()
+        prom = pd.Series(self.promised)
+        today = cutoff.normalize()
+        is_delivered = dday.notna().to_numpy(dtype=bool)
+        code = np.select([prom.isna().to_numpy(dtype=bool), is_delivered & (dday <= prom).to_numpy(dtype=bool),
+                          is_delivered, (prom < today).to_numpy(dtype=bool)], [0, 1, 2, 3], 4)
+        self.state = code.astype(np.int8)
+        self.decided = (code >= 1) & (code <= 3)
+        self.late = code >= 2  # meaningful where decided
+        self.today = today
+        del dday, prom, code
+        if ship_due is None and opos is not None and "paid_ts" in orders.columns and order_due is None:
+            due = _take_found(orders["paid_ts"], opos) + ship_within_hours * HOUR
+        elif rows is not None and order_due is not None:
+            due = pd.Series(np.where(rows >= 0, order_due[rows], np.datetime64("NaT")), name="order_id")
+        else:
+            if ship_due is None and orders is not None and "paid_ts" in orders.columns:
+                ship_due = (orders[["order_id", "paid_ts"]].drop_duplicates("order_id").set_index("order_id")["paid_ts"]
+                            + ship_within_hours * HOUR)
+            due = pd.to_datetime(_lookup(order_ids(), ship_due)) if ship_due is not None else None
+        self.dispatched_late = ((pd.Series(shipped) > due).fillna(False).astype(bool).to_numpy() if due is not None
+                                else np.zeros(len(sid), dtype=bool))
+        self.carrier_late = self.late & ~self.dispatched_late  # meaningful where decided
+        self.codes = {k: compact_codes(np.asarray(c), len(self.labels[k])) for k, c in self.codes.items()}
+
+    def __len__(self) -> int:
+        return len(self.sid)
+
+    def window(self, start, end) -> np.ndarray:
+        """The entries shipped in [start, end)."""
+        ts = pd.Series(self.shipped)
+        return ((ts >= start) & (ts < end)).to_numpy(dtype=bool)
+
+    def counts(self, keys: list[str], keep: np.ndarray | None = None) -> pd.DataFrame:
+        """:func:`_late_counts` of the entries ``keep`` (all by default), grouped on the codes."""
+        sel = slice(None) if keep is None else keep
+        group = np.zeros(len(self.sid) if keep is None else int(np.count_nonzero(keep)), dtype=np.int64)
+        if not len(group):  # nothing to count: the table path gives the empty frame its types
+            return _late_counts(self.frame(np.flatnonzero(keep)), keys)
+        size = 1
+        for k in keys:  # each entry's group as a mixed-radix number, which sorts like the keys
+            group = group * len(self.labels[k]) + self.codes[k][sel]
+            size *= len(self.labels[k])
+        if size > 4 * len(group) + 1024:  # too many combinations to count densely
+            present, group = np.unique(group, return_inverse=True)
+        else:
+            seen = np.bincount(group, minlength=size) > 0
+            present = np.flatnonzero(seen)
+            group = (np.cumsum(seen) - 1)[group]
+        m = len(present)
+        decided = self.decided[sel]
+
+        def count(mask=None):
+            return np.bincount(group if mask is None else group[mask], minlength=m).astype("int64")
+
+        out = {}
+        for i, k in enumerate(keys):  # the labels as a groupby on them gives them (text inferred as str)
+            digit = present.copy()
+            for later in keys[i + 1:]:
+                digit //= len(self.labels[later])
+            out[k] = pd.Series(self.labels[k].take(digit % len(self.labels[k])).to_numpy(dtype=object))
+        g = pd.Series(self.transit[sel]).groupby(group)
+        out = pd.DataFrame({**out, "parcels": count(), "decided": count(decided),
+                            "late": count(decided & self.carrier_late[sel]), "late_all": count(decided & self.late[sel]),
+                            "median_days": g.median().reindex(range(m)).to_numpy()})
+        out["p90_days"] = g.quantile(0.9).reindex(range(m)).to_numpy()
+        out["late_rate"] = _rate(out["late"], out["decided"])
+        out["on_time_rate"] = 1 - out["late_rate"]
+        out["late_all_rate"] = _rate(out["late_all"], out["decided"])
+        return out
+
+    def flags(self, orders: pd.DataFrame) -> "_ParcelFlags | None":
+        """What the refund section reads of the parcels (None without ``order_rows``)."""
+        if self.rows is None:
+            return None
+        small = np.int32 if len(orders) < 2 ** 31 - 1 else np.intp
+        return _ParcelFlags(orders, self.rows.astype(small), self.lost, (self.state == 2) | (self.state == 3),
+                            self.returned)
+
+    def frame(self, idx: np.ndarray | None = None) -> pd.DataFrame:
+        """The :func:`parcel_outcomes` rows ``idx`` (all by default), as that function returns them."""
+        sel = slice(None) if idx is None else idx
+        sid = self.sid[sel]
+        out = pd.DataFrame({"order_id": _values(self.order_id.take(sid))})
+        for k in ("carrier", "province", "region"):
+            out[k] = _label_take(self.labels[k], self.codes[k][sel])
+        out["shipped_ts"] = self.shipped[sel]
+        out["ship_month"] = _label_take(self.labels["ship_month"], self.codes["ship_month"][sel])
+        out["promised_date"] = self.promised[sel]
+        out["delivered_ts"] = self.delivered[sel]
+        out["transit_days"] = self.transit[sel]
+        out["state"] = _text_take(_PARCEL_STATES, self.state[sel])
+        decided = self.decided[sel]
+        late = pd.Series(pd.arrays.BooleanArray(self.late[sel], ~decided), index=out.index)  # NA while undecided
+        out["late"] = late
+        out["dispatched_late"] = self.dispatched_late[sel]
+        out["carrier_late"] = late & ~out["dispatched_late"].astype("boolean")
+        dday = pd.Series(self.delivered[sel]).dt.normalize()
+        prom = pd.Series(self.promised[sel])
+        state = self.state[sel]
+        out["days_late"] = np.where(state == 2, ((dday - prom) / DAY).to_numpy(),
+                                    np.where(state == 3, ((self.today - prom) / DAY).to_numpy(), 0.0))
+        out["lost"] = self.lost[sel]
+        out["returned"] = self.returned[sel]
+        return out
 
 
-def _late_counts(parcels: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+class _ParcelFlags:
+    """Per parcel shipped before the cut-off: its order's row in ``orders`` (-1: not there), and
+    whether it was lost, is late (delivered late or out past the promise) or was returned: what
+    the refund section reads of the parcels, a few bytes a parcel."""
+
+    def __init__(self, orders, rows, lost, late, returned):
+        self.orders, self.rows, self.lost, self.late, self.returned = orders, rows, lost, late, returned
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return {"lost": self.lost, "late": self.late, "returned": self.returned}[name]
+
+
+def _late_counts(parcels, keys: list[str], keep: np.ndarray | None = None) -> pd.DataFrame:
     """Counts per group: ``late`` / ``late_rate`` / ``on_time_rate`` are the carrier's own (late
-    although dispatched on time); ``late_all_rate`` is every late parcel (the buyer's view)."""
+    although dispatched on time); ``late_all_rate`` is every late parcel (the buyer's view).
+    ``parcels`` may be :class:`_Parcels` (grouped on codes; ``keep``: the entries counted)."""
+    if isinstance(parcels, _Parcels):
+        return parcels.counts(keys, keep)
     f = parcels.assign(decided=parcels["late"].notna().astype("int64"),
                        late_n=parcels["carrier_late"].fillna(False).astype("int64"),
                        late_all=parcels["late"].fillna(False).astype("int64"))
+    return _count_late(f, keys, size="order_id")
+
+
+def _count_late(f: pd.DataFrame, keys: list[str], *, size: str) -> pd.DataFrame:
+    """:func:`_late_counts` of a frame with the keys, decided, late_n, late_all and transit_days."""
     g = f.groupby(keys, observed=True)
-    out = g.agg(parcels=("order_id", "size"), decided=("decided", "sum"), late=("late_n", "sum"),
+    out = g.agg(parcels=(size, "size"), decided=("decided", "sum"), late=("late_n", "sum"),
                 late_all=("late_all", "sum"), median_days=("transit_days", "median"))
     out["p90_days"] = g["transit_days"].quantile(0.9)
     out["late_rate"] = _rate(out["late"], out["decided"])
@@ -961,6 +1302,13 @@ def _in(parcels: pd.DataFrame, start, end, columns: Sequence[str] | None = None)
     filter, so that the other columns are not copied)."""
     keep = ((parcels["shipped_ts"] >= start) & (parcels["shipped_ts"] < end)).to_numpy(dtype=bool)
     return parcels.loc[keep] if columns is None else parcels.loc[keep, list(dict.fromkeys(columns))]
+
+
+def _window_counts(parcels, keys: list[str], start, end) -> pd.DataFrame:
+    """:func:`_late_counts` of the parcels shipped in [start, end) (a frame or :class:`_Parcels`)."""
+    if isinstance(parcels, _Parcels):
+        return parcels.counts(keys, parcels.window(start, end))
+    return _late_counts(_in(parcels, start, end, keys + _COUNTED), keys)
 
 
 def carrier_scorecard(parcels: pd.DataFrame, *, start, end, baseline_start=None, target: float = 0.90,
@@ -987,9 +1335,12 @@ def carrier_scorecard(parcels: pd.DataFrame, *, start, end, baseline_start=None,
         p90_days, baseline_decided, baseline_late_rate, rise, p_value (rise), p_below (shortfall
         against the target), status, flagged; worst first.
     """
-    win = _late_counts(_in(parcels, start, end, ["carrier"] + _COUNTED), ["carrier"])
-    bs = pd.Timestamp(baseline_start) if baseline_start is not None else parcels["shipped_ts"].min()
-    base = _late_counts(_in(parcels, bs, start, ["carrier"] + _COUNTED), ["carrier"])[["carrier", "decided", "late"]]
+    win = _window_counts(parcels, ["carrier"], start, end)
+    if baseline_start is not None:
+        bs = pd.Timestamp(baseline_start)
+    else:
+        bs = pd.Series(parcels.shipped).min() if isinstance(parcels, _Parcels) else parcels["shipped_ts"].min()
+    base = _window_counts(parcels, ["carrier"], bs, start)[["carrier", "decided", "late"]]
     base = base.rename(columns={"decided": "baseline_decided", "late": "baseline_late"})
     out = win.merge(base, on="carrier", how="left")
     out["baseline_decided"] = out["baseline_decided"].fillna(0).astype("int64")
@@ -1022,8 +1373,7 @@ def carrier_cells(parcels: pd.DataFrame, *, start, end, by: str = "province", mi
         carrier, <by>, parcels, decided, late, late_rate, on_time_rate, late_all_rate, median_days,
         p90_days, rest_late_rate, p_value, rated.
     """
-    w = _in(parcels, start, end, ["carrier", by] + _COUNTED)
-    cells = _late_counts(w, ["carrier", by])
+    cells = _window_counts(parcels, ["carrier", by], start, end)
     tot = cells.groupby("carrier")[["decided", "late"]].transform("sum")
     cells["rest_late_rate"] = _rate(tot["late"] - cells["late"], tot["decided"] - cells["decided"])
     cells["p_value"] = _binom_sf(cells["late"], cells["decided"], cells["rest_late_rate"])
@@ -1263,7 +1613,20 @@ def _refund_reasons(orders: pd.DataFrame, *, parcels: pd.DataFrame | None = None
         rank = t["category"].map({c: i for i, c in enumerate(_TICKET_PRIORITY)})
         best = t.assign(rank=rank).sort_values("rank").drop_duplicates("order_id").set_index("order_id")["category"]
         key = r["order_id"].map(best).astype("object")
-    if parcels is not None:
+    if isinstance(parcels, _ParcelFlags):
+        # each refunded order's most telling parcel (lost, late, returned, delivered: the lowest
+        # rank among its parcels), by the orders' rows
+        prow = np.asarray(parcel_rows if parcel_rows is not None else parcels.rows)
+        mine = np.zeros(len(orders) + 1, dtype=bool)  # the last slot answers False for -1
+        mine[rows] = True
+        hit = np.flatnonzero(mine[prow])
+        rank = np.select([parcels.lost[hit], parcels.late[hit], parcels.returned[hit]], [0, 1, 2], 3)
+        best = np.full(len(orders), 4, dtype=np.int8)  # 4: no parcel, refunded before shipping
+        np.minimum.at(best, prow[hit], rank.astype(np.int8))
+        fallback = pd.Series(_text_take(["lost", "late", "returned", "after_delivery", "before_shipping"], best[rows]),
+                             index=r.index)
+        key = key.where(key.notna(), fallback)
+    elif parcels is not None:
         # only the parcels of refunded orders (the reason of one order does not depend on the others)
         if parcel_rows is not None:
             mine = np.zeros(len(orders) + 1, dtype=bool)  # the last slot answers False for -1
@@ -1518,6 +1881,7 @@ def _sku_refunds(orders: pd.DataFrame, items: pd.DataFrame, *, month: str, reaso
         # the SKUs of the lines found, as codes of their sorted names (factorized on the whole
         # column, without copying the found lines' text, then renumbered over the SKUs present)
         all_codes, all_names = pd.factorize(narrow["sku"], sort=True)
+        all_codes = compact_codes(all_codes, len(all_names))
         sku_codes = all_codes[found]
         present = np.zeros(len(all_names) + 1, dtype=bool)  # the last slot takes the -1s
         present[sku_codes] = True
@@ -1529,7 +1893,10 @@ def _sku_refunds(orders: pd.DataFrame, items: pd.DataFrame, *, month: str, reaso
         pairs = at[ok].astype("int64") * k + sku_codes[ok]
         pairs.sort(kind="stable")  # lines come order by order: nearly sorted already
         pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]] if len(pairs) else pairs  # np.unique
-        p_order, p_sku = pairs // k, pairs % k
+        # the pairs' orders and SKUs in small integer types (the test only indexes and counts them)
+        p_order = (pairs // k).astype(np.int32 if len(is_current) < 2 ** 31 - 1 else np.int64)
+        p_sku = compact_codes(pairs % k, k)
+        del pairs, sku_codes, ok
         p_current = is_current[p_order]
         for events, name in ((refunded, "ref_sp"), (quality, "q_sp")):
             if not len(events):
@@ -1542,7 +1909,7 @@ def _sku_refunds(orders: pd.DataFrame, items: pd.DataFrame, *, month: str, reaso
                 hit = _has_id(orders["order_id"], events.index[events.astype(bool).to_numpy()])[paid_rows]
             else:
                 hit = _has_id(paid["order_id"], events.index[events.astype(bool).to_numpy()])
-            spikes = _event_spikes_codes(p_order, p_sku, p_current, hit[p_order].astype("int64"),
+            spikes = _event_spikes_codes(p_order, p_sku, p_current, hit[p_order].astype(np.int8),
                                          pd.Index(sku_names), alpha=alpha, min_events=min_events)
             if name == "ref_sp":
                 ref_sp = spikes
@@ -1576,8 +1943,14 @@ def _sku_refunds(orders: pd.DataFrame, items: pd.DataFrame, *, month: str, reaso
     cur["quality"] = _has_id(cur["order_id"], quality.index).astype("int64")
     if parcels is not None and rows is not None and parcel_rows is not None:
         parcel_rows = np.asarray(parcel_rows)
-        cur["returned"] = by_row(parcel_rows[parcels["returned"].to_numpy(dtype=bool)])[rows].astype("int64")
+        cur["returned"] = by_row(parcel_rows[np.asarray(parcels["returned"], dtype=bool)])[rows].astype("int64")
         cur["shipped"] = by_row(parcel_rows)[rows].astype("int64")
+    elif isinstance(parcels, _ParcelFlags):  # the parcels' orders by id (their rows in orders)
+        known = parcels.rows >= 0
+        ret = orders["order_id"].take(parcels.rows[known & parcels.returned]).unique()
+        shipped = orders["order_id"].take(parcels.rows[known]).unique()
+        cur["returned"] = _has_id(cur["order_id"], ret).astype("int64")
+        cur["shipped"] = _has_id(cur["order_id"], shipped).astype("int64")
     elif parcels is not None:
         ret = parcels.loc[parcels["returned"], "order_id"].unique()
         shipped = parcels["order_id"].unique()
@@ -1694,7 +2067,6 @@ class ShippingResult(_Result):
     target: float = 0.9
     cutoff: pd.Timestamp | None = None
     caveat: str = ""  #: a limit of the data the reader should know (e.g. no payment time)
-    status: pd.DataFrame = field(default_factory=pd.DataFrame)
     pauses: pd.DataFrame = field(default_factory=pd.DataFrame)
     monthly: pd.DataFrame = field(default_factory=pd.DataFrame)  #: per payment month (all channels)
     by_channel_month: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -1785,7 +2157,6 @@ class CarrierResult(_Result):
     window: tuple = ()
     target: float = 0.9
     min_parcels: int = 30
-    parcels: pd.DataFrame = field(default_factory=pd.DataFrame)
     scorecard: pd.DataFrame = field(default_factory=pd.DataFrame)
     monthly: pd.DataFrame = field(default_factory=pd.DataFrame)
     provinces: pd.DataFrame = field(default_factory=pd.DataFrame)  #: carrier x province cells
@@ -1965,33 +2336,54 @@ def shipping_report(data, *, record=None) -> ShippingResult:
     if "paid_ts" not in orders.columns:
         res.caveat = ("orders carry no paid_ts: the 48-hour clock starts at the order time, so orders paid later "
                       "(presale balances, bank transfers) look late")
-    shipments = _table(data, "shipments")
+    # only the columns this section reads, for this section (the carrier section reads its own)
+    shipments = _shipments(data, ("order_id", "shipped_ts", "carrier"))
     res.pauses = logistics_pauses(shipments, start=getattr(data, "start", None), end=cutoff,
                                   window_days=int(cfg["pause_window_days"]), declared=cfg["declared_pauses"])
-    st, rows = _shipping_status(orders, shipments, cutoff=cutoff, ship_within_hours=res.hours, pauses=res.pauses,
-                                catch_up_days=int(cfg["pause_catch_up_days"]),
-                                order_rows=_order_rows(data, "shipments"), provinces=_order_provinces(data, orders))
-    res.status = st
-    res._order_rows = (orders, rows)  # each status row's row in the orders table (not a field: not shown)
-    res.monthly = ship_rates(st, by="month")
-    res.by_channel_month = ship_rates(st, by=["month", "channel"])
+    clock = dict(cutoff=cutoff, ship_within_hours=res.hours, pauses=res.pauses,
+                 catch_up_days=int(cfg["pause_catch_up_days"]), order_rows=_order_rows(data, "shipments", shipments),
+                 provinces=_order_provinces(data, orders))
+    core = _ship_arrays(orders, shipments, **clock)
+    anomaly = dict(baseline_days=int(cfg["anomaly_baseline_days"]), min_drop=float(cfg["anomaly_min_drop"]),
+                   alpha=float(cfg["anomaly_alpha"]), peak_ratio=float(cfg["peak_ratio"]),
+                   campaigns=data["campaigns"] if data.has("campaigns") else None)
+    if core is not None and ("channel" not in orders.columns or orders["channel"].dtype == _STR):
+        # counted on the arrays: the order-level status table (a gigabyte for seven million
+        # orders) is never built; only the backlog's rows are
+        source, due = core.source, core.due
+        res.monthly = core.rates(["month"])
+        res.by_channel_month = core.rates(["month", "channel"])
+        res.daily = _ship_anomalies(core.daily(), **anomaly)
+        res.backlog = core.backlog(cutoff)
+        first_paid = pd.Timestamp(core.paid.min())
+        trend = core.trend
+    else:
+        st, source = (core.frame(), core.source) if core is not None else _shipping_status(orders, shipments, **clock)
+        due = st["due_ts"].to_numpy()
+        res.monthly = ship_rates(st, by="month")
+        res.by_channel_month = ship_rates(st, by=["month", "channel"])
+        res.daily = ship_anomalies(st, pauses=res.pauses, **anomaly)
+        res.backlog = shipping_backlog(st, cutoff=cutoff)
+        first_paid = st["paid_ts"].min()
+        trend = lambda ends: backlog_trend(st, month_ends=ends)  # noqa: E731
+    # each order's shipping deadline by its row in the orders table (NaT: not counted), for the
+    # carrier section (not a field: not shown)
+    order_due = np.full(len(orders), np.datetime64("NaT"), dtype=due.dtype)
+    order_due[source] = due
+    res._order_due = (orders, order_due)
     res.channels = res.by_channel_month.loc[res.by_channel_month["month"] == month].drop(columns="month").reset_index(drop=True)
     row = res.monthly.loc[res.monthly["month"] == month]
     if len(row):
         res.month_rate = None if pd.isna(row["on_time_rate"].iloc[0]) else float(row["on_time_rate"].iloc[0])
         res.month_within_hours = None if pd.isna(row["within_hours_rate"].iloc[0]) else float(row["within_hours_rate"].iloc[0])
         res.median_hours = float(row["median_hours"].iloc[0])
-    campaigns = data["campaigns"] if data.has("campaigns") else None
-    res.daily = ship_anomalies(st, pauses=res.pauses, baseline_days=int(cfg["anomaly_baseline_days"]),
-                               min_drop=float(cfg["anomaly_min_drop"]), alpha=float(cfg["anomaly_alpha"]),
-                               peak_ratio=float(cfg["peak_ratio"]), campaigns=campaigns)
     m0, m1 = _month_bounds(month)
     in_month = (res.daily["date"] >= m0) & (res.daily["date"] < m1)
     res.anomalies = res.daily.loc[in_month & res.daily["flagged"]].reset_index(drop=True)
-    res.backlog = shipping_backlog(st, cutoff=cutoff)
     res.backlog_ages = backlog_age_buckets(res.backlog, ship_within_hours=res.hours)
-    ends = pd.date_range(st["paid_ts"].min().normalize() + pd.offsets.MonthBegin(1), cutoff, freq="MS")
-    res.backlog_by_month = backlog_trend(st, month_ends=ends)
+    ends = pd.date_range(first_paid.normalize() + pd.offsets.MonthBegin(1), cutoff, freq="MS")
+    res.backlog_by_month = trend(ends)
+    del core
     res.overdue = res.backlog.loc[res.backlog["overdue"]].drop(columns=["overdue"]).reset_index(drop=True)
     alerts = []
     for _, r in res.channels.iterrows():  # a handful of channels
@@ -2052,24 +2444,24 @@ def carrier_report(data, *, shipping: ShippingResult | None = None, record=None)
     w0 = (this - int(cfg["carrier_window_months"]) + 1).to_timestamp()
     b0 = (this - int(cfg["carrier_window_months"]) + 1 - int(cfg["baseline_months"])).to_timestamp()
     res.window = (w0, cutoff)
-    orders, shipments = _table(data, "orders"), _table(data, "shipments")
-    ship_rows = _order_rows(data, "shipments")
+    orders, shipments = _table(data, "orders"), _shipments(data)
+    ship_rows = _order_rows(data, "shipments", shipments)
     due, order_due = None, None
     if shipping is not None and not shipping.skipped:
-        known = getattr(shipping, "_order_rows", None)
-        if ship_rows is not None and known is not None and known[0] is orders and len(known[1]) == len(shipping.status):
-            # the deadline of each order by its row (NaT: not in the status), no lookup of the ids
-            order_due = np.full(len(orders), np.datetime64("NaT"), dtype=shipping.status["due_ts"].dtype)
-            order_due[known[1]] = shipping.status["due_ts"].to_numpy()
-        else:
-            due = shipping.status.set_index("order_id")["due_ts"]
-    parcels = _parcel_outcomes(shipments, orders, cutoff=cutoff, ship_due=due,
-                               ship_within_hours=float(cfg["ship_within_hours"]), order_rows=ship_rows,
-                               order_due=order_due, provinces=_order_provinces(data, orders))
-    res.parcels = parcels
-    if ship_rows is not None:  # each parcel's row in the orders table (not a field: not shown)
-        sent = (shipments["shipped_ts"].notna() & (shipments["shipped_ts"] < cutoff)).to_numpy(dtype=bool)
-        res._order_rows = (orders, ship_rows[sent])
+        known = getattr(shipping, "_order_due", None)
+        if ship_rows is not None and known is not None and known[0] is orders:
+            order_due = known[1]  # the deadline of each order by its row (NaT: not counted), no lookup of the ids
+        elif known is not None:  # by order id: the counted orders' deadlines
+            counted = np.flatnonzero(~np.isnat(known[1]))
+            due = pd.Series(known[1][counted], index=pd.Index(known[0]["order_id"].take(counted)), name="due_ts")
+    # the parcels' outcomes as arrays: the outcome table of every parcel is never built (only the
+    # month's late parcels are); the refund section gets what it reads of them (not fields: not shown)
+    parcels = _Parcels(shipments, orders, cutoff=cutoff, ship_due=due, ship_within_hours=float(cfg["ship_within_hours"]),
+                       order_rows=ship_rows, order_due=order_due, provinces=_order_provinces(data, orders))
+    del shipments  # the parcels hold their order ids only: the rest of the table goes now
+    res._parcel_flags = parcels.flags(orders)
+    if res._parcel_flags is None:
+        res._parcel_frame = parcels.frame()
     res.scorecard = carrier_scorecard(parcels, start=w0, end=cutoff, baseline_start=b0, target=res.target,
                                       min_rise=float(cfg["carrier_min_rise"]), alpha=float(cfg["spike_alpha"]),
                                       min_parcels=res.min_parcels)
@@ -2082,10 +2474,11 @@ def carrier_report(data, *, shipping: ShippingResult | None = None, record=None)
         res.province_table = res.province_table.loc[rated.groupby("province")["decided"].sum()
                                                     .sort_values(ascending=False).index]
     m0, m1 = _month_bounds(month)
-    mp = _in(parcels, m0, m1)
-    dec = mp["late"].dropna()
+    mp = parcels.window(m0, m1)
+    dec = parcels.late[mp & parcels.decided]
     res.on_time_rate = float(1 - dec.mean()) if len(dec) else None
-    res.median_days = float(mp["transit_days"].median()) if mp["transit_days"].notna().any() else None
+    days = pd.Series(parcels.transit[mp])
+    res.median_days = float(days.median()) if days.notna().any() else None
     flagged = res.scorecard.loc[res.scorecard["flagged"]].copy()
     rows, alerts = [], []
     window_text = f"{w0:%Y-%m}..{month}"
@@ -2110,8 +2503,18 @@ def carrier_report(data, *, shipping: ShippingResult | None = None, record=None)
     res.flagged = pd.DataFrame(rows, columns=["carrier", "status", "on_time_rate", "late_rate", "baseline_late_rate",
                                               "decided", "worst_provinces", "worst_regions", "detail",
                                               "inside_worst_region"])
-    res.late = late_parcels(parcels, start=m0, end=m1, orders=orders,
-                            order_rows=res._order_rows[1] if ship_rows is not None else None)
+    promised = pd.Series(parcels.promised)
+    due = np.flatnonzero(((promised >= m0) & (promised < m1)).to_numpy(dtype=bool)
+                         & ((parcels.state == 2) | (parcels.state == 3)))  # late or overdue
+    # the buyers of the late parcels: orders.customer_id is read for this list only (not kept)
+    from .loading import has_column, read_columns
+
+    buyers = orders
+    if "customer_id" not in orders.columns and has_column(data, "orders", "customer_id"):
+        buyers = read_columns(data, "orders", ["customer_id"] if parcels.rows is not None else ["order_id", "customer_id"],
+                              keep=False)
+    res.late = late_parcels(parcels.frame(due), start=m0, end=m1, orders=buyers,
+                            order_rows=parcels.rows[due] if parcels.rows is not None else None)
     res.alerts = _alerts_frame(alerts)
     return res
 
@@ -2186,19 +2589,22 @@ def refund_report(data, *, carriers: CarrierResult | None = None, record=None) -
                          or "Skipped: orders carry neither status nor refund_amount.")
         return res
     cutoff = _cutoff(data)
+    # the parcels: what this section reads of them (_ParcelFlags: each parcel's row in orders and
+    # three flags) when their orders are known by row, else their outcome table
     parcels, parcel_rows = None, None  # parcel_rows: each parcel's row in orders, when known
     if carriers is not None and not carriers.skipped:
-        parcels = carriers.parcels
-        known = getattr(carriers, "_order_rows", None)
-        if known is not None and known[0] is orders and len(known[1]) == len(parcels):
-            parcel_rows = known[1]
-    elif data.has("shipments", columns={"shipments": ["shipped_ts"]}):
-        shipments = _table(data, "shipments")
-        ship_rows = _order_rows(data, "shipments")
-        parcels = _parcel_outcomes(shipments, orders, cutoff=cutoff, ship_within_hours=float(cfg["ship_within_hours"]),
-                                   order_rows=ship_rows, provinces=_order_provinces(data, orders))
-        if ship_rows is not None:
-            parcel_rows = ship_rows[(shipments["shipped_ts"].notna() & (shipments["shipped_ts"] < cutoff)).to_numpy(dtype=bool)]
+        flags = getattr(carriers, "_parcel_flags", None)
+        parcels = getattr(carriers, "_parcel_frame", None) if flags is None else flags if flags.orders is orders else None
+    if parcels is None and data.has("shipments", columns={"shipments": ["shipped_ts"]}):
+        shipments = _shipments(data)
+        found = _Parcels(shipments, orders, cutoff=cutoff, ship_within_hours=float(cfg["ship_within_hours"]),
+                         order_rows=_order_rows(data, "shipments", shipments), provinces=_order_provinces(data, orders))
+        parcels = found.flags(orders)
+        if parcels is None:
+            parcels = found.frame()
+        del found
+    if isinstance(parcels, _ParcelFlags):
+        parcel_rows = parcels.rows
     tickets = _table(data, "service_tickets") if data.has("service_tickets") else None
     reasons, reason_rows = _refund_reasons(orders, parcels=parcels, tickets=tickets, parcel_rows=parcel_rows)
     res.reasons = reasons
@@ -2222,10 +2628,10 @@ def refund_report(data, *, carriers: CarrierResult | None = None, record=None) -
         if parcel_rows is not None:  # the parcels of the month's paid orders, by their rows in orders
             hit = np.zeros(len(orders) + 1, dtype=bool)  # the last slot answers False for -1
             hit[np.flatnonzero(is_paid)[of_month]] = True
-            mp = parcels.loc[hit[parcel_rows]]
+            mp = parcels["returned"][hit[parcel_rows]]
         else:
-            mp = parcels.loc[_has_id(parcels["order_id"], orders["order_id"].loc[is_paid].loc[of_month])]
-        res.return_rate = float(mp["returned"].mean()) if len(mp) else None
+            mp = parcels.loc[_has_id(parcels["order_id"], orders["order_id"].loc[is_paid].loc[of_month]), "returned"]
+        res.return_rate = float(mp.mean()) if len(mp) else None
     in_month = (reasons["month"] == month).to_numpy(dtype=bool)
     rmon = reasons.loc[in_month]
     rs = rmon.groupby("reason").agg(orders=("order_id", "size"), refund_value=("refund_value", "sum"))
@@ -2236,14 +2642,20 @@ def refund_report(data, *, carriers: CarrierResult | None = None, record=None) -
         res.sku_note = _skip(record, "Refunds by SKU", sku_note)
         res.alerts = _alerts_frame([])
         return res
-    try:
-        rev = data.derived("sku_daily")
+    from .loading import read_columns, read_derived_columns
+
+    try:  # only the columns read here, and only for this use
+        rev = read_derived_columns(data, "sku_daily", ["date", "sku", "revenue"])
         m0, m1 = _month_bounds(month)
         rev = rev.loc[(rev["date"] >= m0) & (rev["date"] < m1)].groupby("sku")["revenue"].sum()
     except KeyError:
         rev = None
-    items = _table(data, "order_items")
-    item_rows = _order_rows(data, "order_items")
+    # the lines are read for this section alone (not kept in the dataset: nothing after it needs
+    # them), their orders looked up once as rows of orders
+    items = read_columns(data, "order_items", COLUMNS["order_items"], keep=False)
+    item_rows = _id_positions(items["order_id"], orders["order_id"])
+    if item_rows is not None and len(orders) < 2 ** 31 - 1:
+        item_rows = item_rows.astype(np.int32)
     skus = _sku_refunds(orders, items, month=month, reasons=reasons, parcels=parcels, tickets=tickets,
                         sku_revenue=rev, products=_table(data, "products") if data.has("products") else None,
                         baseline_months=int(cfg["baseline_months"]), alpha=float(cfg["spike_alpha"]),

@@ -507,3 +507,42 @@ def test_row_based_paths_match_the_id_joins(data):
     keys = ["month", "channel"]
     generic = F.ship_rates(plain.astype({k: object for k in keys}), by=keys).astype({k: "str" for k in keys})
     pd.testing.assert_frame_equal(F.ship_rates(plain, by=keys), generic)
+
+
+def test_report_arrays_count_what_the_tables_count(data, reports):
+    # the reports count on arrays (no order-level status or parcel table is kept): every figure
+    # must be what the public building blocks give on the full tables
+    ship, carriers, _, refunds = reports
+    orders, ships = data.orders, data.shipments
+    rows = F._order_rows(data, "shipments")
+    cfg = F._settings(data)
+    st = F.shipping_status(orders, ships, cutoff=data.end, pauses=ship.pauses,
+                           catch_up_days=int(cfg["pause_catch_up_days"]))
+    pd.testing.assert_frame_equal(ship.monthly, F.ship_rates(st, by="month"))
+    pd.testing.assert_frame_equal(ship.by_channel_month, F.ship_rates(st, by=["month", "channel"]))
+    pd.testing.assert_frame_equal(ship.backlog, F.shipping_backlog(st, cutoff=data.end))
+    daily = F.ship_anomalies(st, campaigns=data.campaigns)
+    pd.testing.assert_frame_equal(ship.daily, daily)
+    assert ship.daily["orders"].sum() == len(st)  # every counted order on its payment day
+    # the carrier tables from the parcel arrays equal those of the outcome table, including an
+    # empty window (the table path then gives the frame its types)
+    due = st.set_index("order_id")["due_ts"]
+    table = F.parcel_outcomes(ships, orders, cutoff=data.end, ship_due=due)
+    arrays = F._Parcels(ships, orders, cutoff=data.end, ship_due=due, order_rows=rows)
+    pd.testing.assert_frame_equal(arrays.frame(), table)
+    w0, w1 = carriers.window
+    for by in ("province", "region"):
+        pd.testing.assert_frame_equal(F.carrier_cells(arrays, start=w0, end=w1, by=by),
+                                      F.carrier_cells(table, start=w0, end=w1, by=by))
+    pd.testing.assert_frame_equal(F.carrier_monthly(arrays), F.carrier_monthly(table))
+    pd.testing.assert_frame_equal(F.carrier_scorecard(arrays, start=w0, end=w1),
+                                  F.carrier_scorecard(table, start=w0, end=w1))
+    empty = (T("2030-01-01"), T("2030-02-01"))
+    pd.testing.assert_frame_equal(F._window_counts(arrays, ["carrier"], *empty),
+                                  F._window_counts(table, ["carrier"], *empty))
+    # refund reasons from the parcel flags equal those from the outcome table
+    flags = arrays.flags(orders)
+    reasons, _ = F._refund_reasons(orders, parcels=flags, tickets=data.service_tickets)
+    pd.testing.assert_frame_equal(reasons, F.refund_reasons(orders, parcels=table, tickets=data.service_tickets))
+    pd.testing.assert_frame_equal(reasons, refunds.reasons)
+    assert reasons["reason_key"].isin(["lost", "late", "returned", "after_delivery", "before_shipping"]).any()
