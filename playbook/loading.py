@@ -10,7 +10,8 @@ scan DuckDB casts every plainly written value to the contract's type. pandas rec
 (text as Arrow-backed ``str``), checks them with vectorised operations and parses only the values
 DuckDB left aside (:mod:`playbook.validation`). Each table is read once, in file order; the orders
 are read first, so that lines, shipments and the like follow their orders into the window and the
-lines of unknown orders are found by a join in DuckDB.
+lines of unknown orders are found (by a lookup in Arrow, which keeps the file's row order).
+:func:`prepare_source` reads a table larger than :data:`BATCH_ROWS` rows in batches.
 
 The loader never writes into the source: a GBK-encoded CSV is transcoded into a private temporary
 folder that is removed afterwards.
@@ -21,6 +22,7 @@ import codecs
 import datetime
 import gzip
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -39,12 +41,24 @@ import pyarrow.compute as pc
 from .contract import TABLES, Table
 from .errors import DataError, PlaybookError
 from .settings import Settings, load_settings
-from .validation import (DataQuality, FastCast, Issue, _arrow, check_duplicates, check_link, coerce_fetched,
-                         parse_timestamps, sql_fast_cast, sql_ident, sql_trimmed)
+from .validation import (MAX_EXAMPLES, DataQuality, FastCast, Issue, _arrow, check_duplicates, check_link,
+                         coerce_fetched, merge_issues, parse_timestamps, sql_fast_cast, sql_ident, sql_trimmed)
 
 #: campaigns (interval tables) are kept when they start up to this many days after the report
 #: month: a campaign calendar is a plan, and the campaigns chapter shows the coming quarter
 PLAN_AHEAD_DAYS = 92
+#: :func:`prepare_source` reads, checks and writes a table with more rows than this in batches of
+#: this many rows (a DuckDB stream into a Parquet writer), so that its memory is bounded by the
+#: batch rather than by the table; smaller tables are read whole. ``None`` reads every table whole.
+BATCH_ROWS: int | None = 2_000_000
+#: DuckDB's memory limit while preparing a source in batches (beyond it DuckDB spills to disk):
+#: its default, 80% of the machine, would leave nothing for the batches themselves
+BATCH_DUCKDB_MEMORY = "3GB"
+#: :func:`prepare_source` of a source whose orders have more rows than this computes its derived
+#: tables once every table is written, one after the other, in a DuckDB limited to
+#: :data:`BATCH_DUCKDB_MEMORY`, each written at once: alongside the reading, the queries over tens
+#: of millions of orders (and their results) would add to the batches' memory
+DERIVE_AFTER_ROWS = 20_000_000
 _FILE = re.compile(r"^(?P<table>[a-z_]+)\.(?P<fmt>csv|csv\.gz|parquet)$")
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -431,7 +445,7 @@ class _Reader:
     """One DuckDB connection over a source, with the table views and the window pushed down."""
 
     def __init__(self, source: Source, quality: DataQuality, window: tuple[str, str] | None = None, *,
-                 tz: str | None = None):
+                 tz: str | None = None, memory_limit: str | None = None):
         self.source = source
         self.quality = quality
         self.window = window  #: (first day, day after the last) as YYYY-MM-DD, padded; None = all rows
@@ -449,6 +463,12 @@ class _Reader:
         # text as Arrow large_string, which pandas' str columns hold: no conversion copy
         self.con.execute("SET arrow_large_buffer_size = true").fetchall()
         self.tmp: Path | None = None
+        self.lookup: _KeyLookup | None = None  #: the order keys' lookup, for tables read in batches
+        self.orders_unique = False  #: no order id repeats in the window (known from the narrow scan)
+        if memory_limit is not None:
+            self.tmp = Path(tempfile.mkdtemp(prefix="playbook-"))
+            self.con.execute(f"SET memory_limit = '{memory_limit}'").fetchall()
+            self.con.execute(f"SET temp_directory = '{_q(str(self.tmp / 'duckdb'))}'").fetchall()
         self.types: dict[str, dict[str, str]] = {}
         self.renames: dict[str, dict[str, str]] = {}
         if source.kind == "duckdb":
@@ -622,8 +642,35 @@ class _Reader:
             # streamed in batches: DuckDB does not first materialise the whole result in its own buffers
             return self.con.sql(sql).to_arrow_reader(1 << 17).read_all()
         except duckdb.Error as e:
-            raise DataError(f"Cannot read table {table} from {self.source.tables.get(table)}: {_short(e)}. "
-                            "If it is an export, check its encoding and that every row has the same columns.") from None
+            raise self._read_error(table, e) from None
+
+    def stream(self, sql: str, table: str, rows: int):
+        """The result of ``sql`` as pyarrow Tables of ``rows`` rows (the last one shorter, possibly
+        empty), read from DuckDB's stream one after the other: the whole result is never in memory.
+        While it is being read, no other query may run on :attr:`con`."""
+        try:
+            stream = self.con.sql(sql).to_arrow_reader(1 << 17)
+            held, n = [], 0
+            while True:
+                try:
+                    batch = stream.read_next_batch()
+                except StopIteration:
+                    break
+                held.append(batch)
+                n += batch.num_rows
+                while n >= rows:
+                    part = pa.Table.from_batches(held, schema=stream.schema)
+                    yield part.slice(0, rows)
+                    rest = part.slice(rows)
+                    held, n = rest.to_batches(), rest.num_rows
+                    del part, rest
+            yield pa.Table.from_batches(held, schema=stream.schema)
+        except duckdb.Error as e:
+            raise self._read_error(table, e) from None
+
+    def _read_error(self, table: str, e: Exception) -> DataError:
+        return DataError(f"Cannot read table {table} from {self.source.tables.get(table)}: {_short(e)}. "
+                         "If it is an export, check its encoding and that every row has the same columns.")
 
 
 def _q(text: str) -> str:
@@ -747,17 +794,39 @@ class _Loading:
             self.start = m_start - pd.DateOffset(months=n - 1)
         self._order_issues: list[Issue] = []  #: checks inside orders, added when nothing else is wrong
 
-    def tables(self):
-        """Yield (table, frame or None, rows set aside or None) for each wanted table, checked."""
+    def tables(self, folder: Path | None = None, drop_columns=None):
+        """Yield (table, frame or None, rows set aside or None) for each wanted table, checked.
+
+        With ``folder`` (:func:`prepare_source`), a table with more than :data:`BATCH_ROWS` rows
+        is read, checked and written into ``folder`` batch by batch (leaving out the columns
+        ``drop_columns`` names, see :class:`_BatchedTable`), and its Parquet file is yielded in
+        place of its frame."""
         start, end, tz = self.start, self.end, self.settings["shop"]["timezone"]
         window = None if start is None else ((start - pd.Timedelta(days=1)).date().isoformat(),
                                              (end + pd.Timedelta(days=1)).date().isoformat())
-        reader = _Reader(self.src, DataQuality(), window, tz=tz)  # its issues reach self.quality in table order
+        rows = BATCH_ROWS if folder is not None else None
+        reader = _Reader(self.src, DataQuality(), window, tz=tz,  # its issues reach self.quality in table order
+                         memory_limit=BATCH_DUCKDB_MEMORY if rows is not None else None)
         con = reader.con.cursor()  # this thread's connection; the reading thread keeps reader.con
-        ahead = _ReadAhead(reader, _read_all(reader, self.wanted, start, end, self.month))
+        ahead = _ReadAhead(reader, _read_all(reader, self.wanted, start, end, self.month, rows))
+        batched = None
         try:
             for name, fetched, issues in ahead:
                 self.quality.extend(issues)
+                if fetched.part is not None:  # one batch of a large table
+                    if fetched.part == 0:
+                        batched = _BatchedTable(name, Path(folder), drop_columns, tz, start, end, self.month)
+                    batched.add(fetched)
+                    del fetched
+                    if not batched.done:
+                        continue
+                    file, set_aside = batched.finish(self.quality, con)
+                    if name == "orders" and file is not None:
+                        self._order_issues = batched.order_issues
+                    batched = None
+                    yield name, file, set_aside
+                    del set_aside
+                    continue
                 frame, set_aside = _finish(name, fetched, self.quality, tz, start, end, con)
                 del fetched
                 if name == "orders" and frame is not None:
@@ -770,10 +839,11 @@ class _Loading:
             con.close()
             reader.close()
 
-    def check_across(self, columns: Mapping[str, list[str]], read) -> None:
+    def check_across(self, columns: Mapping[str, list[str]], read, files: Mapping[str, Path] | None = None) -> None:
         """The checks that span tables, on the tables loaded (``columns``: table -> its columns;
-        ``read(table, columns)`` gives those columns of a loaded table as a frame)."""
-        _check_links(columns, read, self.quality)
+        ``read(table, columns)`` gives those columns of a loaded table as a frame; ``files``, the
+        Parquet files of the written tables, which are read in batches when large)."""
+        _check_links(columns, read, self.quality, files)
         if not self.quality.errors:
             self.quality.extend(self._order_issues)
 
@@ -852,22 +922,28 @@ class _ReadAhead:
 
 @dataclass
 class _Fetched:
-    """One table as DuckDB read it: columns cast where plainly written, ``_raw`` and ``_orphan``."""
+    """One table as DuckDB read it: columns cast where plainly written, ``_raw`` and ``_orphan``;
+    or one batch of a table read in batches (``part`` counts them from 0, ``last`` marks the end)."""
 
     arrow: object  #: a pyarrow Table
     cast: FastCast
     orphan: bool  #: whether the ``_orphan`` column is there
+    part: int | None = None  #: None: the whole table
+    last: bool = True
+    unique: bool = False  #: the table's keys are known to be unique (no check of repeated keys needed)
 
 
 def _ts_literal(ts: pd.Timestamp) -> str:
     return f"TIMESTAMP '{pd.Timestamp(ts):%Y-%m-%d %H:%M:%S}'"
 
 
-def _read_all(reader: _Reader, wanted: list[str], start, end, month):
+def _read_all(reader: _Reader, wanted: list[str], start, end, month, batch_rows: int | None = None):
     """Yield (table, :class:`_Fetched`) for each wanted table: its rows in the window, in file order.
 
     The orders' ids and times are read first (a narrow scan) so that order lines, shipments and
     the like follow their orders into the window and the lines of unknown orders are marked.
+    With ``batch_rows``, a table whose result has more rows is yielded in batches of that many
+    rows (see :func:`_read_parts`); the others as before.
     """
     reader.view("orders")
     ocast = reader.cast("orders")
@@ -899,16 +975,173 @@ def _read_all(reader: _Reader, wanted: list[str], start, end, month):
             extra.append((" AND ".join(where) if where else "TRUE") + " AS _inside")
             where = []
         sql = f"SELECT {cast.sql(extra)} FROM {view}" + (f" WHERE {' AND '.join(where)}" if where else "")
+        follow = start is not None and table.window is not None and table.window[0] == "orders"
+        if batch_rows is not None:
+            yield from _read_parts(reader, name, sql, cast, orphan, follow, start, end, month, batch_rows,
+                                   keyed=keyed, view=view, window=extra[-1].removesuffix(" AS _inside")
+                                   if name == "orders" and keyed else None)
+            reader.forget(name)
+            continue
         tbl = reader.fetch(sql, name)
         if name == "orders" and keyed:
             tbl = _order_window(reader, tbl, ocast, end, month)
         elif orphan:
-            tbl = _follow_orders(tbl, reader.order_keys,
-                                 window=start is not None and table.window is not None and table.window[0] == "orders")
+            tbl = _follow_orders(tbl, reader.order_keys, window=follow)
         fetched = _Fetched(tbl, cast, orphan)
         del tbl  # the consumer drops fetched.arrow once converted: no reference may stay here
         yield name, fetched
         reader.forget(name)
+
+
+def _read_parts(reader: _Reader, name: str, sql: str, cast: FastCast, orphan: bool, follow: bool, start, end,
+                month, rows: int, *, keyed: bool, view: str, window: str | None):
+    """Yield (table, :class:`_Fetched`) for one table read by ``sql``: the whole result when it has
+    at most ``rows`` rows (as :func:`_read_all` without batches), else its batches of ``rows`` rows.
+
+    The result is read as a stream; once it holds more than ``rows`` rows the table is read in
+    batches. For orders (``window``: the SQL condition of the window), the keys and the range then
+    come from a narrow scan (a GROUP BY over the trimmed ids and the window flag), and the stream
+    is the window's orders; the batches of a table pointing at orders are looked up by hash
+    (:class:`_KeyLookup`, built once per source)."""
+    counted = None
+    if window is not None and not (reader.source.kind == "folder" and not reader.source.tables[name].endswith(".parquet")):
+        # orders of a Parquet file or a database: counted without reading them (a CSV file is not
+        # counted: that would be a scan of its own)
+        counted = reader.con.execute(f"SELECT count(*) FROM {view}").fetchall()[0][0]
+    if counted is not None and counted <= rows:
+        parts, first = iter(()), reader.fetch(sql, name)
+    elif counted is not None:
+        parts, first = iter(()), None
+    else:
+        parts = reader.stream(sql, name, rows)
+        first = next(parts)
+    if first is not None and (counted is not None or first.num_rows < rows):  # the whole result: as without batches
+        if hasattr(parts, "close"):
+            parts.close()
+        tbl = first
+        del first
+        if window is not None:
+            tbl = _order_window(reader, tbl, cast, end, month)
+        elif orphan:
+            tbl = _follow_orders(tbl, reader.order_keys, window=follow)
+        fetched = _Fetched(tbl, cast, orphan)
+        del tbl
+        yield name, fetched
+        return
+    if window is not None:  # orders: keys and range by a narrow scan, then the window's orders
+        if hasattr(parts, "close"):
+            parts.close()
+        del first
+        _order_keys_scan(reader, cast, view, window, end, month)
+        select = f"SELECT {cast.sql()} FROM {view}" + ("" if window == "TRUE" else f" WHERE {window}")
+        parts = reader.stream(select, name, rows)
+        first = next(parts)
+    cur = reader.con.cursor()  # hashes of this table's ids, while the stream holds reader.con
+    if orphan and reader.lookup is None:
+        reader.lookup = _KeyLookup(cur, reader.order_keys.column("_k_id"),
+                                   reader.order_keys.column("_k_hash") if "_k_hash" in reader.order_keys.column_names else None)
+    unique = reader.orders_unique and window is not None
+    try:
+        k = 0
+        for part in itertools.chain([first], parts):  # no batch read ahead here: _ReadAhead does that
+            del first
+            first = None
+            if orphan:
+                part = _follow_orders(part, reader.order_keys, window=follow, lookup=reader.lookup, con=cur)
+            fetched = _Fetched(part, cast, orphan, part=k, last=False, unique=unique)
+            del part
+            yield name, fetched
+            del fetched
+            k += 1
+        yield name, _Fetched(pa.table({}), cast, orphan, part=k, last=True, unique=unique)  # the end
+    finally:
+        cur.close()
+
+
+def _order_keys_scan(reader: _Reader, cast: FastCast, view: str, window: str, end, month) -> None:
+    """``reader.order_keys`` (each trimmed order id once, whether an order of it is in the window,
+    and its DuckDB hash) and the order range, by a narrow scan of the orders, and the check that
+    the report month is inside the data."""
+    key = sql_trimmed(cast.select["order_id"])
+    inner = f"SELECT {key} AS _k_id, {window} AS _inside FROM {view}"
+    try:
+        # a plain scan first: order ids are meant to be unique, and then no aggregation is needed
+        keys = reader.con.sql(f"SELECT _k_id, _inside AS _k_inside, hash(_k_id) AS _k_hash FROM ({inner}) "
+                              "WHERE _k_id IS NOT NULL").to_arrow_table()
+        lookup = _KeyLookup(None, keys.column("_k_id"), keys.column("_k_hash"))
+        if lookup.unique:
+            reader.order_keys, reader.lookup, reader.orders_unique = keys, lookup, True
+        else:  # some id on several rows (or two ids with one hash): each id once
+            del keys, lookup
+            keys = reader.con.sql(
+                f"SELECT _k_id, CAST(count(*) FILTER (WHERE _inside) AS UINTEGER) AS _k_n, hash(_k_id) AS _k_hash "
+                f"FROM ({inner}) WHERE _k_id IS NOT NULL GROUP BY _k_id").to_arrow_table()
+            n = keys.column("_k_n")
+            # no id on two rows of the window: the orders written (a part of these) need no check of repeated keys
+            reader.orders_unique = len(n) == 0 or pc.max(n).as_py() <= 1
+            reader.order_keys = pa.table({"_k_id": keys.column("_k_id"), "_k_inside": pc.greater(n, 0),
+                                          "_k_hash": keys.column("_k_hash")})
+            del n
+        del keys
+    except duckdb.Error as e:
+        raise reader._read_error("orders", e) from None
+    if reader.source.kind != "sql":
+        reader.range = reader.order_range()
+    _check_month_in_data(reader, end, month)
+
+
+def _check_month_in_data(reader: _Reader, end, month) -> None:
+    if month is not None:
+        first, last = reader.order_range()
+        m_start = pd.Timestamp(month + "-01")
+        if first is not None and (m_start > pd.Timestamp(last) or end <= pd.Timestamp(first)):
+            raise DataError(f"Month {month} is outside the data: orders in {reader.source.path} run from "
+                            f"{first:%Y-%m-%d} to {last:%Y-%m-%d}. Choose a month in that range.",
+                            [Issue("error", "orders", "order_ts", 0, f"month {month} is outside the data")])
+
+
+def _hashes(con, values) -> np.ndarray:
+    """DuckDB's 64-bit ``hash()`` of each value of an Arrow text column, in order."""
+    con.register("_hash_input", pa.table({"k": values}))
+    try:
+        return con.execute("SELECT hash(k) AS h FROM _hash_input").fetchnumpy()["h"]
+    finally:
+        con.unregister("_hash_input")
+
+
+class _KeyLookup:
+    """Where each of many text ids stands among a fixed set of distinct keys (the order ids of a
+    source, or the values a link points at), built once and asked for batch after batch.
+
+    ``pc.index_in(ids, value_set=keys)`` hashes every key again on each call: with tens of
+    millions of keys and dozens of batches that dominates. Here the keys' 64-bit DuckDB hashes
+    go into a :class:`pandas.Index`, whose hash table is built once and kept; a batch's ids are
+    hashed by DuckDB, looked up with ``get_indexer``, and each match is confirmed by comparing
+    the texts (an id whose hash equals a key's but whose text differs is no key). When two keys
+    share a hash, the lookup falls back to ``pc.index_in``."""
+
+    def __init__(self, con, keys, hashes=None):
+        self.keys = keys
+        hashes = _hashes(con, self.keys) if hashes is None else np.asarray(hashes, dtype=np.uint64)
+        self.index = pd.Index(hashes, dtype="uint64", copy=False)
+        self.unique = bool(self.index.is_unique)  # builds the hash table that get_indexer reuses
+
+    def index_in(self, con, ids) -> pa.Array:
+        """``pc.index_in(ids, value_set=keys)``: each id's position among the keys, null when absent."""
+        if not self.unique:
+            keys = self.keys.combine_chunks() if isinstance(self.keys, pa.ChunkedArray) else self.keys
+            return pc.index_in(ids, value_set=keys)
+        at = self.index.get_indexer(_hashes(con, ids))
+        at[~pc.is_valid(ids).to_numpy(zero_copy_only=False)] = -1
+        hit = np.flatnonzero(at >= 0)
+        if len(hit):
+            same = pc.equal(pc.take(ids, pa.array(hit)), pc.take(self.keys, pa.array(at[hit])))
+            at[hit[~same.to_numpy(zero_copy_only=False)]] = -1
+        return pa.array(at, mask=at < 0)
+
+    def found(self, con, ids) -> np.ndarray:
+        """Whether each id is one of the keys (a null id is not)."""
+        return pc.is_valid(self.index_in(con, ids)).to_numpy(zero_copy_only=False)
 
 
 #: the column of trimmed order ids that the loader adds to orders and to the tables pointing at them
@@ -929,27 +1162,21 @@ def _order_window(reader: _Reader, tbl, cast: FastCast, end, month):
         con.unregister("_orders")
     if reader.source.kind != "sql":  # a database source gave only the window: ask it for the range
         reader.range = (first, last)
-    if month is not None:
-        first, last = reader.order_range()
-        m_start = pd.Timestamp(month + "-01")
-        if first is not None and (m_start > pd.Timestamp(last) or end <= pd.Timestamp(first)):
-            raise DataError(f"Month {month} is outside the data: orders in {reader.source.path} run from "
-                            f"{first:%Y-%m-%d} to {last:%Y-%m-%d}. Choose a month in that range.",
-                            [Issue("error", "orders", "order_ts", 0, f"month {month} is outside the data")])
+    _check_month_in_data(reader, end, month)
     inside = tbl.column("_inside")
     if pc.all(inside).as_py() is False:
         tbl = tbl.filter(inside)
     return tbl.drop_columns(["_inside", _KEY])
 
 
-def _follow_orders(tbl, keys, *, window: bool):
+def _follow_orders(tbl, keys, *, window: bool, lookup: _KeyLookup | None = None, con=None):
     """The rows of a table that points at orders (``tbl``, read whole, with its trimmed order ids
     in ``_KEY``), with ``_orphan`` marking the ids that are no order's; when ``window``, only the
     rows of orders in the window, of no order, or of unknown orders. Looked up in Arrow, which keeps
     the file's order (a SQL ``IN (subquery)`` is a join, and DuckDB does not keep row order
-    through joins)."""
+    through joins). A batch of a large table is looked up through ``lookup`` (hashes of ``con``)."""
     ids = tbl.column(_KEY)
-    at = pc.index_in(ids, value_set=keys.column("_k_id"))
+    at = lookup.index_in(con, ids) if lookup is not None else pc.index_in(ids, value_set=keys.column("_k_id"))
     orphan = pc.and_(pc.is_valid(ids), pc.is_null(at))
     if window:
         inside = pc.fill_null(pc.take(keys.column("_k_inside"), at), False)
@@ -1003,17 +1230,241 @@ def _finish(name: str, fetched: _Fetched, quality: DataQuality, tz: str, start, 
         orphan = orphan[frame.index.to_numpy()]
         if orphan.any():
             required = table.column("order_id").required
-            quality.append(Issue("warning", name, "order_id", int(orphan.sum()),
-                                 "points at orders that are not in the orders table"
-                                 + ("; these rows are set aside (see rejected) and left out of every figure"
-                                    if required else "; rows kept, but they cannot be joined to an order"),
-                                 "Export orders and this table for the same period, or remove these rows",
-                                 [f"{', '.join(f'{c}={r[c]}' for c in ident if c in r.index)}"
-                                  for _, r in frame.loc[orphan].head(5).iterrows()]))
+            quality.append(_orphan_issue(table, int(orphan.sum()), _orphan_examples(frame.loc[orphan], ident)))
             if required:
                 set_aside = frame.loc[orphan].reset_index(drop=True)
                 frame = frame.loc[~orphan]
     return frame.reset_index(drop=True), set_aside
+
+
+def _orphan_issue(table: Table, rows: int, examples: list[str]) -> Issue:
+    required = table.column("order_id").required
+    return Issue("warning", table.name, "order_id", rows,
+                 "points at orders that are not in the orders table"
+                 + ("; these rows are set aside (see rejected) and left out of every figure"
+                    if required else "; rows kept, but they cannot be joined to an order"),
+                 "Export orders and this table for the same period, or remove these rows", examples)
+
+
+def _orphan_examples(rows: pd.DataFrame, ident: list[str]) -> list[str]:
+    return [f"{', '.join(f'{c}={r[c]}' for c in ident if c in r.index)}" for _, r in rows.head(MAX_EXAMPLES).iterrows()]
+
+
+class _BatchedTable:
+    """One table read in batches (:func:`_read_parts`), checked and written batch by batch into
+    ``folder/<table>.parquet`` (a :class:`pyarrow.parquet.ParquetWriter`: the columns, dtypes and
+    row order of the file the whole table would give), holding one batch at a time.
+
+    Each batch gets the checks of :func:`_finish` that look at one row at a time; their issues
+    are merged at the end (:func:`~playbook.validation.merge_issues`) into those of the whole
+    table. The checks that span rows run on the whole table once it is written: repeated keys by
+    a GROUP BY in DuckDB over the file, and when some key repeats, exactly the rows of those keys
+    go through :func:`~playbook.validation.check_duplicates` (exact copies are then removed from
+    the file); lines of unknown orders are counted over every batch (those whose ``order_id`` is
+    required are set aside); and for orders, the report month's orders over every batch. The
+    columns ``drop_columns`` leaves out of the file are kept aside in a temporary file of a keyed
+    table, since an exact duplicate is one equal in every column."""
+
+    def __init__(self, name: str, folder: Path, drop_columns, tz: str, start, end, month):
+        self.name, self.table, self.ident = name, TABLES[name], _ident(TABLES[name])
+        self.folder, self.drop_columns, self.tz, self.start, self.end, self.month = folder, drop_columns, tz, start, end, month
+        self.file = folder / f"{name}.parquet"
+        self.side_file = folder / f".{name}-dropped.parquet"  #: the dropped columns of a keyed table
+        self.writer = self.side_writer = None
+        self.columns: list[str] = []  #: every column of the checked table, in order
+        self.rows = 0  #: rows written
+        self.issues: list[list[Issue]] = []  #: each batch's issues
+        self.errors = False
+        self.orphans: list[np.ndarray] = []  #: rows (of the file) of unknown orders, when kept
+        self.orphan_rows = 0
+        self.orphan_examples: list[str] = []
+        self.set_aside: list[pd.DataFrame] = []
+        self.order_parts: list[list[Issue]] = []
+        self.month_orders = False
+        self.order_issues: list[Issue] = []  #: the checks of _check_orders, for orders
+        self.done = False
+        self.unique = False  #: keys known to be unique (orders: from the narrow scan)
+
+    def add(self, fetched: _Fetched) -> None:
+        """Check and write one batch."""
+        table, cast, ident = self.table, fetched.cast, self.ident
+        tbl = fetched.arrow
+        fetched.arrow = None
+        self.done, self.unique = fetched.last, fetched.unique
+        if tbl.num_rows == 0:
+            return
+        raw = tbl.column("_raw")
+        slow = {}
+        if raw.null_count < len(raw):
+            positions = np.flatnonzero(pc.is_valid(raw).to_numpy(zero_copy_only=False))
+            slow = cast.slow_rows(raw.take(pa.array(positions)).to_pylist(), positions)
+        orphan = tbl.column("_orphan").to_numpy(zero_copy_only=False) if fetched.orphan else None
+        frame = tbl.drop_columns([c for c in ("_raw", "_orphan") if c in tbl.column_names]).to_pandas(split_blocks=True)
+        del tbl, raw
+        frame, issues = coerce_fetched(frame, table, slow, tz=self.tz, ident=ident, missing=cast.missing)
+        self.issues.append(issues)
+        if any(i.severity == "error" for i in issues):
+            self.errors = True  # the run stops: the batch is written as it is (as _finish returns it)
+        else:
+            w = table.window
+            if self.start is not None and w and w[0] == "time" and w[1] in slow:
+                col = frame[w[1]]
+                inside = (col.isna() | ((col >= self.start) & (col < self.end))).to_numpy()
+                if not inside.all():
+                    frame = frame.loc[inside]
+            if orphan is not None:
+                orphan = orphan[frame.index.to_numpy()]
+                if orphan.any():
+                    n = int(orphan.sum())
+                    if len(self.orphan_examples) < MAX_EXAMPLES:
+                        self.orphan_examples += _orphan_examples(frame.loc[orphan], ident)
+                        self.orphan_examples = self.orphan_examples[:MAX_EXAMPLES]
+                    self.orphan_rows += n
+                    if table.column("order_id").required:
+                        self.set_aside.append(frame.loc[orphan])
+                        frame = frame.loc[~orphan]
+                    else:
+                        self.orphans.append(self.rows + np.flatnonzero(orphan))
+            if self.name == "orders":
+                self.order_parts.append(_order_row_checks(frame))
+                self.month_orders = self.month_orders or _has_month_orders(frame, self.month)
+        self._write(frame.reset_index(drop=True))
+
+    def _write(self, frame: pd.DataFrame) -> None:
+        import pyarrow.parquet as pq
+
+        dropped = _dropped(self.name, frame.columns, self.drop_columns)
+        if self.writer is None:
+            self.columns = list(frame.columns)
+        kept = pa.Table.from_pandas(frame.drop(columns=dropped), preserve_index=False)
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.file, kept.schema)
+        elif kept.schema != self.writer.schema:
+            kept = kept.cast(self.writer.schema)
+        self.writer.write_table(kept)
+        if dropped and self.table.key:
+            side = pa.Table.from_pandas(frame[dropped], preserve_index=False)
+            if self.side_writer is None:
+                self.side_writer = pq.ParquetWriter(self.side_file, side.schema)
+            elif side.schema != self.side_writer.schema:
+                side = side.cast(self.side_writer.schema)
+            self.side_writer.write_table(side)
+        self.rows += len(frame)
+        del kept, frame
+        pa.default_memory_pool().release_unused()
+
+    def finish(self, quality: DataQuality, con):
+        """Close the file and add the table's issues to ``quality``: the batches' issues merged, then
+        those of the checks over the whole table. Returns (the file or None, rows set aside or None)."""
+        for w in (self.writer, self.side_writer):
+            if w is not None:
+                w.close()
+        table, name, start, end = self.table, self.name, self.start, self.end
+        quality.extend(merge_issues(self.issues))
+        try:
+            if self.writer is None:  # no row in the window
+                if table.required:
+                    quality.append(Issue("error", name, None, 0, "the table is empty" + (
+                        f" in the window {start:%Y-%m-%d} to {end - pd.Timedelta(days=1):%Y-%m-%d}" if start is not None else ""),
+                        "Export the orders of the period you want to analyse"))
+                else:
+                    quality.append(Issue("warning", name, None, 0,
+                                         "the table is empty" + (" in the report window" if start is not None else "")
+                                         + "; the sections that need it are skipped"))
+                return None, None
+            if self.errors:
+                return self.file, None
+            dropped = self._duplicates(quality, con)
+            if self.orphan_rows:
+                if len(dropped):  # exact copies of rows of unknown orders went with the copies
+                    kept = np.setdiff1d(np.concatenate(self.orphans), dropped)
+                    self.orphan_rows = len(kept)
+                    at = kept[:MAX_EXAMPLES] - np.searchsorted(dropped, kept[:MAX_EXAMPLES])
+                    self.orphan_examples = _orphan_examples(_read_rows(self.file, at), self.ident)
+                if self.orphan_rows:
+                    quality.append(_orphan_issue(table, self.orphan_rows, self.orphan_examples))
+            if name == "orders":
+                if len(dropped):  # the row checks again, over the rows that stay
+                    self.order_parts = [_order_row_checks(part) for part in _file_parts(self.file)]
+                self.order_issues = merge_issues(self.order_parts) + _month_issue(self.month, self.month_orders)
+            return self.file, (pd.concat(self.set_aside, ignore_index=True) if self.set_aside else None)
+        finally:
+            self.side_file.unlink(missing_ok=True)
+
+    def _duplicates(self, quality: DataQuality, con) -> np.ndarray:
+        """The check of repeated keys over the written table; returns the rows removed (exact copies)."""
+        none = np.empty(0, dtype=np.int64)
+        key = [k for k in self.table.key if k in self.columns]
+        if not key or self.unique:
+            return none
+        cols = ", ".join(sql_ident(k) for k in key)
+        scan = f"read_parquet('{_q(str(self.file))}', file_row_number = true)"
+        repeated = con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {scan} GROUP BY {cols} HAVING count(*) > 1)").fetchall()[0][0]
+        if not repeated:
+            return none
+        at = con.execute(f"SELECT file_row_number FROM (SELECT file_row_number, count(*) OVER (PARTITION BY {cols}) AS _n "
+                         f"FROM {scan}) WHERE _n > 1 ORDER BY file_row_number").fetchnumpy()["file_row_number"]
+        at = np.asarray(at, dtype=np.int64)
+        rows = _read_rows(self.file, at)
+        if self.side_file.exists():
+            rows = pd.concat([rows, _read_rows(self.side_file, at)], axis=1)
+        rows = rows[self.columns]
+        kept, issues = check_duplicates(rows, self.table)
+        quality.extend(issues)
+        dropped = np.setdiff1d(at, kept.index.to_numpy())
+        if len(dropped):
+            _drop_rows(self.file, dropped)
+            self.rows -= len(dropped)
+        return dropped
+
+
+def _read_rows(file: Path, positions, columns: list[str] | None = None) -> pd.DataFrame:
+    """The rows of a Parquet file at ``positions`` (sorted), as pandas reads the file, indexed by position."""
+    import pyarrow.parquet as pq
+
+    positions = np.asarray(positions, dtype=np.int64)
+    pf = pq.ParquetFile(file)
+    taken, offset = [], 0
+    for batch in pf.iter_batches(batch_size=1 << 16, columns=columns):
+        lo, hi = np.searchsorted(positions, [offset, offset + batch.num_rows])
+        if hi > lo:
+            taken.append(batch.take(pa.array(positions[lo:hi] - offset)))
+        offset += batch.num_rows
+        if hi == len(positions):
+            break
+    schema = pf.schema_arrow
+    if columns is not None:
+        schema = pa.schema([schema.field(c) for c in columns], metadata=schema.metadata)
+    frame = pa.Table.from_batches(taken, schema=schema).to_pandas()
+    frame.index = positions
+    return frame
+
+
+def _file_parts(file: Path, rows: int | None = None):
+    """A Parquet file as pandas frames of ``rows`` rows (:data:`BATCH_ROWS`), in order."""
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(file)
+    for batch in pf.iter_batches(batch_size=rows or BATCH_ROWS or 1 << 20):
+        yield pa.Table.from_batches([batch], schema=pf.schema_arrow).to_pandas(split_blocks=True)
+
+
+def _drop_rows(file: Path, positions: np.ndarray) -> None:
+    """Rewrite a Parquet file without the rows at ``positions`` (sorted), batch by batch."""
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(file)
+    tmp = file.with_name(f".{file.name}.rewrite")
+    offset = 0
+    with pq.ParquetWriter(tmp, pf.schema_arrow) as out:
+        for batch in pf.iter_batches(batch_size=1 << 20):
+            keep = np.ones(batch.num_rows, dtype=bool)
+            lo, hi = np.searchsorted(positions, [offset, offset + batch.num_rows])
+            keep[positions[lo:hi] - offset] = False
+            out.write_table(pa.Table.from_batches([batch.filter(pa.array(keep))], schema=pf.schema_arrow))
+            offset += batch.num_rows
+    del pf
+    os.replace(tmp, file)
 
 
 def _has_repeated_keys(frame: pd.DataFrame, table: Table, con) -> bool:
@@ -1032,23 +1483,77 @@ def _has_repeated_keys(frame: pd.DataFrame, table: Table, con) -> bool:
     return bool(n)
 
 
-def _check_links(columns: Mapping[str, list[str]], read, quality: DataQuality) -> None:
+def _check_links(columns: Mapping[str, list[str]], read, quality: DataQuality,
+                 files: Mapping[str, Path] | None = None) -> None:
     """Links to dimension tables (products, suppliers, customers): warn, keep the rows.
-    ``columns`` maps each loaded table to its columns, ``read(table, columns)`` reads some of them."""
-    for name, cols in columns.items():
-        table = TABLES[name]
-        for link in table.links:
-            if link.table == "orders" or link.table not in columns or link.column not in cols:
-                continue
-            ident = _ident(table)
-            frame = read(name, [link.column] + [c for c in ident if c in cols and c != link.column])
-            quality.extend(check_link(frame, table, link.column, read(link.table, [link.target])[link.target],
-                                      f"{link.table}.{link.target} values", ident=ident))
+    ``columns`` maps each loaded table to its columns, ``read(table, columns)`` reads some of them;
+    a table whose file (``files``) has more than :data:`BATCH_ROWS` rows is read in batches and
+    looked up by hash (:class:`_KeyLookup`, over the distinct target values, read by DuckDB)."""
+    con = None
+    try:
+        for name, cols in columns.items():
+            table = TABLES[name]
+            for link in table.links:
+                if link.table == "orders" or link.table not in columns or link.column not in cols:
+                    continue
+                ident = _ident(table)
+                wanted = [link.column] + [c for c in ident if c in cols and c != link.column]
+                target_name = f"{link.table}.{link.target} values"
+                if files and name in files and link.table in files and BATCH_ROWS is not None and _file_rows(files[name]) > BATCH_ROWS:
+                    if con is None:
+                        con = duckdb.connect()
+                        con.execute(f"SET memory_limit = '{BATCH_DUCKDB_MEMORY}'").fetchall()
+                        con.execute("SET arrow_large_buffer_size = true").fetchall()
+                    quality.extend(_check_link_batched(con, files[name], files[link.table], table, link, wanted,
+                                                       target_name, ident))
+                    continue
+                frame = read(name, wanted)
+                quality.extend(check_link(frame, table, link.column, read(link.table, [link.target])[link.target],
+                                          target_name, ident=ident))
+    finally:
+        if con is not None:
+            con.close()
+
+
+def _file_rows(file: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(file).metadata.num_rows
+
+
+def _check_link_batched(con, file: Path, target_file: Path, table: Table, link, columns: list[str],
+                        target_name: str, ident: list[str]) -> list[Issue]:
+    """:func:`~playbook.validation.check_link` over a large written table, batch by batch."""
+    import pyarrow.parquet as pq
+
+    target = sql_ident(link.target)
+    keys = con.sql(f"SELECT DISTINCT {target} AS k FROM read_parquet('{_q(str(target_file))}') "
+                   f"WHERE {target} IS NOT NULL").to_arrow_table().column("k")
+    if not (pa.types.is_string(keys.type) or pa.types.is_large_string(keys.type)):
+        frame = pd.read_parquet(file, columns=columns)  # not text: the plain check
+        return check_link(frame, table, link.column, pd.read_parquet(target_file, columns=[link.target])[link.target],
+                          target_name, ident=ident)
+    lookup = _KeyLookup(con, keys)
+    del keys
+    pf = pq.ParquetFile(file)
+    parts = []
+    for batch in pf.iter_batches(batch_size=BATCH_ROWS, columns=columns):
+        frame = pa.Table.from_batches([batch]).to_pandas()
+        found = lookup.found(con, batch.column(link.column))
+        parts.append(check_link(frame, table, link.column, None, target_name, ident=ident, found=found))
+        del frame, batch
+    return merge_issues(parts)
 
 
 def _check_orders(orders: pd.DataFrame, month: str | None) -> list[Issue]:
     """Consistency inside orders that the type checks cannot see, and whether the report month has
     orders (these are reported only when no blocking problem was found)."""
+    return _order_row_checks(orders) + _month_issue(month, _has_month_orders(orders, month))
+
+
+def _order_row_checks(orders: pd.DataFrame) -> list[Issue]:
+    """The checks of :func:`_check_orders` that look at one order at a time (ranked, so that the
+    issues of batches merge in this order)."""
     issues = []
     if "refund_amount" in orders.columns:
         over = orders["refund_amount"] > orders["paid_amount"] + 0.005
@@ -1056,16 +1561,24 @@ def _check_orders(orders: pd.DataFrame, month: str | None) -> list[Issue]:
             issues.append(Issue("warning", "orders", "refund_amount", int(over.sum()),
                                 "refund larger than what the buyer paid; net sales count these orders as zero",
                                 "Check the export's refund column",
-                                [f"order_id={o}" for o in orders.loc[over, "order_id"].head(5)]))
+                                [f"order_id={o}" for o in orders.loc[over, "order_id"].head(5)], rank=(0,)))
     if "paid_ts" in orders.columns:
         unpaid = (orders["status"] == "paid") & orders["paid_ts"].isna()
         if unpaid.any():
             issues.append(Issue("info", "orders", "paid_ts", int(unpaid.sum()),
-                                "status paid without a payment time; payment-time figures leave them out"))
-    if month is not None and not (orders["order_ts"] >= pd.Timestamp(month + "-01")).any():
-        issues.append(Issue("error", "orders", "order_ts", 0, f"no orders in the report month {month}",
-                            "Choose a month that the data covers (see `playbook validate`)"))
+                                "status paid without a payment time; payment-time figures leave them out", rank=(1,)))
     return issues
+
+
+def _has_month_orders(orders: pd.DataFrame, month: str | None) -> bool:
+    return month is None or bool((orders["order_ts"] >= pd.Timestamp(month + "-01")).any())
+
+
+def _month_issue(month: str | None, has_orders: bool) -> list[Issue]:
+    if month is None or has_orders:
+        return []
+    return [Issue("error", "orders", "order_ts", 0, f"no orders in the report month {month}",
+                  "Choose a month that the data covers (see `playbook validate`)")]
 
 
 def _error_message(src: Source, quality: DataQuality) -> str:
@@ -1114,7 +1627,10 @@ def prepare_source(source: str | Path, folder: str | Path, *, month: str | None 
     the written files); returns the prepared :class:`Dataset`, whose tables are read on first use.
 
     Same checks, messages and :class:`~playbook.errors.DataError` as :func:`load`, but only one
-    table is in memory at a time: the report runner prepares a ten-million-line shop this way.
+    table is in memory at a time, and of a table with more than :data:`BATCH_ROWS` rows only a
+    batch: it is streamed from DuckDB, checked and appended to its Parquet file batch by batch
+    (:class:`_BatchedTable`; the same file, rows set aside and issues as the whole table gives).
+    The report runner prepares a hundred-million-line shop this way.
     ``drop_columns(table, columns)`` names columns to leave out (personal data, for the report).
     """
     settings = settings if isinstance(settings, Settings) else load_settings(settings)
@@ -1140,27 +1656,38 @@ def _prepare_streamed(source, folder: Path, *, month, settings, history_months, 
 
     job = _Loading(source, month=month, settings=settings, history_months=history_months)
     columns, rejected, started = {}, {}, {}
+    later = False  #: derived tables computed after the tables (a large source)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="playbook-derive") as derive:
-        for name, frame, set_aside in job.tables():
-            if frame is not None:
+        for name, frame, set_aside in job.tables(folder, drop_columns):
+            if isinstance(frame, Path):  # a large table, written in batches
+                columns[name] = file_columns(frame)
+            elif frame is not None:
                 frame = frame.drop(columns=_dropped(name, frame.columns, drop_columns))
                 frame.to_parquet(folder / f"{name}.parquet", index=False)
                 columns[name] = list(frame.columns)
             if set_aside is not None:
                 rejected[name] = set_aside.drop(columns=_dropped(name, set_aside.columns, drop_columns))
             del frame, set_aside
+            if name == "orders" and name in columns and DERIVE_AFTER_ROWS is not None:
+                later = _file_rows(folder / "orders.parquet") > DERIVE_AFTER_ROWS
             # a derived table whose inputs are all written is computed (DuckDB, over the files)
             # while the later tables are read
             for d in DERIVED:
-                if d not in started and all(t in columns for t in INPUTS[d] if t in job.wanted):
+                if not later and d not in started and all(t in columns for t in INPUTS[d] if t in job.wanted):
                     started[d] = derive.submit(_derive, d, _Written(folder, columns))
-        job.check_across(columns, lambda name, cols: pd.read_parquet(folder / f"{name}.parquet", columns=cols))
+        job.check_across(columns, lambda name, cols: pd.read_parquet(folder / f"{name}.parquet", columns=cols),
+                         {name: folder / f"{name}.parquet" for name in columns})
         derived = {}
         for d, future in started.items():
             try:
                 derived[d] = future.result()
             except KeyError:  # inputs absent: computed (and skipped) as before, below
                 pass
+    if later and not job.quality.errors:
+        for d in DERIVED:
+            file = _derive_to_file(d, _Written(folder, columns), folder)
+            if file is not None:
+                derived[d] = file
     data = job.dataset({name: folder / f"{name}.parquet" for name in columns}, rejected, derived)
     _write_prepared(data, folder, rejected)
 
@@ -1183,6 +1710,38 @@ def _derive(name: str, written: _Written) -> pd.DataFrame:
     from . import derived
 
     return derived.compute(name, written)
+
+
+def _derive_to_file(name: str, written: _Written, folder: Path) -> Path | None:
+    """Derived table ``name`` as :func:`playbook.derived.compute` gives it (the same definition,
+    over the written files), computed by a DuckDB limited to :data:`BATCH_DUCKDB_MEMORY` (it
+    spills beyond) and written into ``folder`` at once; None when its inputs are absent."""
+    from . import derived
+
+    try:
+        columns = derived.input_columns(name, written)
+        text, kinds = derived.definition(name, columns)
+    except KeyError:
+        return None
+    tmp = tempfile.mkdtemp(prefix="playbook-derive-")
+    con = duckdb.connect(config={"memory_limit": BATCH_DUCKDB_MEMORY, "temp_directory": tmp})
+    try:
+        con.execute("SET enable_progress_bar = false")
+        for table, cols in columns.items():
+            row = f", file_row_number AS {derived.ROW}" if table == "orders" else ""
+            con.execute(f"CREATE VIEW {table} AS SELECT {', '.join(cols)}{row} "
+                        f"FROM read_parquet('{_q(str(written.files[table]))}', file_row_number = true)")
+        result = con.sql(text).to_arrow_table()
+    finally:
+        con.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+    frame = derived.finish(result, kinds)
+    del result
+    file = folder / f"_derived_{name}.parquet"
+    frame.to_parquet(file, index=False)
+    del frame
+    pa.default_memory_pool().release_unused()
+    return file
 
 
 def replace_folder(staging: Path, final: Path) -> None:
@@ -1208,6 +1767,10 @@ def _write_prepared(data: Dataset, folder: Path, rejected: Mapping[str, pd.DataF
 
     derived_names = []
     for name in DERIVED:
+        cached = data._derived.get(name)
+        if isinstance(cached, Path) and cached == folder / f"_derived_{name}.parquet":  # written already
+            derived_names.append(name)
+            continue
         try:
             frame = data.derived(name)
         except KeyError:  # a derived table whose inputs are absent (e.g. no order_items)

@@ -56,6 +56,12 @@ class Issue:
     problem: str  #: what is wrong
     action: str = ""  #: what to do about it
     examples: list = field(default_factory=list)  #: a few affected rows, by key, with their values
+    #: where the issue stands among the issues of its table (column position, kind of check): the
+    #: order in which the checks of a whole table report it, kept when the issues of its batches merge
+    rank: tuple = field(default=(), compare=False, repr=False)
+    #: for "unknown values": each value as written -> its rows, in order of first appearance (the
+    #: problem text is made from it, and batches of one table add their tallies up)
+    tally: dict | None = field(default=None, compare=False, repr=False)
 
     def __str__(self) -> str:
         where = f"{self.table}.{self.column}" if self.column else self.table
@@ -108,6 +114,42 @@ class DataQuality(list):
         if not self:
             return "<p>Data quality: no issues found.</p>"
         return self.to_frame().to_html(index=False)
+
+
+def merge_issues(parts: Iterable[Iterable[Issue]]) -> list[Issue]:
+    """The issues of a table checked in batches (``parts``: each batch's issues, in row order), as
+    the checks of the whole table would give them: one issue per check (table, column and
+    :attr:`Issue.rank`, else its problem text), with the rows summed, the first :data:`MAX_EXAMPLES`
+    examples in row order and an "unknown values" text recounted from the summed tallies; ordered
+    by rank (the column order of the checks), issues without a rank after, in order of appearance."""
+    merged: dict[tuple, Issue] = {}
+    for issues in parts:
+        for i in issues:
+            key = (i.table, i.column, i.rank) if i.rank else (i.severity, i.table, i.column, i.problem)
+            got = merged.get(key)
+            if got is None:
+                merged[key] = Issue(i.severity, i.table, i.column, i.rows, i.problem, i.action,
+                                    list(i.examples)[:MAX_EXAMPLES], i.rank,
+                                    None if i.tally is None else dict(i.tally))
+                continue
+            got.rows += i.rows
+            got.examples = (got.examples + list(i.examples))[:MAX_EXAMPLES]
+            if i.tally is not None:
+                for value, n in i.tally.items():
+                    got.tally[value] = got.tally.get(value, 0) + n
+                got.problem = unknown_values_text(got.tally)
+    order = list(merged.values())
+    ranked = sorted((i for i in order if i.rank), key=lambda i: i.rank)
+    return ranked + [i for i in order if not i.rank]
+
+
+def unknown_values_text(tally: dict) -> str:
+    """The problem text of unknown enum values from their tally (value -> rows, in order of first
+    appearance): the :data:`MAX_EXAMPLES` most frequent, ties in order of appearance, as
+    ``Series.value_counts`` orders them."""
+    counts = pd.Series(list(tally.values()), index=pd.Index(list(tally.keys()), dtype=object), dtype="int64")
+    counts = counts.sort_values(ascending=False, kind="stable").head(MAX_EXAMPLES)
+    return "unknown values " + ", ".join(f"{v!r} ({k} rows)" for v, k in counts.items())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -213,13 +255,16 @@ def check_duplicates(frame: pd.DataFrame, table: Table) -> tuple[pd.DataFrame, l
     return frame, issues
 
 
-def check_link(frame: pd.DataFrame, table: Table, column: str, target: pd.Series, target_name: str,
-               *, ident: list[str]) -> list[Issue]:
-    """A warning when some ``column`` values are not in ``target`` (the rows are kept)."""
+def check_link(frame: pd.DataFrame, table: Table, column: str, target: pd.Series | None, target_name: str,
+               *, ident: list[str], found=None) -> list[Issue]:
+    """A warning when some ``column`` values are not in ``target`` (the rows are kept). ``found``,
+    when given, says for each row whether its value is in the target (looked up by the caller)."""
     if column not in frame.columns:
         return []
     values = frame[column]
-    if values.dtype == "str" and target.dtype == "str":  # Arrow hash lookup (pandas' isin loops in Python)
+    if found is not None:
+        orphan = pd.Series(values.notna().to_numpy() & ~np.asarray(found, dtype=bool), index=frame.index)
+    elif values.dtype == "str" and target.dtype == "str":  # Arrow hash lookup (pandas' isin loops in Python)
         import pyarrow.compute as pc
 
         found = pc.is_in(_arrow(values), value_set=pc.unique(_arrow(target))).to_numpy(zero_copy_only=False)
@@ -422,18 +467,21 @@ def coerce_fetched(frame: pd.DataFrame, table: Table, slow: dict[str, tuple[np.n
     the SQL cast plan. ``frame`` is modified in place and returned.
     """
     issues: list[Issue] = []
-    for col in table.columns:
+    for at, col in enumerate(table.columns):
         if col in missing:
             if col.required:
                 issues.append(Issue("error", table.name, col.name, 0,
                                     f"required column is missing (columns present: {', '.join(frame.columns)})",
-                                    f"Add a column named {col.name!r} or rename the export's column to it"))
+                                    f"Add a column named {col.name!r} or rename the export's column to it",
+                                    rank=(at, 0)))
             elif col.default is not None:
                 frame[col.name] = col.default
                 issues.append(Issue("info", table.name, col.name, 0,
-                                    f"column absent: every row taken as {col.default!r}"))
+                                    f"column absent: every row taken as {col.default!r}", rank=(at, 0)))
             continue
-        issues += _finish_column(frame, table, col, slow.get(col.name), tz=tz, ident=ident)
+        for issue in _finish_column(frame, table, col, slow.get(col.name), tz=tz, ident=ident):
+            issue.rank = (at, issue.rank[1])  # (column, kind of check): the order of the checks
+            issues.append(issue)
     return frame, issues
 
 
@@ -486,7 +534,8 @@ def _finish_column(out: pd.DataFrame, table: Table, col: Column, slow, *, tz: st
                 issues.append(Issue("warning", tname, name, int(repaired.sum()),
                                     "money written as text with a currency sign or thousands separators; read as numbers",
                                     "No action needed; export plain numbers to silence this",
-                                    _examples_at(out, where, ident, name, [shown_raw[p] for p in where[:MAX_EXAMPLES]])))
+                                    _examples_at(out, where, ident, name, [shown_raw[p] for p in where[:MAX_EXAMPLES]]),
+                                    rank=(0, 1)))
             hint = "Write money as a plain number such as 1234.50"
         elif col.type in ("int", "number"):
             parsed = parsed.astype("float64")
@@ -500,7 +549,8 @@ def _finish_column(out: pd.DataFrame, table: Table, col: Column, slow, *, tz: st
                     issues.append(Issue("error", tname, name, int(fractional.sum()),
                                         "values are not whole numbers", "Counts and quantities must be integers",
                                         _examples_at(out, where, ident, name,
-                                                     [shown_raw.get(p, _number_text(parsed.iat[p])) for p in where[:MAX_EXAMPLES]])))
+                                                     [shown_raw.get(p, _number_text(parsed.iat[p])) for p in where[:MAX_EXAMPLES]]),
+                                        rank=(0, 2)))
         else:  # bool
             parsed = parsed.astype("boolean")
             if len(pos):
@@ -515,13 +565,14 @@ def _finish_column(out: pd.DataFrame, table: Table, col: Column, slow, *, tz: st
         what = f"values do not parse as {col.type}" + ("" if col.required else "; set empty, rows kept")
         where = np.flatnonzero(bad)
         shown = [shown_raw.get(p, raw_text.iat[p] if raw_text is not None else None) for p in where[:MAX_EXAMPLES]]
-        issues.append(Issue(sev, tname, name, int(bad.sum()), what, hint, _examples_at(out, where, ident, name, shown)))
+        issues.append(Issue(sev, tname, name, int(bad.sum()), what, hint, _examples_at(out, where, ident, name, shown),
+                            rank=(0, 3)))
 
     if col.required and not present.all():
         where = np.flatnonzero(~present)
         issues.append(Issue("error", tname, name, int(len(where)), "required value is empty",
                             f"Fill {name} on every row, or remove the rows from the export",
-                            _examples_at(out, where, ident, None)))
+                            _examples_at(out, where, ident, None), rank=(0, 4)))
 
     if col.enum is not None:
         if col.type == "str":
@@ -542,15 +593,15 @@ def _finish_column(out: pd.DataFrame, table: Table, col: Column, slow, *, tz: st
         if unknown.any():
             where = np.flatnonzero(unknown)
             if shown_all is not None:
-                counts = shown_all.iloc[where].str.strip().value_counts().head(MAX_EXAMPLES)
+                counts = shown_all.iloc[where].str.strip().value_counts(sort=False)
                 shown = [shown_all.iat[p] for p in where[:MAX_EXAMPLES]]
             else:
-                counts = parsed.iloc[where].value_counts().head(MAX_EXAMPLES)
+                counts = parsed.iloc[where].value_counts(sort=False)
                 shown = [shown_raw.get(p, _number_text(parsed.iat[p])) for p in where[:MAX_EXAMPLES]]
-            issues.append(Issue("error", tname, name, int(unknown.sum()),
-                                "unknown values " + ", ".join(f"{v!r} ({k} rows)" for v, k in counts.items()),
+            tally = dict(zip(counts.index.tolist(), counts.tolist()))  # in order of first appearance
+            issues.append(Issue("error", tname, name, int(unknown.sum()), unknown_values_text(tally),
                                 f"Allowed: {', '.join(map(str, col.enum))}. Map the export's values to these",
-                                _examples_at(out, where, ident, name, shown)))
+                                _examples_at(out, where, ident, name, shown), rank=(0, 5), tally=tally))
 
     if col.min is not None:
         too_small = (parsed.notna() & ((parsed <= col.min) if col.min_exclusive else (parsed < col.min))).to_numpy()
@@ -561,7 +612,8 @@ def _finish_column(out: pd.DataFrame, table: Table, col: Column, slow, *, tz: st
                                 f"values out of range (must be {rule})",
                                 "Correct the source; refunds belong in refund_amount, not as negative amounts"
                                 if col.type == "money" else "Correct the source",
-                                _examples_at(out, where, ident, name, [float(parsed.iat[p]) for p in where[:MAX_EXAMPLES]])))
+                                _examples_at(out, where, ident, name, [float(parsed.iat[p]) for p in where[:MAX_EXAMPLES]]),
+                                rank=(0, 6)))
 
     if col.type == "int":
         parsed = parsed.round().astype("Int64")
