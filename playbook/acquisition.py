@@ -38,7 +38,7 @@ from scipy import optimize, special
 from . import charts, i18n
 from .exercises import exercise
 from .derived import per_dataset, per_dataset_peek, positions as _positions
-from .loading import read_columns
+from .loading import read_columns, release_free_memory
 from .metrics import paid_mask
 from .threads import single_thread_blas
 
@@ -1298,7 +1298,7 @@ def channel_report(data, *, month: str | None = None) -> ChannelReport:
         cost_note = "; ".join(filter(None, [cost_note, f"LTV predicted by BG/NBD + Gamma-Gamma: no cohort observed for {horizon} months yet"]))
     del margins
     _let_go_of_margins(data)  # the later sections need the margin rate alone
-    _hand_back_memory()
+    release_free_memory()
     return ChannelReport(month, matrix, roi, cut, curve, float(cfg["roi_cut"]), cost_note)
 
 
@@ -1961,29 +1961,6 @@ def plot_repurchase_trend(report: CohortReport, *, ax=None):
 # =============================================================================================
 # Lifecycle stages
 # =============================================================================================
-
-def _hand_back_memory() -> None:
-    """Hand the memory a large calculation freed back to the system: Arrow's unused pool memory,
-    and the free pages of the C heap (glibc's ``malloc_trim``; nothing elsewhere). Arrays of a few
-    megabytes (one number per customer) are carved from that heap, and once freed its pages would
-    otherwise stay in the process's resident memory for the rest of the notebook."""
-    import ctypes
-    import pyarrow as pa
-
-    pa.default_memory_pool().release_unused()
-    global _LIBC
-    if _LIBC is None:
-        try:
-            _LIBC = ctypes.CDLL("libc.so.6")
-            _LIBC.malloc_trim  # noqa: B018 - glibc only
-        except (OSError, AttributeError):
-            _LIBC = False
-    if _LIBC:
-        _LIBC.malloc_trim(0)
-
-
-_LIBC = None  #: glibc, once looked up (False where there is none)
-
 
 def _cached(data, name: str, build):
     """``build(data)`` once per loaded dataset (the customer history, the per-order gross margin)."""
@@ -2956,7 +2933,7 @@ def customer_value(data, *, as_of=None, unit: str | None = None, horizon_months:
     out = CustomerValue(s, bg, gg, as_of, unit, horizon, rate)
     if codes is not None:  # the dataset code of each table row, for lookups without text ids
         out._keys, out._codes = _keys(data), codes
-    _hand_back_memory()
+    release_free_memory()
     return out
 
 
@@ -3301,7 +3278,7 @@ def value_report(data, *, value: CustomerValue | None = None) -> ValueReport:
         notes["private"] = pnote
     else:
         private = private_domain_share(data)
-    _hand_back_memory()
+    release_free_memory()
     return ValueReport(value, holdout, tiers, members, private, month, notes)
 
 
@@ -3577,7 +3554,7 @@ def lifecycle_report(data, *, value: CustomerValue | None = None) -> LifecycleRe
                           stage_vs_p_alive(stages, value, _codes=codes), wakeup_list(stages, value, data=data, _codes=codes),
                           churn_risk_list(stages, value, data=data, _codes=codes), month)
     out._codes = codes  # the customer code of each stages row (not a field: for the charts' lookups)
-    _hand_back_memory()
+    release_free_memory()
     return out
 
 

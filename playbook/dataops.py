@@ -18,7 +18,7 @@ from . import probability
 from .derived import column_codes, unique_positions
 from .exercises import exercise
 from .fulfillment import SPRING_FESTIVALS
-from .loading import file_columns, has_column, read_columns, read_derived_columns, read_parquet
+from .loading import has_column, read_columns, read_derived_columns, read_parquet
 from .metrics import paid_mask
 
 __all__ = [

@@ -22,7 +22,6 @@ Example::
 """
 from __future__ import annotations
 
-import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -30,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from .exercises import exercise
-from .derived import _arrow_text, per_dataset, positions as _positions
+from .derived import per_dataset, positions as _positions
 from .loading import read_columns
 from .metrics import _refunds, paid_mask
 

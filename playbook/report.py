@@ -50,7 +50,7 @@ from .contract import TABLES
 from .errors import PlaybookError
 from .i18n import LANGUAGES, label
 from .loading import (Dataset, has_column, latest_full_month, month_bounds, prepare_source,
-                      replace_folder)
+                      release_free_memory, replace_folder)
 from .pack import PERSONAL_NAMES, SEVERITIES, format_value
 from .settings import load_settings
 from .threads import KERNEL_THREAD_ENV
@@ -346,23 +346,6 @@ def run_report(month: str | None = None, *, data: str | Path = "data/samples", o
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return result
-
-
-def release_free_memory() -> None:
-    """Hand the memory freed after preparing back to the system: Arrow's allocator keeps freed
-    blocks for reuse (a third of a GB after a ten-million-line shop) and so do glibc's per-thread
-    arenas, which the preparing threads filled. Without it the runner holds that memory while the
-    chapters' kernels need it."""
-    import ctypes
-    import ctypes.util
-
-    import pyarrow as pa
-
-    pa.default_memory_pool().release_unused()
-    libc = ctypes.util.find_library("c")
-    trim = getattr(ctypes.CDLL(libc), "malloc_trim", None) if libc else None
-    if trim is not None:  # glibc; other C libraries return memory their own way
-        trim(0)
 
 
 class _Background:

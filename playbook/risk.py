@@ -39,7 +39,7 @@ from . import charts, probability
 from .derived import column_codes, text_codes, unique_positions
 from .contract import TABLES
 from .exercises import exercise
-from .loading import has_column, read_columns
+from .loading import has_column, read_columns, release_free_memory
 from .metrics import paid_mask
 
 #: the bundled lexicon of banned advertising terms (广告法禁用词) and harmless look-alikes
@@ -171,14 +171,6 @@ def _table(data, name: str, columns: Iterable[str] | None = None, *, keep: bool 
     table's :data:`COLUMNS`), read once per dataset (:func:`playbook.loading.read_columns`), or
     when not ``keep`` read for this use only (the section's results are all the chapter keeps)."""
     return read_columns(data, name, COLUMNS[name] if columns is None else columns, keep=keep)
-
-
-def _release() -> None:
-    """Hand the memory Arrow keeps for reuse back to the system: the text of a table read for one
-    section stays with Arrow's allocator after its frame is gone, where numpy cannot use it."""
-    import pyarrow as pa
-
-    pa.default_memory_pool().release_unused()
 
 
 def _table_rows(data, name: str, columns: list[str], rows: np.ndarray) -> pd.DataFrame:
@@ -1164,7 +1156,7 @@ def reputation_watch(data) -> Section:
                            prior_reviews=s["spike_prior_reviews"], min_bad=s["spike_min_bad"], alpha=s["spike_alpha"])
     replies = bad_review_replies(reviews, start=start, end=end, max_rating=mr, within_hours=s["reply_within_hours"])
     del reviews
-    _release()
+    release_free_memory()
     decided = replies[replies["status"] != "pending"]
     this = monthly[monthly["month"] == start.strftime("%Y-%m")]
     figures.update(
@@ -1685,7 +1677,7 @@ def _fraud_orders(get, columns: Iterable[str], *, end=None, since=None, small_co
     if "coupon_code" in cols:
         codes, names = small_codes("coupon_code")
         coupon = (pick(codes), names)
-    _release()
+    release_free_memory()
     month_paid = None
     if since_all is not None:
         counted = since_all & paid_all
@@ -1948,7 +1940,7 @@ def fraud_review(data) -> Section:
     if customers is not None and "signup_ts" in customers.columns:
         customers = _rows(customers, (customers["signup_ts"].isna() | (customers["signup_ts"] < end)).to_numpy(dtype=bool))
     parts = _fraud_parts(a, customers=customers, settings=s)
-    _release()
+    release_free_memory()
     scores, coupons = parts["scores"], parts["coupons"]
     # one row per linked group, counted on the integer codes of the orders' customers and hashes
     cc, rank, m, size, ids = a["cc"], parts["group_numbers"], parts["groups"], parts["group_sizes"], parts["customer_ids"]

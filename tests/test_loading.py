@@ -530,3 +530,24 @@ def test_read_ahead_raises_the_reading_error_and_stops_early_without_hanging():
         break  # the consumer stops after the first table
     ahead.close()
     assert not ahead._thread.is_alive() and len([e for e in log if e[0] == "read"]) <= 3
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads Linux's /proc")
+def test_memory_freed_through_arrow_is_handed_back_to_the_system():
+    import os
+
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from playbook.loading import release_free_memory
+
+    def resident_gb():
+        return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e9
+
+    base = resident_gb()
+    arrays = [pc.add(pa.array(np.arange(1 << 20)), 1) for _ in range(60)]  # 0.5 GB through Arrow's allocator
+    del arrays
+    kept = resident_gb() - base
+    release_free_memory()
+    assert kept > 0.3 and resident_gb() - base < kept - 0.3
