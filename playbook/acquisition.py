@@ -1762,7 +1762,6 @@ def _cohort_base(data, include_first_month: bool) -> tuple:
         first = np.r_[True, pc_[1:] != pc_[:-1]]
         cohort[pc_[first]] = pm[first]
     else:
-        np.minimum.at(cohort, codes, mi)
         span = int(mi.max()) - lo + 1 if len(mi) else 1
         # each customer once per month with a paid order: a customers x months bitmap (no sort, no hash)
         seen = np.zeros(n * span, dtype=bool)
@@ -1770,6 +1769,9 @@ def _cohort_base(data, include_first_month: bool) -> tuple:
         pairs = np.flatnonzero(seen)
         del seen
         pc_, pm = pairs // span, pairs % span + lo
+        if len(pc_):  # by customer, then month: a customer's first pair is the cohort
+            first = np.r_[True, pc_[1:] != pc_[:-1]]
+            cohort[pc_[first]] = pm[first]
     pco = cohort[pc_]
     keep = pco > lo if not include_first_month else np.ones(len(pc_), dtype=bool)
     pk = pm[keep] - pco[keep]

@@ -818,12 +818,7 @@ def _count_rates(keys: list[str], codes: list[np.ndarray], levels: list[pd.Index
         size *= max(len(u), 1)
     if not valid.all():  # rows with a missing key are dropped (none usually: nothing is copied)
         group, state, w_known, w_yes, hours = group[valid], state[valid], w_known[valid], w_yes[valid], hours[valid]
-    if size > 4 * n + 1024:  # too many combinations to count densely
-        present, group = np.unique(group, return_inverse=True)
-    else:
-        seen = np.bincount(group, minlength=size) > 0
-        present = np.flatnonzero(seen)
-        group = (np.cumsum(seen) - 1)[group]
+    present, group = _dense_groups(group, size)
     m = len(present)
     on_time, late, overdue, pending = (state == i for i in range(4))
 
@@ -1190,12 +1185,7 @@ class _Parcels:
         for k in keys:  # each entry's group as a mixed-radix number, which sorts like the keys
             group = group * len(self.labels[k]) + self.codes[k][sel]
             size *= len(self.labels[k])
-        if size > 4 * len(group) + 1024:  # too many combinations to count densely
-            present, group = np.unique(group, return_inverse=True)
-        else:
-            seen = np.bincount(group, minlength=size) > 0
-            present = np.flatnonzero(seen)
-            group = (np.cumsum(seen) - 1)[group]
+        present, group = _dense_groups(group, size)
         m = len(present)
         decided = self.decided[sel]
 
@@ -1267,6 +1257,15 @@ class _ParcelFlags:
 
     def __getitem__(self, name: str) -> np.ndarray:
         return {"lost": self.lost, "late": self.late, "returned": self.returned}[name]
+
+
+def _dense_groups(group: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The group numbers (below ``size``) that occur, ascending, and each entry's index among them:
+    ``np.unique(group, return_inverse=True)``, by a bincount when the numbers are dense enough."""
+    if size > 4 * len(group) + 1024:  # too many combinations to count densely
+        return np.unique(group, return_inverse=True)
+    seen = np.bincount(group, minlength=size) > 0
+    return np.flatnonzero(seen), (np.cumsum(seen) - 1)[group]
 
 
 def _late_counts(parcels, keys: list[str], keep: np.ndarray | None = None) -> pd.DataFrame:

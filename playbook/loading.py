@@ -1213,14 +1213,7 @@ def _finish(name: str, fetched: _Fetched, quality: DataQuality, tz: str, start, 
     tbl, cast = fetched.arrow, fetched.cast
     fetched.arrow = None
     if tbl.num_rows == 0:
-        if table.required:
-            quality.append(Issue("error", name, None, 0, "the table is empty" + (
-                f" in the window {start:%Y-%m-%d} to {end - pd.Timedelta(days=1):%Y-%m-%d}" if start is not None else ""),
-                "Export the orders of the period you want to analyse"))
-        else:
-            quality.append(Issue("warning", name, None, 0,
-                                 "the table is empty" + (" in the report window" if start is not None else "")
-                                 + "; the sections that need it are skipped"))
+        quality.append(_empty_table_issue(table, start, end))
         return None, None
     raw = tbl.column("_raw")
     slow = {}
@@ -1381,14 +1374,7 @@ class _BatchedTable:
         quality.extend(merge_issues(self.issues))
         try:
             if self.writer is None:  # no row in the window
-                if table.required:
-                    quality.append(Issue("error", name, None, 0, "the table is empty" + (
-                        f" in the window {start:%Y-%m-%d} to {end - pd.Timedelta(days=1):%Y-%m-%d}" if start is not None else ""),
-                        "Export the orders of the period you want to analyse"))
-                else:
-                    quality.append(Issue("warning", name, None, 0,
-                                         "the table is empty" + (" in the report window" if start is not None else "")
-                                         + "; the sections that need it are skipped"))
+                quality.append(_empty_table_issue(table, start, end))
                 return None, None
             if self.errors:
                 return self.file, None
@@ -1483,6 +1469,17 @@ def _drop_rows(file: Path, positions: np.ndarray) -> None:
             offset += batch.num_rows
     del pf
     os.replace(tmp, file)
+
+
+def _empty_table_issue(table: Table, start, end) -> Issue:
+    """The issue of a table without rows (in the window when there is one): an error for a
+    required table, else a warning that its sections are skipped."""
+    if table.required:
+        return Issue("error", table.name, None, 0, "the table is empty" + (
+            f" in the window {start:%Y-%m-%d} to {end - pd.Timedelta(days=1):%Y-%m-%d}" if start is not None else ""),
+            "Export the orders of the period you want to analyse")
+    return Issue("warning", table.name, None, 0, "the table is empty" + (" in the report window" if start is not None else "")
+                 + "; the sections that need it are skipped")
 
 
 def _has_repeated_keys(frame: pd.DataFrame, table: Table, con) -> bool:
