@@ -1210,20 +1210,13 @@ def _finish(name: str, fetched: _Fetched, quality: DataQuality, tz: str, start, 
     duplicates, and lines of unknown orders."""
     table = TABLES[name]
     ident = _ident(table)
-    tbl, cast = fetched.arrow, fetched.cast
+    tbl = fetched.arrow
     fetched.arrow = None
     if tbl.num_rows == 0:
         quality.append(_empty_table_issue(table, start, end))
         return None, None
-    raw = tbl.column("_raw")
-    slow = {}
-    if raw.null_count < len(raw):
-        positions = np.flatnonzero(pc.is_valid(raw).to_numpy(zero_copy_only=False))
-        slow = cast.slow_rows(raw.take(pa.array(positions)).to_pylist(), positions)
-    orphan = tbl.column("_orphan").to_numpy(zero_copy_only=False) if fetched.orphan else None
-    frame = tbl.drop_columns([c for c in ("_raw", "_orphan") if c in tbl.column_names]).to_pandas(split_blocks=True)
-    del tbl, raw
-    frame, issues = coerce_fetched(frame, table, slow, tz=tz, ident=ident, missing=cast.missing)
+    frame, orphan, issues, slow = _coerced(tbl, fetched, table, tz=tz, ident=ident)
+    del tbl
     quality.extend(issues)
     if any(i.severity == "error" for i in issues):
         return frame, None
@@ -1298,21 +1291,14 @@ class _BatchedTable:
 
     def add(self, fetched: _Fetched) -> None:
         """Check and write one batch."""
-        table, cast, ident = self.table, fetched.cast, self.ident
+        table, ident = self.table, self.ident
         tbl = fetched.arrow
         fetched.arrow = None
         self.done, self.unique = fetched.last, fetched.unique
         if tbl.num_rows == 0:
             return
-        raw = tbl.column("_raw")
-        slow = {}
-        if raw.null_count < len(raw):
-            positions = np.flatnonzero(pc.is_valid(raw).to_numpy(zero_copy_only=False))
-            slow = cast.slow_rows(raw.take(pa.array(positions)).to_pylist(), positions)
-        orphan = tbl.column("_orphan").to_numpy(zero_copy_only=False) if fetched.orphan else None
-        frame = tbl.drop_columns([c for c in ("_raw", "_orphan") if c in tbl.column_names]).to_pandas(split_blocks=True)
-        del tbl, raw
-        frame, issues = coerce_fetched(frame, table, slow, tz=self.tz, ident=ident, missing=cast.missing)
+        frame, orphan, issues, slow = _coerced(tbl, fetched, table, tz=self.tz, ident=ident)
+        del tbl
         self.issues.append(issues)
         if any(i.severity == "error" for i in issues):
             self.errors = True  # the run stops: the batch is written as it is (as _finish returns it)
@@ -1469,6 +1455,23 @@ def _drop_rows(file: Path, positions: np.ndarray) -> None:
             offset += batch.num_rows
     del pf
     os.replace(tmp, file)
+
+
+def _coerced(tbl, fetched: "_Fetched", table: Table, *, tz: str, ident: list[str]):
+    """A fetched Arrow table (or batch) as (frame, each row's unknown-order flag or None, issues,
+    the columns with values only pandas could parse): the values DuckDB left in ``_raw`` go to the
+    lenient parsers, then the contract's checks (:func:`~playbook.validation.coerce_fetched`)."""
+    cast = fetched.cast
+    raw = tbl.column("_raw")
+    slow = {}
+    if raw.null_count < len(raw):
+        positions = np.flatnonzero(pc.is_valid(raw).to_numpy(zero_copy_only=False))
+        slow = cast.slow_rows(raw.take(pa.array(positions)).to_pylist(), positions)
+    orphan = tbl.column("_orphan").to_numpy(zero_copy_only=False) if fetched.orphan else None
+    frame = tbl.drop_columns([c for c in ("_raw", "_orphan") if c in tbl.column_names]).to_pandas(split_blocks=True)
+    del tbl, raw
+    frame, issues = coerce_fetched(frame, table, slow, tz=tz, ident=ident, missing=cast.missing)
+    return frame, orphan, issues, set(slow)
 
 
 def _empty_table_issue(table: Table, start, end) -> Issue:
