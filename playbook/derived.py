@@ -29,6 +29,7 @@ with a paid order.
 from __future__ import annotations
 
 import bisect
+import math
 import weakref
 from collections.abc import Collection, Mapping, Sequence
 
@@ -341,7 +342,7 @@ def positions(values, keys) -> np.ndarray:
     lookup when both are text: pandas turns a million text ids into Python objects first; and
     without any hash table when the values follow the keys in long runs (order lines stored order
     by order, :func:`aligned_positions`); and by a hash of integers when both are ids of
-    one width up to 8 bytes (:func:`_integer_positions`). The chapters use it to join ids as
+    one width that pack into 64-bit integers (:func:`_integer_positions`). The chapters use it to join ids as
     integer positions instead of merging text columns."""
     import pyarrow.compute as pc
 
@@ -459,23 +460,24 @@ def fixed_width_bytes(values):
 def text_codes(values, *, sort: bool = False, uniques: bool = True) -> tuple[np.ndarray, pd.Index | None]:
     """``pd.factorize(values, sort=sort)``: an integer code per value (-1 for a missing one) and
     the distinct values (None when not ``uniques``), with the same codes and values. Text of one
-    width (ids, hashes) is encoded by Arrow on its bytes, as 64-bit integers when it fits in 8
-    bytes: two to four times faster than pandas hashing Arrow text, on millions of orders."""
+    width (ids, hashes) is encoded by Arrow on its bytes, as 64-bit integers when they pack into
+    them (:func:`id_integers`): two to four times faster than pandas hashing Arrow text, on
+    millions of orders."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     fixed = fixed_width_bytes(values)
-    if fixed is None or (sort and fixed[0].shape[1] > 8):
+    packing = None if fixed is None else _id_packing(fixed[0])
+    if fixed is None or (sort and packing is None):
         return pd.factorize(values, sort=sort)
     raw, present = fixed
     n, w = raw.shape
-    if w <= 8:  # the bytes as a big-endian integer: equal widths order as their bytes
-        wide = np.zeros((n, 8), dtype=np.uint8)
-        wide[:, :w] = raw
-        keys = pa.array(wide.view(">u8").ravel().astype(np.uint64))
+    if packing is not None:  # integers that order as the texts do
+        keys = pa.array(_packed(raw, packing))
     else:
         keys = pa.Array.from_buffers(pa.binary(w), n, [None, pa.py_buffer(np.ascontiguousarray(raw))])
     enc = pc.dictionary_encode(keys)
+    del keys
     codes = np.asarray(enc.indices).astype(np.intp)
     found = enc.dictionary
     if sort:  # integer keys: rank the distinct ones
@@ -491,8 +493,8 @@ def text_codes(values, *, sort: bool = False, uniques: bool = True) -> tuple[np.
         codes = full
     if not uniques:
         return codes, None
-    if w <= 8:
-        data = np.asarray(found).astype(">u8").view(np.uint8).reshape(-1, 8)[:, :w]
+    if packing is not None:
+        data = _unpacked(np.asarray(found), packing, w)
     else:
         data = np.frombuffer(found.buffers()[1], dtype=np.uint8, count=len(found) * w,
                              offset=found.offset * w).reshape(-1, w)
@@ -512,6 +514,70 @@ def _u64(raw: np.ndarray) -> np.ndarray:
     wide[:, :raw.shape[1]] = raw
     return wide.view(">u8").ravel().astype(np.uint64)
 
+
+#: rows encoded at a time by :func:`id_integers` (a block stays in the processor's cache)
+_ID_BLOCK = 1 << 20
+
+
+def id_integers(*raws: np.ndarray) -> list[np.ndarray] | None:
+    """Texts of one width (``(n, width)`` byte arrays from :func:`fixed_width_bytes`, all of one
+    width) as 64-bit integers that compare and sort as the texts do, one text one integer across
+    all the arrays, so that ids are joined by a hash of integers instead of texts (see
+    :func:`_id_packing`). None when they do not fit in 64 bits."""
+    packing = _id_packing(*raws)
+    return None if packing is None else [_packed(r, packing) for r in raws]
+
+
+def _id_packing(*raws: np.ndarray):
+    """How :func:`_packed` turns texts of one width into 64-bit integers, or None when they do not fit.
+
+    Up to 8 bytes, ``"bytes"``: the bytes as one big-endian integer (:func:`_u64`). Longer, the
+    lowest byte seen at each position and the number of byte values from it to the highest: each
+    position is a digit of one mixed-radix number, so a platform's 19-digit order numbers, or ids
+    of a letter or two before up to seventeen digits, fit (hex hashes and UUIDs do not)."""
+    width = raws[0].shape[1]
+    if any(r.shape[1] != width for r in raws):
+        raise ValueError("_id_packing: the texts are not all of one width")
+    if width <= 8:
+        return "bytes"
+    lo = np.full(width, 255, dtype=np.uint8)
+    hi = np.zeros(width, dtype=np.uint8)
+    for r in raws:
+        for s in range(0, len(r), _ID_BLOCK):  # by blocks, transposed: positions as contiguous rows
+            block = np.ascontiguousarray(r[s:s + _ID_BLOCK].T)
+            lo, hi = np.minimum(lo, block.min(axis=1)), np.maximum(hi, block.max(axis=1))
+    radix = [int(h) - int(low) + 1 if h >= low else 1 for low, h in zip(lo, hi)]
+    return (lo, radix) if math.prod(radix) <= 2 ** 64 else None  # the largest number is prod - 1
+
+
+def _packed(raw: np.ndarray, packing) -> np.ndarray:
+    """Texts of one width (an ``(n, width)`` byte array) as the integers of ``packing`` (:func:`_id_packing`)."""
+    if packing == "bytes":
+        return _u64(raw)
+    lo, radix = packing
+    ints = np.empty(len(raw), dtype=np.uint64)
+    for s in range(0, len(raw), _ID_BLOCK):
+        block = np.ascontiguousarray(raw[s:s + _ID_BLOCK].T)
+        acc = np.zeros(block.shape[1], dtype=np.uint64)
+        for j in (j for j, x in enumerate(radix) if x > 1):
+            acc *= np.uint64(radix[j])
+            acc += block[j] - lo[j]
+        ints[s:s + _ID_BLOCK] = acc
+    return ints
+
+
+def _unpacked(ints: np.ndarray, packing, width: int) -> np.ndarray:
+    """The ``(n, width)`` bytes of the texts that :func:`_packed` turned into ``ints``."""
+    ints = np.asarray(ints, dtype=np.uint64)
+    if packing == "bytes":
+        return ints.astype(">u8").view(np.uint8).reshape(-1, 8)[:, :width]
+    lo, radix = packing
+    out = np.empty((width, len(ints)), dtype=np.uint8)
+    rest = ints.copy()
+    for j in range(width - 1, -1, -1):
+        out[j] = (rest % np.uint64(radix[j])).astype(np.uint8) + lo[j]
+        rest //= np.uint64(radix[j])
+    return np.ascontiguousarray(out.T)
 
 
 def compact_codes(codes: np.ndarray, n: int) -> np.ndarray:
@@ -556,22 +622,38 @@ def column_codes(data, name: str, column: str) -> tuple[np.ndarray, pd.Index]:
 
 def _integer_positions(values, keys) -> tuple[np.ndarray | None, bool]:
     """:func:`positions` by a hash lookup of integers, when ``keys`` (without gaps) and ``values``
-    are texts of one width up to 8 bytes (order and customer ids usually are): each id's bytes
-    as one 64-bit integer, no hash of millions of texts (and three times faster than a binary
+    are texts of one width that :func:`id_integers` packs into 64-bit integers (order and customer
+    ids usually are): each id as one integer, no hash of millions of texts (and three times faster than a binary
     search, whose random reads miss the cache). Returns (positions, False); (None, True) when the
     keys repeat a value; (None, False) when the shortcut does not apply."""
     k, v = fixed_width_bytes(keys), fixed_width_bytes(values)
-    if k is None or v is None or k[1] is not None or k[0].shape[1] > 8 or v[0].shape[1] != k[0].shape[1]:
+    if k is None or v is None or k[1] is not None or v[0].shape[1] != k[0].shape[1]:
         return None, False
-    index = pd.Index(_u64(k[0]))
+    ints = id_integers(k[0], v[0])
+    if ints is None:
+        return None, False
+    index = pd.Index(ints[0])
     if not index.is_unique:
         return None, True
-    out = index.get_indexer(_u64(v[0])).astype(np.intp)
+    out = index.get_indexer(ints[1]).astype(np.intp)
+    del ints
     if v[1] is not None:  # missing values: -1
         full = np.full(len(v[1]), -1, dtype=np.intp)
         full[v[1]] = out
         out = full
     return out, False
+
+
+def unique_ids(values) -> bool:
+    """``pd.Index(values).is_unique``, without a hash table of the texts when they are ids of one
+    width that pack into integers (:func:`id_integers`) or strictly increase: pandas would first
+    turn seventy million ids into Python strings."""
+    fixed = fixed_width_bytes(values)
+    if fixed is not None and fixed[1] is None:
+        ints = id_integers(fixed[0])
+        if ints is not None:
+            return bool(pd.Index(ints[0]).is_unique)
+    return ascending_text(values) or bool(pd.Index(values).is_unique)
 
 
 def ascending_text(keys) -> bool:

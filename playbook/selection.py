@@ -29,7 +29,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from .derived import isin_ids as _isin, per_dataset, positions, unique_positions
+from .derived import isin_ids as _isin, per_dataset, positions, unique_ids, unique_positions
 from .exercises import exercise
 from .metrics import paid_mask
 from .charts import draw_note as _draw_note, note_frame as _note_frame
@@ -208,12 +208,9 @@ class _Lines:
                           if self.prod_t is not None else [])
         self.merged = None
         paid = paid_mask(orders).to_numpy(dtype=bool)
-        ids = pd.Index(orders["order_id"])
-        from .derived import ascending_text
-
-        if ascending_text(orders["order_id"]) or ids.is_unique:  # look the lines up among all orders (lines stored order by order follow
+        if unique_ids(orders["order_id"]):  # look the lines up among all orders (lines stored order by order follow
             # them in runs, no hash table needed), then keep the paid ones
-            pos = positions(items["order_id"], ids)
+            pos = positions(items["order_id"], orders["order_id"])
             pos[pos >= 0] = np.where(paid[pos[pos >= 0]], pos[pos >= 0], -1)
             paid_rows = np.arange(len(orders))
         else:

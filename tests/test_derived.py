@@ -317,6 +317,10 @@ def test_text_codes_match_pandas_factorize():
     # one width (8-byte keys and 16-char hashes), several widths (pandas itself), missing values
     cases = [pd.Series(["C0000002", "C0000001", "C0000002", None], dtype="str"),
              pd.Series(["b42ded861457f314", "0cafaed46ec0d34a", "b42ded861457f314"], dtype="str"),
+             # 19-digit platform order numbers (packed into integers) and a letter before digits
+             pd.Series(["4012345678901234567", "0000000000000000009", None, "4012345678901234567",
+                        "9999999999999999999"], dtype="str"),
+             pd.Series(["9O1234567", "0O0000002", "0O0000001", "9O1234567"], dtype="str"),
              pd.Series(["b", "aa", "b"], dtype="str")]
     for s in cases:
         for sort in (False, True):
@@ -325,6 +329,29 @@ def test_text_codes_match_pandas_factorize():
             assert codes.tolist() == want_codes.tolist()
             assert uniques.tolist() == want_uniques.tolist() and uniques.dtype == want_uniques.dtype
     assert text_codes(cases[0], sort=True)[0].tolist() == [1, 0, 1, -1]
+    assert text_codes(cases[2], sort=True)[0].tolist() == [1, 0, -1, 1, 2]
+
+
+def test_id_integers_order_as_the_texts_and_fit_in_64_bits():
+    from playbook.derived import fixed_width_bytes, id_integers
+
+    def ints(*texts):
+        found = id_integers(*(fixed_width_bytes(pd.Series(t, dtype="str"))[0] for t in texts))
+        return None if found is None else [f.tolist() for f in found]
+
+    # up to 8 bytes: the bytes big-endian ("A1" = 0x4131 followed by six zero bytes)
+    assert ints(["A1"]) == [[0x4131 << 48]]
+    # longer: positions as mixed-radix digits; the letter and zeros never change (radix 1), the first
+    # digit runs over 0-9 in the keys and values together (radix 10), the last over 1-3 (radix 3)
+    assert ints(["0O0000001", "9O0000003"], ["0O0000002"]) == [[0, 9 * 3 + 2], [1]]
+    # the same text is the same integer in both arrays, and integers order as the texts
+    a, b = ints(["12345678901234567890"[:19], "0000000000000000001"], ["0000000000000000001"])
+    assert b[0] == a[1] and a[1] < a[0]
+    # 20 varied digits (10**20 > 2**64) and varied hex hashes (each position 0-f, radix 55) do not fit
+    assert ints(["00000000000000000000", "99999999999999999999"]) is None
+    assert ints([f"{i * 0x9E3779B97F4A7C15 % 2 ** 64:016x}0" for i in range(1, 200)]) is None
+    with pytest.raises(ValueError, match="one width"):
+        id_integers(np.zeros((2, 9), np.uint8), np.zeros((2, 10), np.uint8))
 
 
 def test_positions_of_fixed_width_ids_as_integers_match_the_index():
@@ -346,9 +373,14 @@ def test_positions_of_fixed_width_ids_as_integers_match_the_index():
     assert _integer_positions(ids, repeated) == (None, True) and unique_positions(ids, repeated) is None
     with pytest.raises(InvalidIndexError):
         positions(ids, repeated)
-    # ids of another width, longer ids, keys with gaps: the hash lookup, with the same answers
+    # longer ids that pack into 64 bits (a copy digit and a letter before seven digits): integers too
+    long_keys = pd.Series(["3O0000009", "0O0000001", "9O1234567"], dtype="str")
+    long_ids = pd.Series(["9O1234567", None, "0O0000001", "0O0000002", "3O0000009"], dtype="str")
+    assert _integer_positions(long_ids, long_keys)[0].tolist() == [2, -1, 1, -1, 0]
+    # ids of another width, ids too varied for 64 bits, keys with gaps: the hash lookup, same answers
+    hashes = pd.Series([f"{i * 0x9E3779B97F4A7C15 % 2 ** 64:016x}0" for i in range(1, 200)], dtype="str")
     for v, k in [(pd.Series(["A1", "B"], dtype="str"), keys),
-                 (pd.Series(["C000000001", "C000000003"], dtype="str"), pd.Series(["C000000003", "C000000001"], dtype="str")),
+                 (hashes.iloc[::7], hashes.iloc[::-1]),
                  (ids, pd.Series(["A1", None, "B0"], dtype="str"))]:
         assert _integer_positions(v, k) == (None, False)
         if not k.hasnans:
