@@ -331,7 +331,8 @@ def run_report(month: str | None = None, *, data: str | Path = "data/samples", o
         with _kernel_environment(jobs):
             done = run_scheduled(longest_first(notebooks, last), one, jobs=jobs,
                                  budget_gb=budget or default_memory_budget_gb(),
-                                 peaks={nb: last.get(nb.stem, {}).get("peak_memory_gb") or 0.0 for nb in notebooks},
+                                 peaks={nb: expected_peak_gb(last.get(nb.stem, {}), _order_lines(dataset))
+                                        for nb in notebooks},
                                  on_idle=cards.start)
         progress.close()
         result.chapters = [done[nb] for nb in notebooks]
@@ -382,15 +383,45 @@ class _Background:
 
 def last_pack(out: Path) -> dict[str, dict]:
     """Per chapter, what the newest earlier pack under ``out`` measured (its summary.json:
-    ``seconds``, ``peak_memory_gb``); empty when there is none or it cannot be read."""
+    ``seconds``, ``peak_memory_gb``, and the ``order_lines`` of the shop it ran on when recorded);
+    empty when there is none or it cannot be read."""
     summaries = sorted(out.glob("*/summary.json"), key=lambda p: p.stat().st_mtime)
     if not summaries:
         return {}
     try:
-        chapters = json.loads(summaries[-1].read_text(encoding="utf-8")).get("chapters", {})
-        return {name: dict(c) for name, c in chapters.items() if isinstance(c, dict)}
+        summary = json.loads(summaries[-1].read_text(encoding="utf-8"))
+        lines = summary.get("provenance", {}).get("order_lines")
+        return {name: {**c, "order_lines": lines} for name, c in summary.get("chapters", {}).items()
+                if isinstance(c, dict)}
     except (OSError, ValueError, AttributeError):
         return {}
+
+
+#: a chapter kernel's memory (GB) before a pack has measured it: a base plus so much per million
+#: order lines, about what the heaviest chapter needs (2.7 GB at ten million lines), so that on a
+#: large shop's first pack the chapters do not start side by side beyond the machine's memory
+UNMEASURED_PEAK_GB = (0.3, 0.25)
+
+
+def expected_peak_gb(last: dict, order_lines: int | None) -> float:
+    """GB a chapter's kernel is expected to reach: what it reached in the last pack (``last``, an
+    entry of :func:`last_pack`), the part above the base scaled by the shop's ``order_lines`` now
+    against then (a ten times larger shop needs about ten times the memory); for a chapter never
+    measured, :data:`UNMEASURED_PEAK_GB`. Without order lines, the last peak as it is (or 0)."""
+    base, per_million = UNMEASURED_PEAK_GB
+    measured, then = last.get("peak_memory_gb"), last.get("order_lines")
+    if not order_lines:
+        return float(measured or 0.0)
+    if not measured:
+        return base + per_million * order_lines / 1e6
+    if not then:
+        return float(measured)
+    return base + max(float(measured) - base, 0.0) * order_lines / then
+
+
+def _order_lines(dataset: Dataset) -> int | None:
+    """Rows of the dataset's order_items (None without them): the size of a shop for memory."""
+    return dataset.rows("order_items") if "order_items" in dataset else None
 
 
 def longest_first(notebooks: list[Path], last: dict[str, dict]) -> list[Path]:
@@ -632,7 +663,7 @@ def provenance(dataset: Dataset, parameters: dict) -> dict:
     except (OSError, subprocess.SubprocessError):
         commit = "unknown"
     return {"packages": versions, "git_commit": commit, "fingerprint": dataset.fingerprint,
-            "source": str(dataset.source.path), "parameters": parameters,
+            "source": str(dataset.source.path), "order_lines": _order_lines(dataset), "parameters": parameters,
             "rendered": dt.datetime.now().strftime("%Y-%m-%d %H:%M")}
 
 

@@ -305,8 +305,27 @@ def test_chapters_start_longest_first_by_the_last_pack(tmp_path):
         {"chapters": {"00_a": {"seconds": 2.0}, "01_b": {"seconds": 9.5, "peak_memory_gb": 3.5},
                       "03_d": {"seconds": 4.0}}}))
     last = report.last_pack(tmp_path)
-    assert last["01_b"] == {"seconds": 9.5, "peak_memory_gb": 3.5}
+    assert last["01_b"] == {"seconds": 9.5, "peak_memory_gb": 3.5, "order_lines": None}
     assert [b.stem for b in report.longest_first(books, last)] == ["01_b", "03_d", "00_a", "02_c"]
+
+
+def test_expected_peaks_scale_with_the_shop_and_estimate_unmeasured_chapters(tmp_path):
+    (tmp_path / "2026-09").mkdir()
+    (tmp_path / "2026-09" / "summary.json").write_text(json.dumps(
+        {"chapters": {"01_b": {"seconds": 9.5, "peak_memory_gb": 2.3}, "02_c": {"seconds": 1.0}},
+         "provenance": {"order_lines": 10_000_000}}))
+    last = report.last_pack(tmp_path)
+    assert last["01_b"]["order_lines"] == 10_000_000
+    # measured at 10M lines: the 2.0 GB above the 0.3 base grows tenfold for 100M lines, halves for 5M
+    assert report.expected_peak_gb(last["01_b"], 100_000_000) == pytest.approx(0.3 + 20.0)
+    assert report.expected_peak_gb(last["01_b"], 5_000_000) == pytest.approx(0.3 + 1.0)
+    # never measured: 0.3 GB + 0.25 GB per million lines (25.3 GB at 100M lines: such a chapter runs alone)
+    assert report.expected_peak_gb(last["02_c"], 100_000_000) == pytest.approx(25.3)
+    assert report.expected_peak_gb({}, 1_000_000) == pytest.approx(0.55)
+    # a pack that did not record its size: the peak as measured; no size now: as measured, or nothing
+    assert report.expected_peak_gb({"peak_memory_gb": 2.3}, 100_000_000) == 2.3
+    assert report.expected_peak_gb({"peak_memory_gb": 2.3}, None) == 2.3
+    assert report.expected_peak_gb({}, None) == 0.0
 
 
 def _scheduled(order, peaks, *, jobs, budget, seconds):
