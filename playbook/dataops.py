@@ -18,7 +18,7 @@ from . import probability
 from .derived import column_codes, unique_positions
 from .exercises import exercise
 from .fulfillment import SPRING_FESTIVALS
-from .loading import has_column, read_columns, read_derived_columns, read_parquet
+from .loading import has_column, read_columns, read_derived_columns, read_parquet, read_window
 from .metrics import paid_mask
 
 __all__ = [
@@ -99,7 +99,7 @@ def _table(data, name: str) -> pd.DataFrame:
     """``data[name]``, or, for a prepared table not read yet, only the :data:`COLUMNS` the chapter
     uses (kept in ``data``): orders' addresses, cities, coupons and hashes, or the experiments'
     unit ids, are a large share of the table's text and are never looked at here. The chapter's
-    own sections read through :func:`_read` and :func:`_read_window` instead, which keep nothing."""
+    own sections read through :func:`_read` and :func:`~playbook.loading.read_window` instead, which keep nothing."""
     return read_columns(data, name, COLUMNS[name])
 
 
@@ -109,56 +109,6 @@ def _read(data, name: str, columns) -> pd.DataFrame:
     section reads what it needs and lets it go, so a shop's ten million orders are not held for
     the whole chapter."""
     return read_columns(data, name, columns, keep=False)
-
-
-def _read_window(data, name: str, columns, column: str, lo, hi) -> pd.DataFrame:
-    """The rows of table ``name`` with ``lo <= column < hi`` (``column`` a timestamp), with those of
-    ``columns`` (and ``column``) the table has, in the table's order: ``_read(...)`` filtered by
-    ``.loc``; for a prepared table not read yet, the same rows read from its file for this use,
-    skipping the row groups whose statistics lie outside the window (a month out of 25 reads a
-    row group or two of a large table) and filtered in Arrow before any pandas conversion."""
-    file = data.table_file(name) if hasattr(data, "table_file") else None
-    if file is not None:
-        frame = _read_file_window(file, [*columns, column], column, lo, hi)
-        if frame is not None:
-            return frame
-    frame = _read(data, name, [*columns, column])
-    cols = [c for c in dict.fromkeys([*columns, column]) if c in frame.columns]
-    return frame.loc[(frame[column] >= lo) & (frame[column] < hi), cols]
-
-
-def _read_file_window(file, columns, column: str, lo, hi) -> pd.DataFrame | None:
-    """:func:`_read_window` of a Parquet file; None when ``column`` is not a plain (zone-less)
-    timestamp column of the file."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    pf = pq.ParquetFile(file)
-    schema = pf.schema_arrow
-    if column not in schema.names or not pa.types.is_timestamp(schema.field(column).type) \
-            or schema.field(column).type.tz is not None:
-        return None
-    lo, hi = pd.Timestamp(lo), pd.Timestamp(hi)
-    if lo.tz is not None or hi.tz is not None:
-        return None
-    meta = pf.metadata
-    at = [meta.schema.column(i).path for i in range(meta.num_columns)].index(column)
-    groups = []
-    for g in range(meta.num_row_groups):  # a few dozen row groups at most
-        st = meta.row_group(g).column(at).statistics
-        if st is not None and st.has_min_max and (pd.Timestamp(st.max) < lo or pd.Timestamp(st.min) >= hi):
-            continue  # no row of the group is in the window
-        groups.append(g)
-    cols = [c for c in dict.fromkeys(columns) if c in schema.names]
-    table = pf.read_row_groups(groups, columns=cols)
-    ts = table.column(column)
-    keep = pc.and_(pc.greater_equal(ts, pa.scalar(lo, type=ts.type)), pc.less(ts, pa.scalar(hi, type=ts.type)))
-    table = table.filter(keep)  # a missing stamp is dropped, as NaT fails both comparisons in pandas
-    frame = table.to_pandas(split_blocks=True, self_destruct=True)
-    del table, ts, keep
-    pa.default_memory_pool().release_unused()
-    return frame
 
 
 def _with_columns(data, name: str, frame: pd.DataFrame, columns) -> pd.DataFrame:
@@ -1544,8 +1494,8 @@ def attribution_report(data, *, record=None) -> AttributionResult:
     look = cfg["attribution_lookback_days"]
     # only the rows attribution_paths keeps: touchpoints from the lookback before the month to its
     # end, orders to a lookback after it (the same rows, in the same order, as filtering it all)
-    tp = _read_window(data, "touchpoints", ("customer_id", "ts", "channel"), "ts", start - look * DAY, end)
-    orders = _read_window(data, "orders", ("order_id", "customer_id", "order_ts", "paid_amount", "status"),
+    tp = read_window(data, "touchpoints", ("customer_id", "ts", "channel"), "ts", start - look * DAY, end)
+    orders = read_window(data, "orders", ("order_id", "customer_id", "order_ts", "paid_amount", "status"),
                           "order_ts", start - look * DAY, end + look * DAY)
     paths = attribution_paths(tp, orders, start=start, end=end, lookback_days=look)
     del tp, orders
@@ -1634,7 +1584,7 @@ def _other_drivers(data, lo, hi, plo, scopes) -> dict:
         out["visitors"] = pd.Series([f"{dev} visitors {d.loc[i, dev]:+,.0f}" for i, dev in top.items()], index=d.index)
     if all(has_column(data, "orders", c) for c in ("gross_amount", "discount_amount", "channel")):
         # the orders of the two periods only (plo .. hi), read for this use
-        win = _read_window(data, "orders", ("channel", "gross_amount", "discount_amount", "status"), "order_ts",
+        win = read_window(data, "orders", ("channel", "gross_amount", "discount_amount", "status"), "order_ts",
                            plo, hi)
 
         def per_order(a, b):

@@ -386,6 +386,79 @@ def read_derived_columns(data, name: str, columns: Iterable[str]) -> pd.DataFram
     return data.derived(name)[columns]
 
 
+def read_window(data, name: str, columns, column: str, lo, hi) -> pd.DataFrame:
+    """The rows of table ``name`` with ``lo <= column < hi`` (``column`` a timestamp), with those of
+    ``columns`` (and ``column``) the table has, in the table's order: the table (or its columns,
+    :func:`read_columns` without keeping them) filtered by ``.loc``; for a prepared table not read
+    yet, the same rows read from its file for this use, skipping the row groups whose statistics
+    lie outside the window (a month out of 25 reads a few row groups of a large table) and
+    filtered in Arrow before any pandas conversion."""
+    file = data.table_file(name) if hasattr(data, "table_file") else None
+    if file is not None:
+        frame = _read_file_window(file, [*columns, column], column, lo, hi)
+        if frame is not None:
+            return frame
+    frame = read_columns(data, name, [*columns, column], keep=False)
+    cols = [c for c in dict.fromkeys([*columns, column]) if c in frame.columns]
+    return frame.loc[(frame[column] >= lo) & (frame[column] < hi), cols]
+
+
+def _read_file_window(file, columns, column: str, lo, hi) -> pd.DataFrame | None:
+    """:func:`read_window` of a Parquet file; None when ``column`` is not a plain (zone-less)
+    timestamp column of the file."""
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(file)
+    schema = pf.schema_arrow
+    if column not in schema.names or not pa.types.is_timestamp(schema.field(column).type) \
+            or schema.field(column).type.tz is not None:
+        return None
+    lo, hi = pd.Timestamp(lo), pd.Timestamp(hi)
+    if lo.tz is not None or hi.tz is not None:
+        return None
+    meta = pf.metadata
+    at = [meta.schema.column(i).path for i in range(meta.num_columns)].index(column)
+    groups = []
+    for g in range(meta.num_row_groups):  # a hundred row groups at most
+        st = meta.row_group(g).column(at).statistics
+        if st is not None and st.has_min_max and (pd.Timestamp(st.max) < lo or pd.Timestamp(st.min) >= hi):
+            continue  # no row of the group is in the window
+        groups.append(g)
+    cols = [c for c in dict.fromkeys(columns) if c in schema.names]
+    table = pf.read_row_groups(groups, columns=cols)
+    ts = table.column(column)
+    keep = pc.and_(pc.greater_equal(ts, pa.scalar(lo, type=ts.type)), pc.less(ts, pa.scalar(hi, type=ts.type)))
+    table = table.filter(keep)  # a missing stamp is dropped, as NaT fails both comparisons in pandas
+    frame = table.to_pandas(split_blocks=True, self_destruct=True)
+    del table, ts, keep
+    pa.default_memory_pool().release_unused()
+    return frame
+
+
+def read_rows(data, name: str, columns: list[str], rows: np.ndarray) -> pd.DataFrame:
+    """``columns`` of table ``name`` at positions ``rows`` (ascending), as :func:`read_columns`
+    would give them: of a prepared table not read yet, only the Parquet row groups that hold those
+    rows are read (a month's orders are a few of them)."""
+    file = data.table_file(name) if hasattr(data, "table_file") else None
+    rows = np.asarray(rows, dtype="int64")
+    if file is None:
+        frame = read_columns(data, name, columns, keep=False)
+        return frame[columns].take(rows).reset_index(drop=True)
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(file)
+    meta = pf.metadata
+    bounds = np.cumsum([0] + [meta.row_group(i).num_rows for i in range(meta.num_row_groups)])
+    group = np.searchsorted(bounds, rows, side="right") - 1
+    need = np.unique(group) if len(rows) else np.arange(min(1, meta.num_row_groups))
+    table = pf.read_row_groups(need.tolist(), columns=columns)
+    sizes = bounds[need + 1] - bounds[need]
+    at = np.searchsorted(need, group)
+    local = rows - bounds[need][at] + np.concatenate(([0], np.cumsum(sizes)[:-1]))[at]
+    frame = table.take(pa.array(local, type=pa.int64())).to_pandas()
+    return frame.reset_index(drop=True)[columns]
+
+
 def has_column(data, name: str, column: str) -> bool:
     """Whether table ``name`` of ``data`` has ``column`` (a prepared file's schema, not read)."""
     file = data.table_file(name) if isinstance(data, Dataset) else None

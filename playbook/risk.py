@@ -39,7 +39,7 @@ from . import charts, probability
 from .derived import column_codes, text_codes, unique_positions
 from .contract import TABLES
 from .exercises import exercise
-from .loading import has_column, read_columns, release_free_memory
+from .loading import has_column, read_columns, read_rows, release_free_memory
 from .metrics import paid_mask
 
 #: the bundled lexicon of banned advertising terms (广告法禁用词) and harmless look-alikes
@@ -171,31 +171,6 @@ def _table(data, name: str, columns: Iterable[str] | None = None, *, keep: bool 
     table's :data:`COLUMNS`), read once per dataset (:func:`playbook.loading.read_columns`), or
     when not ``keep`` read for this use only (the section's results are all the chapter keeps)."""
     return read_columns(data, name, COLUMNS[name] if columns is None else columns, keep=keep)
-
-
-def _table_rows(data, name: str, columns: list[str], rows: np.ndarray) -> pd.DataFrame:
-    """``columns`` of table ``name`` at positions ``rows`` (ascending), as
-    :func:`playbook.loading.read_columns` would give them: of a prepared table not read yet, only
-    the Parquet row groups that hold those rows are read (a month's orders are a few of them)."""
-    file = data.table_file(name) if hasattr(data, "table_file") else None
-    rows = np.asarray(rows, dtype="int64")
-    if file is None:
-        frame = read_columns(data, name, columns, keep=False)
-        return frame[columns].take(rows).reset_index(drop=True)
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    pf = pq.ParquetFile(file)
-    meta = pf.metadata
-    bounds = np.cumsum([0] + [meta.row_group(i).num_rows for i in range(meta.num_row_groups)])
-    group = np.searchsorted(bounds, rows, side="right") - 1
-    need = np.unique(group) if len(rows) else np.arange(min(1, meta.num_row_groups))
-    table = pf.read_row_groups(need.tolist(), columns=columns)
-    sizes = bounds[need + 1] - bounds[need]
-    at = np.searchsorted(need, group)
-    local = rows - bounds[need][at] + np.concatenate(([0], np.cumsum(sizes)[:-1]))[at]
-    frame = table.take(pa.array(local, type=pa.int64())).to_pandas()
-    return frame.reset_index(drop=True)[columns]
 
 
 def _settings(data, section: str) -> Mapping:
@@ -1935,7 +1910,7 @@ def fraud_review(data) -> Section:
     columns = [c for c in _FRAUD_COLUMNS if has_column(data, "orders", c)]
     a = _fraud_orders(lambda c: _table(data, "orders", [c], keep=False)[c], columns, end=end, since=start,
                       small_codes=lambda c: column_codes(data, "orders", c),
-                      fetch=lambda cs, rows: _table_rows(data, "orders", cs, rows))
+                      fetch=lambda cs, rows: read_rows(data, "orders", cs, rows))
     customers = _table(data, "customers", keep=False) if data.has("customers") else None
     if customers is not None and "signup_ts" in customers.columns:
         customers = _rows(customers, (customers["signup_ts"].isna() | (customers["signup_ts"] < end)).to_numpy(dtype=bool))

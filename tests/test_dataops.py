@@ -531,31 +531,6 @@ def test_sections_on_a_prepared_folder_keep_no_large_table(data, tmp_path):
         assert not prepared._partial.get(name), name  # and no columns kept
 
 
-def test_read_window_skips_row_groups_and_keeps_order(tmp_path, monkeypatch):
-    import pyarrow.parquet as pq
-
-    # 40 stamps every 6 hours from 01-01, two missing, in row groups of 7: the window 01-03 ..
-    # 01-07 12:00 (exclusive) holds rows 8..25 (stamps 01-03 00:00 .. 01-07 06:00) but the missing row 17
-    ts = pd.Series(pd.date_range("2026-01-01", periods=40, freq="6h"))
-    ts.iloc[[3, 17]] = pd.NaT
-    frame = pd.DataFrame({"ts": ts, "v": np.arange(40.0), "s": [f"x{i}" for i in range(40)]})
-    frame.to_parquet(tmp_path / "touchpoints.parquet", row_group_size=7)
-    data = _Prepared({"touchpoints": tmp_path / "touchpoints.parquet"})
-    read = []
-    plain = pq.ParquetFile.read_row_groups
-    monkeypatch.setattr(pq.ParquetFile, "read_row_groups",
-                        lambda self, groups, **kw: read.append(list(groups)) or plain(self, groups, **kw))
-    got = D._read_window(data, "touchpoints", ["s", "v"], "ts", "2026-01-03", "2026-01-07 12:00")
-    assert read == [[1, 2, 3]]  # rows 7..27; rows 0..6 end 01-02 12:00, rows 28.. start 01-08
-    assert list(got.columns) == ["s", "v", "ts"]
-    assert got["v"].tolist() == [float(i) for i in range(8, 26) if i != 17]
-    want = frame.loc[(frame["ts"] >= "2026-01-03") & (frame["ts"] < "2026-01-07 12:00"), ["s", "v", "ts"]]
-    pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True))
-    # a table in memory: the same rows by .loc
-    mem = D._read_window({"touchpoints": frame}, "touchpoints", ["s", "v"], "ts", "2026-01-03", "2026-01-07 12:00")
-    pd.testing.assert_frame_equal(mem, want)
-
-
 def test_paid_counts_of_a_prepared_file_from_dictionary_codes(tmp_path):
     # the same orders as test_paid_order_counts_by_hand_and_funnel_from_them, plus a missing status
     # (paid) and a missing device; the file's codes sort the values (jd before tmall), the counts

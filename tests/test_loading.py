@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -551,3 +552,50 @@ def test_memory_freed_through_arrow_is_handed_back_to_the_system():
     kept = resident_gb() - base
     release_free_memory()
     assert kept > 0.3 and resident_gb() - base < kept - 0.3
+
+
+def test_read_window_skips_row_groups_and_keeps_order(tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+    from test_derived import _Prepared  # a prepared dataset of Parquet files not read yet
+
+    from playbook.loading import read_window
+
+    # 40 stamps every 6 hours from 01-01, two missing, in row groups of 7: the window 01-03 ..
+    # 01-07 12:00 (exclusive) holds rows 8..25 (stamps 01-03 00:00 .. 01-07 06:00) but the missing row 17
+    ts = pd.Series(pd.date_range("2026-01-01", periods=40, freq="6h"))
+    ts.iloc[[3, 17]] = pd.NaT
+    frame = pd.DataFrame({"ts": ts, "v": np.arange(40.0), "s": [f"x{i}" for i in range(40)]})
+    frame.to_parquet(tmp_path / "touchpoints.parquet", row_group_size=7)
+    data = _Prepared({"touchpoints": tmp_path / "touchpoints.parquet"})
+    read = []
+    plain = pq.ParquetFile.read_row_groups
+    monkeypatch.setattr(pq.ParquetFile, "read_row_groups",
+                        lambda self, groups, **kw: read.append(list(groups)) or plain(self, groups, **kw))
+    got = read_window(data, "touchpoints", ["s", "v"], "ts", "2026-01-03", "2026-01-07 12:00")
+    assert read == [[1, 2, 3]]  # rows 7..27; rows 0..6 end 01-02 12:00, rows 28.. start 01-08
+    assert list(got.columns) == ["s", "v", "ts"]
+    assert got["v"].tolist() == [float(i) for i in range(8, 26) if i != 17]
+    want = frame.loc[(frame["ts"] >= "2026-01-03") & (frame["ts"] < "2026-01-07 12:00"), ["s", "v", "ts"]]
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True))
+    # a table in memory: the same rows by .loc
+    mem = read_window({"touchpoints": frame}, "touchpoints", ["s", "v"], "ts", "2026-01-03", "2026-01-07 12:00")
+    pd.testing.assert_frame_equal(mem, want)
+
+
+def test_rows_of_a_prepared_table_read_from_their_row_groups_only(tmp_path):
+    from playbook.loading import read_rows
+
+    # 10 rows in row groups of 3 (0-2, 3-5, 6-8, 9): rows 4, 5 and 9 come from the second and last groups
+    frame = pd.DataFrame({"order_id": [f"O{i}" for i in range(10)], "paid_amount": np.arange(10) * 1.5,
+                          "status": ["paid", None] * 5})
+    frame.to_parquet(tmp_path / "orders.parquet", row_group_size=3, index=False)
+
+    class Prepared:
+        def table_file(self, name):
+            return tmp_path / f"{name}.parquet"
+
+    got = read_rows(Prepared(), "orders", ["status", "order_id"], np.array([4, 5, 9]))
+    want = pd.read_parquet(tmp_path / "orders.parquet")[["status", "order_id"]].take([4, 5, 9]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, want)
+    assert got["order_id"].tolist() == ["O4", "O5", "O9"] and got["status"].isna().tolist() == [False, True, True]
+    assert read_rows(Prepared(), "orders", ["paid_amount"], np.array([], dtype=int)).dtypes.tolist() == ["float64"]

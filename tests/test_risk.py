@@ -525,23 +525,6 @@ def test_bh_shortcut_by_hand():
     assert np.allclose(risk._bh(np.array([0.01, 0.04, 1.0, 0.03])), [0.04, 0.16 / 3, 1.0, 0.16 / 3])
 
 
-def test_rows_of_a_prepared_table_read_from_their_row_groups_only(tmp_path):
-    # 10 rows in row groups of 3 (0-2, 3-5, 6-8, 9): rows 4, 5 and 9 come from the second and last groups
-    frame = pd.DataFrame({"order_id": [f"O{i}" for i in range(10)], "paid_amount": np.arange(10) * 1.5,
-                          "status": ["paid", None] * 5})
-    frame.to_parquet(tmp_path / "orders.parquet", row_group_size=3, index=False)
-
-    class Prepared:
-        def table_file(self, name):
-            return tmp_path / f"{name}.parquet"
-
-    got = risk._table_rows(Prepared(), "orders", ["status", "order_id"], np.array([4, 5, 9]))
-    want = pd.read_parquet(tmp_path / "orders.parquet")[["status", "order_id"]].take([4, 5, 9]).reset_index(drop=True)
-    pd.testing.assert_frame_equal(got, want)
-    assert got["order_id"].tolist() == ["O4", "O5", "O9"] and got["status"].isna().tolist() == [False, True, True]
-    assert risk._table_rows(Prepared(), "orders", ["paid_amount"], np.array([], dtype=int)).dtypes.tolist() == ["float64"]
-
-
 def test_fraud_review_on_a_prepared_folder_keeps_no_orders_columns(data, tmp_path):
     from playbook.loading import prepare
 
