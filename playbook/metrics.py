@@ -97,7 +97,20 @@ def monthly_kpis(orders: pd.DataFrame, *, by: str | list[str] | None = None,
     >>> monthly_kpis(data.orders, by="channel")   # doctest: +SKIP
     """
     keys = [by] if isinstance(by, str) else list(by or [])
-    orders = kpi_orders(orders, [*keys, time_column])
+    windows = None if isinstance(orders, pd.DataFrame) else order_windows(orders, time_column)
+    if windows is None:
+        return _monthly_kpis(kpi_orders(orders, [*keys, time_column]), keys, time_column)
+    from .loading import read_window
+
+    # a large prepared table, a few months at a time: each month's groups lie in one window, and
+    # the windows come in month order, so the parts join into the table that one pass gives
+    parts = [_monthly_kpis(read_window(orders, "orders", [*KPI_COLUMNS, *keys], time_column, lo, hi), keys, time_column)
+             for lo, hi in windows]
+    return pd.concat(parts, ignore_index=True)
+
+
+def _monthly_kpis(orders: pd.DataFrame, keys: list[str], time_column: str) -> pd.DataFrame:
+    """:func:`monthly_kpis` of an orders frame."""
     paid = paid_mask(orders)
     month = month_codes(orders[time_column])
     frame = pd.DataFrame({
@@ -119,6 +132,50 @@ def monthly_kpis(orders: pd.DataFrame, *, by: str | list[str] | None = None,
     out["refund_rate"] = out["refunds"] / out["gmv"].where(out["gmv"] > 0)
     cols = ["month", *keys, "gmv", "net_sales", "paid_orders"] + (["buyers"] if "buyers" in out else []) + ["aov", "refund_rate"]
     return out[cols]
+
+
+#: orders a KPI table of a prepared folder reads at a time (:func:`order_windows`)
+WINDOW_ROWS = 8_000_000
+
+
+def order_windows(data, time_column: str = "order_ts", *, max_rows: int | None = None) -> list[tuple] | None:
+    """Windows ``[lo, hi)`` of whole calendar months that split a prepared orders file of more than
+    ``max_rows`` (default :data:`WINDOW_ROWS`) rows into parts of about that many (from its row groups' statistics, nothing
+    read), for a KPI table computed a part at a time: a large shop's 69M orders need not be in
+    memory at once. None for a table in memory or a smaller one, or when ``time_column`` has
+    missing values or no statistics (then the whole table is read)."""
+    file = data.table_file("orders") if hasattr(data, "table_file") else None
+    if file is None:
+        return None
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(file).metadata
+    max_rows = max_rows or WINDOW_ROWS
+    if meta.num_rows <= max_rows:
+        return None
+    names = [meta.schema.column(i).path for i in range(meta.num_columns)]
+    if time_column not in names:
+        return None
+    at = names.index(time_column)
+    rows: dict[pd.Period, int] = {}
+    first = last = None
+    for g in range(meta.num_row_groups):
+        st = meta.row_group(g).column(at).statistics
+        if st is None or not st.has_min_max or not st.has_null_count or st.null_count:
+            return None
+        lo, hi = pd.Timestamp(st.min), pd.Timestamp(st.max)
+        if lo.tz is not None:
+            return None
+        month = lo.to_period("M")
+        rows[month] = rows.get(month, 0) + meta.row_group(g).num_rows  # a group counts in its first month
+        first, last = min(first or lo, lo), max(last or hi, hi)
+    windows, start, held = [], first.to_period("M"), 0
+    for month in pd.period_range(first.to_period("M"), last.to_period("M"), freq="M"):
+        held += rows.get(month, 0)
+        if held >= max_rows or month == last.to_period("M"):
+            windows.append((start.start_time, (month + 1).start_time))
+            start, held = month + 1, 0
+    return windows
 
 
 def month_codes(ts: pd.Series) -> pd.Series:
@@ -172,12 +229,9 @@ def kpi_comparison(orders: pd.DataFrame, month: str) -> pd.DataFrame:
         one row per KPI (index: label) with columns ``this_month``, ``previous_month``, ``mom``
         (relative change), ``last_year``, ``yoy``; a comparison month without orders is NaN.
     """
-    orders = kpi_orders(orders)
     this = pd.Period(month, "M")
     months = {"this_month": this, "previous_month": this - 1, "last_year": this - 12}
-    code = month_codes(orders["order_ts"])
-    wanted = [p.year * 12 + p.month - 1 for p in months.values()]
-    kpis = monthly_kpis(orders[code.isin(wanted).to_numpy()]).set_index("month")  # the three months only
+    kpis = monthly_kpis(orders_in_months(orders, months.values())).set_index("month")  # the three months only
     cols = [c for c in KPI_LABELS if c in kpis.columns]
     table = pd.DataFrame({name: kpis.reindex([str(p)])[cols].iloc[0] for name, p in months.items()})
     table["mom"] = table["this_month"] / table["previous_month"] - 1
@@ -186,25 +240,58 @@ def kpi_comparison(orders: pd.DataFrame, month: str) -> pd.DataFrame:
     return table[["this_month", "previous_month", "mom", "last_year", "yoy"]]
 
 
-def repurchase_rate(orders: pd.DataFrame, month: str, *, window_months: int = 12) -> float:
+def first_order_ts(data) -> pd.Timestamp | None:
+    """The earliest ``order_ts`` of the orders (of a prepared file not read yet, from its row
+    groups' statistics); None without orders."""
+    file = data.table_file("orders") if hasattr(data, "table_file") else None
+    if file is not None:
+        import pyarrow.parquet as pq
+
+        meta = pq.ParquetFile(file).metadata
+        names = [meta.schema.column(i).path for i in range(meta.num_columns)]
+        stats = ([meta.row_group(g).column(names.index("order_ts")).statistics for g in range(meta.num_row_groups)]
+                 if "order_ts" in names else [])
+        if stats and all(st is not None and st.has_min_max for st in stats):
+            return min(pd.Timestamp(st.min) for st in stats)
+    ts = kpi_orders(data)["order_ts"]
+    return ts.min() if len(ts) else None
+
+
+def orders_in_months(orders, months) -> pd.DataFrame:
+    """The KPI columns of the orders placed in ``months`` (periods), in the table's order; of a
+    large prepared table only those months are read (:func:`~playbook.loading.read_window`)."""
+    if order_windows(orders) is not None:
+        from .loading import read_window
+
+        return pd.concat([read_window(orders, "orders", KPI_COLUMNS, "order_ts", p.start_time, (p + 1).start_time)
+                          for p in sorted(set(months))], ignore_index=True)
+    orders = kpi_orders(orders)
+    wanted = [p.year * 12 + p.month - 1 for p in months]
+    return orders[month_codes(orders["order_ts"]).isin(wanted).to_numpy()]
+
+
+def repurchase_rate(orders: pd.DataFrame, month: str, *, window_months: int = 12, first_order=None) -> float:
     """Repurchase rate (复购率) of a month: of the customers who bought in the ``window_months``
     months ending with ``month``, the share who bought on two or more different days in them.
 
     The same definition as the acquisition chapter's trend (``acquisition.repurchase_trend``), so
     the pack's front page and chapter 04 show one number. NaN when the window reaches before the
-    first order in ``orders``, when it holds no buyer, or when orders lack ``customer_id``.
+    first order in ``orders`` (or ``first_order``, the first order time of the whole table when
+    ``orders`` are the window's rows of it), when it holds no buyer, or when orders lack ``customer_id``.
     """
     if "customer_id" not in orders.columns or orders.empty:
         return float("nan")
     end = pd.Timestamp(month + "-01") + pd.offsets.MonthBegin(1)
     start = end - pd.DateOffset(months=window_months)
-    if orders["order_ts"].min() >= start + pd.offsets.MonthBegin(1):
+    if (orders["order_ts"].min() if first_order is None else pd.Timestamp(first_order)) >= start + pd.offsets.MonthBegin(1):
         return float("nan")  # the window starts before the data does
     ts = orders["order_ts"]
     inside = (paid_mask(orders) & orders["customer_id"].notna() & (ts >= start) & (ts < end)).to_numpy()
     if not inside.any():
         return float("nan")
-    customer, _ = pd.factorize(orders["customer_id"][inside])
+    from .derived import text_codes
+
+    customer, _ = text_codes(orders["customer_id"][inside], uniques=False)
     day = ts[inside].to_numpy().astype("datetime64[D]").astype(np.int64)
     day -= day.min()
     pairs = pd.unique(customer.astype(np.int64) * (int(day.max()) + 1) + day)  # distinct (customer, day)

@@ -49,7 +49,7 @@ from . import metrics
 from .contract import TABLES
 from .errors import PlaybookError
 from .i18n import LANGUAGES, label
-from .loading import (Dataset, has_column, latest_full_month, month_bounds, prepare_source,
+from .loading import (Dataset, has_column, latest_full_month, month_bounds, prepare_source, read_window,
                       release_free_memory, replace_folder)
 from .pack import PERSONAL_NAMES, SEVERITIES, format_value
 from .settings import load_settings
@@ -568,14 +568,27 @@ def kpi_cards(data: Dataset) -> pd.DataFrame:
     """
     month = pd.Period(data.month, "M")
     periods = {"this_month": month, "previous_month": month - 1, "last_year": month - 12}
-    orders = _kpi_orders(data)
-    wanted = [p.year * 12 + p.month - 1 for p in periods.values()]
-    kpis = metrics.monthly_kpis(orders[metrics.month_codes(orders["order_ts"]).isin(wanted).to_numpy()]).set_index("month")
+    window = int(data.settings["acquisition"].get("repurchase_window_months", 12))
+    if metrics.order_windows(data) is None:
+        orders = _kpi_orders(data)
+        wanted = [p.year * 12 + p.month - 1 for p in periods.values()]
+        kpis = metrics.monthly_kpis(orders[metrics.month_codes(orders["order_ts"]).isin(wanted).to_numpy()])
+
+        def repurchase(m: str) -> float:
+            return metrics.repurchase_rate(orders, m, window_months=window)
+    else:  # a large prepared table: the three months, then each repurchase window, read alone
+        kpis = metrics.monthly_kpis(metrics.orders_in_months(data, periods.values()))
+        first = metrics.first_order_ts(data)
+
+        def repurchase(m: str) -> float:
+            end = (pd.Period(m, "M") + 1).start_time
+            rows = read_window(data, "orders", ["customer_id", "status"], "order_ts", end - pd.DateOffset(months=window), end)
+            return metrics.repurchase_rate(rows, m, window_months=window, first_order=first)
+    kpis = kpis.set_index("month")
     visitors = None
     if "traffic" in data:
         traffic = data["traffic"]
         visitors = traffic.groupby(traffic["date"].dt.strftime("%Y-%m"))["visitors"].sum()
-    window = int(data.settings["acquisition"].get("repurchase_window_months", 12))
     rows = []
     for key in KPI_KEYS:
         row = {"kpi": key, "unit": KPI_UNITS[key]}
@@ -585,8 +598,7 @@ def kpi_cards(data: Dataset) -> pd.DataFrame:
                 value = (kpis["paid_orders"].get(m, float("nan")) / visitors.get(m, float("nan"))
                          if visitors is not None else float("nan"))
             elif key == "repurchase_rate":
-                value = (metrics.repurchase_rate(orders, m, window_months=window)
-                         if m in kpis.index else float("nan"))
+                value = repurchase(m) if m in kpis.index else float("nan")
             else:
                 value = kpis[key].get(m, float("nan")) if key in kpis.columns else float("nan")
             row[name] = float(value) if pd.notna(value) else float("nan")

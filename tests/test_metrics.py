@@ -136,3 +136,46 @@ def test_kpis_of_a_prepared_dataset_read_only_the_kpi_columns_and_keep_none(tmp_
     whole = playbook.load(tmp_path / "p").orders
     pd.testing.assert_frame_equal(by_channel, metrics.monthly_kpis(whole, by="channel"), check_exact=True)
     pd.testing.assert_frame_equal(table, metrics.kpi_comparison(whole, "2026-10"), check_exact=True)
+
+
+def test_kpis_of_a_large_prepared_table_read_a_few_months_at_a_time(tmp_path, monkeypatch):
+    """A prepared orders file of more than WINDOW_ROWS rows is read in windows of whole months
+    (from its row groups' statistics); the KPI tables equal those of the whole table, exactly."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from test_derived import _Prepared  # a prepared dataset of Parquet files not read yet
+
+    from playbook import loading
+
+    # 120 orders, one every 12 hours from 2026-06-01: 60 in June, 60 in July; customers C0..C6
+    n = 120
+    orders = pd.DataFrame({
+        "order_id": [f"O{i:03d}" for i in range(n)],
+        "customer_id": [f"C{i % 7}" for i in range(n)],
+        "order_ts": pd.Timestamp("2026-06-01") + pd.to_timedelta([12 * i for i in range(n)], unit="h"),
+        "paid_amount": [10.0 + i % 9 for i in range(n)],
+        "status": ["cancelled" if i % 11 == 0 else "refunded" if i % 13 == 0 else "paid" for i in range(n)],
+        "refund_amount": [5.0 if i % 13 == 0 else 0.0 for i in range(n)],
+        "channel": ["tmall" if i % 3 else "jd" for i in range(n)],
+    })
+    file = tmp_path / "orders.parquet"
+    pq.write_table(pa.Table.from_pandas(orders, preserve_index=False), file, row_group_size=10)  # 12 groups
+    data = _Prepared({"orders": file})
+    by_channel, table = metrics.monthly_kpis(orders, by="channel"), metrics.kpi_comparison(orders, "2026-07")
+    assert metrics.order_windows(data) is None  # 120 rows: read whole
+    monkeypatch.setattr(metrics, "WINDOW_ROWS", 100)  # June's 60 rows, then July's: 120 >= 100
+    assert metrics.order_windows(data) == [(pd.Timestamp("2026-06-01"), pd.Timestamp("2026-08-01"))]
+    monkeypatch.setattr(metrics, "WINDOW_ROWS", 40)  # a window a month
+    assert metrics.order_windows(data) == [(pd.Timestamp("2026-06-01"), pd.Timestamp("2026-07-01")),
+                                           (pd.Timestamp("2026-07-01"), pd.Timestamp("2026-08-01"))]
+    read, real = [], loading.read_window
+    monkeypatch.setattr(loading, "read_window", lambda *a: read.append(a[4]) or real(*a))
+    pd.testing.assert_frame_equal(metrics.monthly_kpis(data, by="channel"), by_channel, check_exact=True)
+    assert read == [pd.Timestamp("2026-06-01"), pd.Timestamp("2026-07-01")]
+    read.clear()
+    pd.testing.assert_frame_equal(metrics.kpi_comparison(data, "2026-07"), table, check_exact=True)
+    assert read == [pd.Timestamp("2025-07-01"), pd.Timestamp("2026-06-01"), pd.Timestamp("2026-07-01")]  # those months only
+    # a missing order time: the whole table is read
+    orders.loc[5, "order_ts"] = pd.NaT
+    pq.write_table(pa.Table.from_pandas(orders, preserve_index=False), file, row_group_size=10)
+    assert metrics.order_windows(data) is None
