@@ -1686,8 +1686,9 @@ def prepare(data: Dataset, folder: str | Path, *, drop_columns=None) -> Path:
     ``prepared.json`` that lets :func:`load` read it back without checking it again.
 
     ``drop_columns(table, columns)`` names columns to leave out (the report leaves out personal
-    data). A table of a prepared folder that is not in memory is copied through Arrow without
-    being kept, so preparing from a prepared folder holds one table at a time.
+    data). A table (or derived table) of a prepared folder that is not in memory is copied as a
+    file, or row group by row group when columns are left out: preparing from a prepared folder
+    reads no table whole (a large shop's touchpoints are a hundred million rows).
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -1696,10 +1697,7 @@ def prepare(data: Dataset, folder: str | Path, *, drop_columns=None) -> Path:
         if file is not None:
             import pyarrow.parquet as pq
 
-            table = pq.read_table(file)
-            table = table.drop_columns(_dropped(name, table.column_names, drop_columns))
-            pq.write_table(table, folder / f"{name}.parquet")
-            del table
+            _copy_parquet(file, folder / f"{name}.parquet", _dropped(name, pq.read_schema(file).names, drop_columns))
         else:
             frame = data[name]
             frame.drop(columns=_dropped(name, frame.columns, drop_columns)).to_parquet(
@@ -1847,6 +1845,22 @@ def replace_folder(staging: Path, final: Path) -> None:
         staging.rename(final)
 
 
+def _copy_parquet(source: Path, target: Path, drop: list[str]) -> None:
+    """Parquet file ``source`` written to ``target`` without columns ``drop``: the file itself when
+    none is dropped, else one row group at a time."""
+    import pyarrow.parquet as pq
+
+    if not drop:
+        shutil.copyfile(source, target)
+        return
+    pf = pq.ParquetFile(source)
+    keep = [c for c in pf.schema_arrow.names if c not in drop]
+    schema = pa.schema([pf.schema_arrow.field(c) for c in keep], metadata=pf.schema_arrow.metadata)
+    with pq.ParquetWriter(target, schema) as writer:
+        for g in range(pf.num_row_groups):
+            writer.write_table(pf.read_row_group(g, columns=keep).cast(schema))
+
+
 def _dropped(table: str, columns, drop_columns) -> list[str]:
     return list(drop_columns(table, list(columns))) if drop_columns else []
 
@@ -1860,6 +1874,10 @@ def _write_prepared(data: Dataset, folder: Path, rejected: Mapping[str, pd.DataF
     for name in DERIVED:
         cached = data._derived.get(name)
         if isinstance(cached, Path) and cached == folder / f"_derived_{name}.parquet":  # written already
+            derived_names.append(name)
+            continue
+        if isinstance(cached, Path):  # another prepared folder's: copied as it is
+            _copy_parquet(cached, folder / f"_derived_{name}.parquet", [])
             derived_names.append(name)
             continue
         try:

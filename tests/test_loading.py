@@ -375,6 +375,28 @@ def test_a_prepared_folder_reads_each_table_on_first_use(tmp_path):
     assert data.has("orders", columns={"orders": ["channel"]})
 
 
+def test_preparing_a_prepared_folder_copies_its_files_without_reading_a_table_whole(tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+
+    from playbook.loading import prepare, prepare_source
+    from playbook.report import personal_columns
+
+    first = prepare(playbook.load(SAMPLES, month="2026-10"), tmp_path / "first")  # names and phones kept
+    monkeypatch.setattr(pq, "read_table", lambda *a, **k: pytest.fail("a table read whole"))
+    again = prepare_source(first, tmp_path / "again", month="2026-10", drop_columns=personal_columns)
+    monkeypatch.undo()
+    before = playbook.load(first, month="2026-10")
+    for name in before:
+        want = pd.read_parquet(first / f"{name}.parquet")
+        want = want.drop(columns=personal_columns(name, want.columns))
+        pd.testing.assert_frame_equal(pd.read_parquet(again.table_file(name)), want)
+        if not personal_columns(name, list(before[name].columns)):  # nothing left out: the same file
+            assert (first / f"{name}.parquet").read_bytes() == again.table_file(name).read_bytes()
+    assert "name" in before.customers.columns and "name" not in again.customers.columns
+    for name in ("daily_kpis", "customer_summary", "sku_daily"):  # copied, not recomputed
+        assert (first / f"_derived_{name}.parquet").read_bytes() == (tmp_path / "again" / f"_derived_{name}.parquet").read_bytes()
+
+
 def test_prepare_source_writes_what_load_and_prepare_give_one_table_at_a_time(tmp_path):
     from playbook.loading import prepare_source
     from playbook.report import personal_columns
