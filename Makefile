@@ -11,7 +11,7 @@ MONTH ?=
 DATA ?= data/samples
 OUT ?= reports
 
-.PHONY: setup report test lab samples validate clean-reports pair test-spark bench bench-pack bench-load bench-scale bench-peers
+.PHONY: setup report test lab samples validate clean-reports pair test-spark bench bench-pack bench-load bench-scale bench-big bench-peers
 
 setup: $(STAMP)
 
@@ -68,6 +68,11 @@ bench-load: $(STAMP)
 MEMORY_BUDGET ?= 6
 bench-scale: $(STAMP)
 	$(BIN)/python bench/scale_bench.py --scales $(SCALES) --memory-budget $(MEMORY_BUDGET)
+
+# The ~100M-line shop (ten copies of the ~10M one, ~10 GB on disk): prepared once, then the pack.
+# Not part of `make bench` (about an hour, and 35 GB of disk for the shop, its folder and reports).
+bench-big: $(STAMP)
+	$(BIN)/python bench/big_pack.py --scale 1200
 
 # Peers (lifetimes, mlxtend, statsforecast) need pandas < 3: each gets its own virtualenv.
 SHOP ?= bench/work/shopB12
