@@ -292,8 +292,11 @@ def repurchase_rate(orders: pd.DataFrame, month: str, *, window_months: int = 12
     from .derived import text_codes
 
     customer, _ = text_codes(orders["customer_id"][inside], uniques=False)
-    day = ts[inside].to_numpy().astype("datetime64[D]").astype(np.int64)
-    day -= day.min()
-    pairs = pd.unique(customer.astype(np.int64) * (int(day.max()) + 1) + day)  # distinct (customer, day)
-    days = np.bincount(pairs // (int(day.max()) + 1))
-    return float((days >= 2).mean())
+    day = ts[inside].to_numpy().astype("datetime64[D]")
+    # two different days: some order on another day than one of the customer's days (whichever
+    # order's day the assignment keeps), with no table of distinct (customer, day) pairs
+    some_day = np.empty(int(customer.max()) + 1, dtype=day.dtype)
+    some_day[customer] = day
+    again = np.zeros(len(some_day), dtype=bool)
+    again[customer[day != some_day[customer]]] = True
+    return float(again.mean())

@@ -333,7 +333,7 @@ def run_report(month: str | None = None, *, data: str | Path = "data/samples", o
                                  budget_gb=budget or default_memory_budget_gb(),
                                  peaks={nb: expected_peak_gb(last.get(nb.stem, {}), _order_lines(dataset))
                                         for nb in notebooks},
-                                 on_idle=cards.start)
+                                 on_idle=cards.start, idle_gb=expected_cards_gb(_order_lines(dataset)))
         progress.close()
         result.chapters = [done[nb] for nb in notebooks]
         result.seconds = time.perf_counter() - t0
@@ -419,6 +419,13 @@ def expected_peak_gb(last: dict, order_lines: int | None) -> float:
     return base + max(float(measured) - base, 0.0) * order_lines / then
 
 
+def expected_cards_gb(order_lines: int | None) -> float:
+    """GB the front page's KPI cards (:func:`kpi_cards`) are expected to need in the runner: 0.3
+    plus 0.07 per million order lines (7 GB measured at ~100M: each repurchase window reads twelve
+    months of orders), so that they start beside the last chapters only when memory allows."""
+    return 0.3 + 0.07 * (order_lines or 0) / 1e6
+
+
 def _order_lines(dataset: Dataset) -> int | None:
     """Rows of the dataset's order_items (None without them): the size of a shop for memory."""
     return dataset.rows("order_items") if "order_items" in dataset else None
@@ -440,7 +447,8 @@ def default_memory_budget_gb() -> float:
         return float("inf")
 
 
-def run_scheduled(order: list, run, *, jobs: int, budget_gb: float, peaks: Mapping, on_idle=None) -> dict:
+def run_scheduled(order: list, run, *, jobs: int, budget_gb: float, peaks: Mapping, on_idle=None,
+                  idle_gb: float = 0.0) -> dict:
     """Run ``run(item)`` for each item of ``order`` on up to ``jobs`` threads, returning
     {item: result}. An item starts when a thread is free and the peaks (GB) that the running items
     and it reached in the last pack fit in ``budget_gb``; when the next item does not fit, a later
@@ -448,8 +456,9 @@ def run_scheduled(order: list, run, *, jobs: int, budget_gb: float, peaks: Mappi
     even alone runs alone. Items without a known peak count as 0.
 
     ``on_idle()`` is called once, when every item has started and a thread is free while others
-    still run (a core would idle until they end): the runner starts the pack's own work there. It
-    is not called when the last items end together (then it is the caller's to do afterwards)."""
+    still run (a core would idle until they end) and ``idle_gb`` fits in the budget beside them:
+    the runner starts the pack's own work there. It is not called when the last items end
+    together, or never leave that room (then it is the caller's to do afterwards)."""
     pending, running, done = list(order), {}, {}
     cond = threading.Condition()
     failure: list[BaseException] = []
@@ -482,7 +491,7 @@ def run_scheduled(order: list, run, *, jobs: int, budget_gb: float, peaks: Mappi
             threads.append(t)
             t.start()
         if on_idle is not None and not failure:
-            while running and len(running) >= jobs:
+            while running and (len(running) >= jobs or sum(running.values()) + idle_gb > budget_gb):
                 cond.wait()
             if running:
                 on_idle()
@@ -573,17 +582,21 @@ def kpi_cards(data: Dataset) -> pd.DataFrame:
         orders = _kpi_orders(data)
         wanted = [p.year * 12 + p.month - 1 for p in periods.values()]
         kpis = metrics.monthly_kpis(orders[metrics.month_codes(orders["order_ts"]).isin(wanted).to_numpy()])
-
-        def repurchase(m: str) -> float:
-            return metrics.repurchase_rate(orders, m, window_months=window)
-    else:  # a large prepared table: the three months, then each repurchase window, read alone
+        shown = set(kpis["month"])
+        repurchase = {str(p): metrics.repurchase_rate(orders, str(p), window_months=window)
+                      for p in periods.values() if str(p) in shown}
+        del orders
+    else:  # a large prepared table: the three months, then the repurchase windows, read alone
         kpis = metrics.monthly_kpis(metrics.orders_in_months(data, periods.values()))
-        first = metrics.first_order_ts(data)
-
-        def repurchase(m: str) -> float:
-            end = (pd.Period(m, "M") + 1).start_time
-            rows = read_window(data, "orders", ["customer_id", "status"], "order_ts", end - pd.DateOffset(months=window), end)
-            return metrics.repurchase_rate(rows, m, window_months=window, first_order=first)
+        shown, first, repurchase = set(kpis["month"]), metrics.first_order_ts(data), {}
+        for last in (month, month - 12):  # this and the previous month's windows from one read
+            end = (last + 1).start_time
+            rows = read_window(data, "orders", ["customer_id", "status"], "order_ts",
+                               end - pd.DateOffset(months=window + (last == month)), end)
+            for p in (last, last - 1) if last == month else (last,):
+                if str(p) in shown:
+                    repurchase[str(p)] = metrics.repurchase_rate(rows, str(p), window_months=window, first_order=first)
+            del rows
     kpis = kpis.set_index("month")
     visitors = None
     if "traffic" in data:
@@ -598,7 +611,7 @@ def kpi_cards(data: Dataset) -> pd.DataFrame:
                 value = (kpis["paid_orders"].get(m, float("nan")) / visitors.get(m, float("nan"))
                          if visitors is not None else float("nan"))
             elif key == "repurchase_rate":
-                value = repurchase(m) if m in kpis.index else float("nan")
+                value = repurchase.get(m, float("nan"))
             else:
                 value = kpis[key].get(m, float("nan")) if key in kpis.columns else float("nan")
             row[name] = float(value) if pd.notna(value) else float("nan")

@@ -385,6 +385,16 @@ def test_scheduler_hands_the_first_idle_core_to_the_pack_once_every_chapter_has_
     called = []  # one core: no chapter leaves a core free, so the pack's work waits for the end
     report.run_scheduled(["a", "b"], run, jobs=1, budget_gb=100.0, peaks={}, on_idle=lambda: called.append(1))
     assert called == []
+    # the pack's work needs 5 GB: beside a (8 GB) it would pass the 12 GB budget, so it waits for the end
+    log.clear()
+    report.run_scheduled(["a", "b", "c"], run, jobs=2, budget_gb=12.0, peaks={"a": 8.0, "b": 1.0, "c": 1.0},
+                         on_idle=lambda: log.append(("idle", None)), idle_gb=5.0)
+    assert ("idle", None) not in log and ("end", "a") in log
+    log.clear()  # 3 GB fits beside a
+    report.run_scheduled(["a", "b", "c"], run, jobs=2, budget_gb=12.0, peaks={"a": 8.0, "b": 1.0, "c": 1.0},
+                         on_idle=lambda: log.append(("idle", None)), idle_gb=3.0)
+    assert log.index(("end", "c")) < log.index(("idle", None)) < log.index(("end", "a"))
+    assert report.expected_cards_gb(100_000_000) == pytest.approx(7.3) and report.expected_cards_gb(None) == 0.3
 
 
 def test_work_started_in_the_background_gives_its_result_or_its_error_to_the_caller():
