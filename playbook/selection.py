@@ -29,7 +29,8 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from .derived import isin_ids as _isin, per_dataset, positions, unique_ids, unique_positions
+from .derived import (column_codes, fixed_width_bytes, id_integers, isin_ids as _isin, per_dataset, positions,
+                      unique_ids, unique_positions)
 from .exercises import exercise
 from .metrics import paid_mask
 from .charts import draw_note as _draw_note, note_frame as _note_frame
@@ -188,64 +189,260 @@ def _sku_positions(values: pd.Series, skus: pd.Series) -> np.ndarray | None:
     return np.where(idx >= 0, at[np.maximum(idx, 0)] if len(at) else -1, -1).astype(np.intp)
 
 
+def _read_column(data, table: str, column: str) -> pd.Series:
+    """``data[table][column]``; of a prepared table not read yet, that column alone, read for this
+    use and not kept (:func:`playbook.loading.read_columns` with ``keep=False``)."""
+    from .loading import read_columns
+
+    return read_columns(data, table, [column], keep=False)[column]
+
+
+def _table_file(data, table: str):
+    """The Parquet file of a prepared table not read yet, else None (plain mappings of frames too)."""
+    return data.table_file(table) if hasattr(data, "table_file") else None
+
+
+def _columns_of(data, table: str) -> list[str]:
+    """The columns of a table, from a prepared file's schema without reading it."""
+    file = _table_file(data, table)
+    if file is not None:
+        from .loading import file_columns
+
+        return list(file_columns(file))
+    return list(data[table].columns)
+
+
+def _id_bytes(data, table: str) -> np.ndarray | None:
+    """The ``order_id`` column of ``table`` as an ``(n, width)`` byte array
+    (:func:`~playbook.derived.fixed_width_bytes`); a prepared file's column is read row group by
+    row group into that array, so the Arrow text of seventy million ids is never held at once.
+    None when an id is missing or the ids differ in width (the caller then joins the texts)."""
+    file = _table_file(data, table)
+    if file is None:
+        fixed = fixed_width_bytes(_read_column(data, table, "order_id"))
+        return None if fixed is None or fixed[1] is not None else fixed[0]
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(file)
+    meta = pf.metadata
+    raw, at = None, 0
+    for g in range(meta.num_row_groups):
+        if not meta.row_group(g).num_rows:
+            continue
+        col = pf.read_row_group(g, columns=["order_id"]).column(0)
+        fixed = fixed_width_bytes(pd.Series(pd.arrays.ArrowExtensionArray(col)))  # Arrow's buffers, no copy
+        if fixed is None or fixed[1] is not None:
+            return None
+        part = fixed[0]
+        if raw is None:
+            raw = np.empty((meta.num_rows, part.shape[1]), dtype=np.uint8)
+        elif part.shape[1] != raw.shape[1] or at + len(part) > len(raw):
+            return None
+        raw[at:at + len(part)] = part
+        at += len(part)
+    return raw if raw is not None and at == len(raw) else None
+
+
+#: order lines looked up at a time among the sorted order ids (keeps the temporaries small)
+_BLOCK = 1 << 23
+
+
+def _packed_positions(data) -> np.ndarray | str | None:
+    """Row in ``orders`` of each ``order_items`` row (-1: no such order), what
+    :func:`~playbook.derived.positions` gives, with the ids packed into 64-bit integers
+    (:func:`~playbook.derived.id_integers`) and, when the orders' ids increase (a prepared
+    folder's do), looked up by binary search block by block, with no hash table. None when the
+    order ids repeat; ``"text"`` when the ids do not pack (the caller joins the texts)."""
+    ob = _id_bytes(data, "orders")
+    ints = None
+    if ob is not None:
+        ib = _id_bytes(data, "order_items")
+        if ib is not None and ib.shape[1] == ob.shape[1]:
+            ints = id_integers(ob, ib)
+        del ib
+    del ob
+    if ints is None:
+        return "text"
+    keys, values = ints
+    del ints
+    n = len(keys)
+    if n >= 2 and not bool((keys[1:] > keys[:-1]).all()):  # not increasing: a hash of the integers
+        index = pd.Index(keys)
+        if not index.is_unique:
+            return None
+        return index.get_indexer(values).astype(np.intp)
+    pos = np.full(len(values), -1, dtype=np.intp)
+    if not n:
+        return pos
+    for s in range(0, len(values), _BLOCK):
+        v = values[s:s + _BLOCK]
+        at = np.minimum(np.searchsorted(keys, v), n - 1)
+        pos[s:s + _BLOCK] = np.where(keys[at] == v, at, -1)
+    return pos
+
+
+def _paid_orders(data) -> np.ndarray:
+    """:func:`~playbook.metrics.paid_mask` of the orders as a boolean array; of a prepared table,
+    from the status column's codes (:func:`~playbook.derived.column_codes`, no text per order)."""
+    if "status" not in _columns_of(data, "orders"):
+        return np.ones(data.rows("orders") if hasattr(data, "rows") else len(data["orders"]), dtype=bool)
+    if _table_file(data, "orders") is None:
+        return paid_mask(_table(data, "orders")).to_numpy(dtype=bool)
+    codes, values = column_codes(data, "orders", "status")
+    cancelled = values.get_indexer(["cancelled"])[0]
+    return codes != cancelled if cancelled >= 0 else np.ones(len(codes), dtype=bool)
+
+
+def _item_products(data, skus: pd.Series) -> np.ndarray | None:
+    """Position among the products (``skus``) of each order_items row's SKU (-1: not listed or
+    missing), None when the products repeat a SKU (:func:`_sku_positions`); a prepared file's SKU
+    column is read as a dictionary (its codes, the distinct SKUs looked up once)."""
+    file = _table_file(data, "order_items")
+    if file is None:
+        return _sku_positions(_read_column(data, "order_items", "sku"), skus)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    col = pq.read_table(file, columns=["sku"], read_dictionary=["sku"]).column(0)
+    if col.num_chunks == 0 or not pa.types.is_dictionary(col.type):
+        return _sku_positions(_read_column(data, "order_items", "sku"), skus)
+    col = col.unify_dictionaries()
+    dictionary = col.chunk(0).dictionary
+    at = unique_positions(pd.Series(dictionary.to_pylist(), dtype=skus.dtype), skus)
+    if at is None:
+        return None
+    at = np.append(at, -1).astype(np.int32)  # the last slot: a missing SKU
+    idx = pc.fill_null(pa.chunked_array([c.indices for c in col.chunks]), len(dictionary))
+    del col
+    return at[idx.to_numpy()]
+
+
+def _compact(codes: np.ndarray) -> np.ndarray:
+    """Row positions (-1 .. n) in int32 when they fit (a hundred million lines take half the memory)."""
+    if not len(codes) or (codes.max() < np.iinfo(np.int32).max and codes.min() >= -1):
+        return codes.astype(np.int32, copy=False)
+    return codes
+
+
 class _Lines:
     """The paid order lines of a dataset as row positions: ``items`` (the order_items row of each
     line), ``orders`` (its order's row in ``orders``) and ``products`` (its product's row, or None),
-    with the order time and revenue of every line. Columns are taken from the source tables only
-    for the rows and columns a section asks for (:meth:`frame`): a big shop has ten million lines
-    and taking its text columns (ids, channel, category) is what costs. When a join key repeats or
-    a SKU is unknown, ``merged`` holds the whole frame made by merges instead."""
+    all in compact integer arrays, with each line's quantity and revenue and each order's time and
+    paid amount. Nothing else of the source tables is held: a section's columns are taken for the
+    rows it asks for (:meth:`frame`), text columns (ids, channel) read from the tables only then;
+    a shop of a hundred million lines keeps about 30 bytes a line. When a join key repeats or a
+    SKU is unknown, ``merged`` holds the whole frame made by merges instead."""
 
     def __init__(self, data):
-        orders = _table(data, "orders")
-        items = _table(data, "order_items")
-        _require(items, "order_items", ["order_id", "sku", "qty", "unit_price"])
+        import weakref
+
+        try:
+            self._data = weakref.ref(data)
+        except TypeError:  # a plain mapping of frames: held (it is not cached per dataset)
+            self._data = lambda: data
+        order_cols, item_cols = _columns_of(data, "orders"), _columns_of(data, "order_items")
+        missing = [c for c in ["order_id", "sku", "qty", "unit_price"] if c not in item_cols]
+        if missing:
+            raise KeyError(f"table order_items lacks column(s) {', '.join(missing)}; "
+                           f"it has {', '.join(map(str, item_cols))}")
         self.order_cols = [c for c in ["order_id", "order_ts", "customer_id", "channel", "paid_amount"]
-                           if c in orders.columns]
-        self.orders_t, self.items_t = orders, items
+                           if c in order_cols]
         self.prod_t = data["products"] if "products" in data else None
         self.prod_cols = ([c for c in ["sku", "category", "role", "unit_cost"] if c in self.prod_t.columns]
                           if self.prod_t is not None else [])
         self.merged = None
-        paid = paid_mask(orders).to_numpy(dtype=bool)
-        if unique_ids(orders["order_id"]):  # look the lines up among all orders (lines stored order by order follow
-            # them in runs, no hash table needed), then keep the paid ones
-            pos = positions(items["order_id"], orders["order_id"])
-            pos[pos >= 0] = np.where(paid[pos[pos >= 0]], pos[pos >= 0], -1)
-            paid_rows = np.arange(len(orders))
-        else:
-            paid_rows = np.flatnonzero(paid)
-            pos = unique_positions(items["order_id"], orders["order_id"].take(paid_rows))
+        self.ts = None  # each line's order time, when the lines are not in time order (see window)
+        self.order_ts, self.by_rows = None, False  # each order's time; lines found by order rows (see window)
+        self.codes: dict = {}
+        paid = _paid_orders(data)
+        pos = _packed_positions(data)
+        if isinstance(pos, str):  # ids that do not pack into integers: look the texts up
+            oid = _read_column(data, "orders", "order_id")
+            iid = _read_column(data, "order_items", "order_id")
+            if unique_ids(oid):
+                pos = positions(iid, oid)
+            else:
+                pos = unique_positions(iid, oid.take(np.flatnonzero(paid)))
+                if pos is not None:
+                    rows = np.flatnonzero(paid)
+                    pos = np.where(pos >= 0, rows[np.maximum(pos, 0)] if len(rows) else -1, -1)
+            del oid, iid
+        elif pos is None:  # order ids repeat: the paid orders may still be unique
+            oid = _read_column(data, "orders", "order_id")
+            rows = np.flatnonzero(paid)
+            pos = unique_positions(_read_column(data, "order_items", "order_id"), oid.take(rows))
+            if pos is not None:
+                pos = np.where(pos >= 0, rows[np.maximum(pos, 0)] if len(rows) else -1, -1)
+            del oid
+        if pos is not None:
+            found = pos >= 0
+            pos[found] = np.where(paid[pos[found]], pos[found], -1)  # lines of paid orders only
+            del found
         at = None
         if pos is not None and self.prod_t is not None:
-            at = _sku_positions(items["sku"], self.prod_t["sku"])
+            at = _item_products(data, self.prod_t["sku"])
             if at is not None and (at[pos >= 0] < 0).any():
                 at = None
         if pos is None or (self.prod_t is not None and at is None):
             self.merged = _sales_lines_merged(data)
             self.ts = self.merged["order_ts"].to_numpy() if "order_ts" in self.merged else None
-        else:
-            hit = pos >= 0
-            self.items = np.flatnonzero(hit)
-            self.orders = paid_rows[pos[hit]]
-            self.products = at[hit] if at is not None else None
-            self.ts = orders["order_ts"].to_numpy()[self.orders] if "order_ts" in orders.columns else None
-        self.sorted = self.ts is not None and bool((self.ts[1:] >= self.ts[:-1]).all())
-        self.codes: dict = {}
+            self.sorted = self.ts is not None and bool((self.ts[1:] >= self.ts[:-1]).all())
+            return
+        hit = pos >= 0
+        self.items = _compact(np.flatnonzero(hit))
+        self.orders = _compact(pos[hit])
+        del pos
+        self.products = None
+        if at is not None:
+            at = at[hit]
+            self.products = at.astype(np.int16) if len(self.prod_t) < np.iinfo(np.int16).max else at
+        del at, hit
+        from .loading import read_columns
+
+        nums = read_columns(data, "order_items", ["qty", "unit_price"], keep=False)
+        qty = np.asarray(nums["qty"].array.take(self.items), dtype="float64")
+        self.revenue_ = qty * np.asarray(nums["unit_price"].array.take(self.items))
+        self.qty_ = qty
+        if nums["qty"].dtype.kind in "iu":  # whole numbers: kept in the smallest type that holds them
+            for t in (np.int8, np.int16, np.int32):
+                small = qty.astype(t)
+                if bool((small == qty).all()):
+                    self.qty_ = small
+                    break
+        del nums, qty
+        #: each order's columns that the sections take per line (numbers: kept, a few bytes an order)
+        self.order_values = {c: _read_column(data, "orders", c).array for c in ["order_ts", "paid_amount"]
+                             if c in self.order_cols}
+        self.order_ts = (np.asarray(self.order_values["order_ts"].to_numpy()) if "order_ts" in self.order_values
+                         else None)
+        # in time order: orders by time and lines by order, so a window is a slice found per order
+        self.by_rows = self.order_ts is not None and bool((self.order_ts[1:] >= self.order_ts[:-1]).all()) \
+            and bool((self.orders[1:] >= self.orders[:-1]).all())
+        if self.order_ts is not None and not self.by_rows:
+            self.ts = self.order_ts[self.orders]
+        self.sorted = self.by_rows or (self.ts is not None and bool((self.ts[1:] >= self.ts[:-1]).all()))
 
     def __len__(self) -> int:
         return len(self.merged) if self.merged is not None else len(self.items)
+
+    def _position(self, when, side: str = "left") -> int:
+        """The first line whose order is placed at ``when`` or later (lines in time order)."""
+        t = np.datetime64(pd.Timestamp(when))
+        if self.merged is None and self.by_rows:
+            return int(np.searchsorted(self.orders, np.searchsorted(self.order_ts, t, side), "left"))
+        return int(np.searchsorted(self.ts, t, side))
 
     def window(self, start=None, end=None):
         """The lines of orders placed in ``[start, end)``: a slice when the lines come in time
         order, else the positions of the rows."""
         if start is None and end is None:
             return slice(0, len(self))
-        if self.ts is None:
+        if self.ts is None and not (self.merged is None and self.by_rows):
             raise KeyError("table orders lacks column order_ts, needed for a time window")
         if self.sorted:
-            lo = 0 if start is None else int(np.searchsorted(self.ts, np.datetime64(pd.Timestamp(start)), "left"))
-            hi = len(self) if end is None else int(np.searchsorted(self.ts, np.datetime64(pd.Timestamp(end)), "left"))
+            lo = 0 if start is None else self._position(start)
+            hi = len(self) if end is None else self._position(end)
             return slice(lo, max(lo, hi))
         keep = np.ones(len(self), dtype=bool)
         if start is not None:
@@ -253,6 +450,12 @@ class _Lines:
         if end is not None:
             keep &= self.ts < np.datetime64(pd.Timestamp(end))
         return np.flatnonzero(keep)
+
+    def first_ts(self):
+        """The earliest order time of the lines (NaT when there is none)."""
+        if self.merged is None and self.by_rows:
+            return pd.Timestamp(self.order_ts[self.orders[0]]) if len(self) else pd.NaT
+        return pd.Series(self.ts).min()
 
     def frame(self, rows=slice(None), columns=None) -> pd.DataFrame:
         """The lines at ``rows`` (a :meth:`window`) with ``columns`` (default all), in the order of
@@ -265,19 +468,20 @@ class _Lines:
                                                        (c == "qty" and ({"revenue", "cost"} & set(columns))) or
                                                        (c == "unit_price" and "revenue" in columns) or
                                                        (c == "unit_cost" and "cost" in columns))
+        data = self._data()
         it, od = self.items[rows], self.orders[rows]
         pr = self.products[rows] if self.products is not None else None
         out: dict = {}
         for c in ["order_id", "sku", "qty", "unit_price"]:
             if want(c):
-                out[c] = self.items_t[c].array.take(it)
+                out[c] = (self.qty_[rows].astype("float64") if c == "qty" else
+                          _read_column(data, "order_items", c).array.take(it))
         for c in self.order_cols[1:]:
             if want(c):
-                out[c] = self.orders_t[c].array.take(od)
-        if "qty" in out:
-            out["qty"] = np.asarray(out["qty"], dtype="float64")
+                values = self.order_values[c] if c in self.order_values else _read_column(data, "orders", c).array
+                out[c] = values.take(od)
         if want("revenue"):
-            out["revenue"] = out["qty"] * np.asarray(out["unit_price"])
+            out["revenue"] = self.revenue_[rows]
         if pr is not None:
             for c in self.prod_cols[1:]:
                 if want(c):
@@ -290,18 +494,16 @@ class _Lines:
         return f
 
     def revenue(self) -> np.ndarray:
-        """qty x unit_price of every line (kept: the growth tables of two sections use it)."""
-        if "revenue" not in self.codes and self.merged is None:  # as frame() computes it, without the frame
-            qty = np.asarray(self.items_t["qty"].array.take(self.items), dtype="float64")
-            self.codes["revenue"] = qty * np.asarray(self.items_t["unit_price"].array.take(self.items))
+        """qty x unit_price of every line."""
+        if self.merged is None:
+            return self.revenue_
         if "revenue" not in self.codes:
             self.codes["revenue"] = self.frame(columns=["revenue"])["revenue"].to_numpy()
         return self.codes["revenue"]
 
-    def product_codes(self, column: str, rows=slice(None), *, fill=None):
-        """Each line's product ``column`` as integer codes of its sorted distinct values (-1 for a
-        missing value), and those values: a group-by on text without hashing ten million texts.
-        None when the lines were merged (the caller groups the text)."""
+    def product_table_codes(self, column: str, *, fill=None):
+        """The products' ``column`` as integer codes of its sorted distinct values (-1 for a missing
+        value) and those values, once per lines; None when the lines were merged."""
         if self.merged is not None or self.products is None or column not in self.prod_cols:
             return None
         key = (column, fill)
@@ -310,7 +512,16 @@ class _Lines:
             if fill is not None:
                 values = values.fillna(fill)
             self.codes[key] = pd.factorize(values, sort=True)
-        codes, uniques = self.codes[key]
+        return self.codes[key]
+
+    def product_codes(self, column: str, rows=slice(None), *, fill=None):
+        """Each line's product ``column`` as integer codes of its sorted distinct values (-1 for a
+        missing value), and those values: a group-by on text without hashing ten million texts.
+        None when the lines were merged (the caller groups the text)."""
+        found = self.product_table_codes(column, fill=fill)
+        if found is None:
+            return None
+        codes, uniques = found
         return codes[self.products[rows]], uniques
 
     def order_codes(self, rows=slice(None)):
@@ -432,28 +643,27 @@ def growth_table(frame: pd.DataFrame, *, key: str, date: str, value: str, end, m
     return out.reset_index().sort_values("growth", ascending=False, na_position="last").reset_index(drop=True)
 
 
-def _growth_codes(codes: np.ndarray, uniques: pd.Index, d: pd.Series, v: np.ndarray, *, key: str, end,
-                  months: int = 3, rising: float = 0.5, fading: float = -0.3) -> pd.DataFrame:
-    """:func:`growth_table` of values ``v`` at times ``d`` whose key is given as integer codes of
-    the sorted distinct ``uniques`` (-1: no key): the same table, grouped on integers."""
+def _growth_codes(lines: "_Lines", codes: np.ndarray, uniques: pd.Index, *, key: str, end, months: int = 3,
+                  rising: float = 0.5, fading: float = -0.3) -> pd.DataFrame:
+    """:func:`growth_table` of the lines' revenue at their order times, keyed by a product column
+    given as integer codes per product (``codes``) of the sorted distinct ``uniques`` (-1: no key):
+    the same table, grouped on integers, taking only the lines of the two windows (a slice each
+    when the lines come in time order) and never a code per line of the whole history."""
     end = pd.Timestamp(end).normalize().replace(day=1) if pd.Timestamp(end).day != 1 else pd.Timestamp(end)
     rec_start = end - pd.DateOffset(months=months)
     yoy_start, yoy_end = rec_start - pd.DateOffset(years=1), end - pd.DateOffset(years=1)
     prev_start = rec_start - pd.DateOffset(months=months)
-    first = d.min()
+    first = lines.first_ts()
     basis = "year over year" if pd.notna(first) and first.to_period("M") <= yoy_start.to_period("M") else "previous months"
     b0, b1 = (yoy_start, yoy_end) if basis == "year over year" else (prev_start, rec_start)
-    present = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(uniques)))  # every key seen
-    dd = d.to_numpy()
-    if len(dd) and bool((dd[1:] >= dd[:-1]).all()):  # rows in time order: sum each window's slice
-        def total(a, b):
-            lo, hi = np.searchsorted(dd, [np.datetime64(a), np.datetime64(b)], "left")
-            c, x = codes[lo:hi], v[lo:hi]
-            return pd.Series(x[c >= 0]).groupby(c[c >= 0]).sum().reindex(present, fill_value=0.0)
-    else:
-        def total(a, b):
-            x = np.where((dd >= np.datetime64(a)) & (dd < np.datetime64(b)), v, np.nan)
-            return pd.Series(x[codes >= 0]).groupby(codes[codes >= 0]).sum().reindex(present, fill_value=0.0)
+    sold = np.bincount(lines.products, minlength=len(codes)) > 0  # every key seen: the keys of the products sold
+    present = np.flatnonzero(np.bincount(codes[sold][codes[sold] >= 0], minlength=len(uniques)))
+    revenue = lines.revenue()
+
+    def total(a, b):  # the window's lines in their order: the sums of a mask over all lines
+        rows = lines.window(a, b)
+        c, x = codes[lines.products[rows]], revenue[rows]
+        return pd.Series(x[c >= 0]).groupby(c[c >= 0]).sum().reindex(present, fill_value=0.0)
     sums = pd.DataFrame({"recent": total(rec_start, end).to_numpy(), "base": total(b0, b1).to_numpy()},
                         index=uniques.take(present))
     out = sums.fillna(0.0)
@@ -467,11 +677,11 @@ def _growth_codes(codes: np.ndarray, uniques: pd.Index, d: pd.Series, v: np.ndar
 def _category_growth(data, *, end, months: int, **kw) -> pd.DataFrame:
     """:func:`growth_table` of the paid lines' revenue per product category, on category codes."""
     lines = _lines_of(data)
-    cc = lines.product_codes("category")
-    if cc is None:
+    cc = lines.product_table_codes("category")
+    if cc is None or (lines.ts is None and not lines.by_rows):
         return growth_table(lines.frame(columns=["order_ts", "revenue", "category"]), key="category",
                             date="order_ts", value="revenue", end=end, months=months, **kw)
-    return _growth_codes(*cc, pd.Series(lines.ts), lines.revenue(), key="category", end=end, months=months, **kw)
+    return _growth_codes(lines, *cc, key="category", end=end, months=months, **kw)
 
 
 @dataclass
@@ -971,8 +1181,10 @@ def bundle_report(data, *, record=None) -> BundleResult:
     else:  # orders by first appearance, SKUs as codes of the sorted SKUs: no text is hashed
         oc, sc = orders[0], skus[0]
         rules = _rules_of_codes(oc, sc, skus[1], **rule_args)
-        bundles = _bundles_of_codes(rules, all_lines.frame(rows, ["qty", "revenue", "paid_amount"] + ([] if "paid_amount" in all_lines.order_cols else ["order_id"])), oc, sc,
-                                    skus[1], **bundle_args)
+        # the order values come from paid_amount; revenue and qty only price the partners without list prices
+        cols = (["paid_amount"] if prices is not None else ["qty", "revenue", "paid_amount"]) \
+            if "paid_amount" in all_lines.order_cols else ["qty", "revenue", "order_id"]
+        bundles = _bundles_of_codes(rules, all_lines.frame(rows, cols), oc, sc, skus[1], **bundle_args)
     n = int(oc.max()) + 1 if len(oc) and oc.max() >= 0 else 0
     per_order = _distinct_per(oc, sc, n)
     bundles = bundles.round({"attach_rate": 4, "lift": 2, "aov_both": 2, "aov_anchor_only": 2, "aov_uplift": 4,
@@ -1498,36 +1710,65 @@ def role_report(data, *, record=None) -> RoleResult:
         return RoleResult(_note_frame(note), note=note)
     end = _end(data)
     all_lines = _lines_of(data)
-    rows = all_lines.window(end - int(s["role_days"]) * DAY, end)
-    first_ids = None
-    first_rows = None  # rows of orders that are a customer's first paid order
-    if "customer_id" in _table(data, "orders").columns:
-        cs = data.derived("customer_summary")
-        orders = _table(data, "orders")
-        paid = orders[["order_id", "customer_id", "order_ts"]].loc[
-            paid_mask(orders) & (orders["order_ts"] >= end - int(s["role_days"]) * DAY)]
-        from .derived import unique_positions
-
-        at = unique_positions(paid["customer_id"], cs["customer_id"])
-        if at is None:  # a customer on several rows: the merge's own rules
-            firsts = paid.merge(cs[["customer_id", "first_order_ts"]], on="customer_id")
-            first_ids = firsts.loc[firsts["order_ts"] == firsts["first_order_ts"], "order_id"]
-        else:  # each paid order with its customer's first order time (inner: customers found)
-            first_ts = cs["first_order_ts"].to_numpy()[np.where(at >= 0, at, 0)]
-            is_first = (at >= 0) & (paid["order_ts"].to_numpy() == first_ts)
-            first_ids = paid["order_id"][is_first]
-            first_rows = orders.index.get_indexer(paid.index[is_first]) if orders.index.is_unique else None
+    start = end - int(s["role_days"]) * DAY
+    rows = all_lines.window(start, end)
     codes = (all_lines.order_codes(rows), all_lines.product_codes("role", rows, fill="unassigned"),
              all_lines.product_codes("sku", rows))
+    if "customer_id" not in _columns_of(data, "orders"):
+        first = None, None
+    elif all(c is not None for c in codes) and all_lines.order_ts is not None:
+        first = _first_order_rows(data, all_lines, start)
+    else:
+        first = _first_orders(data, start)
+    first_ids, first_rows = first
     if any(c is None for c in codes) or (first_ids is not None and first_rows is None):
         roles = role_performance(all_lines.frame(rows), first_order_ids=first_ids)
     else:
         flag = None
         if first_rows is not None:
-            flag = np.zeros(len(_table(data, "orders")), dtype=bool)
+            flag = np.zeros(len(all_lines.order_ts) if all_lines.order_ts is not None
+                            else len(_table(data, "orders")), dtype=bool)
             flag[first_rows] = True
         roles = _role_performance_codes(all_lines.frame(rows, ["revenue", "cost", "paid_amount"]), *codes, flag)
     return RoleResult(roles, image_aov_min=float(s["image_aov_index_min"]))
+
+
+def _first_orders(data, start) -> tuple:
+    """The paid orders placed from ``start`` on that are their customer's first paid order (the
+    customer summary's ``first_order_ts``): (their ids, their rows in ``orders`` or None when the
+    orders' index repeats a label), on the whole orders table."""
+    cs = data.derived("customer_summary")
+    orders = _table(data, "orders")
+    paid = orders[["order_id", "customer_id", "order_ts"]].loc[paid_mask(orders) & (orders["order_ts"] >= start)]
+    at = unique_positions(paid["customer_id"], cs["customer_id"])
+    if at is None:  # a customer on several rows: the merge's own rules
+        firsts = paid.merge(cs[["customer_id", "first_order_ts"]], on="customer_id")
+        return firsts.loc[firsts["order_ts"] == firsts["first_order_ts"], "order_id"], None
+    # each paid order with its customer's first order time (inner: customers found)
+    first_ts = cs["first_order_ts"].to_numpy()[np.where(at >= 0, at, 0)]
+    is_first = (at >= 0) & (paid["order_ts"].to_numpy() == first_ts)
+    rows = orders.index.get_indexer(paid.index[is_first]) if orders.index.is_unique else None
+    return paid["order_id"][is_first], rows
+
+
+def _first_order_rows(data, lines: _Lines, start) -> tuple:
+    """:func:`_first_orders` as rows of ``orders`` only (ids None), reading the customer of the
+    paid orders from ``start`` on and two columns of the customer summary, not the orders table:
+    the lines hold each order's time. Falls back to :func:`_first_orders` when a customer is on
+    several rows of the summary."""
+    from .loading import read_derived_columns, read_rows
+
+    ts = lines.order_ts
+    lo = int(np.searchsorted(ts, np.datetime64(pd.Timestamp(start)), "left")) if lines.by_rows else 0
+    keep = _paid_orders(data)[lo:] & (ts[lo:] >= np.datetime64(pd.Timestamp(start)))
+    rows = lo + np.flatnonzero(keep)
+    del keep
+    cs = read_derived_columns(data, "customer_summary", ["customer_id", "first_order_ts"])
+    at = unique_positions(read_rows(data, "orders", ["customer_id"], rows)["customer_id"], cs["customer_id"])
+    if at is None:
+        return _first_orders(data, start)
+    first_ts = cs["first_order_ts"].to_numpy()[np.where(at >= 0, at, 0)]
+    return None, rows[(at >= 0) & (ts[rows] == first_ts)]
 
 
 def _role_performance_codes(l: pd.DataFrame, orders, roles, skus, first_flag) -> pd.DataFrame:

@@ -403,3 +403,41 @@ def test_sales_lines_windows_and_cancelled_orders():
         assert w["order_id"].tolist() == ["c", "c"] and w["revenue"].tolist() == ([15.0, 15.0])
         assert w["category"].tolist() == (["A", "B"] if it is items else ["B", "A"])
         assert w["cost"].tolist() == ([6.0, 4.0] if it is items else [4.0, 6.0])
+
+
+def test_sales_lines_when_an_order_id_repeats_on_a_cancelled_order():
+    """An id on two orders, one cancelled: the lines join the paid one (its time and amount);
+    when two paid orders share an id, the lines are made by a merge (each line once per order)."""
+    orders = pd.DataFrame({"order_id": ["a", "b", "a"], "status": ["cancelled", "paid", "paid"],
+                           "order_ts": pd.to_datetime(["2026-01-01", "2026-01-02", "2026-01-03"]),
+                           "paid_amount": [10.0, 20.0, 30.0]})
+    items = pd.DataFrame({"order_id": ["a", "b"], "sku": ["x", "x"], "qty": [2, 1], "unit_price": [5.0, 20.0]})
+    prod = pd.DataFrame({"sku": ["x"], "category": ["A"], "unit_cost": [1.0]})
+    ds = {"orders": orders, "order_items": items, "products": prod}
+    lines = S.sales_lines(ds)
+    assert lines["order_id"].tolist() == ["a", "b"] and lines["paid_amount"].tolist() == [30.0, 20.0]
+    assert lines["order_ts"].tolist() == [T("2026-01-03"), T("2026-01-02")] and lines["revenue"].tolist() == [10.0, 20.0]
+    ds["orders"] = orders.assign(status="paid")
+    merged = S.sales_lines(ds)
+    assert sorted(merged["paid_amount"].tolist()) == [10.0, 20.0, 30.0]  # line a joins both orders a
+
+
+def test_sections_on_a_prepared_folder_equal_the_loaded_data(data, tmp_path):
+    """On a prepared folder the lines are joined from the files (ids read row group by row group,
+    SKUs as a dictionary, only numbers kept): every section equals the loaded dataset's, and the
+    orders and order_items tables are never read whole."""
+    from playbook.loading import prepare
+
+    prepared = playbook.load(prepare(data, tmp_path / "prep"), month="2026-10")
+    lines = S._lines_of(prepared)
+    assert lines.merged is None and lines.by_rows and lines.orders.dtype == np.int32
+    for report, tables in [(S.demand_report, ["categories", "terms"]), (S.bundle_report, ["rules", "bundles"]),
+                           (S.scorecard_report, ["skus", "categories"]), (S.role_report, ["roles"]),
+                           (S.lifecycle_report, ["stages"]), (S.price_report, ["bands"])]:
+        got, want = report(prepared), report(data)
+        for t in tables:
+            pd.testing.assert_frame_equal(getattr(got, t), getattr(want, t), check_exact=True, obj=f"{report.__name__}.{t}")
+    assert prepared.table_file("orders") is not None and prepared.table_file("order_items") is not None
+    end = S._end(data)
+    pd.testing.assert_frame_equal(S.sales_lines(prepared, start=end - 30 * S.DAY, end=end),
+                                  S.sales_lines(data, start=end - 30 * S.DAY, end=end))
