@@ -467,13 +467,13 @@ def text_codes(values, *, sort: bool = False, uniques: bool = True) -> tuple[np.
     import pyarrow.compute as pc
 
     fixed = fixed_width_bytes(values)
-    packing = None if fixed is None else _id_packing(fixed[0])
+    packing = None if fixed is None else id_packing(fixed[0])
     if fixed is None or (sort and packing is None):
         return pd.factorize(values, sort=sort)
     raw, present = fixed
     n, w = raw.shape
     if packing is not None:  # integers that order as the texts do
-        keys = pa.array(_packed(raw, packing))
+        keys = pa.array(pack_ids(raw, packing))
     else:
         keys = pa.Array.from_buffers(pa.binary(w), n, [None, pa.py_buffer(np.ascontiguousarray(raw))])
     enc = pc.dictionary_encode(keys)
@@ -494,7 +494,7 @@ def text_codes(values, *, sort: bool = False, uniques: bool = True) -> tuple[np.
     if not uniques:
         return codes, None
     if packing is not None:
-        data = _unpacked(np.asarray(found), packing, w)
+        data = unpack_ids(np.asarray(found), packing, w)
     else:
         data = np.frombuffer(found.buffers()[1], dtype=np.uint8, count=len(found) * w,
                              offset=found.offset * w).reshape(-1, w)
@@ -523,13 +523,13 @@ def id_integers(*raws: np.ndarray) -> list[np.ndarray] | None:
     """Texts of one width (``(n, width)`` byte arrays from :func:`fixed_width_bytes`, all of one
     width) as 64-bit integers that compare and sort as the texts do, one text one integer across
     all the arrays, so that ids are joined by a hash of integers instead of texts (see
-    :func:`_id_packing`). None when they do not fit in 64 bits."""
-    packing = _id_packing(*raws)
-    return None if packing is None else [_packed(r, packing) for r in raws]
+    :func:`id_packing`). None when they do not fit in 64 bits."""
+    packing = id_packing(*raws)
+    return None if packing is None else [pack_ids(r, packing) for r in raws]
 
 
-def _id_packing(*raws: np.ndarray):
-    """How :func:`_packed` turns texts of one width into 64-bit integers, or None when they do not fit.
+def id_packing(*raws: np.ndarray):
+    """How :func:`pack_ids` turns texts of one width into 64-bit integers, or None when they do not fit.
 
     Up to 8 bytes, ``"bytes"``: the bytes as one big-endian integer (:func:`_u64`). Longer, the
     lowest byte seen at each position and the number of byte values from it to the highest: each
@@ -537,7 +537,7 @@ def _id_packing(*raws: np.ndarray):
     of a letter or two before up to seventeen digits, fit (hex hashes and UUIDs do not)."""
     width = raws[0].shape[1]
     if any(r.shape[1] != width for r in raws):
-        raise ValueError("_id_packing: the texts are not all of one width")
+        raise ValueError("id_packing: the texts are not all of one width")
     if width <= 8:
         return "bytes"
     lo = np.full(width, 255, dtype=np.uint8)
@@ -550,8 +550,8 @@ def _id_packing(*raws: np.ndarray):
     return (lo, radix) if math.prod(radix) <= 2 ** 64 else None  # the largest number is prod - 1
 
 
-def _packed(raw: np.ndarray, packing) -> np.ndarray:
-    """Texts of one width (an ``(n, width)`` byte array) as the integers of ``packing`` (:func:`_id_packing`)."""
+def pack_ids(raw: np.ndarray, packing) -> np.ndarray:
+    """Texts of one width (an ``(n, width)`` byte array) as the integers of ``packing`` (:func:`id_packing`)."""
     if packing == "bytes":
         return _u64(raw)
     lo, radix = packing
@@ -566,8 +566,8 @@ def _packed(raw: np.ndarray, packing) -> np.ndarray:
     return ints
 
 
-def _unpacked(ints: np.ndarray, packing, width: int) -> np.ndarray:
-    """The ``(n, width)`` bytes of the texts that :func:`_packed` turned into ``ints``."""
+def unpack_ids(ints: np.ndarray, packing, width: int) -> np.ndarray:
+    """The ``(n, width)`` bytes of the texts that :func:`pack_ids` turned into ``ints``."""
     ints = np.asarray(ints, dtype=np.uint64)
     if packing == "bytes":
         return ints.astype(">u8").view(np.uint8).reshape(-1, 8)[:, :width]
@@ -578,6 +578,10 @@ def _unpacked(ints: np.ndarray, packing, width: int) -> np.ndarray:
         out[j] = (rest % np.uint64(radix[j])).astype(np.uint8) + lo[j]
         rest //= np.uint64(radix[j])
     return np.ascontiguousarray(out.T)
+
+
+#: the earlier private names (kept while chapter modules move to the public ones)
+_id_packing, _packed, _unpacked = id_packing, pack_ids, unpack_ids
 
 
 def compact_codes(codes: np.ndarray, n: int) -> np.ndarray:

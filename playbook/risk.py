@@ -36,7 +36,8 @@ from scipy import sparse
 from scipy.sparse import csgraph
 
 from . import charts, probability
-from .derived import column_codes, text_codes, unique_positions
+from .derived import (column_codes, compact_codes, fixed_width_bytes, id_packing, pack_ids, text_codes, unique_positions,
+                      unpack_ids)
 from .contract import TABLES
 from .exercises import exercise
 from .loading import has_column, read_columns, read_rows, release_free_memory
@@ -1121,16 +1122,30 @@ def reputation_watch(data) -> Section:
     if note:
         empty.update(spiking=empty["spikes"], over_line=empty["skus"], reply_list=empty["replies"])
         return Section("Reputation 口碑", tables=empty, figures=figures, notes=[note])
-    reviews = _table(data, "reviews", keep=False)  # the section's tables are what the chapter keeps
-    reviews = _rows(reviews, (reviews["review_ts"] < end).to_numpy(dtype=bool))
+    # the rating and time of every review; the other columns only for the rows a table uses: the
+    # SKU for the months the spikes look at, the ids, replies and texts for the month's bad reviews
     mr = s["bad_review_max_rating"]
-    monthly = monthly_bad_review_rate(reviews, max_rating=mr)
-    skus = sku_bad_review_rates(reviews, start=start, end=end, max_rating=mr, limit=s["bad_review_rate_max"],
+    base_start = start - pd.DateOffset(months=s["spike_baseline_months"])
+    scores = _table(data, "reviews", ["rating", "review_ts"], keep=False)
+    _require(scores, "reviews", "rating", "review_ts")
+    scores = scores[["rating", "review_ts"]]  # a table in memory has them all
+    ts = scores["review_ts"]
+    before = (ts < end).to_numpy(dtype=bool)
+    recent = np.flatnonzero(before & (ts >= base_start).to_numpy(dtype=bool))  # ascending positions
+    month_bad = np.flatnonzero(before & (ts >= start).to_numpy(dtype=bool) & _bad(scores, mr).to_numpy(dtype=bool))
+    del ts
+    monthly = monthly_bad_review_rate(_rows(scores, before), max_rating=mr)
+    window = scores.iloc[recent].reset_index(drop=True)
+    del scores, before
+    window.insert(0, "sku", _fetch_rows(data, "reviews", ["sku"], recent)["sku"].array)
+    skus = sku_bad_review_rates(window, start=start, end=end, max_rating=mr, limit=s["bad_review_rate_max"],
                                 min_reviews=s["sku_min_reviews"])
-    spikes = review_spikes(reviews, start=start, end=end, baseline_months=s["spike_baseline_months"], max_rating=mr,
+    spikes = review_spikes(window, start=start, end=end, baseline_months=s["spike_baseline_months"], max_rating=mr,
                            prior_reviews=s["spike_prior_reviews"], min_bad=s["spike_min_bad"], alpha=s["spike_alpha"])
-    replies = bad_review_replies(reviews, start=start, end=end, max_rating=mr, within_hours=s["reply_within_hours"])
-    del reviews
+    del window, recent
+    shown = [c for c in COLUMNS["reviews"] if has_column(data, "reviews", c)]
+    replies = bad_review_replies(_fetch_rows(data, "reviews", shown, month_bad), start=start, end=end, max_rating=mr,
+                                 within_hours=s["reply_within_hours"])
     release_free_memory()
     decided = replies[replies["status"] != "pending"]
     this = monthly[monthly["month"] == start.strftime("%Y-%m")]
@@ -1172,32 +1187,58 @@ def _rows(frame: pd.DataFrame, mask, columns=None) -> pd.DataFrame:
     return frame if mask.all() else frame.iloc[np.flatnonzero(mask)]  # a take: Arrow text filters scan every row
 
 
-def _linked_labels(cust_codes: np.ndarray, n: int, hash_codes: Iterable[np.ndarray]) -> np.ndarray:
+def _shared_values(owner: np.ndarray, value: np.ndarray, width: int | None = None) -> np.ndarray:
+    """For each ``value`` code 0..width-1 (a phone or address hash; -1: none), whether two or more
+    distinct ``owner`` codes (customers) carry it: one customer is written per value, and a value
+    is shared when a row of it names another. Without a sort or a pair of codes per row: on
+    seventy million orders most hashes belong to one account, and only the shared ones link any."""
+    ok = value >= 0
+    width = (int(value.max()) + 1 if ok.any() else 0) if width is None else width
+    seen = np.full(width, -1, dtype=owner.dtype if owner.dtype.kind == "i" else np.int64)
+    v, o = value[ok], owner[ok]
+    seen[v] = o  # one of each value's owners (the last written)
+    shared = np.zeros(width, dtype=bool)
+    shared[v[seen[v] != o]] = True
+    return shared
+
+
+def _linked_labels(cust_codes: np.ndarray, n: int, hash_codes: Iterable[np.ndarray],
+                   shared: Iterable[np.ndarray] | None = None) -> np.ndarray:
     """Group number (1-based, by the group's smallest customer code) of each of ``n`` customers
     linked by shared hashes: ``cust_codes`` per order, each of ``hash_codes`` per order (-1 for
-    no hash), as graph components."""
-    # one edge per distinct (hash, customer), sorted: the rows of the hash nodes in CSR form as they are
-    rows, cols, offset = [], [], n
-    for codes in hash_codes:  # one or two hash columns
-        ok = codes >= 0
-        if ok.any():
-            pairs = _sorted_distinct(codes[ok].astype("int64") * max(n, 1) + cust_codes[ok])
-            rows.append(pairs // max(n, 1) + offset)
-            cols.append(pairs % max(n, 1))
-            offset += int(codes.max()) + 1
-    r = np.concatenate(rows) if rows else np.array([], dtype="int64")
-    c = np.concatenate(cols) if cols else np.array([], dtype="int64")
-    indptr = np.concatenate(([0], np.cumsum(np.bincount(r, minlength=offset)))).astype("int64")
-    graph = sparse.csr_matrix((np.ones(len(r), dtype=np.int8), c, indptr), shape=(offset, offset))
-    _, labels = csgraph.connected_components(graph, directed=False)
-    cust_labels = labels[:n]
+    no hash), as graph components. ``shared``: per hash column, which of its codes two or more
+    customers carry (:func:`_shared_values`, computed when not given).
+
+    Only the hashes carried by two or more customers can join anyone, so the graph holds only
+    them and their customers (every other customer is a group of its own): on a large shop a
+    graph of every phone and address would hold tens of millions of nodes."""
+    hash_codes = list(hash_codes)
+    shared = list(shared) if shared is not None else [_shared_values(cust_codes, h) for h in hash_codes]
+    rows, cols, offset = [], [], 0
+    for codes, on in zip(hash_codes, shared):  # one or two hash columns
+        if not on.any():
+            continue
+        at = np.flatnonzero(on[np.where(codes >= 0, codes, 0)] & (codes >= 0))  # orders on a shared hash
+        pairs = _sorted_distinct(codes[at].astype("int64") * max(n, 1) + cust_codes[at])
+        rows.append(pairs // max(n, 1) + offset)
+        cols.append(pairs % max(n, 1))
+        offset += len(on)
+    comp_min = np.arange(n, dtype="int64")  # each group's smallest customer code, per customer
+    if rows:
+        r, c = np.concatenate(rows), np.concatenate(cols)
+        members = _sorted_distinct(c)  # the customers on a shared hash
+        hubs, hub_rows = np.unique(r, return_inverse=True)
+        k = len(members)
+        node = np.searchsorted(members, c)  # customers first, then the hashes
+        graph = sparse.csr_matrix((np.ones(len(r), dtype=np.int8), (k + hub_rows, node)),
+                                  shape=(k + len(hubs), k + len(hubs)))
+        _, labels = csgraph.connected_components(graph, directed=False)
+        low = np.full(labels.max() + 1, n, dtype="int64")
+        np.minimum.at(low, labels[:k], members)
+        comp_min[members] = low[labels[:k]]
     # number groups by their smallest customer code (customers are sorted)
-    first = np.full(cust_labels.max() + 1 if n else 0, n, dtype="int64")
-    np.minimum.at(first, cust_labels, np.arange(n))
-    used = first < n
-    rank = np.zeros(len(first), dtype="int64")
-    rank[used] = np.argsort(np.argsort(first[used], kind="stable"), kind="stable") + 1
-    return rank[cust_labels]
+    root = comp_min == np.arange(n)
+    return np.cumsum(root, dtype="int64")[comp_min]
 
 
 def _group_names(rank: np.ndarray, groups: int) -> pd.Series:
@@ -1590,7 +1631,146 @@ def _id_values(customers: pd.Index):
         else np.asarray(customers, dtype=object)
 
 
-def _fraud_orders(get, columns: Iterable[str], *, end=None, since=None, small_codes=None, fetch=None) -> dict:
+def _hex_integers(values) -> tuple[np.ndarray, np.ndarray] | None:
+    """Texts of 16 lower-case hexadecimal digits (the orders' phone and address hashes) as 64-bit
+    integers, one text one integer (the 16 digits' values side by side), with the mask of the
+    values present; None when a present value is not such a text. Grouping the integers groups
+    the texts, without a hash table of millions of 16-byte texts."""
+    n = len(values)
+    if n and values.null_count == n:
+        return np.zeros(0, dtype=np.uint64), np.zeros(n, dtype=bool)
+    fixed = fixed_width_bytes(values)
+    if fixed is None or fixed[0].shape[1] != 16:
+        return None
+    raw, present = fixed
+    u = np.uint64
+    ones, low4 = u(0x0101010101010101), u(0x0F0F0F0F0F0F0F0F)
+    # eight bytes per 64-bit word at once: a digit's value is its low four bits, plus 9 for a-f (bit 6 set)
+    w = np.ascontiguousarray(raw).view(np.uint64)  # (n, 2): digits 0-7 and 8-15
+    nib = (w & low4) + ((w >> u(6)) & ones) * u(9)
+    # a digit's value is at most 15, and written back as a digit (0-9: 0x30 + v, a-f: 0x57 + v) it
+    # must give the byte itself: any other byte (A-F, ':', '`', 'o', non-ASCII) fails one of the two
+    ten = ((nib + ones * u(6)) >> u(4)) & ones  # 1 where the value is 10 or more
+    if bool(((nib + ones * u(0x70)) & (ones * u(0x80))).any()) or not np.array_equal(nib + ones * u(0x30) + ten * u(0x27), w):
+        return None
+    x = (nib | (nib >> u(4))) & u(0x00FF00FF00FF00FF)  # the sixteen 4-bit values squeezed into one word
+    x = (x | (x >> u(8))) & u(0x0000FFFF0000FFFF)
+    x = (x | (x >> u(16))) & u(0x00000000FFFFFFFF)
+    ints = (x[:, 0] << u(32)) | x[:, 1]
+    return ints, (np.ones(n, dtype=bool) if present is None else present)
+
+
+def _hash_codes(get, pieces, column: str) -> np.ndarray:
+    """An integer code per order for a phone or address hash column (-1: none; int32 when the
+    codes fit), numbered as found (counts and graphs do not depend on the numbers). Read piece by
+    piece (``pieces(column)``: the column's row groups, or None) when its texts are hexadecimal
+    hashes (:func:`_hex_integers`), so that seventy million 16-byte texts are never held; else
+    :func:`~playbook.derived.text_codes` of ``get(column)``."""
+    found = []
+    for piece in (pieces(column) if pieces is not None else None) or ():
+        found.append(_hex_integers(piece))
+        if found[-1] is None:
+            break
+    if not found or found[-1] is None:
+        del found
+        codes = text_codes(get(column), uniques=False)[0]
+        return compact_codes(codes, int(codes.max()) + 1 if len(codes) else 0)
+    present = np.concatenate([f[1] for f in found])
+    ints = np.concatenate([f[0] for f in found])
+    del found
+    codes, distinct = pd.factorize(ints)
+    del ints
+    out = np.full(len(present), -1, dtype=compact_codes(np.zeros(0, dtype=np.intp), len(distinct)).dtype)
+    out[present] = codes
+    return out
+
+
+def _file_pieces(data, name: str, column: str):
+    """Column ``column`` of a prepared table not read yet, one Parquet row group at a time (Arrow
+    arrays, in the table's order); None when the table is in memory."""
+    file = data.table_file(name) if hasattr(data, "table_file") else None
+    if file is None:
+        return None
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(file)
+    return (pf.read_row_group(g, columns=[column]).column(0).combine_chunks() for g in range(pf.metadata.num_row_groups))
+
+
+def _fetch_rows(data, name: str, columns: list[str], rows: np.ndarray, *, groups: int = 4) -> pd.DataFrame:
+    """:func:`~playbook.loading.read_rows` (``columns`` of table ``name`` at ascending positions
+    ``rows``), a few row groups at a time: rows spread over a whole prepared table (a few hundred
+    accounts' orders over two years) would otherwise read each column of all its row groups at once."""
+    file = data.table_file(name) if hasattr(data, "table_file") else None
+    rows = np.asarray(rows, dtype="int64")
+    if file is None or not len(rows):
+        return read_rows(data, name, columns, rows)
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(file).metadata
+    bounds = np.cumsum([0] + [meta.row_group(i).num_rows for i in range(meta.num_row_groups)])
+    parts = [r for r in np.split(rows, np.searchsorted(rows, bounds[groups:-1:groups])) if len(r)]
+    if len(parts) == 1:
+        return read_rows(data, name, columns, parts[0])
+    return pd.concat([read_rows(data, name, columns, r) for r in parts], ignore_index=True)
+
+
+def _id_text(ints: np.ndarray, packing, width: int) -> pd.Index:
+    """The ids that :func:`playbook.derived.pack_ids` turned into ``ints``, as a text index."""
+    import pyarrow as pa
+
+    raw = unpack_ids(ints, packing, width)
+    k = len(ints)
+    text = pa.Array.from_buffers(pa.large_string(), k, [None, pa.py_buffer(np.arange(k + 1, dtype=np.int64) * width),
+                                                        pa.py_buffer(np.ascontiguousarray(raw))])
+    return pd.Index(pd.array(text, dtype="str"))
+
+
+def _customer_codes(pieces, rows: int) -> tuple[np.ndarray, pd.Index] | None:
+    """``text_codes(customer_id, sort=True)`` over all ``rows`` orders (codes -1 for none, int32
+    where they fit; the sorted distinct ids), from the column in pieces (``pieces``, see
+    :func:`_fraud_orders`) when its ids are of one width and pack into integers that sort as they
+    do (:func:`playbook.derived.id_packing`): seventy million id texts are never held at once, only their bytes
+    and then one integer each. None when the ids do not pack (the caller codes the texts)."""
+    raws, present, width = [], [], None
+    for piece in pieces("customer_id") or ():
+        if len(piece) and piece.null_count == len(piece):
+            present.append(np.zeros(len(piece), dtype=bool))
+            continue
+        fixed = fixed_width_bytes(piece)
+        if fixed is None or (width is not None and fixed[0].shape[1] != width):
+            return None
+        width = fixed[0].shape[1]
+        raws.append(fixed[0])
+        present.append(np.ones(len(piece), dtype=bool) if fixed[1] is None else fixed[1])
+    present = np.concatenate(present) if present else np.zeros(0, dtype=bool)
+    if len(present) != rows or not raws:
+        return None
+    digits = id_packing(*raws)
+    if digits is None:
+        return None
+    ints = np.empty(int(present.sum()), dtype=np.uint64)
+    at = 0
+    while raws:  # each piece's bytes let go once numbered
+        raw = raws.pop(0)
+        ints[at:at + len(raw)] = pack_ids(raw, digits)
+        at += len(raw)
+        del raw
+    codes, distinct = pd.factorize(ints)
+    del ints
+    n = len(distinct)
+    order = np.argsort(distinct, kind="stable")  # the integers sort as the ids do
+    rank = np.empty(n, dtype=np.intp)
+    rank[order] = np.arange(n)
+    customers = _id_text(distinct[order], digits, width)
+    del distinct, order
+    cc = np.full(rows, -1, dtype=compact_codes(np.zeros(0, dtype=np.intp), n).dtype)
+    cc[present] = rank[codes]
+    return cc, customers
+
+
+def _fraud_orders(get, columns: Iterable[str], *, end=None, since=None, small_codes=None, fetch=None,
+                  pieces=None) -> dict:
     """The orders the fraud section counts, as arrays: those with a customer and, given ``end``,
     placed before it. ``get(column)`` gives a column of all the orders (``columns``: those there
     are); each is read, turned into numbers and let go before the next, so that the text of
@@ -1598,13 +1778,14 @@ def _fraud_orders(get, columns: Iterable[str], *, end=None, since=None, small_co
 
     Returns a dict of arrays over those orders: ``ts`` (order_ts), ``cc`` (customer code, by
     sorted id) with ``customers`` (the sorted ids), ``hashes`` (contact_hash / address_hash
-    codes, -1 none) with ``hash_text`` (their distinct values), ``paid``, ``refunded``,
+    codes, -1 none; their texts are fetched for the few orders shown), ``paid``, ``refunded``,
     ``coupon`` and ``status`` ((codes, sorted values) or None); ``month_paid``: paid orders before
     ``end`` placed at or after ``since``; ``rows(positions)``: those orders' positions among all
     orders; ``get`` and ``columns``. ``small_codes(column)``: (codes, sorted values) of a column
     of a few distinct values (default :func:`pandas.factorize` of ``get(column)``);
     ``fetch(columns, positions)``: those columns at those positions among all orders (default
-    from ``get``), held as ``fetch``."""
+    from ``get``), held as ``fetch``; ``pieces(column)``: the column in pieces (Arrow arrays, in
+    order), or None (see :func:`_hash_codes`)."""
     cols = set(columns)
     small_codes = small_codes or (lambda c: _factorized(get(c)))
     ts_s = get("order_ts")
@@ -1612,12 +1793,19 @@ def _fraud_orders(get, columns: Iterable[str], *, end=None, since=None, small_co
     since_all = (ts_s >= pd.Timestamp(since)).to_numpy(dtype=bool) if since is not None else None
     ts_all = ts_s.to_numpy()
     del ts_s
-    cust = get("customer_id")
-    keep = cust.notna().to_numpy(dtype=bool)
+    found = _customer_codes(pieces, len(ts_all)) if pieces is not None else None
+    if found is None:
+        cust = get("customer_id")
+        keep = cust.notna().to_numpy(dtype=bool)
+        cc, customers = text_codes(cust, sort=True)
+        del cust
+        cc = compact_codes(cc, len(customers))
+    else:
+        cc, customers = found
+        keep = cc >= 0
+    del found
     if window is not None:
         keep = keep & window
-    cc, customers = text_codes(cust, sort=True)
-    del cust
     every = bool(keep.all())
 
     def pick(a):
@@ -1627,12 +1815,12 @@ def _fraud_orders(get, columns: Iterable[str], *, end=None, since=None, small_co
     if not every:  # renumbered over the customers that still have an order (as factorizing those rows would)
         used = np.bincount(cc, minlength=len(customers)) > 0
         if not used.all():
-            cc = (np.cumsum(used) - 1)[cc]
+            cc = compact_codes((np.cumsum(used) - 1)[cc], int(used.sum()))
             customers = customers[used]
-    hashes, hash_text = {}, {}
+    hashes = {}
     for k in ("contact_hash", "address_hash"):
         if k in cols:  # the codes keep their numbers over all orders (counts and graphs do not depend on them)
-            codes, hash_text[k] = text_codes(get(k))
+            codes = _hash_codes(get, pieces, k)
             hashes[k] = pick(codes)
             del codes
     paid_all = np.ones(len(keep), dtype=bool)
@@ -1658,7 +1846,7 @@ def _fraud_orders(get, columns: Iterable[str], *, end=None, since=None, small_co
         counted = since_all & paid_all
         month_paid = int(np.count_nonzero(counted & window if window is not None else counted))
     positions_kept = None if every else np.flatnonzero(keep)
-    return {"ts": pick(ts_all), "cc": cc, "customers": customers, "hashes": hashes, "hash_text": hash_text,
+    return {"ts": pick(ts_all), "cc": cc, "customers": customers, "hashes": hashes,
             "paid": pick(paid_all), "refunded": pick(refunded), "status": status, "coupon": coupon,
             "month_paid": month_paid, "since": pick(since_all) if since_all is not None else None, "columns": [c for c in _FRAUD_COLUMNS if c in cols], "get": get,
             "fetch": fetch or (lambda cs, r: pd.DataFrame({c: get(c).take(r).array for c in cs})),
@@ -1667,10 +1855,10 @@ def _fraud_orders(get, columns: Iterable[str], *, end=None, since=None, small_co
 
 def _order_rows(a: Mapping, rows: np.ndarray, ids) -> pd.DataFrame:
     """The orders at ``rows`` (positions among those of :func:`_fraud_orders`) with their columns
-    as the table holds them: the columns held as codes are decoded, the others (order id,
-    channel, amounts) are read again for these rows only."""
+    as the table holds them: the columns held as codes of a few values are decoded, the others
+    (order id, hashes, channel, amounts) are read again for these rows only."""
     out = {}
-    others = [c for c in a["columns"] if c not in ("customer_id", "order_ts", *a["hashes"])
+    others = [c for c in a["columns"] if c not in ("customer_id", "order_ts")
               and not (c == "status" and a["status"] is not None) and not (c == "coupon_code" and a["coupon"] is not None)]
     read = a["fetch"](others, a["rows"](rows)) if others else None
     for c in a["columns"]:
@@ -1678,8 +1866,6 @@ def _order_rows(a: Mapping, rows: np.ndarray, ids) -> pd.DataFrame:
             out[c] = ids[a["cc"][rows]]
         elif c == "order_ts":
             out[c] = a["ts"][rows]
-        elif c in a["hashes"]:
-            out[c] = _decode(a["hash_text"][c], a["hashes"][c][rows])
         elif c == "status" and a["status"] is not None:
             out[c] = _decode(a["status"][1], a["status"][0][rows])
         elif c == "coupon_code" and a["coupon"] is not None:
@@ -1703,22 +1889,26 @@ def _new_coupons_at(a: Mapping, first_ts: np.ndarray | None, *, first_share: flo
     return sorted(names.take(hit).tolist())
 
 
-def _coupon_abuse_at(a: Mapping, coupons: list) -> tuple[pd.DataFrame, np.ndarray]:
+def _coupon_abuse_at(a: Mapping, coupons: list, shared: np.ndarray | None = None) -> tuple[pd.DataFrame, np.ndarray]:
     """:func:`coupon_abuse` on the arrays of :func:`_fraud_orders`, with the customer codes of
     the accounts that used a new-customer coupon on an abused phone. Only the paid orders of the
     phones on which two or more accounts used one of ``coupons`` are turned back into text (the
-    function itself then finds the same phones among them)."""
+    function itself then finds the same phones among them). ``shared``: which phones two or more
+    accounts carry (:func:`_shared_values`), the only ones that can be reused."""
     if not coupons or a["coupon"] is None or "contact_hash" not in a["hashes"]:
         return coupon_abuse(pd.DataFrame(), []), np.zeros(0, dtype=np.intp)
     hc, cc = a["hashes"]["contact_hash"], a["cc"]
     codes, names = a["coupon"]
     base = (hc >= 0) & a["paid"]
+    if shared is None:
+        shared = _shared_values(cc, hc)
+    base &= shared[np.where(hc >= 0, hc, 0)]
     wanted = np.flatnonzero(names.isin(coupons))
     use = base & np.isin(codes, wanted)
-    phones = len(a["hash_text"]["contact_hash"])
+    phones = len(shared)
     reused = _distinct_per(hc[use], cc[use], phones) >= 2
     rows = np.flatnonzero(base & reused[np.where(hc >= 0, hc, 0)])
-    sub = pd.DataFrame({"contact_hash": _decode(a["hash_text"]["contact_hash"], hc[rows]),
+    sub = pd.DataFrame({"contact_hash": a["fetch"](["contact_hash"], a["rows"](rows))["contact_hash"].array,
                         "customer_id": _id_values(a["customers"])[cc[rows]],
                         "coupon_code": _decode(names, codes[rows])})
     if "order_id" in a["columns"]:
@@ -1745,7 +1935,8 @@ def _fraud_parts(a: Mapping, *, customers, settings: Mapping, coupons=None) -> d
         list(s["new_customer_coupons"]) or _new_coupons_at(
             a, first_ts if first_ts.dtype.kind == "M" else None, first_share=s["new_coupon_first_share"],
             min_uses=10))
-    rank = _linked_labels(cc, n, hashes.values())
+    shared = {k: _shared_values(cc, h) for k, h in hashes.items()}  # hashes of two or more accounts
+    rank = _linked_labels(cc, n, hashes.values(), shared.values())
     groups = int(rank.max()) if n else 0
     size = np.bincount(rank, minlength=groups + 1)[rank].astype("int64")
     paid_orders = np.bincount(cc[paid], minlength=n)
@@ -1763,37 +1954,42 @@ def _fraud_parts(a: Mapping, *, customers, settings: Mapping, coupons=None) -> d
             signup = customers["signup_ts"].take(np.where(at >= 0, at, 0)).set_axis(first_order.index) \
                 .where(at >= 0).fillna(first_order)
     # shared contact and coupon reuse on one phone
-    abuse, users = _coupon_abuse_at(a, coupons)
+    abuse, users = _coupon_abuse_at(a, coupons, shared.get("contact_hash"))
     reuse = np.zeros(n, dtype=bool)
     if "contact_hash" in hashes:
         hc = hashes["contact_hash"]
-        ok = hc >= 0
-        width = int(hc.max()) + 1 if ok.any() else 1
-        pairs = _sorted_distinct(hc[ok].astype("int64") * n + cc[ok])  # distinct (phone, account)
+        # the most accounts on one of each account's phones: 1 unless a phone is shared, so only
+        # the orders on shared phones are paired (distinct (phone, account))
+        on = shared["contact_hash"]
+        rows = np.flatnonzero((hc >= 0) & on[np.where(hc >= 0, hc, 0)])
+        pairs = _sorted_distinct(hc[rows].astype("int64") * n + cc[rows])
         phone, account = pairs // n, pairs % n
-        del pairs
-        per_phone = np.bincount(phone, minlength=width)[phone]
-        phone_accounts = np.zeros(n, dtype="int64")
-        np.maximum.at(phone_accounts, account, per_phone)
+        del pairs, rows
+        per_phone = np.bincount(phone, minlength=len(on))[phone]
+        multi_phone = np.zeros(n, dtype=bool)  # on a phone of two or more accounts
+        multi_phone[account[per_phone >= 2]] = True
         del phone, account, per_phone
-        phone_accounts = np.where(phone_accounts > 0, phone_accounts, 1)
         if a["coupon"] is not None:
             reuse[users] = True
     else:
-        phone_accounts = np.ones(n, dtype="int64")
-    # sign-up burst: linked accounts within +-burst days, counted with sorted keys per group
+        multi_phone = np.zeros(n, dtype=bool)
+    # sign-up burst: linked accounts within +-burst days, counted with sorted keys per group (only
+    # in groups of three or more, the only ones the signal can flag: a few of millions of accounts)
     burst_days = s["signup_burst_days"]
     day = ((signup - pd.Timestamp("2000-01-01")).dt.total_seconds() / 86400).fillna(-1e9).to_numpy()
-    gcode = (rank - 1).astype("float64")  # groups numbered from 0 in order of their first account
     big = (np.nanmax(np.abs(day)) if len(day) else 0) * 4 + burst_days * 4 + 1e6
-    key = gcode * big + day
+    in3 = np.flatnonzero(size >= 3)
+    gcode = (rank[in3] - 1).astype("float64")  # groups numbered from 0 in order of their first account
+    key = gcode * big + day[in3]
     del gcode, day
     sorted_key = np.sort(key)
-    burst = np.searchsorted(sorted_key, key + burst_days, side="right") - np.searchsorted(sorted_key, key - burst_days)
-    del key, sorted_key
+    burst = np.zeros(n, dtype=bool)  # three or more of its group signed up within the days
+    burst[in3] = np.searchsorted(sorted_key, key + burst_days, side="right") \
+        - np.searchsorted(sorted_key, key - burst_days) >= 3
+    del key, sorted_key, in3
     # refunds: abnormal linked groups (singletons are their own group); a group's unit is its number - 1
     # (only the abnormal units get a table row and a name: three million names cost seconds)
-    unit_codes = rank[cc[paid]] - 1
+    unit_codes = (rank - 1).astype(cc.dtype)[cc[paid]]
     arrays = _refund_arrays(unit_codes, groups, refunded[paid], min_refunds=s["refund_min"],
                             alpha=s["refund_alpha"])
     hit = np.flatnonzero(arrays["abnormal"])
@@ -1802,26 +1998,33 @@ def _fraud_parts(a: Mapping, *, customers, settings: Mapping, coupons=None) -> d
     abnormal = np.zeros(groups + 1, dtype=bool)
     abnormal[arrays["seen"][hit] + 1] = True
     del unit_codes, arrays
-    # one-order groups
-    members = np.bincount(rank)
-    one = (np.bincount(rank, weights=(paid_orders == 1))[rank] / members[rank]) if n else np.zeros(0)
-    signals = {
-        "shared_contact": np.where(phone_accounts >= 2, s["weight_shared_contact"], 0),
-        "signup_burst": np.where((size >= 3) & (burst >= 3), s["weight_signup_burst"], 0),
-        "coupon_reuse": np.where(reuse, s["weight_coupon_reuse"], 0),
-        "refund_abuse": np.where(abnormal[rank], s["weight_refunds"], 0),
-        "one_order": np.where((size >= 2) & (one > 0.5), s["weight_one_order"], 0)}
-    del one, burst, phone_accounts
-    total = signals["shared_contact"].copy()
-    for k in list(SIGNALS)[1:]:
-        total = total + signals[k]
+    # one-order groups (most accounts of a linked group with a single paid order)
+    in2 = np.flatnonzero(size >= 2)
+    one = np.zeros(n, dtype=bool)
+    if len(in2):
+        singles = np.bincount(rank[in2], weights=(paid_orders[in2] == 1), minlength=groups + 1)
+        one[in2] = singles[rank[in2]] / size[in2] > 0.5
+    del in2
+    # each signal as a flag per account; points only for the accounts that score
+    hits = {
+        "shared_contact": multi_phone,
+        "signup_burst": burst,
+        "coupon_reuse": reuse,
+        "refund_abuse": abnormal[rank],
+        "one_order": one}
+    del one, burst, multi_phone
+    weights = {k: s[w] for k, (w, _) in SIGNALS.items()}
+    total = np.zeros(n, dtype="float64")
+    for k, flag in hits.items():
+        if weights[k]:
+            total[flag] += weights[k]
     scored_codes = np.flatnonzero(total > 0)
     del total
     # the frame and the texts only for the accounts that score
     ids = _id_values(customers_sorted)
     index = pd.Index(ids[scored_codes], name="customer_id")
-    points = pd.DataFrame({k: v[scored_codes] for k, v in signals.items()}, index=index)
-    del signals
+    points = pd.DataFrame({k: np.where(hits[k][scored_codes], weights[k], 0) for k in SIGNALS}, index=index)
+    del hits
     score = points.sum(axis=1)
     scored = score > 0
     out = pd.DataFrame({"group_id": _group_names(rank[scored_codes], groups).array,
@@ -1843,9 +2046,11 @@ def _fraud_parts(a: Mapping, *, customers, settings: Mapping, coupons=None) -> d
         out["coupons"] = used.groupby("customer_id")["coupon_code"].agg(", ".join).reindex(out.index).fillna("")
     else:
         out["coupons"] = ""
+    shown = [c for c in ("contact_hash", "address_hash") if c in hashes]
+    texts = a["fetch"](shown, a["rows"](mine)) if shown else None  # the scored accounts' orders only
     for col, name in (("contact_hash", "contact_hash"), ("address_hash", "address_hashes")):
         if col in hashes:
-            pairs = pd.DataFrame({"customer_id": mine_ids, col: _decode(a["hash_text"][col], hashes[col][mine])}) \
+            pairs = pd.DataFrame({"customer_id": mine_ids, col: texts[col].array}) \
                 .dropna().drop_duplicates()
             out[name] = pairs.groupby("customer_id")[col].agg(", ".join).reindex(out.index)
         else:
@@ -1910,7 +2115,8 @@ def fraud_review(data) -> Section:
     columns = [c for c in _FRAUD_COLUMNS if has_column(data, "orders", c)]
     a = _fraud_orders(lambda c: _table(data, "orders", [c], keep=False)[c], columns, end=end, since=start,
                       small_codes=lambda c: column_codes(data, "orders", c),
-                      fetch=lambda cs, rows: read_rows(data, "orders", cs, rows))
+                      fetch=lambda cs, rows: _fetch_rows(data, "orders", cs, rows),
+                      pieces=lambda c: _file_pieces(data, "orders", c))
     customers = _table(data, "customers", keep=False) if data.has("customers") else None
     if customers is not None and "signup_ts" in customers.columns:
         customers = _rows(customers, (customers["signup_ts"].isna() | (customers["signup_ts"] < end)).to_numpy(dtype=bool))

@@ -535,3 +535,84 @@ def test_fraud_review_on_a_prepared_folder_keeps_no_orders_columns(data, tmp_pat
     assert f.figures == again.figures
     # the orders were read column by column for the section and let go: nothing of them stays
     assert not prepared._partial.get("orders") and prepared.table_file("orders") is not None
+
+
+def test_reputation_on_a_prepared_folder_reads_the_same_rows(data, tmp_path):
+    """The prepared folder's reviews are read as ratings and times, then the SKU of the spikes'
+    months and the texts of the month's bad reviews only: every table is the in-memory one."""
+    from playbook.loading import prepare
+
+    prepared = playbook.load(prepare(data, tmp_path / "prepared"), month="2026-10")
+    r, again = risk.reputation_watch(data), risk.reputation_watch(prepared)
+    for name in ("monthly", "skus", "spikes", "spiking", "over_line", "replies", "reply_list", "alerts"):
+        pd.testing.assert_frame_equal(getattr(r, name), getattr(again, name), check_exact=True)
+    assert r.figures == again.figures and len(r.reply_list) > 0 and "text" in again.replies.columns
+
+
+class _File:
+    """A stand-in dataset whose table ``t`` is a Parquet file not read yet."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def table_file(self, name):
+        return self.path
+
+
+def test_fetch_rows_and_pieces_over_many_row_groups(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frame = pd.DataFrame({"a": [f"x{i:04d}" for i in range(1000)], "b": np.arange(1000) * 0.5})
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp_path / "t.parquet", row_group_size=64)
+    data = _File(tmp_path / "t.parquet")
+    rows = np.array([0, 3, 63, 64, 65, 300, 301, 999])
+    got = risk._fetch_rows(data, "t", ["b", "a"], rows, groups=2)  # blocks of two row groups: five reads
+    assert got["a"].tolist() == [f"x{i:04d}" for i in rows] and got["b"].tolist() == (rows * 0.5).tolist()
+    assert list(got.columns) == ["b", "a"] and risk._fetch_rows(data, "t", ["a"], rows[:0]).empty
+    pieces = list(risk._file_pieces(data, "t", "a"))
+    assert len(pieces) == 16 and sum(len(p) for p in pieces) == 1000
+
+
+def test_hex_hashes_become_distinct_integers_and_anything_else_is_refused():
+    import pyarrow as pa
+
+    ints, present = risk._hex_integers(pa.array(["00000000000000ff", None, "ffffffffffffffff", "00000000000000ff"]))
+    assert present.tolist() == [True, False, True, True]
+    # the bytes of the digits: 0x00..00ff and 0xff..ff (read in the machine's byte order, equal texts equal integers)
+    assert ints[0] == ints[2] != ints[1] and ints[1] == np.iinfo(np.uint64).max
+    assert len(set(risk._hex_integers(pa.array([f"{i:016x}" for i in range(4096)]))[0].tolist())) == 4096
+    for bad in (["0123456789ABCDEF"], ["0123456789abcdeg"], ["0123456789abcde:"], ["0123"], ["0123456789abcdef0"]):
+        assert risk._hex_integers(pa.array(bad)) is None, bad
+    codes = risk._hash_codes(None, lambda c: iter([pa.array(["aa" * 8, None]), pa.array(["bb" * 8, "aa" * 8])]), "h")
+    assert codes.tolist() == [0, -1, 1, 0] and codes.dtype == np.int8
+    # texts that are not hashes: coded from the column itself
+    assert risk._hash_codes(lambda c: pd.Series(["p", None, "q", "p"]), lambda c: iter([pa.array(["p", None]),
+                            pa.array(["q", "p"])]), "h").tolist() == [0, -1, 1, 0]
+
+
+def test_customer_codes_from_pieces_are_those_of_the_sorted_ids():
+    import pyarrow as pa
+    from playbook.derived import text_codes
+
+    ids = ["3O0001234", "3O0000007", None, "3P0000001", "3O0001234", "3O0000007"]
+    pieces = lambda c: iter([pa.array(ids[:2]), pa.array(ids[2:3]), pa.array(ids[3:])])  # noqa: E731
+    codes, customers = risk._customer_codes(pieces, len(ids))
+    # sorted: 3O0000007 (0), 3O0001234 (1), 3P0000001 (2)
+    assert codes.tolist() == [1, 0, -1, 2, 1, 0] and customers.tolist() == ["3O0000007", "3O0001234", "3P0000001"]
+    expected = text_codes(pd.Series(ids, dtype="str"), sort=True)
+    assert codes.tolist() == expected[0].tolist() and customers.equals(expected[1])
+    assert risk._customer_codes(lambda c: iter([pa.array(["a1", "bb2"])]), 2) is None  # widths differ: the caller codes texts
+
+
+def test_linked_groups_only_through_hashes_of_two_accounts():
+    # customers 0..4; phone p0 on 1 and 3, p1 on 2 only, address a0 on 3 and 4, a1 on 0 only
+    cust = np.array([0, 1, 3, 2, 4, 0, 3], dtype=np.int32)
+    phone = np.array([-1, 0, 0, 1, -1, -1, 0], dtype=np.int32)
+    address = np.array([1, -1, 0, -1, 0, 1, -1], dtype=np.int32)
+    assert risk._shared_values(cust, phone).tolist() == [True, False]
+    assert risk._shared_values(cust, address).tolist() == [True, False]
+    # groups by their smallest customer: {0} 1, {1, 3, 4} 2, {2} 3
+    assert risk._linked_labels(cust, 5, [phone, address]).tolist() == [1, 2, 3, 2, 2]
+    assert risk._linked_labels(cust, 5, [np.full(7, -1)]).tolist() == [1, 2, 3, 4, 5]
+    assert risk._linked_labels(np.zeros(0, dtype=np.int32), 0, [np.zeros(0, dtype=np.int32)]).tolist() == []
