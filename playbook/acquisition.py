@@ -473,7 +473,25 @@ class _Keys:
         arrays = [_arrow_text(p, one_chunk=False) for p in ([reg] if self.has_customers else []) + [orders["customer_id"]]]
         arrays = [a if a is not None else _text_ids(p)  # ids that are not text: as text
                   for a, p in zip(arrays, ([reg] if self.has_customers else []) + [orders["customer_id"]])]
-        if all(a is not None for a in arrays):
+        packed = self._packed(([reg] if self.has_customers else []) + [orders["customer_id"]], keep)
+        self._ints = None
+        if packed is not None:  # ids of one width as 64-bit integers: one hash pass over integers
+            from .derived import unpack_ids
+
+            ints, packing, width = packed
+            enc = pc.dictionary_encode(pa.array(ints))
+            del ints
+            codes = enc.indices.to_numpy(zero_copy_only=False)  # int32: kept for the dataset's life
+            found = np.asarray(enc.dictionary)
+            del enc
+            k = len(found)
+            raw = np.ascontiguousarray(unpack_ids(found, packing, width))
+            dictionary = pa.Array.from_buffers(pa.large_string(), k, [None, pa.py_buffer(np.arange(k + 1, dtype=np.int64) * width),
+                                                                      pa.py_buffer(raw)])
+            self.ids = pd.Index(dictionary.to_pandas())
+            self._text = dictionary
+            self._ints = found  # they sort as the ids do: :meth:`rank` sorts them instead of texts
+        elif all(a is not None for a in arrays):
             chunks = []
             for i, a in enumerate(arrays):
                 a = a.cast(pa.large_string()) if a.type != pa.large_string() else a
@@ -500,10 +518,42 @@ class _Keys:
         self.n = len(self.ids)
         self._rank = None
 
+    @staticmethod
+    def _packed(parts: list, keep: np.ndarray):
+        """The ids of ``parts`` (the customers' ids, then the orders' ids, of which the rows ``keep``)
+        as order-preserving 64-bit integers (:func:`playbook.derived.id_integers`), one array in
+        that order, with the packing and the width; None when they are not all present texts of one
+        width that pack so (the texts are then hashed)."""
+        from .derived import fixed_width_bytes, id_packing, pack_ids
+
+        raws = []
+        for i, p in enumerate(parts):
+            fixed = fixed_width_bytes(p)
+            last = i == len(parts) - 1
+            if fixed is None or (fixed[1] is not None and not last):
+                return None
+            raw, present = fixed
+            if last:  # the paid orders with a customer id: the missing ids are not among them
+                raw = raw[keep if present is None else keep[present]]
+            raws.append(raw)
+        if not raws or any(r.shape[1] != raws[0].shape[1] for r in raws):
+            return None
+        packing = id_packing(*raws)
+        if packing is None:
+            return None
+        ints = np.empty(sum(len(r) for r in raws), dtype=np.uint64)
+        at = 0
+        for r in raws:
+            ints[at:at + len(r)] = pack_ids(r, packing)
+            at += len(r)
+        return ints, packing, raws[0].shape[1]
+
     def rank(self) -> np.ndarray:
         """Each code's position among the ids sorted as text (what ``pd.factorize(sort=True)`` numbers)."""
         if self._rank is None:
-            if self._text is not None:
+            if self._ints is not None:  # distinct integers that sort as their ids
+                order = np.argsort(self._ints)
+            elif self._text is not None:
                 import pyarrow.compute as pc
 
                 order = pc.sort_indices(self._text).to_numpy()
@@ -514,6 +564,7 @@ class _Keys:
             rank = np.empty(self.n, dtype=small)
             rank[order] = np.arange(self.n, dtype=small)
             self._rank, self._order = rank, order
+            self._ints = None  # only the ranking needed them
         return self._rank
 
     def text_order(self) -> np.ndarray:
@@ -762,40 +813,11 @@ def _gross_margin(data, *, frame: bool = False) -> tuple:
         cogs = gm = np.full(n, np.nan)
         source = np.full(n, 2, dtype=np.int8)
     else:
-        order_ids = _orders(data, ["order_id"])
-        items = _table(data, "order_items")
-        _require(items, "order_items", "order_id", "sku", "qty", "unit_price")
-        products = products.drop_duplicates("sku")
-        line_row = _line_orders(items["order_id"], order_ids["order_id"])  # lines in runs that follow the orders
-        if line_row is not None:  # the paid orders' rows; -1: a line of a cancelled order
-            paid_pos = np.where(is_paid, np.cumsum(is_paid, dtype=np.intp) - 1, -1)
-            pos = paid_pos[line_row]
-            del line_row, paid_pos
-        else:  # -1: a line of a cancelled order
-            pos = _positions(items["order_id"], order_ids["order_id"] if every else order_ids["order_id"][is_paid])
-        del order_ids
-        sku_pos = _hash_positions(items["sku"], products["sku"])
-        cost_of = np.append(products["unit_cost"].to_numpy(dtype="float64"), np.nan)
-        unit_cost = cost_of[sku_pos]  # sku_pos -1 picks the NaN appended last
-        del sku_pos
-        qty = items["qty"].astype("float64").to_numpy()
-        value = qty * items["unit_price"].to_numpy(dtype="float64")
-        del items
-        live = pos >= 0
-        costed = ~np.isnan(unit_cost)
-        line_cost = np.where(costed, qty * np.nan_to_num(unit_cost), 0.0)
-        del qty, unit_cost
-        known = live & costed
-        ratio = line_cost[known].sum() / value[known].sum() if value[known].sum() > 0 else np.nan
-        del known
-        at = pos[live]
-        cost_known = np.bincount(at, weights=line_cost[live], minlength=n)
-        uncosted = np.bincount(at, weights=np.where(costed, 0.0, value)[live], minlength=n)
-        has_lines = np.bincount(at, minlength=n) > 0
-        del at, pos, live, costed, line_cost, value
+        cost_known, uncosted, has_lines, ratio = _line_costs(data, products.drop_duplicates("sku"), is_paid, n)
         cogs = np.where(has_lines, cost_known + uncosted * ratio, goods * ratio)
         gm = goods - cogs
         source = (~has_lines | (uncosted > 0)).astype(np.int8)
+        del cost_known, has_lines
     m = pd.DataFrame({"gmv": gmv, "gross_margin": gm}, copy=False)
     if frame:  # every column, as order_gross_margin gives them
         paid = _orders(data, [c for c in ("order_id", "customer_id", "channel", "order_ts") if c in _orders_columns(data)])
@@ -812,6 +834,116 @@ def _gross_margin(data, *, frame: bool = False) -> tuple:
         })
         m["cost_source"] = "none" if not has_cost else _text_array(["unit_cost", "estimated"], source.astype(np.int64))
     return m, mi, chan[0], chan[1], source, is_paid
+
+
+#: order lines costed at a time by :func:`_line_costs` (a prepared table is read this many lines at a time)
+_LINE_CHUNK = 1 << 21
+
+
+def _item_chunks(data, columns: list[str]):
+    """``columns`` of ``order_items``, :data:`_LINE_CHUNK` lines at a time, in the table's order: a
+    prepared table not read yet is read from its file batch by batch (the lines of a large shop are
+    never all in memory); a table in memory is sliced."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from .loading import file_columns
+
+    file = data.table_file("order_items") if hasattr(data, "table_file") else None
+    if file is None:
+        items = _table(data, "order_items", columns)
+        for i in range(0, max(len(items), 1), _LINE_CHUNK):
+            yield items.iloc[i:i + _LINE_CHUNK]
+        return
+    cols = [c for c in columns if c in file_columns(file)]
+    pf = pq.ParquetFile(file)
+    empty = True
+    for batch in pf.iter_batches(batch_size=_LINE_CHUNK, columns=cols):
+        empty = False
+        frame = pa.Table.from_batches([batch]).to_pandas(self_destruct=True)
+        del batch  # the Arrow batch goes before the caller works on the frame
+        yield frame
+        del frame
+    if empty:
+        yield pf.schema_arrow.empty_table().select(cols).to_pandas()
+    pa.default_memory_pool().release_unused()
+
+
+def _line_costs(data, products: pd.DataFrame, is_paid: np.ndarray, n: int) -> tuple:
+    """The order lines' cost summed per paid order (``n`` of them, the rows of ``is_paid`` that are
+    True), read :data:`_LINE_CHUNK` lines at a time: per paid order the cost of its lines with a
+    ``unit_cost`` (qty x unit_cost), the value (qty x unit_price) of its lines without one, whether
+    it has lines, and the shop's cost ratio (cost / value of the costed lines of paid orders). Sums
+    are made in the lines' order, as one pass over all the lines makes them (the same floats)."""
+    import pyarrow.compute as pc
+
+    from .derived import _arrow_text, aligned_positions
+
+    order_ids = _orders(data, ["order_id"])["order_id"]
+    every = bool(is_paid.all())
+    b = _arrow_text(order_ids, one_chunk=False)  # as stored: no copy into one array
+    # lines that follow the orders in stretches are placed without a hash table when the order ids
+    # strictly increase (so are unique); the others are looked up among the paid orders' ids
+    aligned = (b is not None and not b.null_count and len(b) > 0
+               and (len(b) < 2 or pc.all(pc.less(b.slice(0, len(b) - 1), b.slice(1))).as_py()))
+    small = np.int32 if n < np.iinfo(np.int32).max else np.intp
+    paid_pos = np.where(is_paid, np.cumsum(is_paid, dtype=small) - 1, -1).astype(small, copy=False) if aligned else None
+    paid_ids = None
+    cost_of = np.append(products["unit_cost"].to_numpy(dtype="float64"), np.nan)
+    cost_known, uncosted = np.zeros(n), np.zeros(n)
+    has_lines = np.zeros(n, dtype=bool)
+    file = data.table_file("order_items") if hasattr(data, "table_file") else None
+    lines = data.rows("order_items") if file is not None else len(_table(data, "order_items", ["order_id"]))
+    # the cost and value of the costed lines of paid orders, in the lines' order: summed once at the end
+    known_cost, known_value, k = np.empty(lines), np.empty(lines), 0
+    near = None  # the order of the last line placed: the next lines' orders follow it
+    for items in _item_chunks(data, list(COLUMNS["order_items"])):
+        _require(items, "order_items", "order_id", "sku", "qty", "unit_price")
+        line_row = None
+        if aligned and len(items):
+            if near is not None:  # among the orders from there on first (a chunk of lines spans about as many)
+                hi = min(len(order_ids), near + 2 * len(items) + 1024)
+                local = aligned_positions(items["order_id"], order_ids.iloc[near:hi])
+                line_row = None if local is None else local + near
+            if line_row is None:
+                line_row = aligned_positions(items["order_id"], order_ids)
+            if line_row is not None:
+                near = int(line_row[-1])
+        if line_row is not None:  # the paid orders' rows; -1: a line of a cancelled order
+            pos = paid_pos[line_row]
+            del line_row
+        else:  # -1: a line of a cancelled order
+            if paid_ids is None:
+                paid_ids = order_ids if every else order_ids[is_paid]
+            pos = _positions(items["order_id"], paid_ids)
+        sku_pos = _hash_positions(items["sku"], products["sku"])
+        unit_cost = cost_of[sku_pos]  # sku_pos -1 picks the NaN appended last
+        del sku_pos
+        qty = items["qty"].astype("float64").to_numpy()
+        value = qty * items["unit_price"].to_numpy(dtype="float64")
+        del items
+        live = pos >= 0
+        costed = ~np.isnan(unit_cost)
+        line_cost = np.where(costed, qty * np.nan_to_num(unit_cost), 0.0)
+        del qty, unit_cost
+        known = live & costed
+        nk = int(np.count_nonzero(known))
+        known_cost[k:k + nk] = line_cost[known]
+        known_value[k:k + nk] = value[known]
+        k += nk
+        del known
+        at = pos[live]
+        # added line by line in the lines' order to what the earlier chunks summed (np.add.at is
+        # unbuffered and sequential: the same additions as one bincount over all the lines)
+        np.add.at(cost_known, at, line_cost[live])
+        np.add.at(uncosted, at, np.where(costed, 0.0, value)[live])
+        has_lines[at] = True
+        del at, pos, live, costed, line_cost, value
+    del paid_pos, paid_ids, order_ids, b
+    cost_sum, value_sum = known_cost[:k].sum(), known_value[:k].sum()
+    del known_cost, known_value
+    ratio = cost_sum / value_sum if value_sum > 0 else np.nan
+    return cost_known, uncosted, has_lines, ratio
 
 
 # =============================================================================================
@@ -871,7 +1003,7 @@ def _month_channel_sums(m: pd.DataFrame, mi: np.ndarray, chan: np.ndarray, names
     gmv, gm = m["gmv"].to_numpy(), m["gross_margin"].to_numpy()
     if not every:  # orders without a time have no month: left out, as a group-by leaves out NaN keys
         key, gmv, gm = key[valid], gmv[valid], gm[valid]
-    sums = pd.DataFrame({"gmv": gmv, "gross_margin": gm}).groupby(key).sum()
+    sums = pd.DataFrame({"gmv": gmv, "gross_margin": gm}, copy=False).groupby(key).sum()  # no copy of the columns
     k = sums.index.to_numpy()
     index = pd.MultiIndex.from_arrays([pd.Index(list(_month_text(k // len(names) + lo))),
                                        pd.Index(list(names[k % len(names)]))], names=["month", "channel"])
@@ -974,7 +1106,7 @@ def ltv_curve(data, *, margins: pd.DataFrame | None = None, max_months: int | No
     n_ck = (int(ck.max()) + 1) * k_span if len(ck) else 1
     key = ck * k_span + kk
     del ck, kk
-    sums = pd.DataFrame({"gm": gm, "gmv": gmv})
+    sums = pd.DataFrame({"gm": gm, "gmv": gmv}, copy=False)  # the columns as they are (no copy of every order)
     by_all = sums.groupby(key).sum()
     kept_codes = codes if every_kept else codes[keep]
     by_chan = (sums.groupby(chan_of[kept_codes] * n_ck + key).sum() if len(cohorts) else by_all.iloc[0:0])
@@ -1050,7 +1182,7 @@ def _payback(curve: pd.DataFrame, channel: str, cac: float) -> float:
 
 def channel_matrix(data, *, month: str | None = None, horizon_months: int | None = None,
                    margins: pd.DataFrame | None = None, curve: pd.DataFrame | None = None,
-                   value: CustomerValue | None = None) -> pd.DataFrame:
+                   value: CustomerValue | None = None, roi: pd.DataFrame | None = None) -> pd.DataFrame:
     """The channel matrix (渠道矩阵) of one month: what each channel costs and brings.
 
     Per channel: spend, visitors (UV), paid orders, new buyers (customers whose first paid order
@@ -1066,6 +1198,7 @@ def channel_matrix(data, *, month: str | None = None, horizon_months: int | None
         visitors, ``order_items`` + ``products.unit_cost`` the margin (ROI, LTV, payback).
     month : ``YYYY-MM``; the report month by default.
     horizon_months : LTV horizon; settings ``acquisition.ltv_horizon_months`` (12) by default.
+    roi : the result of :func:`monthly_channel_roi` of the same ``margins``, when already computed.
     value : a :class:`CustomerValue` (see :func:`customer_value`). When the data are too short for the
         historical LTV (no cohort has been observed for the whole horizon), the LTV is predicted
         instead: the channel's first-month margin per new buyer plus the BG/NBD expected repeat
@@ -1087,7 +1220,7 @@ def channel_matrix(data, *, month: str | None = None, horizon_months: int | None
     horizon = int(horizon_months or cfg["ltv_horizon_months"])
     month = str(month or _report_month(data))
     m = _margins(data, margins)
-    roi = monthly_channel_roi(data, margins=m)
+    roi = monthly_channel_roi(data, margins=m) if roi is None else roi
     roi = roi[roi["month"] == month].set_index("channel")
     codes = _margin_codes(data, m)
     try:
@@ -1288,7 +1421,7 @@ def channel_report(data, *, month: str | None = None) -> ChannelReport:
     value = None
     if not (curve["months_since"] == horizon - 1).any() and margins["gross_margin"].notna().any():
         value = customer_value(data)  # too little history for a 12-month LTV: predict it
-    matrix = channel_matrix(data, month=month, margins=margins, curve=curve, value=value)
+    matrix = channel_matrix(data, month=month, margins=margins, curve=curve, value=value, roi=roi)
     cut = cut_list(data, roi=roi)
     src = _cost_source_counts(data, margins)
     cost_note = ("no unit cost in the data: ROI, LTV and payback cannot be computed on gross margin"
@@ -1379,12 +1512,12 @@ def first_order_conversion(data, *, window_days: int | None = None, by: str | No
     """
     cfg = _settings(data, "acquisition")
     window = int(window_days or cfg["first_order_window_days"])
-    cust = _table(data, "customers", ["customer_id", "signup_ts"] + ([by] if by else []))
-    _require(cust, "customers", "customer_id", "signup_ts")
     ck = _keys(data)
-    codes = ck.registered  # the code of each customers row: no lookup of text ids
+    codes = ck.registered  # the code of each customers row: no lookup of text ids (nor read of them)
+    cust = _table(data, "customers", (["customer_id"] if codes is None else []) + ["signup_ts"] + ([by] if by else []))
+    _require(cust, "customers", *(["customer_id"] if codes is None else []), "signup_ts")
     if codes is None or len(codes) != len(cust):
-        codes = _positions(cust["customer_id"].astype("str"), ck.ids)
+        codes = _positions(_table(data, "customers", ["customer_id"])["customer_id"].astype("str"), ck.ids)
     # each customer's first paid order (ns since the epoch; none: the largest int64), on integer codes
     big = np.iinfo(np.int64).max
     ts = _paid_ns(data)
@@ -1511,6 +1644,9 @@ def second_order_rates(data, *, windows=None, by: str | None = None) -> pd.DataF
     cfg = _settings(data, "acquisition")
     windows = [int(w) for w in (windows or cfg["second_order_windows"])]
     c, d, ch, names = _cached(data, "customer_days", _customer_days)
+    if ch is None:  # the channels were let go of (see new_customer_report): the rows made again
+        _let_go(data, "customer_days")
+        c, d, ch, names = _cached(data, "customer_days", _customer_days)
     start = np.r_[True, c[1:] != c[:-1]]
     first_i = np.flatnonzero(start)
     has_second = np.r_[~start[1:], False][first_i]  # the next row is the same customer's second day
@@ -1648,6 +1784,13 @@ def new_customer_report(data) -> NewCustomerReport:
     if _has(data, "customers", "acquisition_channel"):
         by = first_order_conversion(data, by="acquisition_channel")
     by = by if by is not None else _empty(["signup_month", "acquisition_channel", "conversion"])
+    _let_go(data, "order_channels")  # every order's channel: the customer-day rows carry what the later sections use
+    days = _peek(data, "customer_days")
+    if days is not None and days[2] is not None:  # the later sections use the customers and days alone
+        _let_go(data, "customer_days")
+        _cached(data, "customer_days", lambda d, kept=days: (kept[0], kept[1], None, kept[3]))
+    del days
+    release_free_memory()
     return NewCustomerReport(conv, by, second, second_ch, windows, window_days=int(cfg["first_order_window_days"]))
 
 
@@ -1920,8 +2063,11 @@ def cohort_report(data) -> CohortReport:
     month = str(_report_month(data))
     if note:
         return CohortReport(_empty([0]), _empty([0]), _empty(["month", "repurchase_rate"]), month, note)
-    return CohortReport(cohort_matrix(data, metric="retention"), cohort_matrix(data, metric="cumulative_revenue"),
-                        repurchase_trend(data), month)
+    out = CohortReport(cohort_matrix(data, metric="retention"), cohort_matrix(data, metric="cumulative_revenue"),
+                       repurchase_trend(data), month)
+    _let_go(data, "paid.months", "cohort_base.False", "cohort_base.True")  # the later sections do not use them
+    release_free_memory()
+    return out
 
 
 def plot_cohorts(report: CohortReport, *, metric: str = "retention", cohorts: int = 12, months: int = 12, ax=None):
@@ -1974,6 +2120,16 @@ def _peek(data, name: str):
     return per_dataset_peek(data, f"acquisition.{name}")
 
 
+def _let_go(data, *names: str) -> None:
+    """Forget the cached values ``names`` of ``data`` (order-level arrays that the later sections do
+    not use: a shop of seventy million orders holds a few hundred MB in each); a later call that
+    needs one builds it again."""
+    from .derived import _CACHE
+
+    for name in names:
+        _CACHE.pop((id(data), f"acquisition.{name}"), None)
+
+
 def _history(data) -> _History:
     return _cached(data, "history", _History)
 
@@ -1992,6 +2148,8 @@ class _History:
         order = _cached(data, "paid_sort", _paid_sort)  # by customer code and time
         self.code, self.ts = _sorted_codes(data), _paid_ns(data)[order]
         self.first_ts = _first_paid_ns(data)
+        # the times in the table's order are these sorted back (:func:`_restore_paid_ns`): one copy held
+        _let_go(data, "paid.ns")
         self.signup = np.full(self.n, np.iinfo(np.int64).min, dtype="int64")  # unknown = registered all along
         self.has_customers = has_customers
         if has_customers and "signup_ts" in cust.columns:
@@ -2015,10 +2173,16 @@ class _History:
         return np.where(same, nxt_ts, np.iinfo(np.int64).max)
 
     def last_before(self, t: pd.Timestamp) -> np.ndarray:
+        """Per customer, the time of the last paid order before ``t`` (none: the smallest int64):
+        the row of each customer whose order is before ``t`` and whose next order is not, found a
+        slice of order rows at a time (one row per customer, so the slices do not interact)."""
         tv = np.int64(pd.Timestamp(t).value)
-        sel = (self.ts < tv) & (self.next_ts >= tv)
         last = np.full(self.n, np.iinfo(np.int64).min, dtype="int64")
-        last[self.code[sel]] = self.ts[sel]
+        step = self._step
+        for i in range(0, len(self.ts), step):  # a handful of slices of order rows
+            ts = self.ts[i:i + step]
+            sel = (ts < tv) & (self._next_ts(i, i + len(ts)) >= tv)
+            last[self.code[i:i + step][sel]] = ts[sel]
         return last
 
     def stages(self, t: pd.Timestamp, new_since: pd.Timestamp, dormant: int, churned: int,
@@ -2080,6 +2244,18 @@ class _History:
         return np.cumsum(diff, axis=1)[:, :n_t].T
 
 
+def _restore_paid_ns(data) -> None:
+    """Cache the paid orders' times in the table's order (:func:`_paid_ns`) from the customer history's
+    sorted copy, when the history holds the only one (see :class:`_History`): the same integers, not
+    read from the file again."""
+    h, order = _peek(data, "history"), _peek(data, "paid_sort")
+    if h is None or order is None or _peek(data, "paid.ns") is not None or len(order) != len(h.ts):
+        return
+    ns = np.empty_like(h.ts)
+    ns[order] = h.ts
+    _cached(data, "paid.ns", lambda d: ns)
+
+
 def _life_cfg(data) -> dict:
     return _settings(data, "lifecycle")
 
@@ -2119,16 +2295,23 @@ def _lifecycle_stages(data, as_of: pd.Timestamp, new_since: pd.Timestamp, cfg) -
     last = h.last_before(as_of)
     st = h.stages(as_of, new_since, int(cfg["dormant_days"]), int(cfg["churned_days"]), last=last)
     rows = np.flatnonzero(st >= 0)  # the customers listed: registered or buying by as_of
-    last, first, st = last[rows], h.first_ts[rows], st[rows]
+    every = len(rows) == len(st)  # every customer (no copies of the customer arrays)
+    first = h.first_ts
+    if not every:
+        last, first, st = last[rows], first[rows], st[rows]
     nat = np.iinfo(np.int64).min  # NaT as an int64: the times are viewed as datetimes, not converted
-    last_ts = pd.to_datetime(last.view("datetime64[ns]"))
     first = np.where(first < np.int64(as_of.value), first, nat)
-    first_ts = pd.to_datetime(first.view("datetime64[ns]"))
-    # whole days from the last order's day to as_of's day (NaN without an order)
-    days = np.where(last == nat, np.nan, (np.int64(as_of.normalize().value) // DAY - np.floor_divide(last, DAY)))
-    ids = h.ids.array.take(rows) if isinstance(h.ids.dtype, pd.StringDtype) else h.ids.to_numpy()[rows]
-    out = pd.DataFrame({"customer_id": ids, "stage": _text_array(STAGES, st.astype(np.int64)),
-                        "first_order_ts": first_ts, "last_order_ts": last_ts, "days_since_last": days.astype("float64")})
+    # whole days from the last order's day to as_of's day (NaN without an order), in place
+    days = np.floor_divide(last, DAY)
+    np.subtract(np.int64(as_of.normalize().value) // DAY, days, out=days)
+    days = np.where(last == nat, np.nan, days)
+    ids = h.ids.array if every else (h.ids.array.take(rows) if isinstance(h.ids.dtype, pd.StringDtype)
+                                     else h.ids.to_numpy()[rows])
+    # the columns as they are (copy=False): a shop's thirty million customers, each column once
+    out = pd.DataFrame({"customer_id": ids, "stage": _text_array(STAGES, st),
+                        "first_order_ts": pd.to_datetime(first.view("datetime64[ns]")),
+                        "last_order_ts": pd.to_datetime(last.view("datetime64[ns]")),
+                        "days_since_last": days.astype("float64", copy=False)}, copy=False)
     return out, rows
 
 
@@ -2279,9 +2462,10 @@ def customer_summary(orders: pd.DataFrame, *, as_of, unit: str = "W", amount: st
     return _summary_frame(codes, ids, ts[keep], amt, as_of, unit)
 
 
-def _summary(data, *, as_of, unit: str = "W") -> tuple[pd.DataFrame, np.ndarray]:
+def _summary(data, *, as_of, unit: str = "W", with_ids: bool = True) -> tuple[pd.DataFrame, np.ndarray]:
     """:func:`customer_summary` of ``data["orders"]`` from the dataset's customer codes (no text ids
-    hashed or sorted again), and the :class:`_Keys` code of each of its rows."""
+    hashed or sorted again), and the :class:`_Keys` code of each of its rows; without the
+    ``customer_id`` column unless ``with_ids`` (a caller that works on the codes alone)."""
     if unit not in UNIT_DAYS:
         raise ValueError(f"unit must be one of {', '.join(UNIT_DAYS)}, not {unit!r}")
     as_of = pd.Timestamp(as_of)
@@ -2300,7 +2484,7 @@ def _summary(data, *, as_of, unit: str = "W") -> tuple[pd.DataFrame, np.ndarray]
     rows = order[present[order]]  # the customers of the summary, sorted by id: code of each row
     row_of = np.full(keys.n, -1, dtype=keys.paid.dtype)  # 32 bits, as the codes
     row_of[rows] = np.arange(len(rows), dtype=row_of.dtype)
-    ids = keys.ids[rows]
+    ids = keys.ids[rows] if with_ids else None
     amt = _paid_column(data, "paid_amount")
     amt = kept(amt if amt.dtype == np.float64 else _paid_orders(data, ["paid_amount"])["paid_amount"].to_numpy(
         dtype="float64", na_value=np.nan))
@@ -2330,15 +2514,17 @@ def _summary(data, *, as_of, unit: str = "W") -> tuple[pd.DataFrame, np.ndarray]
         day = None
     else:
         day = kept(_days(_paid_ts(data)))
-    return _summary_frame(row_of[code], ids, None, amt, as_of, unit, days=days, day=day, on_first=on_first), rows
+    return _summary_frame(row_of[code], ids, None, amt, as_of, unit, days=days, day=day, on_first=on_first,
+                          n_ids=len(rows)), rows
 
 
 def _summary_frame(codes, ids, ts, amt, as_of: pd.Timestamp, unit: str, *, days=None, day=None,
-                   on_first=None) -> pd.DataFrame:
+                   on_first=None, n_ids: int | None = None) -> pd.DataFrame:
     """The frame of :func:`customer_summary` from the kept orders: ``codes`` (row number of each
     order's customer among ``ids``, sorted), order times (or ``day``, their days since 1970) and
     amounts; ``days``: each customer's number of order days, first and last order day when already
-    known, and then ``on_first``: whether each order fell on its customer's first day, when known."""
+    known, and then ``on_first``: whether each order fell on its customer's first day, when known.
+    ``ids`` None: no ``customer_id`` column (``n_ids`` customers)."""
     if on_first is None or days is None:
         day = ts.astype("datetime64[D]").astype("int64") if day is None else day
     missing = np.isnan(amt)
@@ -2348,7 +2534,7 @@ def _summary_frame(codes, ids, ts, amt, as_of: pd.Timestamp, unit: str, *, days=
     if len(codes) == 0:
         return pd.DataFrame({"customer_id": pd.Series(dtype="str"), "frequency": pd.Series(dtype="int64"),
                              "recency": [], "T": [], "monetary_value": []})
-    n = len(ids)
+    n = len(ids) if ids is not None else int(n_ids)
     total = np.bincount(codes, weights=amt, minlength=n)
     if days is not None:
         n_days, first, last = days
@@ -2375,8 +2561,9 @@ def _summary_frame(codes, ids, ts, amt, as_of: pd.Timestamp, unit: str, *, days=
     T = (asof_day - first) / scale
     with np.errstate(invalid="ignore", divide="ignore"):
         monetary = np.where(frequency > 0, (total - first_amt) / np.maximum(frequency, 1), 0.0)
-    return pd.DataFrame({"customer_id": pd.Series(ids, copy=False), "frequency": frequency.astype("int64"),
-                         "recency": recency, "T": T, "monetary_value": monetary})
+    out = {"customer_id": pd.Series(ids, copy=False)} if ids is not None else {}
+    return pd.DataFrame({**out, "frequency": frequency.astype("int64"), "recency": recency, "T": T,
+                         "monetary_value": monetary}, copy=False)  # the new arrays as they are
 
 
 def _arrays(*cols) -> list[np.ndarray]:
@@ -2925,9 +3112,10 @@ def customer_value(data, *, as_of=None, unit: str | None = None, horizon_months:
     bg = fit_bg_nbd(s["frequency"], s["recency"], s["T"])
     gg = fit_gamma_gamma(s["frequency"], s["monetary_value"])
     t = horizon * UNIT_DAYS["M"] / UNIT_DAYS[unit]
-    s["p_alive"] = bg.p_alive(s["frequency"], s["recency"], s["T"])
-    s["expected_purchases"] = bg.expected_purchases(t, s["frequency"], s["recency"], s["T"])
-    s["expected_spend"] = gg.expected_spend(s["frequency"], s["monetary_value"])
+    # customer by customer, a slice at a time (see _by_slices)
+    s["p_alive"] = _by_slices(bg.p_alive, s["frequency"], s["recency"], s["T"])
+    s["expected_purchases"] = _by_slices(lambda x, tx, T_: bg.expected_purchases(t, x, tx, T_), s["frequency"], s["recency"], s["T"])
+    s["expected_spend"] = _by_slices(gg.expected_spend, s["frequency"], s["monetary_value"])
     s["predicted_gmv"] = s["expected_purchases"] * s["expected_spend"]
     rate = _margin_rate(data)
     s["predicted_margin"] = s["predicted_gmv"] * rate
@@ -2939,22 +3127,47 @@ def customer_value(data, *, as_of=None, unit: str | None = None, horizon_months:
     return out
 
 
+#: customers per slice in :func:`_by_slices`
+_CUSTOMER_CHUNK = 1 << 21
+
+
+def _by_slices(fn, *cols) -> np.ndarray:
+    """``fn(*cols)`` for a function of the customers' columns that works customer by customer (the
+    models' formulas), computed :data:`_CUSTOMER_CHUNK` customers at a time: the same values, with
+    the formulas' temporary arrays of a slice rather than of thirty million customers."""
+    arrays = [c.to_numpy() if isinstance(c, pd.Series) else np.asarray(c) for c in cols]
+    n = len(arrays[0])
+    if n <= _CUSTOMER_CHUNK:
+        return fn(*arrays)
+    out = None
+    for i in range(0, n, _CUSTOMER_CHUNK):
+        part = fn(*(a[i:i + _CUSTOMER_CHUNK] for a in arrays))
+        if out is None:
+            out = np.empty(n, dtype=part.dtype)
+        out[i:i + len(part)] = part
+    return out
+
+
 def _add_history(s: pd.DataFrame, data, as_of: pd.Timestamp) -> None:
     """Add to the value table ``s`` each customer's past from the shared ``customer_summary``:
     historical_gmv, paid_orders, first_order_ts, last_order_ts, first_channel, days_since_last
     (nothing for a plain mapping of tables)."""
-    hist = _summary_columns(data, ["customer_id", "gmv", "paid_orders", "first_order_ts", "last_order_ts",
-                                   "first_channel"])
-    if hist is None:
+    head = _summary_columns(data, ["customer_id"])
+    if head is None:
         return
-    h = hist.set_index("customer_id")
+    h = pd.DataFrame(index=pd.Index(head["customer_id"], name="customer_id"))
+    del head
     lookup = _mapper(s["customer_id"], h)  # one lookup of the ids for the five columns
-    s["historical_gmv"] = lookup("gmv")
-    s["paid_orders"] = lookup("paid_orders")
-    s["first_order_ts"] = lookup("first_order_ts")
-    s["last_order_ts"] = lookup("last_order_ts")
-    if "first_channel" in h.columns:
-        s["first_channel"] = lookup("first_channel")
+    # the summary's columns read one at a time (a shop's thirty million customers: a few hundred MB each)
+    for name, col in (("historical_gmv", "gmv"), ("paid_orders", "paid_orders"), ("first_order_ts", "first_order_ts"),
+                      ("last_order_ts", "last_order_ts"), ("first_channel", "first_channel")):
+        part = _summary_columns(data, [col])
+        if col not in part.columns:  # no channel: no first_channel
+            continue
+        h[col] = part[col].to_numpy() if part[col].dtype != _STR else part[col].array
+        del part
+        s[name] = lookup(col)
+        del h[col]
     s["days_since_last"] = (as_of.normalize() - s["last_order_ts"].dt.normalize()).dt.days
 
 
@@ -2977,13 +3190,14 @@ def holdout_check(data, *, holdout_months: int | None = None, unit: str | None =
     end = _as_of(data)
     cut = end - pd.DateOffset(months=months)
     if hasattr(data, "derived"):  # a dataset: its customer codes, no text ids hashed again
-        cal, rows = _summary(data, as_of=cut, unit=unit)
+        cal, rows = _summary(data, as_of=cut, unit=unit, with_ids=False)  # joined on the codes: no text ids
     else:
         cal = customer_summary(_orders(data, _orders_columns(data)), as_of=cut, unit=unit)
         rows = None
     model = fit_bg_nbd(cal["frequency"], cal["recency"], cal["T"])
     t = (end - cut).days / UNIT_DAYS[unit]
-    cal["predicted"] = model.expected_purchases(t, cal["frequency"], cal["recency"], cal["T"])
+    cal["predicted"] = _by_slices(lambda x, tx, T_: model.expected_purchases(t, x, tx, T_),
+                                  cal["frequency"], cal["recency"], cal["T"])  # a slice of customers at a time
     keys = _keys(data)
     if cut == cut.normalize() and end == end.normalize():  # whole days: the shared customer-day rows
         c, d, _, _ = _cached(data, "customer_days", _customer_days)
@@ -3068,14 +3282,16 @@ def value_tiers(value: CustomerValue, *, cutoffs=None, data=None, tier_of: bool 
     lo, hi = float(cutoffs[0]), float(cutoffs[1])
     names = [f"high (top {lo:.0%})", f"middle (next {hi - lo:.0%})", f"low (bottom {1 - hi:.0%})"]
     tier_code = np.where(rank <= lo, 0, np.where(rank <= hi, 1, 2))
-    f = pd.DataFrame({"tier": tier_code, "predicted_gmv": pred[idx],
-                      "historical_gmv": ranked("historical_gmv") if "historical_gmv" in t.columns else np.full(n, np.nan),
-                      "p_alive": ranked("p_alive"),
-                      "paid_orders": (ranked("paid_orders") if "historical_gmv" in t.columns
-                                      else (t["frequency"] + 1).to_numpy()[idx])})
-    out = f.groupby("tier").agg(customers=("tier", "size"), predicted_gmv=("predicted_gmv", "sum"),
-                                historical_gmv=("historical_gmv", "sum"), mean_p_alive=("p_alive", "mean"),
-                                mean_paid_orders=("paid_orders", "mean"))
+    # each column grouped by tier on its own (the sums and means a group-by of them all in one frame
+    # gives): one ranked column of the customers at a time
+    columns = {"predicted_gmv": (lambda: pred[idx], "sum"),
+               "historical_gmv": (lambda: ranked("historical_gmv") if "historical_gmv" in t.columns else np.full(n, np.nan), "sum"),
+               "mean_p_alive": (lambda: ranked("p_alive"), "mean"),
+               "mean_paid_orders": (lambda: (ranked("paid_orders") if "historical_gmv" in t.columns
+                                            else (t["frequency"] + 1).to_numpy()[idx]), "mean")}
+    out = pd.DataFrame({"customers": pd.Series(tier_code).groupby(tier_code).size()})
+    for name, (values, how) in columns.items():
+        out[name] = getattr(pd.Series(values()).groupby(tier_code), how)()
     out.index = pd.Index(np.array(names, dtype=object)[out.index.to_numpy()], name="tier")
     out = out.reindex(names).reset_index()
     out["predicted_share"] = out["predicted_gmv"] / out["predicted_gmv"].sum()
@@ -3102,11 +3318,12 @@ def member_comparison(data, value: CustomerValue | None = None, *, window_months
     """
     acq = _settings(data, "acquisition")
     w = int(window_months or acq["repurchase_window_months"])
-    cust = _table(data, "customers", ["customer_id", "member_tier"])
-    _require(cust, "customers", "customer_id", "member_tier")
+    keys = _keys(data)
+    own = keys.registered is not None  # the code of each customers row: the ids are not read again
+    cust = _table(data, "customers", ([] if own else ["customer_id"]) + ["member_tier"])
+    _require(cust, "customers", *([] if own else ["customer_id"]), "member_tier")
     end = _as_of(data)
     start = end - pd.DateOffset(months=w)
-    keys = _keys(data)
     ts = _paid_ts(data)
     inside = (ts >= start.to_datetime64()) & (ts < end.to_datetime64())
     code = keys.paid[inside]
@@ -3127,8 +3344,8 @@ def member_comparison(data, value: CustomerValue | None = None, *, window_months
     tier_codes, tier_names = pd.factorize(cust["member_tier"].fillna("none").astype("str"))
     tier_names = np.asarray(tier_names, dtype=object)
     tier_names = np.where(np.array([str(t).strip() == "" for t in tier_names], dtype=bool), "none", tier_names)
-    reg = keys.registered if keys.registered is not None and len(keys.registered) == len(cust) else \
-        _positions(cust["customer_id"].astype("str"), keys.ids)
+    reg = keys.registered if own and len(keys.registered) == len(cust) else \
+        _positions(_table(data, "customers", ["customer_id"])["customer_id"].astype("str"), keys.ids)
     tier_of = np.full(keys.n + 1, -1, dtype="int64")  # the last cell: ids not found
     tier_of[reg[::-1]] = tier_codes[::-1]  # the first row of a repeated id wins
     labels = np.append(tier_names, "none").astype(object)
@@ -3260,14 +3477,17 @@ def value_report(data, *, value: CustomerValue | None = None) -> ValueReport:
     each part that lacks its table carries a note instead."""
     month = str(_report_month(data))
     value = customer_value(data) if value is None else value
+    release_free_memory()  # what the earlier cells freed: the parts below each build customer-level arrays
     notes = {}
     holdout = _empty(["frequency_bin", "customers", "actual", "predicted"])
     tiers = value_tiers(value, data=data, tier_of=False)  # the tier table alone: the report keeps no per-customer series
+    release_free_memory()
     if not value.note:
         try:
             holdout = holdout_check(data)
         except ValueError as e:  # too little history before the cut
             notes["holdout"] = f"Skipped: {e}"
+        release_free_memory()
     members = _empty(["group"])
     mnote = _note(data, "customers", columns={"customers": ["member_tier"], "orders": ["customer_id"]})
     if mnote:
@@ -3487,6 +3707,10 @@ def churn_risk_list(stages: pd.DataFrame, value: CustomerValue, *, p_alive_max: 
     rows = _value_rows(value, _codes)
     if rows is not None and len(rows) == len(stages):  # joined on the customer codes, not the text ids
         sel = stages["stage"].isin(["active", "new"]).to_numpy()
+        # only the rows the filter below keeps are joined (not every active customer's columns)
+        at = np.where(rows >= 0, rows, 0)
+        sel = sel & (rows >= 0) & (value.table["frequency"].to_numpy()[at] > 0) & (value.table["p_alive"].to_numpy()[at] < limit)
+        del at
         v = _joined(value.table, stages.loc[sel, ["customer_id", "days_since_last"]], rows[sel])
     else:
         active = stages.loc[stages["stage"].isin(["active", "new"]), ["customer_id", "days_since_last"]]
@@ -3556,6 +3780,9 @@ def lifecycle_report(data, *, value: CustomerValue | None = None) -> LifecycleRe
                           stage_vs_p_alive(stages, value, _codes=codes), wakeup_list(stages, value, data=data, _codes=codes),
                           churn_risk_list(stages, value, data=data, _codes=codes), month)
     out._codes = codes  # the customer code of each stages row (not a field: for the charts' lookups)
+    # the customer history and the sorted order rows: the value section does not use them
+    _restore_paid_ns(data)
+    _let_go(data, "history", "paid_sort", "paid_sorted_codes", "first_paid_ns")
     release_free_memory()
     return out
 
@@ -3618,6 +3845,8 @@ def plot_p_alive_by_stage(report: LifecycleReport, value: CustomerValue, *, ax=N
     charts.format_pct_axis(ax)
     charts.annotate_threshold(ax, 0.5, "P(alive) 0.5", color=charts.ALERT_COLORS["neutral"])
     ax.set_title("Repeat buyers: P(alive) from BG/NBD by rule-based stage")
+    del s
+    release_free_memory()  # the customers' stages and values looked up for the chart
     return ax
 
 

@@ -797,3 +797,51 @@ def test_prepared_folder_reads_only_the_chapters_columns(sample, sample_value, t
     # only the columns asked for that the file has, in the order asked (no name, no phone)
     assert list(acq._table(prepared, "customers", ["member_tier", "customer_id", "no_such_column"]).columns) == [
         "member_tier", "customer_id"]
+
+
+def test_sliced_passes_give_the_one_pass_results(sample, sample_value, tmp_path, monkeypatch):
+    # the order lines costed a few hundred at a time (from a prepared file read in batches, and from
+    # frames in memory sliced), the models' formulas a few hundred customers at a time, and the last
+    # order before a moment found in slices of order rows: every value as one pass over all the rows
+    from playbook.loading import prepare
+
+    prepared = playbook.load(prepare(sample, tmp_path / "prep"), month="2026-10")
+    whole = acq.order_gross_margin(sample)
+    # a third of the SKUs without a unit cost: their lines are costed at the ratio of the others
+    shop = {t: sample[t] for t in ("orders", "order_items", "products")}
+    shop["products"] = shop["products"].assign(unit_cost=shop["products"]["unit_cost"].where(
+        np.arange(len(shop["products"])) % 3 > 0))
+    mixed = acq.order_gross_margin(shop)
+    assert mixed["cost_source"].eq("estimated").mean() > 0.3
+    monkeypatch.setattr(acq, "_LINE_CHUNK", 333)
+    assert len(acq._table(sample, "order_items")) > 20 * 333
+    pd.testing.assert_frame_equal(acq.order_gross_margin(sample), whole, check_exact=True)
+    pd.testing.assert_frame_equal(acq.order_gross_margin(prepared), whole, check_exact=True)
+    pd.testing.assert_frame_equal(acq.order_gross_margin(shop), mixed, check_exact=True)
+    monkeypatch.setattr(acq, "_CUSTOMER_CHUNK", 101)
+    pd.testing.assert_frame_equal(acq.customer_value(prepared).table, sample_value.table, check_exact=True)
+    h = acq._history(sample)
+    t = pd.Timestamp("2026-06-15 12:00")
+    one = h.last_before(t)
+    monkeypatch.setattr(h, "_step", 997)
+    assert len(h.ts) > 10 * 997
+    assert h.last_before(t).tolist() == one.tolist()
+    # by hand: the latest order time before t of each customer who has one
+    rows = h.ts < t.value
+    expect = pd.Series(h.ts[rows]).groupby(h.code[rows]).max()
+    assert one[expect.index.to_numpy()].tolist() == expect.tolist()
+    assert (one[np.setdiff1d(np.arange(h.n), expect.index.to_numpy())] == np.iinfo(np.int64).min).all()
+
+
+def test_customer_codes_from_packed_ids_equal_the_text_hash(sample):
+    # ids of one width are hashed as 64-bit integers: the same codes, ids and text ranks as hashing
+    # the texts (pd.factorize of the customers' ids then the paid orders')
+    keys = acq._Keys(sample)
+    cust = sample["customers"]["customer_id"]
+    paid = sample["orders"]["customer_id"][keys.paid_rows]
+    codes, uniques = pd.factorize(pd.concat([cust, paid], ignore_index=True))
+    assert keys.ids.tolist() == list(uniques)
+    assert keys.registered.tolist() == codes[:len(cust)].tolist()
+    assert keys.paid.tolist() == codes[len(cust):].tolist()
+    assert keys.paid.dtype == np.int32
+    assert keys.rank().tolist() == pd.Series(keys.ids).rank(method="first").astype(int).sub(1).tolist()
