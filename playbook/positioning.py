@@ -85,9 +85,9 @@ COLUMNS = {
     "products": ("sku", "category", "unit_cost"),
     "customers": ("customer_id", "persona", "birth_year", "city_tier", "province", "member_tier"),
 }
-#: of a prepared folder, the columns kept for the whole notebook: the order ids and the lines are
-#: read once for the lines computed once per dataset (:func:`_lines`, not kept), the channels and
-#: skus as codes (:func:`playbook.derived.column_codes`)
+#: of a prepared folder, the columns :func:`_table` keeps (only when the report month is not
+#: given); the sections read what they need for themselves and keep integer codes and arrays
+#: (:func:`_paid_orders`, :func:`_lines`, :func:`_customers`), not the orders' columns
 KEPT = {
     "orders": ("customer_id", "order_ts", "paid_amount", "status", "refund_amount"),
 }
@@ -281,20 +281,104 @@ def _build_orders(orders: pd.DataFrame, *, channels: tuple | None = None, ids: b
 
 
 def _paid_orders(data) -> _Orders:
-    """:func:`_build_orders` of the dataset's orders, computed once per dataset."""
+    """:func:`_build_orders` of the dataset's orders, computed once per dataset. Of a prepared
+    folder, the orders' columns are read for this only (not kept, nor referenced by the result:
+    ``orders`` is None), the channels as codes."""
     from .derived import column_codes, compact_codes
     from .loading import has_column
 
     def build(d):
-        orders = _table(d, "orders")
         if not _prepared(d, "orders"):
-            return _build_orders(orders)
+            return _build_orders(_table(d, "orders"))
         if not has_column(d, "orders", "order_id"):
             raise KeyError("table orders lacks column(s) order_id")
         codes = column_codes(d, "orders", "channel") if has_column(d, "orders", "channel") else None
+        orders = read_columns(d, "orders", ("order_ts", "paid_amount", "status", "refund_amount"), keep=False)
         head = _build_orders(orders, channels=codes, ids=False)
-        return replace(head, channel=compact_codes(head.channel, len(head.channels)))  # a byte per order
+        del orders
+        _release()
+        return replace(head, orders=None, rows=compact_codes(head.rows, d.rows("orders")),  # 4 bytes per order
+                       channel=compact_codes(head.channel, len(head.channels)))  # a byte per order
     return per_dataset(data, "positioning.orders", build, tables=("orders",))
+
+
+def _release() -> None:
+    """Hand the memory a large read freed back to the system (:func:`playbook.loading.release_free_memory`)."""
+    from .loading import release_free_memory
+
+    release_free_memory()
+
+
+def _sorted_id_positions(values, keys, *, missing: bool = False):
+    """:func:`playbook.derived.positions` of ``values`` among ``keys`` when the keys are ids of one
+    width, without gaps, that pack into 64-bit integers (:func:`playbook.derived.id_integers`) and
+    strictly increase (a prepared file of orders or customers stored by id): a binary search of
+    the sorted integers, or a table indexed by the integer when they are dense, so no hash table
+    of tens of millions of ids is built (only for values scattered over sparse ids, whose binary
+    search would miss the cache at every step). None when this does not apply (the caller then
+    looks the ids up by hash), or when the two are of different types. ``values`` and ``keys`` are Series, or functions that read them: a text column read so
+    is let go as soon as its bytes are taken, so the two columns' text is never held at once.
+    With ``missing``, (positions, whether each value is missing) or None."""
+    from .derived import fixed_width_bytes, id_integers
+
+    def id_bytes(column):
+        column = column() if callable(column) else column
+        return fixed_width_bytes(column), column.dtype
+
+    k, k_type = id_bytes(keys)
+    if k is None or k[1] is not None:
+        return None
+    v, v_type = id_bytes(values)
+    if v is None or v[0].shape[1] != k[0].shape[1] or v_type != k_type:
+        return None
+    ints = id_integers(k[0], v[0])
+    present = v[1]
+    del k, v
+    if ints is None:
+        return None
+    key, val = ints
+    del ints
+    if len(key) > 1 and not (key[1:] > key[:-1]).all():
+        return None
+    if not len(key):
+        at = np.full(len(val), -1, dtype=np.intp)
+    elif int(key[-1]) - int(key[0]) < 4 * len(key) + 4096:  # dense ids: a table indexed by the id
+        at = _dense_positions(key, val)
+    elif len(val) < 2 or (val[1:] >= val[:-1]).all():  # values in the keys' order: a cache-friendly binary search
+        at = np.searchsorted(key, val).astype(np.intp, copy=False)
+        np.minimum(at, len(key) - 1, out=at)
+        at[key[at] != val] = -1
+    else:  # scattered values over sparse ids: a hash lookup of the integers is faster
+        at = pd.Index(key).get_indexer(val).astype(np.intp, copy=False)
+    del key, val
+    if present is not None:  # missing values: -1
+        full = np.full(len(present), -1, dtype=np.intp)
+        full[present] = at
+        at = full
+    if missing:
+        return at, (np.zeros(len(at), dtype=bool) if present is None else ~present)
+    return at
+
+
+#: values looked up at a time by :func:`_dense_positions` (bounds its temporary arrays)
+_BLOCK = 1 << 23
+
+
+def _dense_positions(key: np.ndarray, val: np.ndarray) -> np.ndarray:
+    """Position of each of ``val`` among the strictly increasing ``key`` (64-bit integers spanning
+    a range not much longer than their number), -1 where absent: through a table of the range,
+    one slot per integer, so each value is found by one read (the keys' order of the values does
+    not matter, unlike a binary search's)."""
+    first, span = key[0], int(key[-1]) - int(key[0]) + 1
+    dtype = np.int32 if len(key) < np.iinfo(np.int32).max else np.intp
+    table = np.full(span + 1, -1, dtype=dtype)  # the last slot: outside the range
+    table[(key - first).astype(np.intp)] = np.arange(len(key), dtype=dtype)
+    at = np.empty(len(val), dtype=np.intp)
+    for s in range(0, len(val), _BLOCK):
+        off = val[s:s + _BLOCK] - first  # a value below the first key wraps around to a huge offset
+        np.minimum(off, np.uint64(span), out=off)
+        at[s:s + _BLOCK] = table[off.astype(np.intp)]
+    return at
 
 
 @dataclass
@@ -458,11 +542,18 @@ def _lines_frame(lines: _Lines, which: np.ndarray | None = None) -> pd.DataFrame
     return out
 
 
+#: months of lines a prepared folder's lines keep, the report month's included: the channel mix
+#: shows thirteen months (the last of them the same month a year ago), the segments twelve
+LINE_MONTHS = 13
+
+
 def _lines(data, with_items: bool) -> _Lines:
     """:func:`_build_lines` of all the dataset's orders (with order_items and products when
-    ``with_items``), computed once per dataset."""
+    ``with_items``), computed once per dataset. Of a prepared folder with a report month, only
+    the lines of orders placed in its last :data:`LINE_MONTHS` months (the report month's
+    included) are kept: every section reads those months only."""
     from .derived import column_codes, compact_codes
-    from .loading import has_column
+    from .loading import has_column, read_rows
 
     def build(d):
         head = _paid_orders(d)
@@ -471,26 +562,54 @@ def _lines(data, with_items: bool) -> _Lines:
                                 _table(d, "products") if with_items else None)
         if not with_items:
             return replace(_build_lines(head), sourced=False)  # the orders' ids were not kept
-        # a prepared folder: the lines and the order ids are read for this once-per-dataset join
-        # only (not kept), the skus as codes; the lines keep no reference to them
-        import pyarrow as pa
-
+        # a prepared folder: the order ids of the orders and of the lines are read for this
+        # once-per-dataset join only (not kept), the skus as codes; the lines keep no reference to them
         skus = (column_codes(d, "order_items", "sku")
                 if _prepared(d, "order_items") and has_column(d, "order_items", "sku") else None)
-        ids = read_columns(d, "orders", ["order_id"], keep=False)
-        _require(ids, "orders", ["order_id"])
-        items = read_columns(d, "order_items", ["order_id"], keep=False)
-        _require(items, "order_items", ["order_id"])
-        join = _join_orders(ids, head.rows, items)  # the ids' text goes before the lines' arrays are made
-        del ids, items
-        pa.default_memory_pool().release_unused()
-        items = read_columns(d, "order_items", [c for c in COLUMNS["order_items"] if c not in ("order_id", "sku")]
-                             + (["sku"] if skus is None else []), keep=False)
-        lines = _build_lines(head, items, _table(d, "products"), skus=skus, join=join)
-        del items, join
-        pa.default_memory_pool().release_unused()
-        return replace(lines, items=None, item_rows=None, order_ids=None, sourced=False,
-                       category=compact_codes(lines.category, len(lines.categories)))  # a byte per line
+        if not has_column(d, "order_items", "order_id"):
+            _require(read_columns(d, "order_items", ["order_id"], keep=False), "order_items", ["order_id"])
+        at = _sorted_id_positions(lambda: read_columns(d, "order_items", ["order_id"], keep=False)["order_id"],
+                                  lambda: read_columns(d, "orders", ["order_id"], keep=False)["order_id"])
+        if at is None:
+            ids = read_columns(d, "orders", ["order_id"], keep=False)
+            items = read_columns(d, "order_items", ["order_id"], keep=False)
+            join = _join_orders(ids, head.rows, items)  # the ids' text goes before the lines' arrays are made
+            del ids, items
+        else:  # the orders stored by id: the same join as _join_orders' lookup of unique ids
+            pos = np.full(d.rows("orders"), -1, dtype=np.intp)  # orders row -> paid order
+            pos[head.rows] = np.arange(len(head.rows))
+            pos = pos[at]
+            pos[at < 0] = -1
+            del at
+            item_rows = np.flatnonzero(pos >= 0)
+            join = (item_rows, pos[item_rows], None)
+            del pos
+        _release()
+        item_rows, line_order, order_ids = join
+        del join
+        if order_ids is None and getattr(d, "month", None):  # the lines of the months shown only
+            last = _month_codes(np.array([d.month], dtype="datetime64[M]"))[0]
+            month = head.month[line_order]
+            shown = (month > last - LINE_MONTHS) & (month <= last)
+            del month
+            item_rows, line_order = item_rows[shown], line_order[shown]
+            del shown
+        cols = [c for c in COLUMNS["order_items"] if c not in ("order_id", "sku")] + (["sku"] if skus is None else [])
+        if order_ids is None and _prepared(d, "order_items"):  # the kept lines' rows only
+            items = read_rows(d, "order_items", [c for c in cols if has_column(d, "order_items", c)], item_rows)
+            codes = None if skus is None else (skus[0][item_rows], skus[1])
+            join = (np.arange(len(item_rows)), line_order, None)
+        else:
+            items = read_columns(d, "order_items", cols, keep=False)
+            codes, join = skus, (item_rows, line_order, order_ids)
+        del item_rows, line_order, order_ids
+        lines = _build_lines(head, items, _table(d, "products"), skus=codes, join=join)
+        del items, join, codes
+        _release()
+        line_order = compact_codes(lines.line_order, len(head.rows))  # 4 bytes per line
+        line_key = line_order if lines.line_key is lines.line_order else lines.line_key
+        return replace(lines, items=None, item_rows=None, order_ids=None, sourced=False, line_order=line_order,
+                       line_key=line_key, category=compact_codes(lines.category, len(lines.categories)))  # a byte per line
     return per_dataset(data, f"positioning.lines:{with_items}", build, tables=("orders", "order_items", "products"))
 
 
@@ -503,16 +622,37 @@ def _in_period(lines: _Lines, start: pd.Timestamp, end: pd.Timestamp) -> np.ndar
 
 @dataclass
 class _Customers:
-    """The customers table with one row per customer_id (the first), and each order's customer."""
+    """The customers with one row per customer_id (the first), and each paid order's customer."""
 
-    frame: pd.DataFrame     #: customers, one row per customer_id
-    of_order: np.ndarray    #: orders row -> row of ``frame`` (-1: no customer_id, or not in customers)
+    frame: pd.DataFrame | None  #: customers, one row per customer_id (None: a prepared file, see ``rows``)
+    of_paid: np.ndarray         #: paid order (of :func:`_paid_orders`) -> customer row (-1: no customer_id, or not in customers)
+    missing: np.ndarray         #: paid order -> whether its customer_id is missing
+    n: int = 0                  #: customers (rows, one per customer_id)
+    rows: np.ndarray | None = None  #: of a prepared file: the rows of its customers kept (None: all)
+
+    def column(self, data, name: str) -> pd.Series | None:
+        """Column ``name`` of the customers (one row per customer_id), None when they lack it;
+        of a prepared file read for this use (not kept)."""
+        if self.frame is not None:
+            return self.frame[name] if name in self.frame.columns else None
+        from .loading import has_column
+
+        if not has_column(data, "customers", name):
+            return None
+        values = read_columns(data, "customers", [name], keep=False)[name]
+        return values if self.rows is None else values.take(self.rows).reset_index(drop=True)
 
 
 def _customers(data) -> _Customers:
-    """:class:`_Customers` of the dataset, computed once (one hash lookup of every order's
-    customer_id among the customers)."""
+    """:class:`_Customers` of the dataset, computed once (one lookup of every order's customer_id
+    among the customers). Of a prepared folder, the ids are read for this lookup only, and the
+    customers' columns are read by each use (:meth:`_Customers.column`)."""
+    from .derived import compact_codes
+
     def build(d):
+        head = _paid_orders(d)
+        if _prepared(d, "customers") and _prepared(d, "orders"):
+            return _prepared_customers(d, head)
         customers = _table(d, "customers")
         orders = _table(d, "orders")
         of_order = None
@@ -525,27 +665,74 @@ def _customers(data) -> _Customers:
             keep = ~customers["customer_id"].duplicated().to_numpy()
             customers = customers.loc[keep].reset_index(drop=True)
         if "customer_id" not in orders.columns:
-            return _Customers(customers, np.full(len(orders), -1, dtype=np.intp))
+            none = np.full(len(head.rows), -1, dtype=np.intp)
+            return _Customers(customers, none, np.ones(len(head.rows), dtype=bool), len(customers))
         if of_order is None:
             of_order = _positions(orders["customer_id"], pd.Index(customers["customer_id"]))
-        of_order[orders["customer_id"].isna().to_numpy()] = -1  # a missing id is nobody, not a customer without id
-        return _Customers(customers, of_order)
+        missing = orders["customer_id"].isna().to_numpy()
+        of_order[missing] = -1  # a missing id is nobody, not a customer without id
+        return _Customers(customers, compact_codes(of_order[head.rows], len(customers)), missing[head.rows],
+                          len(customers))
     return per_dataset(data, "positioning.customers", build, tables=("orders", "customers"))
+
+
+def _prepared_customers(d, head: _Orders) -> _Customers:
+    """:class:`_Customers` of a prepared folder: the customer ids of the orders and of the
+    customers are read for the lookup only (by binary search when the customers are stored by
+    id, :func:`_sorted_id_positions`), and only the paid orders' customer rows are kept."""
+    from .derived import compact_codes
+    from .loading import has_column
+
+    if not has_column(d, "customers", "customer_id"):
+        _require(read_columns(d, "customers", ["customer_id"], keep=False), "customers", ["customer_id"])
+    n, rows = d.rows("customers"), None
+    if not has_column(d, "orders", "customer_id"):
+        none = np.full(len(head.rows), -1, dtype=np.intp)
+        return _Customers(None, none, np.ones(len(head.rows), dtype=bool), n)
+    found = _sorted_id_positions(lambda: read_columns(d, "orders", ["customer_id"], keep=False)["customer_id"],
+                                 lambda: read_columns(d, "customers", ["customer_id"], keep=False)["customer_id"],
+                                 missing=True)
+    if found is not None:  # the customers stored by id
+        of_order, missing = found
+        del found
+        missing = missing[head.rows]
+    else:
+        orders = read_columns(d, "orders", ["customer_id"], keep=False)["customer_id"]
+        ids = read_columns(d, "customers", ["customer_id"], keep=False)["customer_id"]
+        of_order = None
+        try:  # repeated customer ids raise: the uniqueness is not checked with a hash table first
+            of_order = _positions(orders, pd.Index(ids))
+        except pd.errors.InvalidIndexError:
+            pass
+        if of_order is None and not ids.is_unique:
+            rows = np.flatnonzero(~ids.duplicated().to_numpy())
+            ids = ids.take(rows).reset_index(drop=True)
+            n = len(ids)
+        if of_order is None:
+            of_order = _positions(orders, pd.Index(ids))
+        missing = orders.isna().to_numpy()[head.rows]
+        del ids, orders
+    of_paid = of_order[head.rows]
+    del of_order
+    of_paid[missing] = -1  # a missing id is nobody, not a customer without id
+    _release()
+    return _Customers(None, compact_codes(of_paid, n), missing, n, rows)
 
 
 def _order_customers(data, head: _Orders) -> np.ndarray | None:
     """An integer code of each paid order's customer_id (-1: missing), equal for equal ids: the
     customer's row in customers when every id is found there, else a factorization of the ids.
     None when orders carry no customer_id."""
-    orders = _table(data, "orders")
-    if "customer_id" not in orders.columns:
+    from .loading import has_column
+
+    if not has_column(data, "orders", "customer_id"):
         return None
-    if data.has("customers") and "customer_id" in _table(data, "customers").columns:
-        code = _customers(data).of_order[head.rows]
-        missing = orders["customer_id"].isna().to_numpy()[head.rows]
-        if not ((code < 0) & ~missing).any():
-            return code
-    return pd.factorize(orders["customer_id"])[0][head.rows]
+    if data.has("customers") and has_column(data, "customers", "customer_id"):
+        known = _customers(data)
+        if not ((known.of_paid < 0) & ~known.missing).any():
+            return known.of_paid
+    ids = read_columns(data, "orders", ["customer_id"], keep=False)["customer_id"]
+    return pd.factorize(ids)[0][head.rows]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -738,17 +925,20 @@ def business_report(data, *, record=None) -> BusinessResult:
     from .metrics import kpi_comparison
 
     month = _report_month(data)
-    orders = _table(data, "orders")
     have_items = data.has("order_items", "products")
     lines = _lines(data, have_items)
     res = BusinessResult(month)
     # the KPIs of three months need only those months' orders and five columns
-    kcols = [c for c in ("order_ts", "paid_amount", "status", "refund_amount", "customer_id") if c in orders.columns]
-    ts = orders["order_ts"]
-    this = pd.Timestamp(month + "-01")
-    near = ((ts >= this - pd.DateOffset(months=1)) & (ts < this + pd.offsets.MonthBegin(1))) | (
-        (ts >= this - pd.DateOffset(months=12)) & (ts < this - pd.DateOffset(months=11)))
-    res.kpis = kpi_comparison(orders[kcols].loc[near.fillna(False).to_numpy()], month)
+    if _prepared(data, "orders"):  # those months read from the file, a month at a time
+        res.kpis = kpi_comparison(data, month)
+    else:
+        orders = _table(data, "orders")
+        kcols = [c for c in ("order_ts", "paid_amount", "status", "refund_amount", "customer_id") if c in orders.columns]
+        ts = orders["order_ts"]
+        this = pd.Timestamp(month + "-01")
+        near = ((ts >= this - pd.DateOffset(months=1)) & (ts < this + pd.offsets.MonthBegin(1))) | (
+            (ts >= this - pd.DateOffset(months=12)) & (ts < this - pd.DateOffset(months=11)))
+        res.kpis = kpi_comparison(orders[kcols].loc[near.fillna(False).to_numpy()], month)
     by_channel = _monthly_sums(lines, "channel")  # once for the table and the 13 months' mix
     res.by_channel = _business_from_sums(by_channel, month, "channel")
     res.channel_mix = revenue_mix(by_channel, month, by="channel")
@@ -891,7 +1081,12 @@ def _segment_lines(order: np.ndarray, customer: np.ndarray, day: np.ndarray, cat
     """:class:`_PeriodLines` from per-line codes: ``order`` (an order key), ``customer`` (row of
     the customers table), ``day`` (a code of the order's day, -1: unknown). An order counts for
     the customer and day of its first line."""
-    first = ~pd.Series(order).duplicated().to_numpy()
+    if len(order) > 1 and (order[1:] >= order[:-1]).all():  # lines grouped by order (as stored): no hash table
+        first = np.empty(len(order), dtype=bool)
+        first[0] = True
+        np.not_equal(order[1:], order[:-1], out=first[1:])
+    else:
+        first = ~pd.Series(order).duplicated().to_numpy()
     who, when = customer[first], day[first]
     dated = when >= 0
     who, when = who[dated], when[dated]
@@ -1027,27 +1222,35 @@ def segment_report(data, *, record=None) -> SegmentResult:
     have_items = data.has("order_items", "products")
     lines = _lines(data, have_items)
     known = _customers(data)
-    customers = known.frame
     # the period's lines of known customers as integer codes: orders, customers and days are
     # counted once here, and each dimension only relabels the customers
     which = _in_period(lines, start, end)
     paid = lines.line_order[which]
-    customer = known.of_order[lines.head.rows[paid]]
+    customer = known.of_paid[paid]
     keep = customer >= 0
     which, paid, customer = which[keep], paid[keep], customer[keep]
+    del keep
     day = lines.head.ts[paid].astype("datetime64[D]").astype(np.int64)
+    del paid
     period = _segment_lines(lines.line_key[which], customer, day - day.min() if len(day) else day,
-                            lines.category[which], lines.categories, lines.gmv[which], len(customers))
+                            lines.category[which], lines.categories, lines.gmv[which], known.n)
+    del which, customer, day
     min_buyers = int(cfg["min_segment_buyers"])
     prefs = {}
     for dim in ("persona", "age_band", "city_tier", "province", "member_tier"):  # five dimensions
-        if dim == "age_band" and "birth_year" in customers.columns and len(customers):
-            code, labels = _age_band_codes(customers["birth_year"], end.year if end.month > 1 else end.year - 1)
-        elif dim in customers.columns and customers[dim].notna().any():
-            code, labels = _segment_codes(customers[dim])
+        if dim == "age_band":
+            values = known.column(data, "birth_year") if known.n else None
+            if values is None:
+                continue
+            code, labels = _age_band_codes(values, end.year if end.month > 1 else end.year - 1)
         else:
-            continue
+            values = known.column(data, dim)
+            if values is None or not values.notna().any():
+                continue
+            code, labels = _segment_codes(values)
+        del values
         res.tables[dim], prefs[dim] = _segment_table(period, code, labels, by=dim, min_buyers=min_buyers)
+        del code
     if not res.tables:
         res.note = _skip(record, "Personas and segments", "customers has none of persona, birth_year, city_tier, province")
         return res
@@ -1427,8 +1630,7 @@ def _buyer_counts(head: _Orders, customer: np.ndarray, months: Sequence[str]) ->
     n_ch, n_m, n_who = len(head.channels), len(wanted), int(who.max()) + 1 if len(who) else 1
     rel = np.searchsorted(wanted, month)  # the month's place among the wanted ones
     inside = (rel < n_m) & (wanted[np.minimum(rel, n_m - 1)] == month) if n_m else np.zeros(len(month), dtype=bool)
-    first = np.argsort(head.ts[has], kind="stable")  # NaT last, as a sort of order_ts puts it
-    first = first[~pd.Series(who[first]).duplicated().to_numpy()]  # each customer's first paid order
+    first = _first_orders(head.ts[has], who, n_who)  # each customer's first paid order
     first = first[inside[first]]
 
     def frame(counts: np.ndarray, per_channel: bool) -> pd.DataFrame:
@@ -1445,6 +1647,25 @@ def _buyer_counts(head: _Orders, customer: np.ndarray, months: Sequence[str]) ->
     new = pd.concat([frame(np.bincount(pair[first], minlength=n_m * n_ch), True),
                      frame(np.bincount(rel[first], minlength=n_m), False)], ignore_index=True)
     return buyers, new
+
+
+def _first_orders(ts: np.ndarray, who: np.ndarray, n_who: int) -> np.ndarray:
+    """Position of each customer's first order (the earliest ``ts``, NaT last, the earlier
+    position on a tie: what a stable sort of ``ts`` puts first), for the customers (codes
+    ``who`` in ``[0, n_who)``) with an order; by two scatters of a minimum, without sorting the
+    orders or hashing the customers."""
+    if not len(who):
+        return np.empty(0, dtype=np.intp)
+    stamp = np.asarray(ts).astype("datetime64[ns]", copy=False).view(np.int64)
+    if np.isnat(ts).any():
+        stamp = np.where(np.isnat(ts), np.iinfo(np.int64).max, stamp)  # NaT last
+    earliest = np.full(n_who, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(earliest, who, stamp)
+    candidate = np.flatnonzero(stamp == earliest[who])  # every customer has one at least
+    del stamp, earliest
+    first = np.full(n_who, len(who), dtype=np.intp)
+    np.minimum.at(first, who[candidate], candidate)
+    return first[first < len(who)]
 
 
 def plan_vs_actual(targets: pd.DataFrame, actuals: pd.DataFrame, *, metric: str = "gmv") -> pd.DataFrame:

@@ -449,19 +449,27 @@ def test_order_lines_with_an_empty_products_table():
 
 
 def test_prepared_folder_keeps_no_ids_and_gives_the_same_sections(data, tmp_path):
-    # a prepared folder: the orders keep neither their ids nor their channels' text (the ids are
-    # read for the lines' join, the channels and skus as codes), and every section is the same
+    # a prepared folder: no column of the orders or customers is kept (the ids are read for the
+    # joins, the channels and skus as codes), the lines are those of the 13 months the sections
+    # show (the same values as the lines of all orders there), and every section is the same
     from playbook.loading import prepare
 
     prepared = playbook.load(prepare(data, tmp_path / "prep"), month=data.month)
     a, b = P._lines(prepared, True), P._lines(data, True)
+    end = pd.Timestamp(data.month + "-01") + pd.offsets.MonthBegin(1)
+    shown = P._in_period(b, end - pd.DateOffset(months=P.LINE_MONTHS), end)
+    assert 0 < len(shown) < len(b.line_order) and len(a.line_order) == len(shown)
     for name in ("line_order", "line_key", "category", "gmv", "net_sales", "cogs"):
-        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name)[shown], err_msg=name)
     pd.testing.assert_index_equal(a.categories, b.categories)
     pd.testing.assert_index_equal(a.head.channels, b.head.channels)
     np.testing.assert_array_equal(a.head.channel, b.head.channel)
-    assert list(P._table(prepared, "orders").columns) == list(P.KEPT["orders"])
-    assert prepared.table_file("order_items") is not None  # the lines were read for the join only
+    assert a.head.orders is None  # the orders' columns were read for the arrays only
+    ca, cb = P._customers(prepared), P._customers(data)
+    assert ca.frame is None and ca.n == cb.n
+    np.testing.assert_array_equal(ca.of_paid, cb.of_paid)
+    np.testing.assert_array_equal(ca.missing, cb.missing)
+    pd.testing.assert_series_equal(ca.column(prepared, "persona"), cb.column(data, "persona"), check_index=False)
     with pytest.raises(ValueError, match="source tables"):
         P._lines_frame(a)
     for mine, theirs in ((P.business_report(prepared), P.business_report(data)),
@@ -470,3 +478,39 @@ def test_prepared_folder_keeps_no_ids_and_gives_the_same_sections(data, tmp_path
             if hasattr(mine, attr):
                 pd.testing.assert_frame_equal(getattr(mine, attr), getattr(theirs, attr), obj=attr)
     pd.testing.assert_frame_equal(P.target_report(prepared).pva, P.target_report(data).pva)
+    pd.testing.assert_frame_equal(P.target_report(prepared).scorecard, P.target_report(data).scorecard)
+    for name in ("orders", "order_items", "customers"):  # read for the arrays, not kept
+        assert prepared.table_file(name) is not None and not prepared._partial.get(name), name
+
+
+def test_sorted_id_positions_by_hand():
+    # ids of one width stored in increasing order are found without a hash table: "B2" is not
+    # among the keys, a missing value finds nothing
+    keys = pd.Series(["A1", "A7", "B3", "C0"], dtype="str")
+    values = pd.Series(["A1", None, "B2", "B3", "C0", "C0", "Z9"], dtype="str")  # in the keys' order: binary search
+    np.testing.assert_array_equal(P._sorted_id_positions(values, keys), [0, -1, -1, 2, 3, 3, -1])
+    at, missing = P._sorted_id_positions(values, keys, missing=True)
+    assert missing.tolist() == [False, True, False, False, False, False, False]
+    # scattered values over sparse ids: a hash of the integers; keys out of order or repeated, or
+    # another width: left to the caller's lookup (None)
+    np.testing.assert_array_equal(P._sorted_id_positions(values.iloc[::-1].reset_index(drop=True), keys),
+                                  [-1, 3, 3, 2, -1, -1, 0])
+    assert P._sorted_id_positions(values, keys.iloc[::-1].reset_index(drop=True)) is None
+    assert P._sorted_id_positions(values, pd.Series(["A1", "A1", "B3"], dtype="str")) is None
+    assert P._sorted_id_positions(values, pd.Series(["A1", "A10"], dtype="str")) is None
+    # ids that pack into a short range of integers (digits after a fixed letter) take a table
+    # indexed by the id, in any order: below the first key, past the last, between two keys: absent
+    keys = pd.Series([f"0O{i:07d}" for i in (1, 2, 3, 5, 8)], dtype="str")
+    values = pd.Series(["0O0000005", "0O0000001", "0O0000004", None, "0O0000008", "1O0000000", "0O0000000"], dtype="str")
+    np.testing.assert_array_equal(P._sorted_id_positions(values, keys), [3, 0, -1, -1, 4, -1, -1])
+    np.testing.assert_array_equal(P._sorted_id_positions(values, keys), pd.Index(keys).get_indexer(values))
+
+
+def test_first_orders_by_hand():
+    # customer 0: orders at 10:00, 09:00, 09:00 -> the first 09:00 one (position 1, the earlier
+    # row on a tie); customer 1: an order without time and one at 12:00 -> the dated one (a sort
+    # puts NaT last); customer 2 only an order without time -> that one; customer 3 has none
+    ts = pd.to_datetime(["2026-01-01 10:00", "2026-01-01 09:00", None, "2026-01-01 09:00", "2026-01-02 12:00", None]).to_numpy()
+    who = np.array([0, 0, 1, 0, 1, 2])
+    assert sorted(P._first_orders(ts, who, 4).tolist()) == [1, 4, 5]
+    assert len(P._first_orders(ts[:0], who[:0], 4)) == 0
