@@ -15,10 +15,11 @@ import numpy as np
 import pandas as pd
 
 from . import probability
-from .derived import column_codes, unique_positions
+from .derived import unique_positions
 from .exercises import exercise
 from .fulfillment import SPRING_FESTIVALS
-from .loading import has_column, read_columns, read_derived_columns, read_parquet, read_window
+from .loading import (has_column, read_columns, read_derived_columns, read_parquet, read_window,
+                      release_free_memory)
 from .metrics import paid_mask
 
 __all__ = [
@@ -125,10 +126,57 @@ def _with_columns(data, name: str, frame: pd.DataFrame, columns) -> pd.DataFrame
     return frame.assign(**{c: extra[c].array for c in want})
 
 
+def _column_codes(data, name: str, column: str) -> tuple[np.ndarray, pd.Index]:
+    """:func:`playbook.derived.column_codes` (the same codes and values, cached under the same
+    name once per dataset), built for a prepared table one row group at a time: each group's
+    dictionary indices are mapped to codes of their own and written into a 32-bit array, then
+    ranked into the sorted codes, so the tens of millions of rows of a large shop's orders or
+    experiments cost a few bytes each rather than several 64-bit copies."""
+    from .derived import column_codes as codes_of_column, compact_codes, per_dataset
+
+    file = data.table_file(name) if hasattr(data, "table_file") else None
+    if file is None:
+        return codes_of_column(data, name, column)
+
+    def build(data):
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        pf = pq.ParquetFile(file, read_dictionary=[column])
+        if pf.metadata.num_rows == 0:
+            return np.empty(0, dtype=np.intp), pd.Index(pd.array([], dtype="str"))
+        raw = np.empty(pf.metadata.num_rows, dtype=np.int32)  # codes in order of first use, -1: missing
+        seen: dict = {}
+        at = 0
+        for g in range(pf.metadata.num_row_groups):  # a million rows at a time
+            for chunk in pf.read_row_group(g, columns=[column]).column(0).chunks:
+                if not len(chunk):
+                    continue
+                if not hasattr(chunk, "dictionary"):  # not stored as a dictionary: encode it here
+                    chunk = pc.dictionary_encode(chunk)
+                idx = np.asarray(pc.fill_null(chunk.indices.cast("int32"), -1))
+                used = np.bincount(idx[idx >= 0], minlength=len(chunk.dictionary)) > 0
+                words = chunk.dictionary.to_pylist()
+                lut = np.full(len(words) + 1, -1, dtype=np.int32)  # the last slot: a missing value
+                for i in np.flatnonzero(used):  # a few distinct values per group
+                    lut[i] = seen.setdefault(words[i], len(seen))
+                raw[at:at + len(idx)] = lut[idx]
+                at += len(idx)
+        keep = sorted((v, i) for v, i in seen.items())
+        rank = np.full(len(seen) + 1, -1, dtype=np.int64)
+        rank[[i for _, i in keep]] = np.arange(len(keep))
+        rank = compact_codes(rank, len(keep))
+        codes = np.empty(len(raw), dtype=rank.dtype)
+        for s in range(0, len(raw), 1 << 22):  # ranked by blocks: no 64-bit copy of the rows
+            codes[s:s + (1 << 22)] = rank[raw[s:s + (1 << 22)]]
+        return codes, pd.Index(pd.array([v for v, _ in keep], dtype="str"))
+    return per_dataset(data, f"derived.codes.{name}.{column}", build, tables=(name,))
+
+
 def _experiment_codes(data) -> tuple:
     """(experiment codes, experiment ids, variant codes, variant names) of the experiments table's
     rows (:func:`~playbook.derived.column_codes`), for :func:`_ab_readout`."""
-    return column_codes(data, "experiments", "experiment_id") + column_codes(data, "experiments", "variant")
+    return _column_codes(data, "experiments", "experiment_id") + _column_codes(data, "experiments", "variant")
 
 
 def _orders_key(data) -> tuple:
@@ -196,6 +244,204 @@ def festival_calendar(campaigns: pd.DataFrame | None, *, start, end, pre_days: i
     return out.sort_values("date").reset_index(drop=True)
 
 
+#: row groups of a prepared orders file that :func:`_orders_pass` reads at a time (a few million orders)
+PASS_GROUPS = 4
+
+
+def _summary_keys(data):
+    """The customer summary's ids as sorted 64-bit integers (:func:`~playbook.derived.id_integers`'
+    packing, which keeps their order), the packing and the ids' width, and each row's first order day
+    (int64 day number; the largest integer for a missing stamp); None when the ids are not all of
+    one width, do not pack, or do not strictly increase (the summary is written sorted by id)."""
+    from .derived import fixed_width_bytes, id_packing, pack_ids
+
+    summary = read_derived_columns(data, "customer_summary", ["customer_id", "first_order_ts"])
+    fixed = fixed_width_bytes(summary["customer_id"])
+    if fixed is None or fixed[1] is not None or not len(summary):
+        return None
+    packing = id_packing(fixed[0])
+    if packing is None:
+        return None
+    ints = pack_ids(fixed[0], packing)
+    width = fixed[0].shape[1]
+    del fixed
+    summary = summary.drop(columns="customer_id")
+    if len(ints) > 1 and not (ints[1:] > ints[:-1]).all():
+        return None
+    stamp = summary["first_order_ts"].to_numpy()
+    if stamp.dtype.kind != "M":
+        return None
+    first = stamp.astype("datetime64[D]").view("int64")
+    first = np.where(np.isnat(stamp), np.iinfo("int64").max, first)
+    return ints, packing, width, first
+
+
+def _summary_rows(raw: np.ndarray, keys) -> np.ndarray | None:
+    """Row in the customer summary (:func:`_summary_keys`) of each id (an ``(n, width)`` byte array);
+    None when an id is not there."""
+    from .derived import pack_ids
+
+    ints, packing, width, _ = keys
+    if raw.shape[1] != width:
+        return None
+    if packing != "bytes":  # an id with a byte outside the summary's range is not among its ids
+        lo, radix = packing
+        for j in range(width):
+            if (raw[:, j].astype(np.int16) - int(lo[j]) >= radix[j]).any() or (raw[:, j] < lo[j]).any():
+                return None
+    q = pack_ids(raw, packing)
+    order = np.argsort(q, kind="stable")  # sorted lookups: the binary searches stay in the cache
+    at = np.searchsorted(ints, q[order])
+    if len(at) and (at.max() >= len(ints) or (ints[at] != q[order]).any()):
+        return None
+    rows = np.empty(len(q), dtype=np.intp)
+    rows[order] = at
+    return rows
+
+
+def _orders_pass(data, *, repurchase: bool):
+    """One pass over a prepared orders file, :data:`PASS_GROUPS` row groups at a time, for what
+    the chapter counts over every order: the paid orders per day, channel and device
+    (:func:`paid_order_counts`), and with ``repurchase`` the buyers and repeat buyers per day
+    (:func:`daily_board`: a buyer counts once per day, and repeats when the customer summary's
+    first order day is earlier). Returns (paid counts, buyers: a frame of ``size`` and ``sum`` per
+    day, or None). Only a few million orders and the summary's integer ids are held at once.
+
+    None when the shortcut does not apply, and the caller reads the whole columns: order_ts not a
+    plain timestamp; with ``repurchase``, customer ids not of one width, a paid order's customer
+    not in the summary, or the file not in time order (a day's buyers are counted once the pass
+    has left the day)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    file = data.table_file("orders")
+    pf = pq.ParquetFile(file)
+    schema = pf.schema_arrow
+    if "order_ts" not in schema.names:
+        return None
+    tstype = schema.field("order_ts").type
+    if not pa.types.is_timestamp(tstype) or tstype.tz is not None:
+        return None
+    repurchase = repurchase and "customer_id" in schema.names
+    keys = _summary_keys(data) if repurchase else None
+    if repurchase and keys is None:
+        return None
+    paid_all = _paid_orders(data)
+    names = [(c, *_appearance_codes(*_column_codes(data, "orders", c))) for c in ("channel", "device")
+             if c in schema.names]
+    first = keys[3] if keys is not None else None
+    meta = pf.metadata
+    bounds = np.cumsum([0] + [meta.row_group(g).num_rows for g in range(meta.num_row_groups)])
+    counted, days, sizes, repeats = [], [], [], []
+    carry_code, carry_day = np.zeros(0, dtype=np.intp), np.zeros(0, dtype="int64")
+    dtype = None
+    for g0 in range(0, meta.num_row_groups, PASS_GROUPS):  # a few million orders at a time
+        groups = list(range(g0, min(g0 + PASS_GROUPS, meta.num_row_groups)))
+        r0, r1 = int(bounds[groups[0]]), int(bounds[groups[-1] + 1])
+        t = pf.read_row_groups(groups, columns=["order_ts"] + (["customer_id"] if repurchase else []))
+        stamp = t.column("order_ts").to_numpy()
+        dtype = stamp.dtype
+        paid = paid_all[r0:r1]
+        counted.append(_paid_keys(stamp, paid, [(code[r0:r1], len(uniq)) for _, code, uniq in names]))
+        if not repurchase:
+            continue
+        ids = t.column("customer_id")
+        del t
+        present = np.asarray(ids.is_valid()) if ids.null_count else np.ones(len(ids), dtype=bool)
+        keep = paid & present & ~np.isnat(stamp)
+        if not keep.any():
+            continue
+        from .derived import fixed_width_bytes
+
+        fixed = fixed_width_bytes(ids.combine_chunks())  # an Arrow array (a chunked one goes through Python)
+        if fixed is None:
+            return None
+        at = _summary_rows(fixed[0][keep[present]], keys)
+        del fixed, ids
+        if at is None:
+            return None
+        day = stamp[keep].astype("datetime64[D]").view("int64")
+        if len(carry_day) and day.min() < carry_day[0]:
+            return None  # not in time order
+        code, day = np.r_[carry_code, at], np.r_[carry_day, day]
+        lo = int(day.min())
+        span = int(day.max()) - lo + 1
+        pair = np.sort(code.astype("int64") * span + (day - lo))  # each buyer once per day: sorted, repeats dropped
+        pair = pair[np.r_[True, pair[1:] != pair[:-1]]]
+        code, day = pair // span, pair % span + lo
+        last = day == day.max()  # the pass may not have left the last day: counted with the next orders
+        carry_code, carry_day = code[last], day[last]
+        code, day = code[~last], day[~last]
+        if len(day):
+            on = np.bincount(day - lo)
+            rep = np.bincount(day - lo, weights=first[code] < day, minlength=len(on))
+            found = np.flatnonzero(on)
+            days.append(found + lo)
+            sizes.append(on[found].astype("int64"))
+            repeats.append(rep[found].astype("int64"))
+    if dtype is None:
+        return None
+    counts = _paid_frame(*_add_counts(counted), [(c, uniq) for c, _, uniq in names], dtype)
+    if not repurchase:
+        return counts, None
+    if len(carry_day):
+        days.append(carry_day[:1])
+        sizes.append(np.array([len(carry_day)], dtype="int64"))
+        repeats.append(np.array([int((first[carry_code] < carry_day).sum())], dtype="int64"))
+    day = np.concatenate(days) if days else np.zeros(0, dtype="int64")
+    index = pd.DatetimeIndex(day.astype("datetime64[D]")).as_unit(np.datetime_data(dtype)[0])
+    buyers = pd.DataFrame({"size": np.concatenate(sizes) if sizes else np.zeros(0, dtype="int64"),
+                           "sum": np.concatenate(repeats) if repeats else np.zeros(0, dtype="int64")}, index=index)
+    return counts, buyers
+
+
+def _buyers_whole(data) -> pd.DataFrame:
+    """Buyers (``size``) and repeat buyers (``sum``) per day for :func:`daily_board`, from the
+    orders' whole columns (the in-memory table, or a prepared file :func:`_orders_pass` cannot
+    stream)."""
+    if _prepared_orders(data):  # status (and the funnel's channel, device) as the file's dictionary codes
+        orders = _read(data, "orders", ("customer_id", "order_ts"))
+        is_paid = _paid_orders(data)
+        if orders["order_ts"].dtype.kind == "M":  # the funnel's paid counts from the same stamps
+            _paid_counts(data, stamp=orders["order_ts"].to_numpy(), paid=is_paid)
+    else:
+        orders = _read(data, "orders", ("customer_id", "order_ts", "status"))
+        is_paid = paid_mask(orders).to_numpy(dtype=bool)
+    summary = read_derived_columns(data, "customer_summary", ["customer_id", "first_order_ts"])
+    at = _customer_positions(orders["customer_id"], summary["customer_id"])
+    ts = orders["order_ts"]
+    if at is not None and ts.dtype.kind == "M":  # integer customer codes and day numbers
+        days = ts.to_numpy().astype("datetime64[D]").view("int64")
+        keep = is_paid & orders["customer_id"].notna().to_numpy() & ~np.isnat(ts.to_numpy())
+        code, days = at[keep], days[keep]
+        if (code < 0).any():  # customers not in the summary: codes of their own, after the summary's
+            miss = code < 0
+            code = code.copy()
+            code[miss] = len(summary) + pd.factorize(orders["customer_id"].iloc[np.flatnonzero(keep)[miss]])[0]
+        lo = days.min() if len(days) else 0
+        span = int(days.max() - lo + 1) if len(days) else 1
+        pair = np.sort(code * span + (days - lo))  # each buyer once per day: sorted, repeats dropped
+        pair = pair[np.r_[True, pair[1:] != pair[:-1]]] if len(pair) else pair
+        code, days = pair // span, pair % span + lo
+        first = summary["first_order_ts"].to_numpy().astype("datetime64[D]").view("int64")
+        known = code < len(summary)
+        first_day = np.where(known, first[np.where(known, code, 0)], np.iinfo("int64").max)
+        nat = np.isnat(summary["first_order_ts"].to_numpy())[np.where(known, code, 0)] & known
+        repeat = (first_day < days) & ~nat
+        counts = np.bincount(days - lo, minlength=span)
+        repeats = np.bincount(days - lo, weights=repeat, minlength=span)
+        on = counts > 0
+        index = pd.DatetimeIndex((np.arange(span)[on] + lo).astype("datetime64[D]")).as_unit(ts.dt.unit)
+        g = pd.DataFrame({"size": counts[on], "sum": repeats[on].astype("int64")}, index=index)
+    else:  # a customer on several summary rows: the merge's own rules
+        paid = orders[["customer_id", "order_ts"]].loc[is_paid & orders["customer_id"].notna().to_numpy()]
+        paid = paid.assign(date=paid["order_ts"].dt.normalize()).drop_duplicates(["customer_id", "date"])
+        paid = paid.merge(summary, on="customer_id", how="left")
+        paid["repeat"] = paid["first_order_ts"].dt.normalize() < paid["date"]
+        g = paid.groupby("date")["repeat"].agg(["size", "sum"])
+    return g
+
+
 def daily_board(data) -> pd.DataFrame:
     """Shop-wide daily KPIs: visitors (UV), paid orders, GMV, conversion, AOV and repurchase.
 
@@ -215,46 +461,15 @@ def daily_board(data) -> pd.DataFrame:
     day["buyers"] = np.nan
     day["repeat_buyers"] = np.nan
     if has_column(data, "orders", "customer_id"):
-        if _prepared_orders(data):  # status (and the funnel's channel, device) as the file's dictionary codes
-            orders = _read(data, "orders", ("customer_id", "order_ts"))
-            is_paid = _paid_orders(data)
-            if orders["order_ts"].dtype.kind == "M":  # the funnel's paid counts from the same stamps
-                _paid_counts(data, stamp=orders["order_ts"].to_numpy(), paid=is_paid)
+        passed = _orders_pass(data, repurchase=True) if _prepared_orders(data) else None
+        if passed is not None:  # a few million orders at a time, the funnel's paid counts on the way
+            counts, g = passed
+            from .derived import per_dataset
+
+            per_dataset(data, "dataops.paid_counts", lambda d: counts, tables=_orders_key(data))
+            del passed, counts
         else:
-            orders = _read(data, "orders", ("customer_id", "order_ts", "status"))
-            is_paid = paid_mask(orders).to_numpy(dtype=bool)
-        summary = read_derived_columns(data, "customer_summary", ["customer_id", "first_order_ts"])
-        at = _customer_positions(orders["customer_id"], summary["customer_id"])
-        ts = orders["order_ts"]
-        if at is not None and ts.dtype.kind == "M":  # integer customer codes and day numbers
-            days = ts.to_numpy().astype("datetime64[D]").view("int64")
-            keep = is_paid & orders["customer_id"].notna().to_numpy() & ~np.isnat(ts.to_numpy())
-            code, days = at[keep], days[keep]
-            if (code < 0).any():  # customers not in the summary: codes of their own, after the summary's
-                miss = code < 0
-                code = code.copy()
-                code[miss] = len(summary) + pd.factorize(orders["customer_id"].iloc[np.flatnonzero(keep)[miss]])[0]
-            lo = days.min() if len(days) else 0
-            span = int(days.max() - lo + 1) if len(days) else 1
-            pair = np.sort(code * span + (days - lo))  # each buyer once per day: sorted, repeats dropped
-            pair = pair[np.r_[True, pair[1:] != pair[:-1]]] if len(pair) else pair
-            code, days = pair // span, pair % span + lo
-            first = summary["first_order_ts"].to_numpy().astype("datetime64[D]").view("int64")
-            known = code < len(summary)
-            first_day = np.where(known, first[np.where(known, code, 0)], np.iinfo("int64").max)
-            nat = np.isnat(summary["first_order_ts"].to_numpy())[np.where(known, code, 0)] & known
-            repeat = (first_day < days) & ~nat
-            counts = np.bincount(days - lo, minlength=span)
-            repeats = np.bincount(days - lo, weights=repeat, minlength=span)
-            on = counts > 0
-            index = pd.DatetimeIndex((np.arange(span)[on] + lo).astype("datetime64[D]")).as_unit(ts.dt.unit)
-            g = pd.DataFrame({"size": counts[on], "sum": repeats[on].astype("int64")}, index=index)
-        else:  # a customer on several summary rows: the merge's own rules
-            paid = orders[["customer_id", "order_ts"]].loc[is_paid & orders["customer_id"].notna().to_numpy()]
-            paid = paid.assign(date=paid["order_ts"].dt.normalize()).drop_duplicates(["customer_id", "date"])
-            paid = paid.merge(summary, on="customer_id", how="left")
-            paid["repeat"] = paid["first_order_ts"].dt.normalize() < paid["date"]
-            g = paid.groupby("date")["repeat"].agg(["size", "sum"])
+            g = _buyers_whole(data)
         day["buyers"] = g["size"].reindex(day.index).astype("float64")
         day["repeat_buyers"] = g["sum"].reindex(day.index).astype("float64")
     day["conversion"] = day["paid_orders"] / day["visitors"].where(day["visitors"] > 0)
@@ -508,6 +723,7 @@ def kpi_board(data, *, record=None) -> KpiBoard:
     if not data.has("traffic"):
         note = _skip(record, "KPI board: visitors and conversion",
                      data.missing_note("traffic") or "no traffic table: visitors and conversion are not monitored")
+    release_free_memory()  # what the pass over the orders freed goes back to the system
     return KpiBoard(month, days, alerts, month_alerts, summary,
                     end - cfg["board_days"] * DAY, note)
 
@@ -566,7 +782,10 @@ def _text(codes: np.ndarray, labels) -> pd.api.extensions.ExtensionArray:
     instead of formatting or copying a Python string per row)."""
     import pyarrow as pa
 
-    taken = pa.array(list(labels), type=pa.large_string()).take(pa.array(np.asarray(codes, dtype="int64")))
+    codes = np.asarray(codes)
+    if codes.dtype.kind != "i":
+        codes = codes.astype("int64")
+    taken = pa.array(list(labels), type=pa.large_string()).take(pa.array(codes))  # small codes as they are
     return pd.array(taken, dtype="str")
 
 
@@ -583,34 +802,56 @@ def _rank_min(values: np.ndarray) -> np.ndarray:
     return rank
 
 
-def _rfm_scores(summary: pd.DataFrame, *, asof, bins: int = 5) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    """:func:`rfm_scores`, with each customer's segment (position in :data:`RFM_ACTIONS`) and
-    RFM cell (position in the ``bins``^3 grid) as integer codes."""
+def _rfm_parts(summary: pd.DataFrame, *, asof, bins: int = 5) -> dict:
+    """The columns of :func:`rfm_scores` in compact form: ``customer_id`` (the summary's ids),
+    ``recency_days``, ``frequency``, ``monetary``, each customer's RFM ``cell`` (position in the
+    ``bins``^3 grid, from which r, f and m follow) and ``segment`` (position in
+    :data:`RFM_ACTIONS`) as small integers, and ``bins``: about 45 bytes a customer where the
+    frame, with its score and text columns, takes about 160."""
     _require(summary, "customer_summary", ["customer_id", "last_order_ts", "paid_orders", "gmv"])
     asof = pd.Timestamp(asof)
-    out = pd.DataFrame({"customer_id": summary["customer_id"].array,
-                        "recency_days": ((asof - summary["last_order_ts"]) / DAY).to_numpy(dtype="float64"),
-                        "frequency": summary["paid_orders"].to_numpy(dtype="int64"),
-                        "monetary": summary["gmv"].to_numpy(dtype="float64")})
+    recency = ((asof - summary["last_order_ts"]) / DAY).to_numpy(dtype="float64")
+    frequency = summary["paid_orders"].to_numpy(dtype="int64")
+    monetary = summary["gmv"].to_numpy(dtype="float64")
 
-    def score(s: pd.Series, reverse: bool = False) -> np.ndarray:
-        v = (-s if reverse else s).to_numpy()
+    def score(v: np.ndarray, reverse: bool = False) -> np.ndarray:
+        s = pd.Series(v, copy=False)
         if s.isna().any():  # pandas keeps NaN out of the ranks
             rank = (-s if reverse else s).rank(method="min").to_numpy()
         else:
-            rank = _rank_min(v)
+            rank = _rank_min((-s if reverse else s).to_numpy())
         pr = rank / len(s)
         return np.clip(np.ceil(pr * bins), 1, bins).astype("int64")
-    out["r"] = score(out["recency_days"], reverse=True)
-    out["f"] = score(out["frequency"])
-    out["m"] = score(out["monetary"])
-    r, f, m = (out[c].to_numpy() for c in ("r", "f", "m"))
+    r = score(recency, reverse=True)
+    f = score(frequency)
+    m = score(monetary)
     cell = ((r - 1) * bins + (f - 1)) * bins + (m - 1)
-    grid = [f"{i}{j}{k}" for i in range(1, bins + 1) for j in range(1, bins + 1) for k in range(1, bins + 1)]
-    out["rfm"] = _text(cell, grid)
     seg = _segment_codes(r, f, m)
-    out["segment"] = _text(seg, RFM_ACTIONS)
-    return out, seg, cell
+    del r, f, m
+    small = np.int16 if bins ** 3 < 2 ** 15 else np.int64
+    return {"customer_id": summary["customer_id"].array, "recency_days": recency, "frequency": frequency,
+            "monetary": monetary, "cell": cell.astype(small), "segment": seg.astype(np.int8), "bins": bins}
+
+
+def _rfm_grid(bins: int) -> list[str]:
+    """The RFM cells' names ("111" .. "555"), in cell order."""
+    return [f"{i}{j}{k}" for i in range(1, bins + 1) for j in range(1, bins + 1) for k in range(1, bins + 1)]
+
+
+def _rfm_frame(parts: dict) -> pd.DataFrame:
+    """The frame of :func:`rfm_scores` from :func:`_rfm_parts`."""
+    bins, cell = parts["bins"], parts["cell"].astype("int64")
+    return pd.DataFrame({"customer_id": parts["customer_id"], "recency_days": parts["recency_days"],
+                         "frequency": parts["frequency"], "monetary": parts["monetary"],
+                         "r": cell // (bins * bins) + 1, "f": cell // bins % bins + 1, "m": cell % bins + 1,
+                         "rfm": _text(cell, _rfm_grid(bins)), "segment": _text(parts["segment"], RFM_ACTIONS)})
+
+
+def _rfm_scores(summary: pd.DataFrame, *, asof, bins: int = 5) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """:func:`rfm_scores`, with each customer's segment (position in :data:`RFM_ACTIONS`) and
+    RFM cell (position in the ``bins``^3 grid) as integer codes."""
+    parts = _rfm_parts(summary, asof=asof, bins=bins)
+    return _rfm_frame(parts), parts["segment"].astype("int64"), parts["cell"].astype("int64")
 
 
 def rfm_scores(summary: pd.DataFrame, *, asof, bins: int = 5) -> pd.DataFrame:
@@ -692,19 +933,83 @@ class RfmResult:
         if (seg < 0).any():
             raise ValueError("RFM customers: segment names outside RFM_ACTIONS: "
                              + ", ".join(map(str, c.loc[seg < 0, "segment"].unique()[:5])))
-        monetary = c["monetary"].round(2).to_numpy()
-        order = np.argsort(-monetary, kind="stable")  # by GMV, then by segment: stable sorts keep ties in order
-        order = order[np.argsort(seg[order].astype(np.int16), kind="stable")]
-        segment = seg[order]
-        return pd.DataFrame({  # fresh arrays: not copied again into blocks
-            "customer_id": c["customer_id"].array.take(order),
-            "segment": _text(segment, RFM_ACTIONS),
-            "rfm": c["rfm"].array.take(order),
-            "recency_days": c["recency_days"].round(0).to_numpy()[order],
-            "frequency": c["frequency"].to_numpy()[order],
-            "monetary": monetary[order],
-            "action": _text(segment, RFM_ACTIONS.values()),
-        }, copy=False)
+        return _rfm_action_list(c["customer_id"].array, c["recency_days"], c["frequency"].to_numpy(),
+                                c["monetary"], seg, lambda order: c["rfm"].array.take(order))
+
+    def rf_scores(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each customer's R and F scores (for :func:`plot_rfm`)."""
+        return self.customers["r"].to_numpy(), self.customers["f"].to_numpy()
+
+    def has_customers(self) -> bool:
+        """Whether there are customers (without building the frame where it is built on reading)."""
+        return self.customers is not None
+
+
+def _rfm_action_list(ids, recency, frequency: np.ndarray, monetary, seg: np.ndarray, rfm_at) -> pd.DataFrame:
+    """:attr:`RfmResult.action_list` from the customers' columns: ``seg`` the segment codes,
+    ``rfm_at(order)`` the RFM cells' names in that order."""
+    monetary = pd.Series(monetary, copy=False).round(2).to_numpy()
+    order = np.argsort(-monetary, kind="stable")  # by GMV, then by segment: stable sorts keep ties in order
+    order = order[np.argsort(seg[order].astype(np.int16), kind="stable")]
+    segment = seg[order]
+    return pd.DataFrame({  # fresh arrays: not copied again into blocks
+        "customer_id": ids.take(order),
+        "segment": _text(segment, RFM_ACTIONS),
+        "rfm": rfm_at(order),
+        "recency_days": pd.Series(recency, copy=False).round(0).to_numpy()[order],
+        "frequency": frequency[order],
+        "monetary": monetary[order],
+        "action": _text(segment, RFM_ACTIONS.values()),
+    }, copy=False)
+
+
+class _RfmOfParts(RfmResult):
+    """The :class:`RfmResult` of :func:`rfm_report`: it keeps the customers in compact form
+    (:func:`_rfm_parts`) and builds the ``customers`` frame (and ``segment_codes``) when they are
+    read, so a shop of thirty million buyers does not hold its scores' text columns for the whole
+    chapter; the action list and the heatmap are made from the compact columns."""
+
+    def __init__(self, parts: dict, segments: pd.DataFrame):
+        self._parts, self._frame, self._codes = parts, None, None
+        super().__init__(None, segments)
+
+    @property
+    def customers(self) -> pd.DataFrame | None:
+        return self._frame if self._parts is None else _rfm_frame(self._parts)
+
+    @customers.setter
+    def customers(self, value) -> None:
+        if value is None and self._parts is not None:  # the dataclass's __init__: the parts stand
+            return
+        self._parts, self._frame = None, value  # a frame set later replaces them
+
+    @property
+    def segment_codes(self) -> np.ndarray | None:
+        if self._codes is None and self._parts is not None:
+            return self._parts["segment"].astype("int64")
+        return self._codes
+
+    @segment_codes.setter
+    def segment_codes(self, value) -> None:
+        self._codes = value
+
+    @property
+    def action_list(self) -> pd.DataFrame:
+        if self._parts is None:
+            return super().action_list
+        p = self._parts
+        cell, grid = p["cell"], _rfm_grid(p["bins"])
+        return _rfm_action_list(p["customer_id"], p["recency_days"], p["frequency"], p["monetary"], p["segment"],
+                                lambda order: _text(cell[order], grid))
+
+    def has_customers(self) -> bool:
+        return self._parts is not None or self._frame is not None
+
+    def rf_scores(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._parts is None:
+            return super().rf_scores()
+        bins, cell = self._parts["bins"], self._parts["cell"].astype("int64")
+        return cell // (bins * bins) + 1, cell // bins % bins + 1
 
 
 def rfm_report(data, *, record=None) -> RfmResult:
@@ -714,10 +1019,15 @@ def rfm_report(data, *, record=None) -> RfmResult:
     if not has_column(data, "orders", "customer_id"):
         return RfmResult(note=_skip(record, "RFM", "orders carry no customer_id: RFM needs buyer identity"))
     summary = read_derived_columns(data, "customer_summary", ["customer_id", "last_order_ts", "paid_orders", "gmv"])
-    summary = summary.loc[summary["last_order_ts"] < data.end]
-    cust, codes, _ = _rfm_scores(summary, asof=data.end)
+    kept = (summary["last_order_ts"] < data.end).to_numpy(dtype=bool)
+    if not kept.all():  # usually every customer: no copy of the summary
+        summary = summary.loc[kept]
+    parts = _rfm_parts(summary, asof=data.end)
+    del summary
+    codes = parts["segment"]
     names = np.array(list(RFM_ACTIONS), dtype=object)
-    seg = cust[["recency_days", "frequency", "monetary"]].groupby(codes).agg(
+    cust = pd.DataFrame({c: parts[c] for c in ("recency_days", "frequency", "monetary")}, copy=False)
+    seg = cust.groupby(codes).agg(
         customers=("recency_days", "size"), recency_days=("recency_days", "mean"), frequency=("frequency", "mean"),
         monetary=("monetary", "mean"), gmv=("monetary", "sum"))  # segments in RFM_ACTIONS order
     seg.index = pd.Index(names[seg.index.to_numpy()].tolist())
@@ -725,7 +1035,9 @@ def rfm_report(data, *, record=None) -> RfmResult:
     seg["gmv_share"] = seg["gmv"] / seg["gmv"].sum()
     seg["action"] = [RFM_ACTIONS[s] for s in seg.index]
     seg = seg[["customers", "share", "gmv_share", "recency_days", "frequency", "monetary", "action"]]
-    return RfmResult(cust, seg.rename_axis("segment").reset_index(), segment_codes=codes)
+    del cust
+    release_free_memory()  # the ranks' and the summary's buffers
+    return _RfmOfParts(parts, seg.rename_axis("segment").reset_index())
 
 
 def plot_rfm(result: RfmResult, *, ax=None):
@@ -733,10 +1045,9 @@ def plot_rfm(result: RfmResult, *, ax=None):
     import matplotlib.pyplot as plt
     from . import charts
     ax = ax if ax is not None else plt.gca()
-    if result.customers is None:
+    if not result.has_customers():
         return _note_ax(ax, result.note or "no RFM")
-    customers = result.customers
-    r, f = customers["r"].to_numpy(), customers["f"].to_numpy()
+    r, f = result.rf_scores()
     if len(r) and r.dtype.kind == f.dtype.kind == "i" and max(np.ptp(r), np.ptp(f)) < 1000:
         # pd.crosstab(r, f) by one bincount of the score pairs (the observed scores as rows and columns)
         r0, f0 = r.min(), f.min()
@@ -745,7 +1056,7 @@ def plot_rfm(result: RfmResult, *, ax=None):
         rows, cols = n.sum(axis=1) > 0, n.sum(axis=0) > 0
         grid = pd.DataFrame(n[rows][:, cols], index=np.flatnonzero(rows) + r0, columns=np.flatnonzero(cols) + f0)
     else:
-        grid = pd.crosstab(customers["r"], customers["f"])
+        grid = pd.crosstab(pd.Series(r, name="r"), pd.Series(f, name="f"))
     grid = grid.sort_index(ascending=False)
     grid.index = [f"R{i}" for i in grid.index]
     grid.columns = [f"F{i}" for i in grid.columns]
@@ -817,13 +1128,188 @@ def ab_readout(experiments: pd.DataFrame, *, alpha: float = 0.05, power: float =
                        planned=planned)
 
 
-def _ab_readout(experiments: pd.DataFrame, *, alpha, power, mde_relative, srm_p, planned,
+class _ExperimentUnits:
+    """The per-unit columns an A/B readout reads (converted, revenue, pre_metric, assigned_ts: those
+    the table has), handed out one experiment at a time: :func:`_ab_readout` needs one experiment's
+    units at once, never all of a large shop's (tens of millions of units and four columns).
+
+    From a frame, or from a prepared Parquet file read row group by row group, each group's rows of
+    the experiment written into arrays of the experiment's size (no table of them all is built
+    before the arrays)."""
+
+    WANT = ("converted", "revenue", "pre_metric", "assigned_ts")
+
+    def __init__(self, frame: pd.DataFrame | None = None, file=None):
+        self.frame, self.file = frame, file
+        if file is not None:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            pf = pq.ParquetFile(file)
+            meta, schema = pf.metadata, pf.schema_arrow
+            self.columns = [c for c in self.WANT if c in schema.names]
+            self.bounds = np.cumsum([0] + [meta.row_group(g).num_rows for g in range(meta.num_row_groups)])
+            self.rows = int(meta.num_rows)
+            types = {c: schema.field(c).type for c in self.columns}
+            # numbers and plain timestamps go straight into numpy; anything else through pandas
+            self.direct = all(
+                (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)) if c != "assigned_ts"
+                else (pa.types.is_timestamp(t) and t.tz is None) for c, t in types.items())
+            self.ts_dtype = (np.dtype(f"datetime64[{types['assigned_ts'].unit}]")
+                             if self.direct and "assigned_ts" in types else None)
+        else:
+            self.columns = [c for c in self.WANT if c in frame.columns]
+            self.rows = len(frame)
+
+    def has_values(self, column: str) -> bool:
+        """Whether ``column`` is there with at least one value (a file's statistics, not read)."""
+        if column not in self.columns:
+            return False
+        if self.frame is not None:
+            return bool(self.frame[column].notna().any())
+        import pyarrow.parquet as pq
+
+        pf = pq.ParquetFile(self.file)
+        i = pf.schema_arrow.names.index(column)
+        stats = [pf.metadata.row_group(g).column(i).statistics for g in range(pf.metadata.num_row_groups)]
+        if all(st is not None and st.has_null_count for st in stats):  # num_values: the non-null values
+            return sum(st.num_values for st in stats) > 0
+        return pf.read(columns=[column]).column(0).null_count < self.rows
+
+    def take(self, mask: np.ndarray) -> dict:
+        """The units where ``mask`` is true, in the table's order: ``converted`` (float64),
+        ``xy`` (a 2 x n float64 block: pre_metric, revenue with 0 for a missing value; NaN rows
+        for a column the table lacks) and, when the table has it, ``assigned_ts``."""
+        n = int(np.count_nonzero(mask))
+        xy = np.full((2, n), np.nan)
+        out = {"xy": xy}
+        if self.frame is not None or not self.direct:
+            part = self._frame(mask)
+            out["converted"] = part["converted"].astype("float64").to_numpy()
+            if "pre_metric" in part.columns:
+                xy[0] = part["pre_metric"].astype("float64").to_numpy()
+            if "revenue" in part.columns:
+                xy[1] = part["revenue"].astype("float64").fillna(0.0).to_numpy()
+            if "assigned_ts" in part.columns:
+                out["assigned_ts"] = part["assigned_ts"].array
+            return out
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        conv = np.empty(n)
+        ts = np.empty(n, dtype=self.ts_dtype) if self.ts_dtype is not None else None
+        rows = {"pre_metric": xy[0], "revenue": xy[1], "converted": conv, "assigned_ts": ts}
+        pf = pq.ParquetFile(self.file)
+        at = 0
+        for g in range(len(self.bounds) - 1):  # a row group of about a million units at a time
+            m = mask[self.bounds[g]:self.bounds[g + 1]]
+            k = int(np.count_nonzero(m))
+            if not k:
+                continue
+            t = pf.read_row_group(g, columns=self.columns)
+            if k < len(m):
+                t = t.filter(pa.array(m))
+            for c in self.columns:
+                col = t.column(c)
+                if c != "assigned_ts":
+                    col = col.cast(pa.float64(), safe=False)  # what astype("float64") gives; a null: NaN
+                rows[c][at:at + k] = col.to_numpy()
+            at += k
+            del t
+        if "revenue" in self.columns:
+            y = xy[1]
+            y[np.isnan(y)] = 0.0
+        out["converted"] = conv
+        if ts is not None:
+            out["assigned_ts"] = pd.array(ts)
+        return out
+
+    def _frame(self, mask: np.ndarray) -> pd.DataFrame:
+        if self.frame is not None:
+            return pd.DataFrame({c: self.frame[c].array[mask] for c in self.columns})
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pf = pq.ParquetFile(self.file)
+        parts = [pf.read_row_group(g, columns=self.columns).filter(pa.array(mask[self.bounds[g]:self.bounds[g + 1]]))
+                 for g in range(len(self.bounds) - 1) if mask[self.bounds[g]:self.bounds[g + 1]].any()]
+        table = pa.concat_tables(parts) if parts else pf.schema_arrow.empty_table().select(self.columns)
+        del parts
+        return table.to_pandas(split_blocks=True, self_destruct=True)
+
+
+def _ab_arms(units: _ExperimentUnits, ec, neids: int, vc, nv: int, *, has_rev: bool, has_pre: bool):
+    """Per arm (experiment code x ``nv`` + variant code, ascending): n, conv, rpu, rpu_var, cup,
+    cup_var (and start, end with ``assigned_ts``); per experiment code: the variance of revenue and
+    of its CUPED version. Computed one experiment at a time with the group-bys the whole table
+    would get (each group's mean and variance is reduced over its own rows, in order, so the
+    figures are the same): the memory is one experiment's units."""
+    has_ts = "assigned_ts" in units.columns
+    cats = pd.RangeIndex(neids)
+    arm_cats = pd.RangeIndex(max(neids * nv, 1))
+    arm_type = np.int16 if neids * nv < 2 ** 15 else np.intp
+    parts, y_var, cup_var = [], {}, {}
+    todo = [e for e in range(neids) if (ec == e).any()] or [-1]  # -1: no unit in an experiment
+    for e in todo:  # a few experiments
+        mask = ec == e if e >= 0 else np.zeros(len(ec), dtype=bool)
+        u = units.take(mask)
+        n = int(np.count_nonzero(mask))
+        xy = u.pop("xy")
+        x, y = xy[0], xy[1]  # views of one block: the frame below takes it as it is
+        if has_pre and n:
+            by_exp = pd.Categorical.from_codes(np.full(n, e, dtype=np.int8 if neids < 128 else np.intp),
+                                               categories=cats)
+            xs = pd.Series(x, copy=False)
+            if xs.isna().any():  # a unit without pre-period data gets its experiment's mean
+                x[:] = xs.fillna(pd.Series(xs.groupby(by_exp, observed=True).transform("mean").to_numpy())).to_numpy()
+            ys = pd.Series(y, copy=False)
+            xg = xs.groupby(by_exp, observed=True)
+            x_var, x_mean = xg.var().iloc[0], xg.mean().iloc[0]
+            y_var[e] = ys.groupby(by_exp, observed=True).var().iloc[0]
+            # theta = cov(x, y) / var(x), DataFrame.cov of the two columns (one block, not copied)
+            cov = pd.DataFrame(xy.T, columns=["x", "y"], copy=False).cov().loc["x", "y"]
+            theta = pd.Series([cov], dtype="float64") / pd.Series([x_var], dtype="float64")
+            # y - theta (x - mean x), in x's buffer (x is not needed again)
+            np.subtract(x, np.float64(x_mean), out=x)
+            np.multiply(np.float64(theta.iloc[0]), x, out=x)
+            np.subtract(y, x, out=x)
+            cup = x
+            cup_var[e] = pd.Series(cup, copy=False).groupby(by_exp, observed=True).var().iloc[0]
+            del xs, ys, xg, by_exp
+        else:
+            cup = np.full(n, np.nan)
+        vce = vc[mask]
+        del mask
+        arm = np.where(vce >= 0, arm_type(max(e, 0) * nv) + vce.astype(arm_type), arm_type(-1))
+        by_arm = pd.Categorical.from_codes(arm, categories=arm_cats)
+        del arm, vce
+        conv = pd.Series(u.pop("converted"), copy=False).groupby(by_arm, observed=True)
+        ys = pd.Series(y if has_rev else np.full(n, np.nan), copy=False).groupby(by_arm, observed=True)
+        cs = pd.Series(cup, copy=False).groupby(by_arm, observed=True)
+        arms = pd.DataFrame({"n": conv.size(), "conv": conv.mean(), "rpu": ys.mean(), "rpu_var": ys.var(),
+                             "cup": cs.mean(), "cup_var": cs.var()})
+        del conv, ys, cs, xy, x, y, cup
+        if has_ts:
+            ts = pd.Series(u.pop("assigned_ts"), copy=False).groupby(by_arm, observed=True)
+            arms["start"], arms["end"] = ts.min(), ts.max()
+            del ts
+        arms.index = np.asarray(arms.index, dtype="int64")
+        parts.append(arms)
+        del u, by_arm
+    arms = pd.concat(parts) if len(parts) > 1 else parts[0]
+    return arms, pd.Series(y_var, dtype="float64"), pd.Series(cup_var, dtype="float64")
+
+
+def _ab_readout(experiments, *, alpha, power, mde_relative, srm_p, planned,
                 codes: tuple | None = None, arms_out: dict | None = None) -> pd.DataFrame:
     """:func:`ab_readout` once the columns are checked (each row is one unit: ``unit_id`` is not read).
+    ``experiments``: the table (a frame) or :class:`_ExperimentUnits` (then ``codes`` are needed).
     ``codes``: (experiment codes, experiment ids, variant codes, variant names) of the rows, as
     ``pd.factorize(..., sort=True)`` gives them (see :func:`~playbook.derived.column_codes`); the frame then needs no
     experiment_id or variant column. ``arms_out``: a dict that receives the arms' codes
-    (experiment code x variants + variant code), units ``n`` and conversion ``conv``."""
+    (experiment code x variants + variant code), units ``n`` and conversion ``conv``.
+    The units are read and reduced one experiment at a time (:func:`_ab_arms`)."""
+    units = experiments if isinstance(experiments, _ExperimentUnits) else None
     if codes is None:
         _require(experiments, "experiments", ["experiment_id", "variant", "converted"])
         # experiments and variants as sorted integer codes (-1: missing); every group-by below groups
@@ -831,63 +1317,18 @@ def _ab_readout(experiments: pd.DataFrame, *, alpha, power, mde_relative, srm_p,
         ec, eids = pd.factorize(experiments["experiment_id"], sort=True)
         vc, vids = pd.factorize(experiments["variant"], sort=True)
     else:
-        _require(experiments, "experiments", ["converted"])
+        if units is None:
+            _require(experiments, "experiments", ["converted"])
         ec, eids, vc, vids = codes
-    known = ec >= 0
-    by_exp = pd.Categorical.from_codes(ec, categories=pd.RangeIndex(len(eids)))  # missing: NaN, left out
-    converted = pd.Series(experiments["converted"].astype("float64").to_numpy())
-    has_rev = "revenue" in experiments.columns
-    y = pd.Series(experiments["revenue"].astype("float64").fillna(0.0).to_numpy() if has_rev
-                  else np.full(len(experiments), np.nan))
-    has_pre = "pre_metric" in experiments.columns and experiments["pre_metric"].notna().any()
-
-    def per_row(values: pd.Series) -> np.ndarray:  # a value per experiment code, on each row (NaN: no experiment)
-        return np.r_[values.reindex(range(len(eids))).to_numpy(dtype="float64"), np.nan][ec]  # code -1: the NaN
-
-    def exp_int(frame: pd.DataFrame) -> pd.DataFrame:  # indexed by experiment code
-        frame.index = np.asarray(frame.index, dtype="int64")
-        return frame
-
-    if has_pre:
-        x = pd.Series(experiments["pre_metric"].astype("float64").to_numpy())
-        if x.isna().any():  # a unit without pre-period data gets its experiment's mean
-            x = x.fillna(pd.Series(np.where(known, x.groupby(by_exp, observed=True).transform("mean"), np.nan)))
-        exp_stats = exp_int(pd.concat({"x": x, "y": y}, axis=1).groupby(by_exp, observed=True).agg(
-            x_var=("x", "var"), x_mean=("x", "mean"), y_var=("y", "var")))
-        # theta = cov(x, y) / var(x) per experiment: DataFrame.cov of each experiment's rows, in order
-        order = np.argsort(ec.astype(np.int16 if len(eids) < 2 ** 15 else np.int64), kind="stable")
-        bounds = np.searchsorted(ec[order], np.arange(len(eids) + 1), side="left")
-        cov = pd.Series({i: pd.DataFrame({"x": x.to_numpy()[rows], "y": y.to_numpy()[rows]}).cov().loc["x", "y"]
-                         for i, rows in ((i, order[bounds[i]:bounds[i + 1]]) for i in range(len(eids)))
-                         if len(rows)}, dtype="float64")  # one per experiment
-        del order, bounds
-        theta = cov / exp_stats["x_var"]
-        # y - theta (x - mean x), in one buffer (the same operations, without four temporaries of
-        # ten million values)
-        cup = per_row(exp_stats["x_mean"])
-        np.subtract(x.to_numpy(), cup, out=cup)
-        np.multiply(per_row(theta), cup, out=cup)
-        np.subtract(y.to_numpy(), cup, out=cup)
-        y_cuped = pd.Series(cup)
-        del x, cup
-    else:
-        y_cuped = pd.Series(np.full(len(experiments), np.nan))
+    if units is None:
+        units = _ExperimentUnits(experiments)
+    if "converted" not in units.columns:
+        raise KeyError("experiments lacks column(s) converted needed here")
+    has_rev = "revenue" in units.columns
+    has_pre = units.has_values("pre_metric")
     nv = max(len(vids), 1)
-    # (experiment, variant) as one code, -1: left out; in the narrowest integers that hold it (the
-    # categorical keeps its own small codes, so the wide array goes at once)
-    wide = np.int32 if len(eids) * nv < 2 ** 31 else np.intp
-    arm = np.where(known & (vc >= 0), ec.astype(wide) * nv + vc, -1)
-    by_arm = pd.Categorical.from_codes(arm, categories=pd.RangeIndex(len(eids) * nv))
-    del arm
-    frame = {"converted": converted, "y": y, "y_cuped": y_cuped}
-    spans = {}
-    if "assigned_ts" in experiments.columns:
-        frame["ts"] = pd.Series(experiments["assigned_ts"].array)
-        spans = {"start": ("ts", "min"), "end": ("ts", "max")}
-    arms = pd.concat(frame, axis=1).groupby(by_arm, observed=True).agg(  # columns side by side, not copied
-        n=("converted", "size"), conv=("converted", "mean"), rpu=("y", "mean"), rpu_var=("y", "var"),
-        cup=("y_cuped", "mean"), cup_var=("y_cuped", "var"), **spans)
-    if not spans:
+    arms, y_var, cup_var = _ab_arms(units, ec, len(eids), vc, nv, has_rev=has_rev, has_pre=has_pre)
+    if "start" not in arms.columns:
         arms["start"] = arms["end"] = pd.NaT
     codes = np.asarray(arms.index, dtype="int64")
     if arms_out is not None:
@@ -926,8 +1367,8 @@ def _ab_readout(experiments: pd.DataFrame, *, alpha, power, mde_relative, srm_p,
         d, lo, hi, p = _welch(trt["cup"], trt["cup_var"], n1, c["cup"], c["cup_var"], n0, alpha)
         out["cuped_diff"], out["cuped_low"], out["cuped_high"], out["cuped_p"] = (
             d.to_numpy(), lo.to_numpy(), hi.to_numpy(), p)
-        red = 1 - exp_int(y_cuped.groupby(by_exp, observed=True).var().to_frame("v"))["v"] / exp_stats["y_var"]
-        red.index = eids.take(red.index)
+        red = 1 - cup_var / y_var
+        red.index = eids.take(np.asarray(red.index, dtype="int64"))
         out["variance_reduction"] = red.reindex(out["experiment_id"]).to_numpy()
     planned = planned or {}
     out["planned_per_arm"] = [planned.get(x, sample_size(b, mde_relative, alpha, power, relative=True)
@@ -994,19 +1435,20 @@ def ab_report(data, *, record=None) -> AbResult:
     cfg = _settings(data)
     if not data.has("experiments"):
         return AbResult(None, _skip(record, "A/B tests", data.missing_note("experiments") or "no experiments table"))
-    exp = _read(data, "experiments", COLUMNS["experiments"])  # not kept: the readout is what stays
-    if "converted" in exp.columns and exp["converted"].dtype != "float64":
-        # the float copy _ab_readout takes, made here: the integer column then goes before the readout
-        exp = exp.assign(converted=exp["converted"].astype("float64"))
-    if len(exp) == 0:
+    file = data.table_file("experiments") if hasattr(data, "table_file") else None
+    # a prepared table is read one experiment at a time by the readout, and nothing is kept
+    units = _ExperimentUnits(file=file) if file is not None else _ExperimentUnits(data["experiments"])
+    if units.rows == 0:
         return AbResult(None, _skip(record, "A/B tests", "no experiment was running in the loaded window"))
     if not has_column(data, "experiments", "unit_id"):
         raise KeyError("experiments lacks column(s) unit_id needed here")
     missing = [c for c in ("experiment_id", "variant", "converted") if not has_column(data, "experiments", c)]
     if missing:
         raise KeyError(f"experiments lacks column(s) {', '.join(missing)} needed here")
-    r = _ab_readout(exp, alpha=cfg["ab_alpha"], power=cfg["ab_power"], mde_relative=cfg["ab_mde_relative"],
+    r = _ab_readout(units, alpha=cfg["ab_alpha"], power=cfg["ab_power"], mde_relative=cfg["ab_mde_relative"],
                     srm_p=cfg["srm_p"], planned=None, codes=_experiment_codes(data))
+    del units
+    release_free_memory()  # the units' buffers, freed, go back to the system
     al = r.loc[r["warning"] != ""]
     alerts = pd.DataFrame({"severity": np.where(al["verdict"] == "invalid (SRM)", "high", "low"),
                            "subject": al["experiment_id"], "message": al["warning"]})
@@ -1075,26 +1517,50 @@ def _paid_order_counts(stamp: np.ndarray, paid: np.ndarray, codes: list) -> pd.D
     """:func:`paid_order_counts` from the orders' stamps (datetime64), paid mask and, for each of
     channel and device the orders have, (name, codes, distinct values) as ``pd.factorize`` gives
     them (in order of first appearance, -1 for a missing value)."""
-    keys = [c for c, _, _ in codes]
+    keys, n = _paid_keys(stamp, paid, [(code, len(uniq)) for _, code, uniq in codes])
+    return _paid_frame(keys, n, [(c, uniq) for c, _, uniq in codes], stamp.dtype)
+
+
+def _paid_keys(stamp: np.ndarray, paid: np.ndarray, codes: list) -> tuple[np.ndarray, np.ndarray]:
+    """The paid orders with a stamp counted per (day, channel, device) key, ascending: key = (day
+    number x (channels + 1) + channel code + 1) x (devices + 1) + device code + 1 (code -1, a
+    missing value, is 0). ``codes``: (codes, number of distinct values) of each column. Counts of
+    parts of the orders add up to the counts of all (see :func:`_add_counts`)."""
     ok = paid & ~np.isnat(stamp)
-    day = stamp.astype("datetime64[D]").view("int64")
-    lo = int(day[ok].min()) if ok.any() else 0
-    key = day - lo
-    names = []
-    for _, code, uniq in codes:  # two columns
-        key = key * (len(uniq) + 1) + (code + 1)  # +1: a missing value is code 0
-        names.append(uniq)
-    n = np.bincount(key[ok]) if ok.any() else np.zeros(0, dtype="int64")
+    if not ok.any():
+        return np.zeros(0, dtype="int64"), np.zeros(0, dtype="int64")
+    key = stamp[ok].astype("datetime64[D]").view("int64")
+    for code, k in codes:  # two columns
+        key = key * (k + 1) + (np.asarray(code)[ok].astype("int64") + 1)
+    lo = int(key.min())
+    n = np.bincount(key - lo)
     at = np.flatnonzero(n)
-    out, rest = {}, at.copy()
-    for c, uniq in zip(keys[::-1], names[::-1]):
+    return at.astype("int64") + lo, n[at].astype("int64")
+
+
+def _add_counts(parts: list) -> tuple[np.ndarray, np.ndarray]:
+    """(keys, counts) of several :func:`_paid_keys` results added up, keys ascending."""
+    if not parts:
+        return np.zeros(0, dtype="int64"), np.zeros(0, dtype="int64")
+    keys = np.concatenate([k for k, _ in parts])
+    found, at = np.unique(keys, return_inverse=True)
+    total = np.zeros(len(found), dtype="int64")
+    np.add.at(total, at, np.concatenate([n for _, n in parts]))
+    return found, total
+
+
+def _paid_frame(keys: np.ndarray, n: np.ndarray, names: list, dtype) -> pd.DataFrame:
+    """The frame of :func:`paid_order_counts` from :func:`_paid_keys`' keys and counts: date (of
+    ``dtype``), each column's value (``names``: (column, distinct values) in code order), n."""
+    out, rest = {}, keys.copy()
+    for c, uniq in names[::-1]:
         code = rest % (len(uniq) + 1) - 1
         rest = rest // (len(uniq) + 1)
         out[c] = pd.Series(uniq.take(np.maximum(code, 0)) if len(uniq) else np.full(len(code), np.nan)).where(code >= 0)
-    frame = pd.DataFrame({"date": (rest + lo).astype("datetime64[D]").astype(stamp.dtype)})
-    for c in keys:
+    frame = pd.DataFrame({"date": rest.astype("datetime64[D]").astype(dtype)})
+    for c, _ in names:
         frame[c] = out[c].to_numpy() if len(frame) else out[c]
-    frame["n"] = n[at].astype("int64")
+    frame["n"] = n.astype("int64")
     return frame
 
 
@@ -1103,15 +1569,26 @@ PAID_COUNT_COLUMNS = ("order_ts", "status", "channel", "device")  #: what paid_o
 
 def _appearance_codes(codes: np.ndarray, uniques: pd.Index) -> tuple[np.ndarray, pd.Index]:
     """Sorted codes (:func:`~playbook.derived.column_codes`) renumbered in order of first
-    appearance, as ``pd.factorize(values)`` (without ``sort``) numbers them: (codes, distinct values)."""
+    appearance, as ``pd.factorize(values)`` (without ``sort``) numbers them: (codes, distinct values).
+    The codes keep their (small) integer type: a column of seventy million orders is not copied
+    into 64-bit integers."""
     codes = np.asarray(codes)
-    seen, first = np.unique(codes, return_index=True)  # a few distinct codes
-    first = first[seen >= 0]
-    order = np.argsort(first, kind="stable")  # every listed value occurs (column_codes drops unused ones)
-    rank = np.empty(len(order) + 1, dtype=np.intp)
-    rank[order] = np.arange(len(order))
-    rank[-1] = -1  # a missing value (-1) stays -1
-    return rank[codes.astype(np.intp)], uniques.take(order)
+    first = np.empty(len(uniques), dtype=np.int64)
+    for c in range(len(uniques)):  # a few distinct values: where each occurs first
+        hit = codes == c
+        first[c] = hit.argmax() if hit.any() else -1
+    del hit
+    if (first < 0).any():  # a listed value that does not occur: number the codes that do
+        seen, at = np.unique(codes, return_index=True)
+        first, used = at[seen >= 0], seen[seen >= 0]
+    else:
+        used = np.arange(len(uniques))
+    order = np.argsort(first, kind="stable")
+    small = codes.dtype.kind == "i" and len(order) < np.iinfo(codes.dtype).max
+    rank = np.full(max(len(uniques), int(used.max()) + 1 if len(used) else 0) + 1, -1,
+                   dtype=codes.dtype if small else np.intp)
+    rank[used[order]] = np.arange(len(order))  # the last slot: a missing value (-1) stays -1
+    return (rank[codes] if small else rank[codes.astype(np.intp)]), uniques.take(used[order])
 
 
 def _paid_orders(data) -> np.ndarray:
@@ -1120,7 +1597,7 @@ def _paid_orders(data) -> np.ndarray:
     dictionary: no text value per order is read."""
     if not has_column(data, "orders", "status"):
         return np.ones(data.rows("orders"), dtype=bool)
-    codes, values = column_codes(data, "orders", "status")
+    codes, values = _column_codes(data, "orders", "status")
     cancelled = [i for i, v in enumerate(values) if v == "cancelled"]
     return codes != cancelled[0] if cancelled else np.ones(len(codes), dtype=bool)
 
@@ -1128,7 +1605,7 @@ def _paid_orders(data) -> np.ndarray:
 def _prepared_paid_counts(data, stamp: np.ndarray, paid: np.ndarray) -> pd.DataFrame:
     """:func:`paid_order_counts` of a prepared orders table whose ``order_ts`` (``stamp``) and paid
     mask are at hand, with channel and device as dictionary codes of the file (no text per order)."""
-    codes = [(c, *_appearance_codes(*column_codes(data, "orders", c))) for c in ("channel", "device")
+    codes = [(c, *_appearance_codes(*_column_codes(data, "orders", c))) for c in ("channel", "device")
              if has_column(data, "orders", c)]
     return _paid_order_counts(stamp, paid, codes)
 
@@ -1150,6 +1627,9 @@ def _paid_counts(data, *, stamp: np.ndarray | None = None, paid: np.ndarray | No
             return paid_order_counts(_read(d, "orders", PAID_COUNT_COLUMNS))
         if stamp is not None:
             return _prepared_paid_counts(d, stamp, paid)
+        passed = _orders_pass(d, repurchase=False)
+        if passed is not None:
+            return passed[0]
         ts = _read(d, "orders", ("order_ts",))["order_ts"]
         return _prepared_paid_counts(d, ts.to_numpy(), _paid_orders(d)) if ts.dtype.kind == "M" else None
     return per_dataset(data, "dataops.paid_counts", build, tables=_orders_key(data))
@@ -1499,6 +1979,7 @@ def attribution_report(data, *, record=None) -> AttributionResult:
                           "order_ts", start - look * DAY, end + look * DAY)
     paths = attribution_paths(tp, orders, start=start, end=end, lookback_days=look)
     del tp, orders
+    release_free_memory()
     n = int(paths.loc[paths["converted"], "path_id"].nunique())
     if n == 0:
         return AttributionResult(paths, None, 0, _skip(record, "Attribution", "no paid order of the month follows a touchpoint"))

@@ -549,3 +549,145 @@ def test_paid_counts_of_a_prepared_file_from_dictionary_codes(tmp_path):
         ["09-30", "jd", "pc", 1], ["10-01", "tmall", "app", 2], ["10-01", "jd", "pc", 1], ["10-02", "-", "app", 1],
         ["10-02", "jd", "-", 1]]
     pd.testing.assert_frame_equal(pc, D.paid_order_counts(orders))
+
+
+# -- large shops: a prepared file read a part at a time gives what the whole table gives ------------------
+class _PreparedWithSummary(_Prepared):
+    """A prepared stand-in with a customer summary (a frame) for the daily board's repurchase."""
+
+    def __init__(self, files: dict, summary: pd.DataFrame):
+        super().__init__(files)
+        self.summary = summary
+
+    def derived(self, name):
+        assert name == "customer_summary"
+        return self.summary
+
+
+def _orders_by_hand() -> pd.DataFrame:
+    # c1 buys on 10-01 (first), twice on 10-02 (one buyer, a repeat), c2 on 10-02 (first) and on 10-03
+    # (a repeat) with a cancelled order on 10-01 that is not a purchase; c3 pays on 10-03 without
+    # channel, and an order without stamp or customer is left out of the buyers
+    return pd.DataFrame({
+        "order_id": [f"o{i}" for i in range(9)],
+        "customer_id": ["c1", "c2", "c1", "c1", "c2", "c2", "c3", "c1", None],
+        "order_ts": pd.to_datetime(["2026-10-01 09:00", "2026-10-01 10:00", "2026-10-02 08:00", "2026-10-02 20:00",
+                                    "2026-10-02 21:00", "2026-10-03 07:00", "2026-10-03 08:00", None,
+                                    "2026-10-03 09:00"]),
+        "status": ["paid", "cancelled", "paid", "refunded", "paid", "paid", "paid", "paid", "paid"],
+        "channel": ["tmall", "jd", "tmall", "jd", "jd", "tmall", None, "jd", "jd"],
+        "device": ["app", "pc", "app", "app", "pc", "app", "pc", "pc", "app"]})
+
+
+def _summary_of(orders: pd.DataFrame) -> pd.DataFrame:
+    paid = orders.loc[orders["status"].ne("cancelled") & orders["customer_id"].notna()]
+    return (paid.groupby("customer_id")["order_ts"].min().rename("first_order_ts").reset_index()
+            .sort_values("customer_id", ignore_index=True))
+
+
+@pytest.mark.parametrize("groups", [1, 4])
+def test_orders_pass_counts_buyers_once_per_day_across_row_groups(tmp_path, monkeypatch, groups):
+    orders = _orders_by_hand()
+    orders.to_parquet(tmp_path / "orders.parquet", index=False, row_group_size=2)  # a day split over groups
+    data = _PreparedWithSummary({"orders": tmp_path / "orders.parquet"}, _summary_of(orders))
+    monkeypatch.setattr(D, "PASS_GROUPS", groups)
+    counts, buyers = D._orders_pass(data, repurchase=True)
+    # by hand: 10-01 c1 (first); 10-02 c1 (repeat: first order on 10-01) and c2 (first: its 10-01 order
+    # was cancelled); 10-03 c2 (repeat) and c3 (first)
+    assert buyers["size"].tolist() == [1, 2, 2] and buyers["sum"].tolist() == [0, 1, 1]
+    assert buyers.index.strftime("%m-%d").tolist() == ["10-01", "10-02", "10-03"]
+    # the whole-column computation agrees, and so do the paid counts (channel, device in order of appearance)
+    pd.testing.assert_frame_equal(buyers, D._buyers_whole(_PreparedWithSummary(
+        {"orders": tmp_path / "orders.parquet"}, _summary_of(orders))), check_freq=False)
+    pd.testing.assert_frame_equal(counts, D.paid_order_counts(orders))
+    assert counts["n"].sum() == 7  # eight paid orders, one without stamp
+
+
+def test_orders_pass_gives_way_when_a_buyer_is_not_in_the_summary_or_time_goes_back(tmp_path):
+    orders = _orders_by_hand()
+    orders.to_parquet(tmp_path / "orders.parquet", index=False, row_group_size=2)
+    summary = _summary_of(orders)
+    assert D._orders_pass(_PreparedWithSummary({"orders": tmp_path / "orders.parquet"},
+                                               summary.iloc[:2]), repurchase=True) is None  # no c3
+    shuffled = orders.iloc[[6, 5, 0, 1, 2, 3, 4, 7, 8]]
+    shuffled.to_parquet(tmp_path / "late.parquet", index=False, row_group_size=2)
+    data = _PreparedWithSummary({"orders": tmp_path / "late.parquet"}, summary)
+    old = D.PASS_GROUPS
+    try:
+        D.PASS_GROUPS = 1
+        assert D._orders_pass(data, repurchase=True) is None  # 10-03 before 10-01: not in time order
+    finally:
+        D.PASS_GROUPS = old
+    # without repurchase the counts need no order
+    pd.testing.assert_frame_equal(D._orders_pass(data, repurchase=False)[0], D.paid_order_counts(shuffled))
+
+
+def test_column_codes_by_row_group_match_the_shared_ones(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from playbook.derived import column_codes
+
+    values = ["exp_b", "exp_a", None, "exp_b", "exp_c", "zz"]  # "zz" only on the dropped row
+    table = pa.table({"experiment_id": pa.array(values, type=pa.large_string())}).slice(0, 5)
+    pq.write_table(table, tmp_path / "experiments.parquet", row_group_size=2)
+    codes, uniques = D._column_codes(_Prepared({"experiments": tmp_path / "experiments.parquet"}),
+                                     "experiments", "experiment_id")
+    want, want_uniques = column_codes(_Prepared({"experiments": tmp_path / "experiments.parquet"}),
+                                      "experiments", "experiment_id")
+    assert codes.tolist() == [1, 0, -1, 1, 2] and codes.dtype == want.dtype == np.int8
+    pd.testing.assert_index_equal(uniques, want_uniques, exact=True)
+
+
+def test_ab_readout_one_experiment_at_a_time_from_a_file_is_exact(data, tmp_path):
+    """The readout of a prepared file, read one experiment at a time in row groups of a few hundred
+    units, equals the readout of the whole frame to the last bit, with units lacking pre-period
+    data, a variant or an experiment."""
+    exp = data["experiments"].copy()
+    rng = np.random.default_rng(3)
+    exp.loc[rng.random(len(exp)) < 0.05, "pre_metric"] = np.nan
+    exp.loc[rng.random(len(exp)) < 0.01, "variant"] = None
+    exp.loc[rng.random(len(exp)) < 0.01, "experiment_id"] = None
+    exp.to_parquet(tmp_path / "experiments.parquet", index=False, row_group_size=700)
+    prepared = _Prepared({"experiments": tmp_path / "experiments.parquet"})
+    units = D._ExperimentUnits(file=tmp_path / "experiments.parquet")
+    assert units.direct and units.rows == len(exp)
+    arms: dict = {}
+    got = D._ab_readout(units, alpha=0.05, power=0.8, mde_relative=0.1, srm_p=0.001, planned=None,
+                        codes=D._experiment_codes(prepared), arms_out=arms)
+    want = D.ab_readout(exp)
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    assert got["variance_reduction"].notna().all() and len(arms["codes"]) == 4
+
+
+def test_rfm_report_keeps_compact_columns_and_builds_the_same_customers(data):
+    res = D.rfm_report(data)
+    assert res.has_customers() and isinstance(res, D.RfmResult)
+    summary = data.derived("customer_summary")
+    summary = summary.loc[summary["last_order_ts"] < data.end]
+    cust = D.rfm_scores(summary, asof=data.end)
+    pd.testing.assert_frame_equal(res.customers, cust, check_exact=True)
+    # the action list and the scores of the compact columns are those of the frame
+    plain = D.RfmResult(cust, res.segments)
+    pd.testing.assert_frame_equal(res.action_list, plain.action_list, check_exact=True)
+    for a, b in zip(res.rf_scores(), plain.rf_scores()):
+        np.testing.assert_array_equal(a, b)
+    assert res.segment_codes.dtype == np.int64 and len(res.segment_codes) == len(cust)
+    # a frame set later replaces the compact columns
+    res.customers = cust.iloc[:3]
+    assert len(res.customers) == 3 and len(res.action_list) == 3
+
+
+def test_ab_readout_from_a_file_of_other_types_goes_through_pandas(tmp_path):
+    # a zoned assignment stamp and a boolean conversion: not read straight into numpy, same readout
+    e = _experiment(400, 60, 420, 80)
+    e["revenue"] = np.where(e["converted"] == 1, 100.0, 0.0)
+    e["converted"] = e["converted"].astype(bool)
+    e["assigned_ts"] = pd.date_range("2026-10-01", periods=len(e), freq="min", tz="Asia/Shanghai")
+    e.to_parquet(tmp_path / "experiments.parquet", index=False, row_group_size=300)
+    units = D._ExperimentUnits(file=tmp_path / "experiments.parquet")
+    assert not units.direct
+    codes = D._experiment_codes(_Prepared({"experiments": tmp_path / "experiments.parquet"}))
+    got = D._ab_readout(units, alpha=0.05, power=0.8, mde_relative=0.5, srm_p=0.001, planned=None, codes=codes)
+    pd.testing.assert_frame_equal(got, D.ab_readout(e, mde_relative=0.5), check_exact=True)
+    assert got.loc[0, "n_control"] == 400 and got.loc[0, "conv_treatment"] == pytest.approx(80 / 420)

@@ -103,3 +103,12 @@ def test_action_list_csv_is_byte_for_byte_what_pandas_writes(tmp_path):
         other.to_csv(tmp_path / "pandas.csv", index=False, encoding="utf-8-sig")
         pack.write_csv(other, tmp_path / "fast.csv")
         assert (tmp_path / "fast.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
+    # in slices of 1000 rows (the last one short): the same bytes; an object column whose later
+    # rows are not text falls back to pandas for the whole frame
+    pack.write_csv(frame, tmp_path / "sliced.csv", rows=1000)
+    frame.to_csv(tmp_path / "pandas.csv", index=False, encoding="utf-8-sig")
+    assert (tmp_path / "sliced.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
+    mixed = frame.assign(object=pd.Series([*frame["object"].iloc[:1500], *range(len(frame) - 1500)], dtype=object))
+    mixed.to_csv(tmp_path / "pandas.csv", index=False, encoding="utf-8-sig")
+    pack.write_csv(mixed, tmp_path / "sliced.csv", rows=1000)
+    assert (tmp_path / "sliced.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
