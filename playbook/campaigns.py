@@ -309,6 +309,105 @@ def _release_arrow_memory() -> None:
     pa.default_memory_pool().release_unused()
 
 
+#: orders (and order lines) read at a time by the calculations that go through a prepared table
+#: part by part (:func:`_order_parts`, :func:`_chunked_margins`): a few dozen MB of columns
+_CHUNK_ROWS = 1 << 20
+#: orders per time window of the calculations that need whole days together (:func:`_order_windows`):
+#: a few months of a shop of a hundred million order lines, the whole history of a smaller one
+_WINDOW_ROWS = 8_000_000
+
+
+def _orders_file(data):
+    """The orders' Parquet file when the sections may read it part by part: a prepared table not
+    read (nor read in part) yet; else None (the table is in memory: it is used whole)."""
+    file = data.table_file("orders") if hasattr(data, "table_file") else None
+    if file is None or getattr(data, "_partial", {}).get("orders"):
+        return None
+    return file
+
+
+def _file_parts(file, columns: Iterable[str], rows: int | None = None):
+    """Those of ``columns`` a Parquet file has, ``rows`` rows at a time (default
+    :data:`_CHUNK_ROWS`), each part a frame indexed by its rows' positions in the file (the index
+    the whole table read by :func:`playbook.loading.read_parquet` has)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(file)
+    cols = [c for c in dict.fromkeys(columns) if c in pf.schema_arrow.names]
+    start = 0
+    for batch in pf.iter_batches(batch_size=rows or _CHUNK_ROWS, columns=cols):
+        frame = pa.Table.from_batches([batch]).to_pandas(split_blocks=True, self_destruct=True)
+        del batch
+        frame.index = pd.RangeIndex(start, start + len(frame))
+        start += len(frame)
+        yield frame
+
+
+def _order_parts(data, columns: Iterable[str], reduce: Callable[[pd.DataFrame], object]) -> list:
+    """``reduce`` applied to the orders (those of ``columns`` the table has): to the table when it
+    is in memory, else to a prepared file's rows a part at a time (:func:`_file_parts`, each part
+    indexed by row position), so that only the reduced parts are held. Returns the results in the
+    table's order."""
+    file = _orders_file(data)
+    if file is None:
+        return [reduce(_orders(data, columns))]
+    out = [reduce(frame) for frame in _file_parts(file, columns)]
+    _release_arrow_memory()
+    return out
+
+
+def _order_windows(data) -> list[tuple] | None:
+    """Month-aligned windows ``[a, b)`` of order_ts covering every order, each holding about :data:`_WINDOW_ROWS` orders as the row groups' statistics of a
+    prepared file count them (a group's rows spread evenly over its time span). None when the
+    orders are in memory, or when the file's row groups are not in time order (a window would then
+    read the whole file: the table is read whole instead)."""
+    file = _orders_file(data)
+    if file is None:
+        return None
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(file).metadata
+    names = [meta.schema.column(i).path for i in range(meta.num_columns)]
+    if "order_ts" not in names:
+        return None
+    at = names.index("order_ts")
+    spans = []
+    for g in range(meta.num_row_groups):  # a hundred row groups at most
+        rg = meta.row_group(g)
+        if rg.num_rows == 0:
+            continue
+        st = rg.column(at).statistics
+        if st is None or not st.has_min_max:
+            return None
+        try:
+            a, b = pd.Timestamp(st.min), pd.Timestamp(st.max)
+        except (TypeError, ValueError):
+            return None
+        if a.tz is not None:
+            return None
+        spans.append((a, b, rg.num_rows))
+    if not spans or any(spans[i][1] > spans[i + 1][0] for i in range(len(spans) - 1)):
+        return None
+    first, last = spans[0][0], spans[-1][1]
+    months = pd.date_range(first.to_period("M").to_timestamp(), last.to_period("M").to_timestamp() + pd.offsets.MonthBegin(1),
+                           freq="MS")
+    a_ = np.array([s[0].value for s in spans], dtype="float64")
+    b_ = np.array([s[1].value for s in spans], dtype="float64") + 1e3  # a group's end, exclusive (1 µs on)
+    n_ = np.array([s[2] for s in spans], dtype="float64")
+
+    def rows(x0, x1):  # orders estimated in [x0, x1)
+        over = np.clip(np.minimum(b_, x1) - np.maximum(a_, x0), 0, None)
+        return float((n_ * over / (b_ - a_)).sum())
+
+    cuts = [months[0]]
+    for m0, m1 in zip(months[:-1], months[1:]):
+        if m0 > cuts[-1] and rows(cuts[-1].value, m1.value) > _WINDOW_ROWS:
+            cuts.append(m0)
+    cuts.append(months[-1])
+    return list(zip(cuts[:-1], cuts[1:]))
+
+
 def _cutoff(data) -> pd.Timestamp:
     if getattr(data, "end", None) is not None:
         return pd.Timestamp(data.end)
@@ -729,22 +828,24 @@ def order_margins(orders: pd.DataFrame, items: pd.DataFrame | None = None, produ
 
 
 def _margins(orders: pd.DataFrame, items: pd.DataFrame | None, products: pd.DataFrame | None, *,
-             ids: bool = True, skus: tuple | None = None,
+             ids: bool = True, skus: tuple | None = None, lines_at: tuple | None = None,
              columns: Sequence[str] = ("goods", "cogs", "margin", "discount_depth")) -> pd.DataFrame:
     """:func:`order_margins`; without the order_id column when not ``ids`` (the chapter's sections
     align by index); ``skus``: the lines' sku codes and their distinct skus (factorized once, see
-    :func:`_line_skus`), so the lines need no sku column; ``columns``: the figures to return (the
+    :func:`_line_skus`), so the lines need no sku column; ``lines_at``: each line's position among
+    ``orders`` and among the products (deduplicated by sku), -1 where absent, found by the caller,
+    so neither table needs its ids; ``columns``: the figures to return (the
     chapter keeps goods and margin). The lines are summed first and each array is let go once
     used: a shop of ten million lines never holds more than a few of them at once."""
-    _require(orders, "orders", ["order_id", "paid_amount"])
+    _require(orders, "orders", ["paid_amount"] if lines_at is not None else ["order_id", "paid_amount"])
     paid = paid_mask(orders).to_numpy(dtype=bool)
     rows = np.flatnonzero(paid)
     n = len(rows)
     line_goods = line_cogs = has = known = None
-    has_sku = skus is not None or "sku" in getattr(items, "columns", ())
-    if items is not None and {"order_id", "qty"} <= set(items.columns) and has_sku:
+    has_sku = skus is not None or lines_at is not None or "sku" in getattr(items, "columns", ())
+    if items is not None and "qty" in items.columns and ("order_id" in items.columns or lines_at is not None) and has_sku:
         try:  # each line's order among all orders (lines follow their orders: no hash), then among the paid
-            at = positions(items["order_id"], orders["order_id"])
+            at = positions(items["order_id"], orders["order_id"]) if lines_at is None else lines_at[0]
             slot = np.where(paid, np.cumsum(paid) - 1, -1)
             pos = np.append(slot, -1)[at]  # at -1: the last slot, -1
             del at, slot
@@ -762,7 +863,9 @@ def _margins(orders: pd.DataFrame, items: pd.DataFrame | None, products: pd.Data
             del val
         if products is not None and {"sku", "unit_cost"} <= set(products.columns):
             pr = products.drop_duplicates("sku")
-            if skus is None:
+            if lines_at is not None:
+                ci = lines_at[1][keep]
+            elif skus is None:
                 ci = positions(items["sku"], pr["sku"])[keep]
             else:  # each distinct sku looked up once
                 codes, names = skus
@@ -839,7 +942,9 @@ def campaign_scorecard(orders: pd.DataFrame, campaigns: pd.DataFrame, *, margins
     if "campaign_id" in orders.columns:  # the paid orders of the listed campaigns, in one row filter
         keep = paid_mask(orders).to_numpy(dtype=bool) & orders["campaign_id"].notna().to_numpy(dtype=bool)
         keep &= _isin(orders["campaign_id"], campaigns["campaign_id"])
-        o = _narrow(orders, cols).loc[keep]
+        o = _narrow(orders, cols)
+        if not keep.all():  # (orders picked already, as the chapter's own section gives them: no copy)
+            o = o.loc[keep]
         cid = o["campaign_id"]
     else:  # by date (and channel)
         o = _narrow(orders, cols).loc[paid_mask(orders)]
@@ -950,14 +1055,21 @@ def presale_share(orders: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
     event_gmv, presale_share, median_days_to_balance, unpaid_share.
     """
     _require(orders, "orders", ["order_ts", "paid_amount", "is_presale"])
-    pre = events.loc[events["phase"] == "presale"]
+    return pd.DataFrame(_presale_rows(orders, events, events.loc[events["phase"] == "presale"]), columns=_PRESALE_COLUMNS)
+
+
+_PRESALE_COLUMNS = ["event", "presale_start", "presale_end", "main_end", "presale_orders", "presale_gmv", "event_gmv",
+                    "presale_share", "median_days_to_balance", "unpaid_share"]
+
+
+def _presale_rows(orders: pd.DataFrame, events: pd.DataFrame, pre: pd.DataFrame) -> list[dict]:
+    """:func:`presale_share`'s row of each presale phase of ``pre`` (rows of ``events``)."""
     rows = []
     paid = paid_mask(orders)
     day = orders["order_ts"].dt.normalize()
     is_pre = orders["is_presale"].fillna(False).astype(bool)
     for _, p in pre.iterrows():  # one per festival with a presale
-        main = events.loc[(events["event"] == p["event"]) & (events["phase"] == "main")]
-        m_end = main["end_date"].max() if len(main) else p["end_date"]
+        m_end = _main_end(events, p)
         in_pre = (day >= p["start_date"]) & (day <= p["end_date"]) & is_pre
         in_event = (day >= p["start_date"]) & (day <= m_end) & paid
         pre_paid = in_pre & paid
@@ -970,9 +1082,13 @@ def presale_share(orders: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
                      "event_gmv": ev_gmv, "presale_share": pg / ev_gmv if ev_gmv > 0 else np.nan,
                      "median_days_to_balance": float(timing.median()) if len(timing) else np.nan,
                      "unpaid_share": float(1 - pre_paid.sum() / in_pre.sum()) if in_pre.sum() else np.nan})
-    return pd.DataFrame(rows, columns=["event", "presale_start", "presale_end", "main_end", "presale_orders",
-                                       "presale_gmv", "event_gmv", "presale_share", "median_days_to_balance",
-                                       "unpaid_share"])
+    return rows
+
+
+def _main_end(events: pd.DataFrame, p: pd.Series):
+    """The last day of the main phase of presale phase ``p``'s event (the presale's own end without one)."""
+    main = events.loc[(events["event"] == p["event"]) & (events["phase"] == "main")]
+    return main["end_date"].max() if len(main) else p["end_date"]
 
 
 def coupon_uptake(orders: pd.DataFrame, *, start=None, end=None) -> pd.DataFrame:
@@ -1248,6 +1364,17 @@ def _orders_daily(data) -> pd.DataFrame:
     from .loading import has_column
 
     def compute():
+        windows = _order_windows(data)
+        if windows is not None and len(windows) > 1:  # a large shop: a few months at a time (whole days each)
+            from .loading import read_window
+
+            parts = []
+            for a, b in windows:
+                orders = read_window(data, "orders", [*ORDER_COLUMNS["daily"], "channel"], "order_ts", a, b)
+                parts.append(daily_sales(orders))
+                del orders
+            _release_arrow_memory()
+            return pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
         prepared = hasattr(data, "table_file") and data.table_file("orders") is not None
         orders = _orders(data, ORDER_COLUMNS["daily"])
         if prepared and has_column(data, "orders", "channel") and orders["order_ts"].dtype.kind == "M":
@@ -1269,6 +1396,11 @@ def _order_margins(data) -> pd.DataFrame:
     from .loading import read_columns
 
     def compute():
+        products = _table(data, "products") if data.has("products") else None
+        out = _chunked_margins(data, products)  # a prepared shop: a part of the orders at a time
+        if out is not None:
+            _release_arrow_memory()
+            return out
         # the lines are read for this once-per-dataset sum only (not kept): nothing else uses them
         items = (read_columns(data, "order_items", COLUMNS["order_items"] + SECTION_IDS["order_items"], keep=False)
                  if data.has("order_items") else None)
@@ -1280,6 +1412,117 @@ def _order_margins(data) -> pd.DataFrame:
         _release_arrow_memory()
         return out
     return _memo(data, "order_margins", ["orders", "order_items", "products"], compute)
+
+
+def _chunked_margins(data, products: pd.DataFrame | None) -> pd.DataFrame | None:
+    """:func:`_margins` (goods and margin, indexed by row) of a prepared shop whose order ids
+    strictly ascend and whose lines come in the order of their orders' ids (as
+    :func:`playbook.loading.prepare` writes them): the orders are read :data:`_CHUNK_ROWS` at a
+    time, each part with all the lines of its orders, so no join of every line with every order is
+    held (at a hundred million lines that join and its ids are most of a kernel's memory); a
+    line's order is found by a binary search of the part's sorted ids, its product from the
+    file's dictionary of skus. Each order's lines are summed in the same order as over the whole
+    tables: the same figures. None when the tables are not prepared files, lack a column this
+    needs, or are not in that order (the caller joins the whole tables then)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from .loading import file_columns
+
+    ofile = _orders_file(data)
+    ifile = data.table_file("order_items") if data.has("order_items") else None
+    if (ofile is None or ifile is None or products is None or getattr(data, "_partial", {}).get("order_items")
+            or not {"sku", "unit_cost"} <= set(products.columns) or "order_id" not in file_columns(ofile)):
+        return None
+    icols = [c for c in ("order_id", "sku", "qty", "unit_price") if c in file_columns(ifile)]
+    if not {"order_id", "sku", "qty"} <= set(icols):
+        return None
+    skus = products.drop_duplicates("sku")["sku"]  # as _margins keeps them
+    if skus.isna().any() or not pd.api.types.is_string_dtype(skus):
+        return None
+    skus = pd.Index(skus)
+
+    def ascending(ids, strict: bool) -> bool:  # text ids without gaps, each after (or equal to) the one before
+        if ids.null_count or not (pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type)):
+            return False
+        if len(ids) < 2:
+            return True
+        test = pc.less if strict else pc.less_equal
+        return bool(pc.all(test(ids.slice(0, len(ids) - 1), ids.slice(1))).as_py())
+
+    lines = pq.ParquetFile(ifile, read_dictionary=["sku"])
+    batches = lines.iter_batches(batch_size=_CHUNK_ROWS, columns=icols)
+    pending = None  # lines read and not handed to a part yet, with their product's position
+    last_line = None  # the id of the last line read
+    last_order = None
+    start = 0
+    parts = []
+    for batch in pq.ParquetFile(ofile).iter_batches(batch_size=_CHUNK_ROWS,
+                                                     columns=[c for c in ORDER_COLUMNS["margins"] if c in file_columns(ofile)]):
+        if not batch.num_rows:
+            continue
+        ids = batch.column("order_id")
+        if not ascending(ids, True) or (last_order is not None and ids[0].as_py() <= last_order):
+            return None
+        last_order = ids[-1].as_py()
+        orders = pa.Table.from_batches([batch.drop_columns(["order_id"])]).to_pandas(split_blocks=True, self_destruct=True)
+        orders.index = pd.RangeIndex(start, start + len(orders))
+        start += len(orders)
+        del batch
+        while last_line is None or last_line <= last_order:  # read lines up to the first of a later order
+            lb = next(batches, None)
+            if lb is None:
+                break
+            if not lb.num_rows:
+                continue
+            lid = lb.column("order_id")
+            if not ascending(lid, False) or (last_line is not None and lid[0].as_py() < last_line):
+                return None
+            last_line = lid[-1].as_py()
+            sku = lb.column("sku")  # a dictionary: each distinct sku looked up once
+            at = np.append(positions(sku.dictionary.to_pandas(), skus), -1)
+            code = pc.fill_null(sku.indices, -1).to_numpy(zero_copy_only=False)
+            table = pa.Table.from_batches([lb.drop_columns(["sku"])]).append_column("_sku_at", pa.array(at[code]))
+            pending = table if pending is None else pa.concat_tables([pending, table])
+            del lb, sku, code, table
+        if pending is None:
+            return None
+        take = int(pc.sum(pc.less_equal(pending.column("order_id"), last_order)).as_py() or 0)
+        mine, pending = pending.slice(0, take), pending.slice(take)
+        at = _sorted_positions(mine.column("order_id"), ids)
+        part = _margins(orders, mine.select([c for c in ("qty", "unit_price") if c in icols]).to_pandas(), products,
+                        ids=False, lines_at=(at, mine.column("_sku_at").to_numpy()), columns=("goods", "margin"))
+        parts.append([part.index.to_numpy(), part["goods"].to_numpy(), part["margin"].to_numpy()])
+        del orders, mine, part, at, ids
+    del pending
+    if not parts:
+        return None
+    cols = [_joined_column(parts, i) for i in range(3)]
+    index = pd.Index(cols[0], name="row")
+    return pd.concat({"goods": pd.Series(cols[1], index=index, copy=False),
+                      "margin": pd.Series(cols[2], index=index, copy=False)}, axis=1)
+
+
+def _sorted_positions(values, keys) -> np.ndarray:
+    """Position of each of ``values`` among ``keys`` (Arrow text, strictly ascending), -1 where
+    absent: :func:`playbook.derived.positions`, by a binary search of the keys as the 64-bit
+    integers :func:`playbook.derived.id_integers` packs them into (which sort as the texts do)."""
+    import pyarrow as pa
+
+    from .derived import fixed_width_bytes, id_integers
+
+    values, keys = (x.combine_chunks() if isinstance(x, pa.ChunkedArray) else x for x in (values, keys))
+    k, v = fixed_width_bytes(keys), fixed_width_bytes(values)
+    ints = (id_integers(k[0], v[0]) if k is not None and v is not None and k[1] is None and v[1] is None
+            and k[0].shape[1] == v[0].shape[1] else None)
+    if ints is None:
+        return positions(values.to_pandas(), keys.to_pandas())
+    keys_i, vals_i = ints
+    at = np.searchsorted(keys_i, vals_i)
+    inside = np.minimum(at, max(len(keys_i) - 1, 0))
+    found = (at < len(keys_i)) & (keys_i[inside] == vals_i) if len(keys_i) else np.zeros(len(vals_i), dtype=bool)
+    return np.where(found, at, -1).astype(np.intp)
 
 
 def _line_skus(data) -> tuple | None:
@@ -1412,7 +1655,7 @@ def type_report(data, *, lift: LiftResult | None = None, record=None) -> TypeRes
     camp = data["campaigns"]
     camp = camp.loc[camp["start_date"] < _cutoff(data)]
     margins = _order_margins(data)
-    o = _orders(data, ORDER_COLUMNS["types"])
+    o, history_start = _campaign_orders(data, camp)
     spend = data["marketing_spend"] if data.has("marketing_spend") else None
     first = None
     if "customer_id" in o.columns:
@@ -1426,7 +1669,7 @@ def type_report(data, *, lift: LiftResult | None = None, record=None) -> TypeRes
     res.caveat = "; ".join(caveats)
     sc = campaign_scorecard(o, camp, margins=margins, spend=spend,
                             lift=lift.lift if lift is not None and not lift.skipped else None,
-                            first_orders=first, history_start=o["order_ts"].min().normalize(),
+                            first_orders=first, history_start=history_start,
                             new_buyer_history_days=int(cfg["new_buyer_history_days"]))
     del o, first
     _release_arrow_memory()  # the section's ids, read for it only
@@ -1438,6 +1681,29 @@ def type_report(data, *, lift: LiftResult | None = None, record=None) -> TypeRes
                                             f"(ROI {r['roi']:.2f}, under {res.roi_min:g})"}
                                 for _, r in res.losing.iterrows()])
     return res
+
+
+def _campaign_orders(data, camp: pd.DataFrame) -> tuple[pd.DataFrame, pd.Timestamp]:
+    """The orders :func:`campaign_scorecard` reads (:data:`ORDER_COLUMNS` ``types``) and the first
+    day of the orders (``history_start``). Of a prepared table with campaign ids, only the paid
+    orders of the campaigns ``camp`` lists, read a part at a time and indexed by row (the rows the
+    scorecard would pick from the whole table, in the same order; a quarter of a shop's orders)."""
+    from .loading import has_column
+
+    cols = ORDER_COLUMNS["types"]
+    if _orders_file(data) is None or not has_column(data, "orders", "campaign_id"):
+        o = _orders(data, cols)
+        return o, o["order_ts"].min().normalize()
+    first = []
+
+    def reduce(frame):
+        first.append(frame["order_ts"].min())
+        keep = paid_mask(frame).to_numpy(dtype=bool) & frame["campaign_id"].notna().to_numpy(dtype=bool)
+        keep &= _isin(frame["campaign_id"], camp["campaign_id"])
+        return frame.loc[keep, [c for c in frame.columns if c != "status"]]  # paid, all of them
+    parts = _order_parts(data, cols, reduce)
+    o = parts[0] if len(parts) == 1 else pd.concat(parts)
+    return o, pd.Series(first, dtype=o["order_ts"].dtype).min().normalize()
 
 
 @dataclass
@@ -1510,67 +1776,130 @@ def mechanics_report(data, *, record=None) -> MechanicsResult:
 
 
 def _mechanics_report(data, *, record=None) -> MechanicsResult:
+    from .loading import has_column
+
     cfg = _settings(data)
     res = MechanicsResult(month=_month(data), target=float(cfg["presale_share_target"]),
                           bunching_min=float(cfg["bunching_min"]))
-    o = _orders(data, ORDER_COLUMNS["mechanics"])
     end = _cutoff(data)
     y0 = pd.Timestamp(res.month + "-01") - pd.DateOffset(months=11)
-    if "coupon_code" in o.columns:
-        res.coupons = coupon_uptake(o, start=y0, end=end)
+    with_coupons = has_column(data, "orders", "coupon_code")
+    note = data.missing_note("campaigns")
+    camp = data["campaigns"].loc[data["campaigns"]["start_date"] < end] if not note else None
+    ev = campaign_events(camp) if camp is not None else None
+    with_presale = camp is not None and has_column(data, "orders", "is_presale")
+    with_ids = has_column(data, "orders", "campaign_id")
+    margins = _order_margins(data) if camp is not None else None
+    # what each part of the orders is reduced to, in one pass (a prepared table: a part at a time)
+    windows = _presale_bounds(ev) if with_presale else []
+    fr = camp.loc[_type(camp) == "full_reduction"] if camp is not None else None
+    fr_named = fr is not None and all(_FR.search(str(n)) for n in (fr["name"] if "name" in fr.columns else [""] * len(fr)))
+    fr_ids = list(dict.fromkeys(pd.Series(fr["campaign_id"]).dropna().astype("str"))) if fr is not None else []
+    with_baskets = camp is not None and with_ids and len(fr_ids) > 0
+    listed = (camp.loc[_type(camp).isin(["full_reduction", "presale", "discount", "flash_sale", "coupon"]), "campaign_id"]
+              if camp is not None else None)
+    lo = y0 - pd.DateOffset(months=12)
+
+    def reduce(o) -> dict:
+        out = {}
+        paid = paid_mask(o).to_numpy(dtype=bool)
+        ts = o["order_ts"]
+        if with_coupons:  # the paid orders of the last 12 months
+            keep = paid & (ts >= y0).to_numpy(dtype=bool) & (ts < end).to_numpy(dtype=bool)
+            out["coupons"] = _narrow(o, ["order_ts", "paid_amount", "coupon_code"]).loc[keep]
+        if windows:  # the orders of each festival with a presale, from its presale to the end of its main phase
+            keep = np.zeros(len(o), dtype=bool)
+            for a, b in windows:  # a few festivals
+                keep |= (ts >= a).to_numpy(dtype=bool) & (ts < b).to_numpy(dtype=bool)
+            out["presale"] = _narrow(o, ["order_ts", "paid_ts", "paid_amount", "status", "is_presale"]).loc[keep]
+        if camp is not None and with_ids and not fr_named:  # the full-reduction campaigns' paid orders
+            keep = paid & _isin(o["campaign_id"], fr["campaign_id"])
+            out["fr"] = _narrow(o, ["campaign_id", "gross_amount", "discount_amount"]).loc[keep]
+        if with_baskets:  # the paid orders of two years: basket value, payment, ordinary, which full-reduction campaign
+            keep = paid & (ts >= lo).to_numpy(dtype=bool) & (ts < end).to_numpy(dtype=bool)
+            p = _narrow(o, ["campaign_id", "paid_amount"]).loc[keep]
+            cid = p["campaign_id"]  # a missing id reads as "" (no campaign), without rewriting the text column
+            blank = (cid.isna() | cid.eq("")).to_numpy(dtype=bool)
+            code = np.full(len(p), -1, dtype=np.int16 if len(fr_ids) < 2 ** 15 else np.int64)
+            for j, f in enumerate(fr_ids):  # a few campaigns
+                code[_isin(cid, [f])] = j
+            out["baskets"] = (_by_row(margins["goods"], p.index).to_numpy(), p["paid_amount"].to_numpy(dtype="float64"),
+                              blank, code, blank | ~_isin(cid, listed))
+        return out
+    cols = ["order_ts", "status", "paid_amount", "coupon_code", "paid_ts", "is_presale", "campaign_id",
+            "gross_amount", "discount_amount"]
+    parts = _order_parts(data, cols, reduce)
+
+    def joined(key):
+        frames = [p.pop(key) for p in parts]
+        return frames[0] if len(frames) == 1 else pd.concat(frames)
+    if with_coupons:
+        res.coupons = coupon_uptake(joined("coupons"), start=y0, end=end)
         none = res.coupons.loc[res.coupons["coupon_code"] == "(none)", "share"]
         res.coupon_share = float(1 - none.iloc[0]) if len(none) else 1.0
     else:
         res.notes.append(_skip(record, "Coupon uptake", "orders carry no coupon_code"))
-    note = data.missing_note("campaigns")
     if note:
         res.notes.append(_skip(record, "Presale share and 满减 thresholds", note))
         return res
-    camp = data["campaigns"].loc[data["campaigns"]["start_date"] < end]
-    ev = campaign_events(camp)
-    if "is_presale" in o.columns:
-        res.presale = presale_share(o, ev)
+    if with_presale:
+        res.presale = presale_share(joined("presale") if windows else _orders(data, ["order_ts", "paid_amount", "is_presale"]).iloc[:0], ev)
         done = res.presale.loc[res.presale["main_end"] < end]
         if len(done):
             res.presale_latest = float(done["presale_share"].iloc[-1])
             res.presale_event = str(done["event"].iloc[-1])
     else:
         res.notes.append(_skip(record, "Presale share", "orders carry no is_presale flag"))
-    margins = _order_margins(data)
-    res.thresholds = full_reduction_thresholds(camp, o, margins)
-    if res.thresholds.empty or "campaign_id" not in o.columns:
+    fr_orders = joined("fr") if with_ids and not fr_named else None
+    res.thresholds = full_reduction_thresholds(camp, fr_orders, margins)
+    del fr_orders
+    if res.thresholds.empty or not with_ids:
         res.notes.append(_skip(record, "满减 thresholds", "no full-reduction campaign with a known threshold"))
         return res
-    paid = _narrow(o, ["campaign_id", "paid_amount"]).loc[
-        paid_mask(o) & (o["order_ts"] >= y0 - pd.DateOffset(months=12)) & (o["order_ts"] < end)]
-    goods = _by_row(margins["goods"], paid.index)
-    cid = paid["campaign_id"]  # a missing id reads as "" (no campaign), without rewriting the text column
-    blank = (cid.isna() | cid.eq("")).to_numpy(dtype=bool)
-
-    def member(ids) -> np.ndarray:  # campaign id among ``ids`` (a blank one only if "" is listed)
-        return _isin(cid, ids) | (blank & bool((pd.Series(ids) == "").any()))
-    ordinary = pd.Series(blank | ~member(camp.loc[_type(camp).isin(["full_reduction", "presale", "discount",
-                                                                     "flash_sale", "coupon"]), "campaign_id"]),
-                         index=paid.index)
+    baskets = [list(p.pop("baskets")) for p in parts]
+    del parts
+    goods, amount, blank, code, ordinary = (_joined_column(baskets, i) for i in range(5))
+    del baskets
     rows = []
     frames = []
     for thr, t in res.thresholds.groupby("threshold"):  # one or two thresholds
-        inc = member(t["campaign_id"])
-        keep = inc | ordinary.to_numpy()
+        ids = t["campaign_id"]  # full-reduction campaigns: each among fr_ids
+        inc = np.isin(code, [fr_ids.index(x) for x in pd.Series(ids).dropna().astype("str") if x in fr_ids])
+        inc |= blank & bool((pd.Series(ids) == "").any())  # campaign id among ``ids`` (a blank one only if "" is listed)
+        keep = inc | ordinary
         kept = goods[keep]
-        b = threshold_bunching(kept, pd.Series(inc[keep], index=kept.index), thr,
-                               bin_width=float(cfg["threshold_bin"]))
-        aov_c = float(paid.loc[inc, "paid_amount"].mean())
-        aov_o = float(paid.loc[ordinary.to_numpy(), "paid_amount"].mean())
+        b = threshold_bunching(pd.Series(kept), pd.Series(inc[keep]), thr, bin_width=float(cfg["threshold_bin"]))
+        aov_c = float(pd.Series(amount[inc]).mean())
+        aov_o = float(pd.Series(amount[ordinary]).mean())
         b.update({"reduction": float(t["reduction"].iloc[0]), "campaigns": ", ".join(t["campaign_id"]),
                   "aov_campaign": aov_c, "aov_ordinary": aov_o, "aov_change": aov_c / aov_o - 1})
         rows.append(b)
-        frames += [_goods_bins(thr, kept.to_numpy()[mask], when)
-                   for when, mask in (("campaign", inc[keep]), ("ordinary", ~inc[keep]))]
+        frames += [_goods_bins(thr, kept[mask], when) for when, mask in (("campaign", inc[keep]), ("ordinary", ~inc[keep]))]
         del kept
     res.bunching = pd.DataFrame(rows)
     res.goods_bins = pd.concat(frames, ignore_index=True)
     return res
+
+
+def _joined_column(parts: list[list], i: int) -> np.ndarray:
+    """The ``i``-th arrays of ``parts`` put together, each let go once copied (the parts and one
+    joined column are held at a time, not the parts and all the joined columns)."""
+    out = np.concatenate([p[i] for p in parts]) if len(parts) != 1 else parts[0][i]
+    for p in parts:
+        p[i] = None
+    return out
+
+
+def _presale_bounds(events: pd.DataFrame) -> list[tuple]:
+    """``[a, b)`` of order_ts holding every order :func:`presale_share` reads of each festival with
+    a presale: from its presale's first day to the day after the later of the presale's and the main
+    phase's last day (none for a phase without dates: it reads no order)."""
+    out = []
+    for _, p in events.loc[events["phase"] == "presale"].iterrows():  # a few festivals
+        last = [d for d in (p["end_date"], _main_end(events, p)) if pd.notna(d)]
+        if pd.notna(p["start_date"]) and last:
+            out.append((pd.Timestamp(p["start_date"]).floor("D"), pd.Timestamp(max(last)).floor("D") + DAY))
+    return out
 
 
 #: width of the bins of :func:`plot_bunching` (yuan)
@@ -1756,6 +2085,38 @@ def _experiments(data) -> pd.DataFrame:
     return pd.concat({c: read_columns(data, "experiments", [c], keep=False)[c] for c in cols}, axis=1)
 
 
+def _experiment_units(data, cutoff):
+    """The experiments of a prepared table as :class:`playbook.dataops._ExperimentUnits`, which the
+    readout reads one experiment at a time (not the table's four columns of every unit), when every
+    unit was assigned before ``cutoff`` (or has no assigned_ts) by the file's statistics, so no
+    row is left out; else None (the table is read and filtered)."""
+    file = data.table_file("experiments") if hasattr(data, "table_file") else None
+    if file is None or getattr(data, "_partial", {}).get("experiments"):
+        return None
+    import pyarrow.parquet as pq
+
+    from .dataops import _ExperimentUnits
+
+    pf = pq.ParquetFile(file)
+    names = pf.schema_arrow.names
+    if "converted" not in names:
+        return None
+    if "assigned_ts" in names:
+        i = names.index("assigned_ts")
+        for g in range(pf.metadata.num_row_groups):  # a hundred row groups at most
+            rg = pf.metadata.row_group(g)
+            st = rg.column(i).statistics
+            if rg.num_rows and (st is None or not st.has_null_count):
+                return None
+            if rg.num_rows and st.null_count < rg.num_rows:  # some stamps: the latest must be before the cutoff
+                try:
+                    if not st.has_min_max or not pd.Timestamp(st.max) < pd.Timestamp(cutoff):
+                        return None
+                except (TypeError, ValueError):
+                    return None
+    return _ExperimentUnits(file=file)
+
+
 def ab_report(data, *, record=None) -> ABResult:
     """Section 5: promotion A/B tests that started before the end of the report month
     (:func:`ab_test`)."""
@@ -1774,28 +2135,38 @@ def ab_report(data, *, record=None) -> ABResult:
 
     if not has_column(data, "experiments", "experiment_id"):
         raise KeyError("experiments lacks column(s) experiment_id needed here")
-    ex = _experiments(data)
     ec, eids, vc, vids = _experiment_codes(data)  # the ids and variants as sorted codes, once per dataset
-    if "assigned_ts" in ex.columns:
-        keep = ex["assigned_ts"].isna() | (ex["assigned_ts"] < _cutoff(data))
-        if not keep.all():  # usually every unit: no copy of the table
-            k = keep.to_numpy(dtype=bool)
-            ex, ec, vc = ex.loc[keep], ec[k], vc[k]
-            # codes of the experiments and variants left, as factorizing the kept rows gives them
-            ec, eids = _recode(ec, eids)
-            vc, vids = _recode(vc, vids)
-    if ex.empty:
+    ex = _experiment_units(data, _cutoff(data))
+    if ex is not None:  # a prepared table whose every unit counts: read an experiment at a time
+        import pyarrow.parquet as pq
+
+        converted = pq.ParquetFile(ex.file).schema_arrow.empty_table().select(["converted"]).to_pandas()["converted"]
+        empty = ex.rows == 0
+    else:
+        ex = _experiments(data)
+        if "assigned_ts" in ex.columns:
+            keep = ex["assigned_ts"].isna() | (ex["assigned_ts"] < _cutoff(data))
+            if not keep.all():  # usually every unit: no copy of the table
+                k = keep.to_numpy(dtype=bool)
+                ex, ec, vc = ex.loc[keep], ec[k], vc[k]
+                # codes of the experiments and variants left, as factorizing the kept rows gives them
+                ec, eids = _recode(ec, eids)
+                vc, vids = _recode(vc, vids)
+        converted, empty = ex["converted"], ex.empty
+    if empty:
         res.note = _skip(record, "Promotion A/B tests", "no experiment ran before the end of the report month")
         return res
     arms: dict = {}
     res.tests = _ab_test(ex, alpha=res.alpha, power=res.power, mde_relative=float(cfg["ab_mde_relative"]),
                          units_checked=True, codes=(ec, eids, vc, vids), arms_out=arms)
+    del ex
+    _release_arrow_memory()
     res.winners = int(res.tests["verdict"].str.endswith("wins").sum()) if len(res.tests) else 0
     # units and conversion per experiment and variant (the readout's arms, grouped on sorted codes)
     nv = max(len(vids), 1)
     at = arms["codes"]
     # the units in the type a group-by of the column gives (Int64 for a nullable column)
-    n_type = ex["converted"].iloc[:0].groupby(np.zeros(0, dtype=np.intp)).size().dtype
+    n_type = converted.iloc[:0].groupby(np.zeros(0, dtype=np.intp)).size().dtype
     agg = pd.DataFrame({"experiment_id": eids.take(at // nv), "variant": vids.take(at % nv),
                         "n": pd.array(arms["n"], dtype=n_type), "conv": arms["conv"].astype("float64")})
     agg["se"] = np.sqrt(agg["conv"] * (1 - agg["conv"]) / agg["n"])
@@ -1970,11 +2341,12 @@ def plot_ab(ab: ABResult, *, ax=None):
 def _month_orders(data, columns: Sequence[str]) -> pd.DataFrame:
     """The report month's orders (by order_ts, as ``data.month_rows("orders")``), of ``columns``
     (those present)."""
-    o = _orders(data, [*columns, "order_ts"])
     if getattr(data, "month", None) is None:
-        return _narrow(o, columns)
+        return _narrow(_orders(data, [*columns, "order_ts"]), columns)
+    from .loading import read_window
+
     ms = pd.Timestamp(data.month + "-01")
-    return _narrow(o, columns)[(o["order_ts"] >= ms) & (o["order_ts"] < ms + pd.offsets.MonthBegin(1))]
+    return _narrow(read_window(data, "orders", list(columns), "order_ts", ms, ms + pd.offsets.MonthBegin(1)), columns)
 
 
 @exercise("05.presale_orders", "Number of paid presale orders (is_presale) placed in the report month",

@@ -447,3 +447,61 @@ def test_order_margins_with_an_order_id_repeated_by_a_cancelled_order():
     codes, names = pd.factorize(items["sku"], sort=True)
     shared = C._margins(orders, items.drop(columns="sku"), products, ids=False, skus=(codes, names))
     pd.testing.assert_frame_equal(shared, m.drop(columns="order_id"))
+
+
+def _frames_of(result) -> dict:
+    """The frames a section result carries (its dataclass fields)."""
+    return {k: v for k, v in vars(result).items() if isinstance(v, pd.DataFrame)}
+
+
+def test_prepared_shop_read_in_parts_gives_the_same_sections(data, tmp_path, monkeypatch):
+    # a large shop's orders are read a few thousand rows (or a few months) at a time: made small
+    # here so that the sample's 58k orders take many parts, each order with all its lines
+    from playbook.loading import prepare
+
+    folder = prepare(data, tmp_path / "prep")
+    monkeypatch.setattr(C, "_CHUNK_ROWS", 3_000)
+    monkeypatch.setattr(C, "_WINDOW_ROWS", 5_000)
+    prepared = playbook.load(folder, month="2026-10")
+    assert len(C._order_windows(prepared)) > 4
+    margins = C._chunked_margins(prepared, C._table(prepared, "products"))
+    assert margins is not None  # the lines follow their orders: the part-by-part join applies
+    pd.testing.assert_frame_equal(margins, C._order_margins(data), check_exact=True)
+    lift_p, lift_d = C.lift_report(prepared), C.lift_report(data)
+    sections = [(lift_p, lift_d), (C.type_report(prepared, lift=lift_p), C.type_report(data, lift=lift_d)),
+                (C.mechanics_report(prepared), C.mechanics_report(data)),
+                (C.calendar_report(prepared, lift=lift_p), C.calendar_report(data, lift=lift_d)),
+                (C.ab_report(prepared), C.ab_report(data))]
+    for got, want in sections:
+        g, w = _frames_of(got), _frames_of(want)
+        assert g.keys() == w.keys()
+        for name in w:
+            pd.testing.assert_frame_equal(g[name], w[name], check_exact=True, obj=f"{type(want).__name__}.{name}")
+    assert prepared.table_file("orders") is not None  # never read whole
+
+
+def test_chunked_margins_needs_lines_in_the_order_of_their_orders(data, tmp_path):
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+    from playbook.loading import prepare
+
+    folder = prepare(data, tmp_path / "prep")
+    lines = pq.read_table(folder / "order_items.parquet")
+    last_first = pc.sort_indices(lines, sort_keys=[("order_id", "descending")])  # stable: an order's lines keep their order
+    pq.write_table(lines.take(last_first), folder / "order_items.parquet")
+    prepared = playbook.load(folder, month="2026-10")
+    assert C._chunked_margins(prepared, C._table(prepared, "products")) is None
+    # the whole tables are joined instead: the same margins
+    pd.testing.assert_frame_equal(C._order_margins(prepared), C._order_margins(data), check_exact=True)
+
+
+def test_sorted_positions_by_hand():
+    import pyarrow as pa
+
+    keys = pa.array(["O01", "O03", "O07"], type=pa.large_string())
+    values = pa.chunked_array([pa.array(["O01", "O01", "O02"], type=pa.large_string()),
+                               pa.array(["O07", "O09"], type=pa.large_string())])
+    # O02 and O09 are no key: -1
+    assert C._sorted_positions(values, keys).tolist() == [0, 0, -1, 2, -1]
+    # ids of different widths cannot be packed alike: the text lookup gives the same
+    assert C._sorted_positions(pa.array(["O1", "O03"]), keys).tolist() == [-1, 1]
