@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -546,3 +547,90 @@ def test_report_arrays_count_what_the_tables_count(data, reports):
     pd.testing.assert_frame_equal(reasons, F.refund_reasons(orders, parcels=table, tickets=data.service_tickets))
     pd.testing.assert_frame_equal(reasons, refunds.reasons)
     assert reasons["reason_key"].isin(["lost", "late", "returned", "after_delivery", "before_shipping"]).any()
+
+
+# ---------------------------------------------------------------------------------------------
+# The compact paths a large shop runs on (orders read a column at a time, joined by row)
+# ---------------------------------------------------------------------------------------------
+
+def test_id_index_places_ids_by_hand():
+    # Keys of width 3 that ascend: a01 < a02 < b05. "c01" (first byte above every key's), "a11"
+    # (second byte outside the keys' range, which would pack onto another key if not caught) and
+    # "a03" (inside the ranges, absent) are not keys; a missing id is -1 too.
+    keys = pd.Series(["a01", "a02", "b05"], dtype="str")
+    index = F._IdIndex.build(keys)
+    ids = pd.Series(["b05", "a02", "c01", None, "a03", "a11", "a01"], dtype="str")
+    assert index.positions(ids).tolist() == [2, 1, -1, -1, -1, -1, 0]
+    # batches placed one after the other give the same answer as one batch
+    batches = [ids.iloc[:2], ids.iloc[2:5], ids.iloc[5:]]
+    assert index.place(batches).tolist() == [2, 1, -1, -1, -1, -1, 0]
+    # ids of another width are no keys; ids of mixed widths cannot be placed here (None)
+    assert index.positions(pd.Series(["a0", "b0"], dtype="str")).tolist() == [-1, -1]
+    assert index.positions(pd.Series(["a0", "b055"], dtype="str")) is None
+    # keys that do not ascend, repeat or have gaps: no index (the hash join is used instead)
+    assert F._IdIndex.build(pd.Series(["a02", "a01"], dtype="str")) is None
+    assert F._IdIndex.build(pd.Series(["a01", "a01"], dtype="str")) is None
+    assert F._IdIndex.build(pd.Series(["a01", None], dtype="str")) is None
+
+
+def test_order_rows_match_pandas_index_lookup(data):
+    orders, ships = data.orders, data.shipments
+    rows = F._order_rows(data, "shipments")
+    assert rows.tolist() == pd.Index(orders["order_id"]).get_indexer(ships["order_id"]).tolist()
+    index = F._IdIndex.build(orders["order_id"])
+    small_batches = index.place(F._id_batches(data, "order_items", rows=1000))
+    assert small_batches.tolist() == pd.Index(orders["order_id"]).get_indexer(data.order_items["order_id"]).tolist()
+
+
+def test_ship_clock_on_arrays_equals_the_series_version():
+    # paid at 10:00 on days around a pause (2026-02-10..2026-02-20, catch-up 3 days): the clock
+    # stops for orders whose 48 hours run into it; one order unshipped, one shipped after 60 h
+    paid = pd.to_datetime(["2026-02-01 10:00", "2026-02-09 10:00", "2026-02-12 10:00", "2026-03-01 10:00",
+                           "2026-03-02 10:00"]).as_unit("us").to_numpy()
+    shipped = pd.to_datetime(["2026-02-02 09:00", "2026-02-22 09:00", None, "2026-03-03 22:00",
+                              None]).as_unit("us").to_numpy()
+    pauses = pd.DataFrame({"start": pd.to_datetime(["2026-02-10"]), "end": pd.to_datetime(["2026-02-20"])})
+    args = dict(cutoff=pd.Timestamp("2026-03-04"), ship_within_hours=48, pauses=pauses, catch_up_days=3)
+    arrays, series = F._ship_clock(paid, shipped, **args), F._ship_clock_series(paid, shipped, **args)
+    for key in ("due", "paused", "hours", "state", "w_known", "w_yes"):
+        np.testing.assert_array_equal(arrays[key], series[key])
+        assert arrays[key].dtype == series[key].dtype, key
+    # by hand: on time; paused (due 2026-02-24, shipped 02-22: on time); paused, unshipped, due
+    # 02-24 < cut-off: overdue; 60 h: late; unshipped and 42 h old at the cut-off: pending
+    assert arrays["state"].tolist() == [0, 0, 2, 1, 3]
+    assert arrays["paused"].tolist() == [False, True, True, False, False]
+
+
+def test_group_median_equals_pandas():
+    values = np.array([3.0, np.nan, 1.0, 2.0, 10.0, np.nan, 4.0, 4.0])
+    group = np.array([0, 0, 0, 0, 2, 2, 3, 3])
+    # group 0: median of 3, 1, 2 = 2; group 1: empty; group 2: 10; group 3: 4
+    assert F._group_median(values, group, 4).tolist()[0] == 2.0
+    expected = pd.Series(values).groupby(group).median().reindex(range(4)).to_numpy()
+    np.testing.assert_array_equal(F._group_median(values, group, 4), expected)
+    assert np.isnan(F._group_median(values, group, 4)[1])
+
+
+def test_prepared_folder_gives_the_reports_of_the_loaded_tables(tmp_path, data, reports):
+    # a prepared folder is read a column at a time (text as dictionary codes, rows by row group):
+    # every table of the four sections equals what the in-memory tables give
+    from playbook.loading import prepare
+
+    prepared = playbook.load(prepare(data, tmp_path / "prep"), month="2026-10")
+    ship, carriers, tickets, refunds = reports
+    p_ship = F.shipping_report(prepared)
+    p_car = F.carrier_report(prepared, shipping=p_ship)
+    p_ref = F.refund_report(prepared, carriers=p_car)
+    for a, b in [(ship.monthly, p_ship.monthly), (ship.by_channel_month, p_ship.by_channel_month),
+                 (ship.daily, p_ship.daily), (ship.backlog, p_ship.backlog),
+                 (ship.backlog_by_month, p_ship.backlog_by_month), (carriers.scorecard, p_car.scorecard),
+                 (carriers.monthly, p_car.monthly), (carriers.provinces, p_car.provinces), (carriers.late, p_car.late),
+                 (refunds.reasons, p_ref.reasons), (refunds.monthly, p_ref.monthly), (refunds.skus, p_ref.skus),
+                 (refunds.sku_reasons, p_ref.sku_reasons)]:
+        pd.testing.assert_frame_equal(a, b)
+    assert len(p_ship.backlog) and len(p_car.late) and p_ref.return_rate == refunds.return_rate
+    assert prepared.table_file("orders") is not None  # nothing read the whole orders table
+    # the lines' SKUs read a row group at a time as dictionaries: pandas' sorted factorization
+    codes, names = F._file_codes(prepared.table_file("order_items"), "sku")
+    expected_codes, expected_names = pd.factorize(data.order_items["sku"], sort=True)
+    assert codes.tolist() == expected_codes.tolist() and list(names) == list(expected_names)
