@@ -580,10 +580,6 @@ def unpack_ids(ints: np.ndarray, packing, width: int) -> np.ndarray:
     return np.ascontiguousarray(out.T)
 
 
-#: the earlier private names (kept while chapter modules move to the public ones)
-_id_packing, _packed, _unpacked = id_packing, pack_ids, unpack_ids
-
-
 def compact_codes(codes: np.ndarray, n: int) -> np.ndarray:
     """``codes`` (-1 .. n-1) in the smallest signed integer type that holds them: the codes of a
     few experiments over ten million units take a tenth of the memory of ``intp``."""

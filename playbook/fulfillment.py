@@ -1423,14 +1423,7 @@ def _filled_codes(column: pd.Series, fill: str, rows: np.ndarray) -> tuple[np.nd
     whole column factorized once (an integer code per row), the missing ones put under ``fill``
     among the sorted labels; labels no row of ``rows`` has are kept (unused)."""
     codes, names = pd.factorize(column, sort=True)
-    codes = codes[rows]
-    if (codes < 0).any():
-        if fill not in names:
-            merged = pd.Index(sorted(list(names) + [fill]), dtype=names.dtype)
-            codes = np.where(codes >= 0, merged.get_indexer(names)[np.maximum(codes, 0)], -1)
-            names = merged
-        codes = np.where(codes >= 0, codes, names.get_loc(fill))
-    return codes, names
+    return _fill_codes(codes[rows], names, fill)
 
 
 def _fill_codes(codes: np.ndarray, names: pd.Index, fill: str) -> tuple[np.ndarray, pd.Index]:
