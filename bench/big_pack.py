@@ -12,7 +12,8 @@ estimates them from the shop's size, see ``playbook.report.expected_peak_gb``).
 
 One run each (the pack takes most of an hour), timed from outside with the peak of the summed
 resident memory of the process tree (kernels included), and each chapter's time and kernel peak
-as the runner records them. Writes bench/results/scale-<scale>.md. Not a test: nothing asserts.
+as the runner records them. Writes bench/results/scale-<scale>.md for the folder's first pack and
+scale-<scale>-next.md for a later one (a monthly run's). Not a test: nothing asserts.
 """
 from __future__ import annotations
 
@@ -69,7 +70,8 @@ def main(argv=None) -> None:
               + ("The report folder held no earlier pack: chapters were scheduled by the peaks estimated "
                  "from the shop's size." if first else
                  "Chapters were scheduled by the last pack's kernel peaks (scaled to the shop)."), ""]
-    write_result(f"scale-{args.scale}", lines)
+    # a folder's first pack (peaks estimated) and a later one (peaks measured) are kept apart
+    write_result(f"scale-{args.scale}" + ("" if first else "-next"), lines)
 
 
 if __name__ == "__main__":
