@@ -1498,10 +1498,7 @@ class _Parcels:
             opos = rows if rows is not None else _id_positions(order_ids(), orders["order_id"])
         if opos is not None and provinces is not None:  # the names cleaned once per dataset, spread by codes
             codes, labels = provinces
-            at = np.where(opos >= 0, codes[opos], len(labels) - 1)  # the last label: unknown
-            regions = region_of(pd.Series(labels, dtype="object").replace("unknown", pd.NA)).to_numpy(dtype=object)
-            self.codes["province"], self.labels["province"] = _sorted_codes(at, pd.Index(labels, dtype="object"))
-            self.codes["region"], self.labels["region"] = _sorted_codes(at, pd.Index(regions, dtype="object"))
+            self._area_codes(np.where(opos >= 0, codes[opos], len(labels) - 1), labels)  # the last label: unknown
         else:
             if opos is not None:
                 province = _province(_take_found(orders["province"], opos))
@@ -1528,6 +1525,14 @@ class _Parcels:
         self.carrier_late = self.late & ~self.dispatched_late  # meaningful where decided
         self.codes = {k: compact_codes(np.asarray(c), len(self.labels[k])) for k, c in self.codes.items()}
 
+
+    def _area_codes(self, at: np.ndarray, labels, *, compact: bool = False) -> None:
+        """Province and region codes of the parcels from each one's position ``at`` among the
+        cleaned province ``labels`` (in the smallest integer type when ``compact``)."""
+        regions = region_of(pd.Series(labels, dtype="object").replace("unknown", pd.NA)).to_numpy(dtype=object)
+        for key, names in (("province", labels), ("region", regions)):
+            codes, self.labels[key] = _sorted_codes(at, pd.Index(names, dtype="object"))
+            self.codes[key] = compact_codes(codes, len(self.labels[key])) if compact else codes
 
     def _outcomes(self, shipped: np.ndarray, delivered: np.ndarray, cutoff: pd.Timestamp) -> None:
         """The ship month, transit days and state of each entry (``promised`` set before)."""
@@ -1604,13 +1609,7 @@ class _Parcels:
         self.rows = rows if n_orders >= 2 ** 31 - 1 else rows.astype(np.int32)
         if provinces is not None:  # the names cleaned once per dataset, spread by codes
             codes, labels = provinces
-            at = np.where(rows >= 0, codes[rows], len(labels) - 1)  # the last label: unknown
-            regions = region_of(pd.Series(labels, dtype="object").replace("unknown", pd.NA)).to_numpy(dtype=object)
-            self.codes["province"], self.labels["province"] = _sorted_codes(at, pd.Index(labels, dtype="object"))
-            self.codes["province"] = compact_codes(self.codes["province"], len(self.labels["province"]))
-            self.codes["region"], self.labels["region"] = _sorted_codes(at, pd.Index(regions, dtype="object"))
-            self.codes["region"] = compact_codes(self.codes["region"], len(self.labels["region"]))
-            del at
+            self._area_codes(np.where(rows >= 0, codes[rows], len(labels) - 1), labels, compact=True)  # last: unknown
         else:
             province = pd.DataFrame(index=range(len(sid))).assign(province="unknown")["province"]
             region = region_of(province.replace("unknown", pd.NA))
